@@ -1,0 +1,3 @@
+from modelcatalog.cli import main
+
+main()
