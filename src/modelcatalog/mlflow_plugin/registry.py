@@ -1,0 +1,47 @@
+"""`ModelCatalogRegistryStore`: MLflow's Unity Catalog registry client, pointed at a catalog server.
+
+The catalog server speaks the same model-registry dialect as Databricks Unity Catalog, so MLflow's
+own `UcModelRegistryStore` already does everything: three-level names, signature check before
+upload, upload through presigned URLs and finalize, aliases, tags, search, and the errors that
+steer stage and `latest` lookups towards aliases. This subclass changes only what is
+vendor-specific: where the server is and which token to send (from `MODELCATALOG_TOKEN` or the
+`modelcatalog login` file instead of a Databricks profile), and how MLflow finds a version's files
+when it resolves a `models:/` URI.
+"""
+
+from __future__ import annotations
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store._unity_catalog.registry.rest_store import UcModelRegistryStore
+
+from modelcatalog.mlflow_plugin.location import CatalogServer
+
+
+class ModelCatalogRegistryStore(UcModelRegistryStore):
+    """The model registry store MLflow builds for `modelcatalog://host:port` registry URIs."""
+
+    def __init__(self, store_uri: str, tracking_uri: str | None = None) -> None:
+        super().__init__(store_uri, tracking_uri)
+        self.server = CatalogServer.from_uri(store_uri)
+        # Every registry call and every presigned-URL request reads its host and token here.
+        self.get_host_creds = self.server.host_creds
+
+    def get_model_version_download_uri(self, name: str, version: str | int) -> str:
+        """A `modelcatalog://` URI for the version's files.
+
+        For a registry that is neither `databricks-uc` nor `uc:`, MLflow resolves `models:/` URIs
+        by asking the store for this URI and opening the artifact repository registered for its
+        scheme; `ModelCatalogArtifactRepository` then reads through the presigned-URL Files API.
+        Reading the version first turns a wrong name or number into the server's own error
+        rather than an empty download.
+        """
+        model_version = self.get_model_version(name, version)
+        if model_version.status != "READY":
+            raise MlflowException(
+                f"Model version {model_version.name} version {model_version.version} is "
+                f"{model_version.status}, not READY; only READY versions can be loaded."
+                + (f" {model_version.status_message}" if model_version.status_message else ""),
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        return self.server.version_uri(model_version.name or name, model_version.version)
