@@ -1,0 +1,203 @@
+"""The artifact store interface: bytes under keys, and the errors every store raises.
+
+Keys are produced by :mod:`modelcatalog.storage.keys`; a store still checks each key it is given
+(defence in depth), so a bug upstream fails loudly instead of touching another version's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+
+class StorageError(RuntimeError):
+    """The store could not do what was asked (I/O failure, refused request, misuse)."""
+
+
+class ObjectNotFound(KeyError):
+    """No object is stored under the key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"no object stored under {self.key!r}"
+
+
+class ObjectTooLarge(StorageError):
+    """An object is larger than the caller's read limit."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as the store reports it."""
+
+    key: str
+    size: int
+    last_modified: float
+    """Seconds since the epoch."""
+
+
+@dataclass(frozen=True)
+class WrittenObject:
+    """An object that was just committed, with the digest of the bytes that were written."""
+
+    key: str
+    size: int
+    sha256: str
+    """Lower-case hex."""
+
+
+class ObjectWriter(ABC):
+    """Streams one object into a store; a context manager.
+
+    On normal exit the object is committed atomically under its key and :attr:`result` tells
+    its size and sha256; on an exception it is aborted and nothing is left behind. Readers never
+    see a partial object under the key. Subclasses move bytes; this class keeps the count, the
+    digest and the open/committed/aborted state, so every store reports them the same way.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._size = 0
+        self._digest = hashlib.sha256()
+        self._state = "open"
+        self._result: WrittenObject | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Append ``data`` to the object."""
+        if self._state != "open":
+            raise StorageError(f"writer for {self.key!r} is {self._state}; cannot write")
+        if not data:
+            return
+        try:
+            self._send(data)
+        except BaseException:
+            self._abort_quietly()
+            raise
+        self._size += len(data)
+        self._digest.update(data)
+
+    @property
+    def result(self) -> WrittenObject:
+        """The committed object; only available after a normal exit."""
+        if self._result is None:
+            raise StorageError(f"writer for {self.key!r} is {self._state}; nothing committed")
+        return self._result
+
+    def commit(self) -> WrittenObject:
+        """Make the object visible under its key; called by ``__exit__`` on normal exit."""
+        if self._state != "open":
+            raise StorageError(f"writer for {self.key!r} is {self._state}; cannot commit")
+        try:
+            self._commit()
+        except BaseException:
+            self._abort_quietly()
+            raise
+        self._state = "committed"
+        self._result = WrittenObject(key=self.key, size=self._size, sha256=self._digest.hexdigest())
+        return self._result
+
+    def abort(self) -> None:
+        """Discard everything written; the key is left as it was before."""
+        if self._state == "open":
+            self._abort_quietly()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def _abort_quietly(self) -> None:
+        self._state = "aborted"
+        # The error that caused the abort is the one worth reporting, not a cleanup failure.
+        with contextlib.suppress(Exception):
+            self._abort()
+
+    @abstractmethod
+    def _send(self, data: bytes | bytearray | memoryview) -> None:
+        """Move ``data`` towards the store (it may be buffered)."""
+
+    @abstractmethod
+    def _commit(self) -> None:
+        """Publish everything sent under the key, atomically."""
+
+    @abstractmethod
+    def _abort(self) -> None:
+        """Release everything sent; must tolerate being called after a failed ``_send``."""
+
+
+@runtime_checkable
+class ArtifactStore(Protocol):
+    """Where model version files live: a local folder or an object storage bucket."""
+
+    uri: str
+    """Names the store's root, e.g. ``file:///srv/artifacts`` or ``s3://bucket/prefix``."""
+
+    def open_writer(self, key: str) -> ObjectWriter:
+        """Start streaming an object to ``key``; see :class:`ObjectWriter`."""
+        ...
+
+    def write_bytes(self, key: str, data: bytes) -> WrittenObject:
+        """Store ``data`` under ``key`` atomically, replacing any previous object."""
+        ...
+
+    def read_bytes(self, key: str, limit: int | None = None) -> bytes:
+        """Return the whole object; raise ObjectTooLarge if it exceeds ``limit`` bytes."""
+        ...
+
+    def iter_bytes(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """Stream bytes ``start`` to ``end`` inclusive (like HTTP Range), clamped to the object.
+
+        ObjectNotFound is raised by the call itself, before the first chunk, so that an HTTP
+        layer can answer 404 before it starts a response.
+        """
+        ...
+
+    def stat(self, key: str) -> StoredObject:
+        """Describe the object under ``key``."""
+        ...
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` (a folder ending in ``/``, or ``""``), sorted by key."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete everything under ``prefix``; return how many objects went. Idempotent."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The object's file when the store is a local folder, else None."""
+        ...
+
+    def location_uri(self, prefix: str) -> str:
+        """A URI naming ``prefix`` inside this store."""
+        ...
+
+
+def check_range(start: int, end: int | None, chunk_size: int) -> None:
+    """Refuse a byte range or chunk size that no store could serve."""
+    if start < 0:
+        raise ValueError(f"range start {start} is negative")
+    if end is not None and end < start:
+        raise ValueError(f"range end {end} is before start {start}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk size {chunk_size} is not positive")

@@ -1,0 +1,328 @@
+"""A local folder as artifact store, with atomic writes and hard-linked mirrors.
+
+A write goes to a temporary file in the destination folder, is fsynced, then renamed over the
+final name, so a crash leaves either the old object or the new one, never a partial file. The
+temporary name starts with :data:`~modelcatalog.storage.keys.RESERVED_SEGMENT_PREFIX`, which no
+confined key may use, so :meth:`LocalArtifactStore.list` can never report one and
+:meth:`LocalArtifactStore.sweep_temp` can remove leftovers without touching real objects.
+
+Committed files are read-only (mode 0o444 less the umask). That is what makes a hard-linked
+mirror safe to hand out: a link shares its content with the managed file, so a client able to
+rewrite a mirrored file in place would rewrite the managed one too. Deleting, renaming or
+replacing a mirrored file only touches the link.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat as stat_module
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from modelcatalog.storage.base import (
+    ObjectNotFound,
+    ObjectTooLarge,
+    ObjectWriter,
+    StorageError,
+    StoredObject,
+    WrittenObject,
+    check_range,
+)
+from modelcatalog.storage.keys import RESERVED_SEGMENT_PREFIX, confine, confine_prefix
+
+TEMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
+"""Names of temporary files and folders, hidden from listings and removed by sweep_temp."""
+
+# Errors with which a file system says "no hard links here"; the mirror then copies instead.
+_NO_HARD_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _current_umask() -> int:
+    # The only portable way to read the umask is to set it and put it back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(path: Path) -> None:
+    # Makes the rename itself durable; some platforms cannot open a directory, which is fine.
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _LocalObjectWriter(ObjectWriter):
+    """Writes to a temporary file beside the destination and renames it into place."""
+
+    def __init__(self, key: str, destination: Path, file_mode: int) -> None:
+        super().__init__(key)
+        self._destination = destination
+        self._file_mode = file_mode
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=destination.parent)
+        except OSError as error:
+            raise StorageError(f"cannot start writing {key!r}: {error}") from error
+        self._temp_path = Path(temp_name)
+        self._file: BinaryIO = os.fdopen(fd, "wb")
+
+    def _send(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            raise StorageError(f"cannot write {self.key!r}: {error}") from error
+
+    def _commit(self) -> None:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.chmod(self._temp_path, self._file_mode)
+            os.replace(self._temp_path, self._destination)
+        except OSError as error:
+            raise StorageError(f"cannot commit {self.key!r}: {error}") from error
+        _fsync_directory(self._destination.parent)
+
+    def _abort(self) -> None:
+        self._file.close()
+        self._temp_path.unlink(missing_ok=True)
+
+
+class LocalArtifactStore:
+    """Artifact store in a local folder; keys map to files below ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser().absolute()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"cannot create artifact folder {self.root}: {error}") from error
+        self.uri = self.root.as_uri()
+        umask = _current_umask()
+        self._file_mode = 0o444 & ~umask
+        self._dir_mode = 0o777 & ~umask
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactStore({str(self.root)!r})"
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def open_writer(self, key: str) -> ObjectWriter:
+        """Start streaming an object to ``key``; committed by a rename on normal exit."""
+        return _LocalObjectWriter(key, self._path(key), self._file_mode)
+
+    def write_bytes(self, key: str, data: bytes) -> WrittenObject:
+        """Store ``data`` under ``key`` atomically, replacing any previous object."""
+        with self.open_writer(key) as writer:
+            writer.write(data)
+        return writer.result
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read_bytes(self, key: str, limit: int | None = None) -> bytes:
+        """Return the whole object; raise ObjectTooLarge if it exceeds ``limit`` bytes."""
+        with self._open(key) as file:
+            size = os.fstat(file.fileno()).st_size
+            if limit is not None and size > limit:
+                raise ObjectTooLarge(f"{key!r} is {size} bytes, over the limit of {limit}")
+            return file.read()
+
+    def iter_bytes(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """Stream bytes ``start`` to ``end`` inclusive, clamped to the object."""
+        check_range(start, end, chunk_size)
+        file = self._open(key)  # eagerly, so a missing key fails before the first chunk
+        return self._chunks(file, start, end, chunk_size)
+
+    @staticmethod
+    def _chunks(file: BinaryIO, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        with file:
+            file.seek(start)
+            remaining = None if end is None else end - start + 1
+            while remaining is None or remaining > 0:
+                chunk = file.read(chunk_size if remaining is None else min(chunk_size, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def stat(self, key: str) -> StoredObject:
+        """Describe the object under ``key``."""
+        path = self._path(key)
+        try:
+            info = path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        if not stat_module.S_ISREG(info.st_mode):
+            raise ObjectNotFound(key)
+        return StoredObject(key=key, size=info.st_size, last_modified=info.st_mtime)
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` (``""`` for the whole store), sorted by key."""
+        base = self.root if prefix == "" else self.root / confine_prefix(prefix)
+        found: list[StoredObject] = []
+        for directory, subdirectories, files in os.walk(base):
+            # Staging folders of an unfinished mirror are not objects.
+            subdirectories[:] = [d for d in subdirectories if not d.startswith(TEMP_PREFIX)]
+            relative_dir = Path(directory).relative_to(self.root).as_posix()
+            for name in files:
+                key = name if relative_dir == "." else f"{relative_dir}/{name}"
+                try:
+                    confine(key)  # skips temporary files and anything not written by a store
+                    info = os.lstat(os.path.join(directory, name))
+                except (ValueError, OSError):
+                    continue
+                if stat_module.S_ISREG(info.st_mode):
+                    found.append(StoredObject(key, info.st_size, info.st_mtime))
+        found.sort(key=lambda item: item.key)
+        return found
+
+    def local_path(self, key: str) -> Path | None:
+        """The object's file; raises ObjectNotFound when there is none."""
+        self.stat(key)
+        return self._path(key)
+
+    def location_uri(self, prefix: str) -> str:
+        """``file://`` URI of ``prefix`` (with a trailing ``/``), or of the root for ``""``."""
+        if prefix == "":
+            return self.uri
+        return (self.root / confine_prefix(prefix)).as_uri() + "/"
+
+    # -- deleting ------------------------------------------------------------------------------
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete everything under ``prefix``; return how many objects went. Idempotent."""
+        confine_prefix(prefix)  # "" is refused: deleting the whole store is never one call
+        base = self.root / prefix
+        count = len(self.list(prefix))
+        try:
+            shutil.rmtree(base)
+        except FileNotFoundError:
+            pass
+        except NotADirectoryError:
+            pass  # a file named like the folder holds no objects under the prefix
+        except OSError as error:
+            raise StorageError(f"cannot delete {prefix!r}: {error}") from error
+        return count
+
+    def sweep_temp(self, older_than_seconds: float) -> int:
+        """Remove temporary files and folders left by interrupted writes; return the count.
+
+        Only entries older than ``older_than_seconds`` go, so writes in progress survive.
+        """
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for directory, subdirectories, files in os.walk(self.root):
+            for name in list(subdirectories):
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                subdirectories.remove(name)  # never descend into what may be removed
+                path = Path(directory, name)
+                if _older_than(path, cutoff):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed += 1
+            for name in files:
+                path = Path(directory, name)
+                if name.startswith(TEMP_PREFIX) and _older_than(path, cutoff):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    # -- mirrors -------------------------------------------------------------------------------
+
+    def link_tree(self, src_prefix: str, dst_prefix: str) -> int:
+        """Make ``dst_prefix`` an exact mirror of ``src_prefix``; return the number of files.
+
+        Files are hard links where the file system allows, copies otherwise. Whatever was under
+        ``dst_prefix`` is replaced. The mirror is built in a hidden staging folder and renamed
+        into place, so a reader never sees a half-built mirror (there is a brief moment between
+        the two renames when ``dst_prefix`` does not exist).
+        """
+        confine_prefix(src_prefix)
+        confine_prefix(dst_prefix)
+        if src_prefix.startswith(dst_prefix) or dst_prefix.startswith(src_prefix):
+            raise ValueError(f"mirror {dst_prefix!r} and source {src_prefix!r} overlap")
+        objects = self.list(src_prefix)
+        destination = self.root / dst_prefix
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=destination.parent))
+        except OSError as error:
+            raise StorageError(f"cannot create mirror {dst_prefix!r}: {error}") from error
+        try:
+            os.chmod(staging, self._dir_mode)
+            for item in objects:
+                target = staging / item.key[len(src_prefix) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _link_or_copy(self.root / item.key, target)
+            self._swap_into_place(staging, destination)
+        except OSError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StorageError(f"cannot create mirror {dst_prefix!r}: {error}") from error
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return len(objects)
+
+    @staticmethod
+    def _swap_into_place(staging: Path, destination: Path) -> None:
+        if not destination.exists() and not destination.is_symlink():
+            os.rename(staging, destination)
+            return
+        retired = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=destination.parent)) / "old"
+        os.rename(destination, retired)
+        os.rename(staging, destination)
+        shutil.rmtree(retired.parent, ignore_errors=True)
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        return self.root / confine(key)
+
+    def _open(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            # No store operation creates symlinks, so one in place of an object was put there
+            # by something else: like stat() and list(), treat it as no object at all.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise ObjectNotFound(key) from None
+            raise StorageError(f"cannot read {key!r}: {error}") from error
+        file = os.fdopen(fd, "rb")
+        if not stat_module.S_ISREG(os.fstat(file.fileno()).st_mode):
+            file.close()
+            raise ObjectNotFound(key)
+        return file
+
+
+def _older_than(path: Path, cutoff: float) -> bool:
+    try:
+        return path.lstat().st_mtime < cutoff
+    except OSError:
+        return False
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINK:
+            raise
+        shutil.copy2(source, target)
