@@ -1,0 +1,51 @@
+"""MC107: `get_latest_versions(name)` (no stages) means 'newest per stage': a decision to make."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from modelcatalog.migrate.mapping import ModelMap
+from modelcatalog.rewrite.finding import Severity
+from modelcatalog.rewrite.python_calls import argument, method_name, receiver
+from modelcatalog.rewrite.python_context import PythonContext
+from modelcatalog.rewrite.registry import (
+    PythonMatch,
+    StringMatch,
+    python_check,
+    rule,
+    string_check,
+)
+
+RULE = rule(
+    "MC107",
+    "latest-versions",
+    Severity.WARNING,
+    "get_latest_versions without stages: newest version per stage",
+)
+
+MESSAGE = (
+    "get_latest_versions is not supported by the catalog and returned the newest version "
+    "of each stage; choose: the version you serve (get_model_version_by_alias(name, alias)), "
+    "or the newest version (search_model_versions(f\"name='{name}'\", "
+    "order_by=['version_number DESC'], max_results=1))."
+)
+
+
+@python_check(cst.Call)
+def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
+    target = receiver(node)
+    if method_name(node) != "get_latest_versions" or target is None:
+        return
+    if ctx.is_workspace_registry(target):
+        yield PythonMatch(RULE, node, "workspace registry call: " + MESSAGE)
+    elif ctx.is_mlflow_client(target) and argument(node, 1, "stages") is None:
+        yield PythonMatch(RULE, node, MESSAGE)
+
+
+@string_check
+def check_rest(text: str, model_map: ModelMap) -> StringMatch | None:
+    if "mlflow/registered-models/get-latest-versions" not in text:
+        return None
+    return StringMatch(RULE, "REST call to get-latest-versions: " + MESSAGE)
