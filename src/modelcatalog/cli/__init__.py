@@ -15,6 +15,17 @@ def _register_commands() -> None:
     from modelcatalog.cli import code
 
     app.add_typer(code.app, name="code")
+    from modelcatalog.cli import aliases, catalogs, login, models, schemas, tags, tokens, versions
+
+    app.command("login")(login.login)
+    app.command("logout")(login.logout)
+    app.add_typer(catalogs.app, name="catalogs")
+    app.add_typer(schemas.app, name="schemas")
+    app.add_typer(models.app, name="models")
+    app.add_typer(versions.app, name="versions")
+    app.add_typer(aliases.app, name="aliases")
+    app.add_typer(tags.app, name="tags")
+    app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:
