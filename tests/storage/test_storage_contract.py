@@ -1,0 +1,271 @@
+"""Behaviour every artifact store shares, run against a local folder and a real S3 server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from modelcatalog.storage import (
+    ArtifactStore,
+    InvalidPath,
+    ObjectNotFound,
+    ObjectTooLarge,
+    StorageError,
+    file_key,
+    version_prefix,
+)
+
+MODEL = "0123456789abcdef0123456789abcdef"
+PREFIX = version_prefix(MODEL, 1)
+MIB = 1024 * 1024
+
+
+def key(path: str) -> str:
+    return file_key(MODEL, 1, path)
+
+
+def test_store_satisfies_the_protocol(store: ArtifactStore) -> None:
+    assert isinstance(store, ArtifactStore)
+
+
+def test_write_bytes_round_trips(store: ArtifactStore) -> None:
+    data = b"flavors:\n  python_function: {}\n"
+    written = store.write_bytes(key("MLmodel"), data)
+    assert written.key == key("MLmodel")
+    assert written.size == len(data)
+    assert written.sha256 == hashlib.sha256(data).hexdigest()
+    assert store.read_bytes(key("MLmodel")) == data
+    assert b"".join(store.iter_bytes(key("MLmodel"))) == data
+
+
+def test_empty_object_round_trips(store: ArtifactStore) -> None:
+    written = store.write_bytes(key("empty"), b"")
+    assert written.size == 0
+    assert written.sha256 == hashlib.sha256(b"").hexdigest()
+    assert store.read_bytes(key("empty")) == b""
+    assert list(store.iter_bytes(key("empty"))) == []
+    assert store.stat(key("empty")).size == 0
+
+
+def test_write_replaces_previous_object(store: ArtifactStore) -> None:
+    store.write_bytes(key("a"), b"old contents")
+    store.write_bytes(key("a"), b"new")
+    assert store.read_bytes(key("a")) == b"new"
+
+
+def test_streamed_20_mib_object_has_its_size_and_digest(store: ArtifactStore) -> None:
+    digest = hashlib.sha256()
+    with store.open_writer(key("model.bin")) as writer:
+        for index in range(20):
+            chunk = bytes([index]) * MIB
+            digest.update(chunk)
+            writer.write(chunk)
+    assert writer.result.size == 20 * MIB
+    assert writer.result.sha256 == digest.hexdigest()
+    assert store.stat(key("model.bin")).size == 20 * MIB
+    read_back = hashlib.sha256()
+    for chunk in store.iter_bytes(key("model.bin")):
+        read_back.update(chunk)
+    assert read_back.hexdigest() == digest.hexdigest()
+
+
+def test_one_large_write_call_is_split_into_parts(store: ArtifactStore) -> None:
+    data = os.urandom(17 * MIB + 3)
+    written = store.write_bytes(key("big"), data)
+    assert written.sha256 == hashlib.sha256(data).hexdigest()
+    assert store.read_bytes(key("big")) == data
+
+
+def test_exception_inside_writer_leaves_nothing(store: ArtifactStore) -> None:
+    with pytest.raises(RuntimeError, match="client went away"):
+        with store.open_writer(key("model.bin")) as writer:
+            for _ in range(10):
+                writer.write(b"x" * MIB)
+            raise RuntimeError("client went away")
+    assert store.list(PREFIX) == []
+    with pytest.raises(ObjectNotFound):
+        store.stat(key("model.bin"))
+    with pytest.raises(StorageError, match="aborted"):
+        _ = writer.result
+
+
+def test_exception_inside_writer_keeps_the_previous_object(store: ArtifactStore) -> None:
+    store.write_bytes(key("a"), b"committed")
+    with pytest.raises(RuntimeError):
+        with store.open_writer(key("a")) as writer:
+            writer.write(b"half of the new")
+            raise RuntimeError
+    assert store.read_bytes(key("a")) == b"committed"
+
+
+def test_writer_refuses_writes_after_commit(store: ArtifactStore) -> None:
+    with store.open_writer(key("a")) as writer:
+        writer.write(b"data")
+    with pytest.raises(StorageError, match="committed"):
+        writer.write(b"more")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (0, None, b"0123456789"),
+        (0, 0, b"0"),
+        (2, 5, b"2345"),
+        (7, None, b"789"),
+        (9, 9, b"9"),
+        (5, 100, b"56789"),
+        (10, None, b""),
+        (12, 20, b""),
+    ],
+    ids=["all", "first-byte", "middle", "open-end", "last-byte", "end-clamped", "at-end", "past"],
+)
+def test_iter_bytes_serves_inclusive_ranges(
+    store: ArtifactStore, start: int, end: int | None, expected: bytes
+) -> None:
+    store.write_bytes(key("digits"), b"0123456789")
+    assert b"".join(store.iter_bytes(key("digits"), start, end)) == expected
+
+
+def test_iter_bytes_honours_chunk_size(store: ArtifactStore) -> None:
+    store.write_bytes(key("digits"), b"0123456789")
+    chunks = list(store.iter_bytes(key("digits"), 1, 8, chunk_size=3))
+    assert b"".join(chunks) == b"12345678"
+    assert all(len(chunk) <= 3 for chunk in chunks)
+
+
+def test_iter_bytes_range_across_parts(store: ArtifactStore) -> None:
+    data = os.urandom(9 * MIB)
+    store.write_bytes(key("big"), data)
+    start, end = 8 * MIB - 10, 8 * MIB + 10
+    assert b"".join(store.iter_bytes(key("big"), start, end)) == data[start : end + 1]
+
+
+@pytest.mark.parametrize(("start", "end"), [(-1, None), (5, 4)])
+def test_iter_bytes_refuses_invalid_ranges(
+    store: ArtifactStore, start: int, end: int | None
+) -> None:
+    store.write_bytes(key("digits"), b"0123456789")
+    with pytest.raises(ValueError):
+        store.iter_bytes(key("digits"), start, end)
+
+
+def test_iter_bytes_raises_not_found_before_the_first_chunk(store: ArtifactStore) -> None:
+    with pytest.raises(ObjectNotFound):
+        store.iter_bytes(key("missing"))
+
+
+def test_read_bytes_limit(store: ArtifactStore) -> None:
+    store.write_bytes(key("a"), b"12345")
+    assert store.read_bytes(key("a"), limit=5) == b"12345"
+    with pytest.raises(ObjectTooLarge, match="5 bytes, over the limit of 4"):
+        store.read_bytes(key("a"), limit=4)
+
+
+def test_missing_objects_raise_not_found(store: ArtifactStore) -> None:
+    with pytest.raises(ObjectNotFound):
+        store.stat(key("missing"))
+    with pytest.raises(ObjectNotFound):
+        store.read_bytes(key("missing"))
+    with pytest.raises(KeyError):  # ObjectNotFound is a KeyError for callers that expect one
+        store.read_bytes(key("missing"))
+
+
+def test_stat_describes_object(store: ArtifactStore) -> None:
+    store.write_bytes(key("a"), b"12345")
+    stored = store.stat(key("a"))
+    assert stored.key == key("a")
+    assert stored.size == 5
+    assert stored.last_modified > 0
+
+
+def test_a_folder_is_not_an_object(store: ArtifactStore) -> None:
+    store.write_bytes(key("data/x.parquet"), b"x")
+    with pytest.raises(ObjectNotFound):
+        store.stat(key("data"))
+
+
+def test_list_is_recursive_and_sorted(store: ArtifactStore) -> None:
+    paths = ["z.txt", "MLmodel", "data/b/2.bin", "data/a.bin", "data/b/1.bin", "a b/ü.txt"]
+    for path in paths:
+        store.write_bytes(key(path), path.encode())
+    listed = store.list(PREFIX)
+    assert [item.key for item in listed] == sorted(key(path) for path in paths)
+    assert {item.key: item.size for item in listed} == {
+        key(path): len(path.encode()) for path in paths
+    }
+    assert [item.key for item in store.list(PREFIX + "data/b/")] == [
+        key("data/b/1.bin"),
+        key("data/b/2.bin"),
+    ]
+
+
+def test_list_does_not_match_sibling_versions(store: ArtifactStore) -> None:
+    store.write_bytes(file_key(MODEL, 1, "a"), b"1")
+    store.write_bytes(file_key(MODEL, 10, "a"), b"10")
+    assert [item.key for item in store.list(version_prefix(MODEL, 1))] == [file_key(MODEL, 1, "a")]
+
+
+def test_list_of_missing_prefix_is_empty(store: ArtifactStore) -> None:
+    assert store.list(PREFIX) == []
+    assert store.list("") == []
+
+
+def test_list_everything(store: ArtifactStore) -> None:
+    store.write_bytes(file_key(MODEL, 1, "a"), b"1")
+    store.write_bytes(file_key(MODEL, 2, "a"), b"2")
+    assert [item.key for item in store.list("")] == [
+        file_key(MODEL, 1, "a"),
+        file_key(MODEL, 2, "a"),
+    ]
+
+
+def test_delete_prefix_counts_and_is_idempotent(store: ArtifactStore) -> None:
+    for path in ["MLmodel", "data/a", "data/b/c"]:
+        store.write_bytes(key(path), b"x")
+    store.write_bytes(file_key(MODEL, 2, "MLmodel"), b"kept")
+    assert store.delete_prefix(PREFIX) == 3
+    assert store.list(PREFIX) == []
+    assert store.delete_prefix(PREFIX) == 0
+    assert store.read_bytes(file_key(MODEL, 2, "MLmodel")) == b"kept"
+
+
+def test_delete_prefix_in_batches(store: ArtifactStore) -> None:
+    for index in range(1005):
+        store.write_bytes(key(f"shards/{index:04d}"), b"")
+    assert store.delete_prefix(PREFIX) == 1005
+    assert store.list("") == []
+
+
+@pytest.mark.parametrize("prefix", ["", "/", MODEL, f"{MODEL}/1", "../", f"{MODEL}//"])
+def test_delete_prefix_refuses_unconfined_prefixes(store: ArtifactStore, prefix: str) -> None:
+    with pytest.raises(InvalidPath):
+        store.delete_prefix(prefix)
+
+
+UNCONFINED_KEYS = ["", "/etc/passwd", "../escape", f"{MODEL}/1/../../x", "a//b", "a\\b", "a\0b"]
+
+
+@pytest.mark.parametrize("bad_key", UNCONFINED_KEYS)
+def test_store_refuses_unconfined_keys(store: ArtifactStore, bad_key: str) -> None:
+    with pytest.raises(InvalidPath):
+        store.write_bytes(bad_key, b"x")
+    with pytest.raises(InvalidPath):
+        store.open_writer(bad_key)
+    with pytest.raises(InvalidPath):
+        store.read_bytes(bad_key)
+    with pytest.raises(InvalidPath):
+        store.iter_bytes(bad_key)
+    with pytest.raises(InvalidPath):
+        store.stat(bad_key)
+    with pytest.raises(InvalidPath):
+        store.local_path(bad_key)
+    assert store.list("") == []
+
+
+def test_location_uri_names_the_prefix(store: ArtifactStore) -> None:
+    location = store.location_uri(PREFIX)
+    assert location.startswith(store.uri + "/")
+    assert location.endswith(f"/{MODEL}/1/")
+    assert store.location_uri("") == store.uri
