@@ -95,6 +95,18 @@ class ModelMap:
     #: The file the map came from, or None for the built-in defaults.
     origin: str | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Read-only mapping views cannot be pickled; worker processes need copies.
+        return _rebuild, (
+            self.catalog,
+            self.schema,
+            dict(self.models),
+            dict(self.stage_aliases),
+            self.stage_tag,
+            self.default_namespace,
+            self.origin,
+        )
+
     @classmethod
     def default(cls) -> ModelMap:
         """The defaults the migration planner applies when nothing is configured."""
@@ -200,6 +212,26 @@ class ModelMap:
             default_namespace=False,
             origin=source,
         )
+
+
+def _rebuild(
+    catalog: str,
+    schema: str,
+    models: dict[str, str],
+    stage_aliases: dict[str, str],
+    stage_tag: str | None,
+    default_namespace: bool,
+    origin: str | None,
+) -> ModelMap:
+    return ModelMap(
+        catalog,
+        schema,
+        MappingProxyType(models),
+        MappingProxyType(stage_aliases),
+        stage_tag,
+        default_namespace,
+        origin,
+    )
 
 
 def _load_yaml_mapping(path: str | Path) -> dict[str, Any]:

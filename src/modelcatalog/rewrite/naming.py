@@ -23,10 +23,7 @@ class Target:
 
 
 def default_namespace_note(model_map: ModelMap) -> str:
-    return (
-        f" (no catalog and schema configured: used the default {model_map.namespace};"
-        " set yours with --map or --plan)"
-    )
+    return f" (default catalog and schema {model_map.namespace}; set yours with --map or --plan)"
 
 
 def target_for(name: str, model_map: ModelMap) -> Target:

@@ -1,0 +1,163 @@
+"""`modelcatalog code`: find and fix workloads that still use MLflow registry stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelcatalog.migrate.mapping import DEFAULT_CATALOG, DEFAULT_SCHEMA, MappingError, ModelMap
+from modelcatalog.rewrite.engine import Mode, run
+from modelcatalog.rewrite.finding import FileResult
+from modelcatalog.rewrite.registry import load_rules
+from modelcatalog.rewrite.report import OutputFormat, render_json, render_sarif, render_text
+
+app = typer.Typer(
+    help=(
+        "Find and fix code, notebooks, jobs and serving configs that still use MLflow "
+        "registry stages (models:/name/Production, transition_model_version_stage, ...). "
+        "Reads .py (Databricks source notebooks included), .ipynb, .yaml/.yml and .json."
+    ),
+    no_args_is_help=True,
+)
+
+_DEFAULTS = f"{DEFAULT_CATALOG}.{DEFAULT_SCHEMA}"
+PathsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Files or folders to check. Folders are searched for .py, .ipynb, .yaml, .yml "
+        "and .json files (hidden folders, virtualenvs and caches are skipped).",
+        show_default=False,
+    ),
+]
+PlanOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan",
+        help="Migration plan (YAML) to take the model-name and alias map from. "
+        "Cannot be combined with --map.",
+        dir_okay=False,
+    ),
+]
+MapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--map",
+        help="Name and alias map (YAML): catalog, schema, models {source: catalog.schema.model}, "
+        "aliases {Production: ..., Staging: ...}, stage_tag. Without --plan or --map, names "
+        f"without catalog and schema go to {_DEFAULTS} and stages Production and Staging "
+        "become aliases of the same name.",
+        dir_okay=False,
+    ),
+]
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        help="text: one line per finding (path:line:col: CODE severity message) and a "
+        "summary; json: every field; sarif: SARIF 2.1.0 for code-scanning tools.",
+        case_sensitive=False,
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Worker processes for large trees (default: one per CPU).",
+        show_default=False,
+    ),
+]
+
+
+def _model_map(plan: Path | None, map_file: Path | None) -> ModelMap:
+    if plan and map_file:
+        raise typer.BadParameter("use either --plan or --map, not both", param_hint="--map")
+    try:
+        if plan:
+            return ModelMap.from_plan_file(plan)
+        if map_file:
+            return ModelMap.from_map_file(map_file)
+    except MappingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    return ModelMap.default()
+
+
+def _print(results: list[FileResult], mode: Mode, output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        typer.echo(render_json(results, mode), nl=False)
+    elif output is OutputFormat.SARIF:
+        typer.echo(render_sarif(results, load_rules()), nl=False)
+    else:
+        typer.echo(render_text(results, mode), nl=False)
+
+
+def _exit_code(results: list[FileResult], changes_count: bool) -> int:
+    if any(r.error for r in results):
+        return 2
+    if any(r.findings for r in results) or (changes_count and any(r.changed for r in results)):
+        return 1
+    return 0
+
+
+@app.command(
+    help="Report what still uses registry stages.\n\n"
+    "Exit status: 0 nothing found, 1 findings, 2 usage error or a file that could not be "
+    "read or parsed."
+)
+def lint(
+    paths: PathsArg,
+    plan: PlanOpt = None,
+    map_file: MapOpt = None,
+    output: FormatOpt = OutputFormat.TEXT,
+    jobs: JobsOpt = None,
+) -> None:
+    """Report what still uses registry stages."""
+    model_map = _model_map(plan, map_file)
+    results = run(paths, "lint", model_map, jobs)
+    _print(results, "lint", output)
+    raise typer.Exit(_exit_code(results, changes_count=False))
+
+
+@app.command(
+    help="Fix what can be fixed safely and report the rest.\n\n"
+    "Files are rewritten in place, atomically and only if the result parses; formatting and "
+    "comments are kept, and running it again changes nothing.\n\n"
+    "Exit status: 0 nothing left to do, 1 findings that need a manual change remain (with "
+    "--diff: also when changes would be made), 2 usage error or a file that could not be "
+    "read or parsed (such files are never written)."
+)
+def fix(
+    paths: PathsArg,
+    plan: PlanOpt = None,
+    map_file: MapOpt = None,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Print a unified diff of what would change and write nothing.",
+        ),
+    ] = False,
+    output: FormatOpt = OutputFormat.TEXT,
+    jobs: JobsOpt = None,
+) -> None:
+    """Fix what can be fixed safely and report the rest."""
+    model_map = _model_map(plan, map_file)
+    mode: Mode = "diff" if diff else "fix"
+    results = run(paths, mode, model_map, jobs)
+    if diff:
+        for result in results:
+            if result.diff:
+                typer.echo(result.diff, nl=False)
+    _print(results, mode, output)
+    raise typer.Exit(_exit_code(results, changes_count=diff))
+
+
+@app.command("rules")
+def list_rules() -> None:
+    """List every finding code with its severity and what it means."""
+    for code, rule in sorted(load_rules().items()):
+        typer.echo(f"{code}  {rule.severity:<7}  {rule.name}: {rule.summary}")
