@@ -7,6 +7,7 @@ afterwards, and cells in another language (`%%bash`, `%sql`, ...) are skipped.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import libcst as cst
@@ -18,7 +19,7 @@ from modelcatalog.rewrite.python_source import SourceFinding, fix_source, lint_s
 DATABRICKS_HEADER = "# Databricks notebook source"
 _MASK = "#\ue001"
 #: A cell starting with one of these is not Python (Databricks' language magics included).
-_OTHER_LANGUAGE = ("%%", "%sql", "%md", "%scala", "%r ", "%r\n", "%sh", "%fs", "%pip", "%conda")
+_OTHER_LANGUAGE = ("%%", "%sql", "%md", "%scala", "%r ", "%r\n", "%sh", "%fs")
 
 
 class NotebookError(ValueError):
@@ -68,7 +69,10 @@ def _python_cells(nb: nbformat.NotebookNode) -> list[tuple[int, nbformat.Noteboo
 
 def _read(text: str) -> nbformat.NotebookNode:
     try:
-        return nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():
+            # Missing cell ids and similar schema nits are the notebook's business, not ours.
+            warnings.simplefilter("ignore")
+            return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for a bad file
         raise NotebookError(f"not a readable notebook: {exc}") from exc
 
