@@ -74,7 +74,7 @@ def registered_version(cli: Cli, schema: str, server: Any, tmp_path: Path) -> st
         "import mlflow, numpy as np\n"
         "from mlflow.models import infer_signature\n"
         "from sklearn.linear_model import LogisticRegression\n"
-        f"mlflow.set_tracking_uri('file:{tmp_path}/mlruns')\n"
+        f"mlflow.set_tracking_uri('sqlite:///{tmp_path}/mlflow.db')\n"
         f"mlflow.set_registry_uri('modelcatalog://{netloc}')\n"
         "x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])\n"
         "y = np.array([1, 0, 1, 0])\n"

@@ -32,7 +32,7 @@ def registry_uri(server: Any) -> str:
 def mlflow_env(
     server: Any, registry_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[MlflowClient]:
-    """MLflow with a local file tracking store and the catalog as its registry."""
+    """MLflow with a local SQLite tracking store and the catalog as its registry."""
     for key, value in server.env(MODELCATALOG_CONFIG_DIR=str(tmp_path / "config")).items():
         monkeypatch.setenv(key, value)
     with CatalogClient(server.url, server.admin_token) as client:
@@ -44,7 +44,7 @@ def mlflow_env(
                 client.post(path, body)
             except AlreadyExists:
                 pass
-    mlflow.set_tracking_uri(f"file:{tmp_path}/mlruns")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.set_registry_uri(registry_uri)
     try:
         yield MlflowClient()
