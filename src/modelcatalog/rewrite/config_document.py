@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Literal
 
 import yaml
@@ -171,7 +172,7 @@ class _JsonParser:
     def string(self) -> Scalar:
         start = self.at
         try:
-            value, self.at = json.decoder.scanstring(self.text, start + 1)
+            value, self.at = scanstring(self.text, start + 1)
         except json.JSONDecodeError as exc:
             self.fail(exc.msg)
             raise

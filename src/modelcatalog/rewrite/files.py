@@ -27,6 +27,7 @@ PYTHON_TRIGGERS = (
     "registry_uri",
     "transition",
     "get_latest_versions",
+    "get-latest-versions",
     "current_stage",
     "get_model_version_stages",
     "register_model",

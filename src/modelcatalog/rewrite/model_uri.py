@@ -16,7 +16,8 @@ from modelcatalog.migrate.mapping import KNOWN_STAGES
 UNKNOWN = "\ue000"
 
 _URI = re.compile(
-    r"^models:/(?P<name>[^/@\s]+)(?:(?P<sep>[/@])(?P<suffix>[^/@\s]+))$",
+    # Registry names may contain spaces ("Churn Model"); a stage or version never does.
+    r"^models:/(?P<name>[^/@\s](?:[^/@]*[^/@\s])?)(?:(?P<sep>[/@])(?P<suffix>[^/@\s]+))$",
 )
 
 UriKind = Literal["stage", "latest", "version", "alias"]

@@ -39,3 +39,24 @@ def target_for(name: str, model_map: ModelMap) -> Target:
     target = model_map.target_name(name)
     uses_default = model_map.default_namespace and not model_map.is_explicit(name)
     return Target(target, target, default_namespace_note(model_map) if uses_default else "")
+
+
+def name_argument(
+    node_code: str, value: str | None, literal: bool, model_map: ModelMap
+) -> tuple[str | None, str]:
+    """For a model-name argument: the full name to write (if it is a literal), and a note.
+
+    `value` is the argument's string value when known (a literal, or a module constant
+    named `node_code`).
+    """
+    if value is None:
+        return None, "; make sure the name passed is the full catalog.schema.model name"
+    target = target_for(value, model_map)
+    if target.replacement is None:
+        return None, ""
+    if literal:
+        return target.replacement, target.note
+    return None, (
+        f"; {node_code} is {value!r}, which has no catalog and schema: make it "
+        f"{target.replacement!r}{target.note}"
+    )

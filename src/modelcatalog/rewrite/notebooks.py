@@ -87,7 +87,7 @@ def _parse_error(number: int, exc: cst.ParserSyntaxError) -> NotebookError:
 def lint_notebook(text: str, model_map: ModelMap) -> list[CellFinding]:
     """Findings in an `.ipynb` notebook's Python cells; raises `NotebookError`."""
     nb = _read(text)
-    found = []
+    found: list[CellFinding] = []
     for number, cell in _python_cells(nb):
         try:
             findings = lint_source(_mask(cell.source), model_map)

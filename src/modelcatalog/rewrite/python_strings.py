@@ -61,7 +61,7 @@ def _pieces(node: cst.BaseExpression, ctx: PythonContext) -> list[_Piece]:
                     pieces.append(_Piece(part.value.replace("{{", "{").replace("}}", "}")))
                 else:
                     pieces.append(_Piece(part.value, part))
-            else:
+            elif isinstance(part, cst.FormattedStringExpression):
                 simple = part.conversion is None and part.format_spec is None
                 pieces.extend(_pieces(part.expression, ctx) if simple else [_Piece(UNKNOWN)])
         return pieces

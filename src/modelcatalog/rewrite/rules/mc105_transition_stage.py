@@ -8,7 +8,7 @@ import libcst as cst
 
 from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.finding import Severity
-from modelcatalog.rewrite.naming import target_for
+from modelcatalog.rewrite.naming import name_argument
 from modelcatalog.rewrite.python_calls import (
     argument,
     code_of,
@@ -40,12 +40,8 @@ _REST = (
 def _name_code(node: cst.BaseExpression, ctx: PythonContext) -> tuple[str, str]:
     """The name to write in the new call, and a note for the message."""
     value, literal = literal_or_constant(node, ctx)
-    if value is not None and literal:
-        target = target_for(value, ctx.model_map)
-        return (
-            quoted_like(node, target.replacement) if target.replacement else code_of(node)
-        ), target.note
-    return code_of(node), "; make sure the name passed is the full catalog.schema.model name"
+    full, note = name_argument(code_of(node), value, literal, ctx.model_map)
+    return (quoted_like(node, full) if full else code_of(node)), note
 
 
 def _fix(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from modelcatalog.rewrite.finding import Severity
-from modelcatalog.rewrite.naming import target_for
+from modelcatalog.rewrite.naming import name_argument
 from modelcatalog.rewrite.python_calls import (
     argument,
     code_of,
@@ -67,13 +67,8 @@ def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
         )
         return
     value, name_literal = literal_or_constant(name_arg.value, ctx)
-    note = "; make sure the name passed is the full catalog.schema.model name"
-    name = code_of(name_arg.value)
-    if value is not None and name_literal:
-        resolved = target_for(value, ctx.model_map)
-        note = resolved.note
-        if resolved.replacement:
-            name = quoted_like(name_arg.value, resolved.replacement)
+    full, note = name_argument(code_of(name_arg.value), value, name_literal, ctx.model_map)
+    name = quoted_like(name_arg.value, full) if full else code_of(name_arg.value)
     stage_node = stages_arg.value.elements[0].value  # type: ignore[attr-defined]
     call = f"{code_of(target)}.get_model_version_by_alias({name}, {quoted_like(stage_node, alias)})"
     subscript = _first_element(node, ctx)

@@ -10,7 +10,7 @@ from modelcatalog.rewrite.finding import Severity
 from modelcatalog.rewrite.naming import target_for
 from modelcatalog.rewrite.python_calls import argument, literal_or_constant, with_string_value
 from modelcatalog.rewrite.python_context import PythonContext
-from modelcatalog.rewrite.registry import PythonMatch, python_check, rule
+from modelcatalog.rewrite.registry import PythonMatch, Replacement, python_check, rule
 
 RULE = rule(
     "MC114",
@@ -43,7 +43,7 @@ def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     if target.replacement is None:
         return
     via = "" if literal else f" ({arg.value.value} is {value!r})"  # type: ignore[attr-defined]
-    fix = (
+    fix: dict[cst.CSTNode, Replacement] | None = (
         {arg.value: with_string_value(arg.value, target.replacement)}
         if literal and isinstance(arg.value, cst.SimpleString)
         else None
