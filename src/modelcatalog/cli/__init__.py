@@ -12,8 +12,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from modelcatalog.cli import code
+    from modelcatalog.cli import code, server
 
+    app.command("server")(server.server)
     app.add_typer(code.app, name="code")
     from modelcatalog.cli import aliases, catalogs, login, models, schemas, tags, tokens, versions
 

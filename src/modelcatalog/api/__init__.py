@@ -1,0 +1,1 @@
+"""HTTP: thin routers, one per wire dialect; they translate and never decide."""

@@ -1,0 +1,119 @@
+"""The application: wires the service context, the dialect routers, errors and observability."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from modelcatalog import __version__
+from modelcatalog.api import errors, native, registry_dialect, storage_access, uc_dialect
+from modelcatalog.api.deps import caller
+from modelcatalog.api.observability import Metrics, RequestObserver
+from modelcatalog.config import ServerSettings, admin_token_from_env
+from modelcatalog.errors import CatalogError
+from modelcatalog.service import principals
+from modelcatalog.service.context import ServiceContext
+from modelcatalog.storage import open_store
+from modelcatalog.store.database import Database, upgrade_schema
+
+log = logging.getLogger("modelcatalog.server")
+
+
+def prepare(settings: ServerSettings) -> None:
+    """Once per start, before any worker serves: migrate the schema, make the admin and secret."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_uri)
+    try:
+        upgrade_schema(db.engine)
+        open_store(settings.storage_root)
+        created = principals.ensure_admin(db, admin_token_from_env())
+        principals.signing_secret(db)
+    finally:
+        db.dispose()
+    if created:
+        path = settings.admin_token_file
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(created + "\n")
+        log.warning(
+            "Created the metastore admin. Its token is in %s (readable only by you); run "
+            "'modelcatalog login --token-file %s' to use it.",
+            path,
+            path,
+        )
+
+
+def build_context(settings: ServerSettings) -> ServiceContext:
+    """Open the database and the artifact store that `prepare` made ready."""
+    db = Database(settings.database_uri)
+    store = open_store(settings.storage_root)
+    return ServiceContext(
+        db=db,
+        store=store,
+        signing_secret=principals.signing_secret(db),
+        url_lifetime_seconds=settings.url_lifetime_seconds,
+    )
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The ASGI application for these settings."""
+    app = FastAPI(
+        title="modelcatalog",
+        version=__version__,
+        description="A governed model catalog with Unity Catalog semantics.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.ctx = build_context(settings)
+    metrics = Metrics()
+    app.add_middleware(RequestObserver, metrics=metrics)
+    app.add_exception_handler(CatalogError, errors.catalog_error)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(HTTPException, errors.http_error)
+    app.add_exception_handler(Exception, errors.unexpected_error)
+    for router in (
+        uc_dialect.router,
+        registry_dialect.router,
+        storage_access.router,
+        native.router,
+    ):
+        app.include_router(router)
+
+    @app.get("/health", tags=["operations"])
+    async def health(request: Request) -> dict:
+        """Liveness and readiness: answers when the database does."""
+        from sqlalchemy import text
+        from starlette.concurrency import run_in_threadpool
+
+        def ping() -> None:
+            with request.app.state.ctx.db.read() as session:
+                session.execute(text("SELECT 1"))
+
+        await run_in_threadpool(ping)
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/.well-known/databricks-config", include_in_schema=False)
+    async def discovery() -> dict:
+        """Host metadata the Databricks SDK probes for; nothing here needs discovering."""
+        return {}
+
+    @app.get("/metrics", tags=["operations"], dependencies=[Depends(caller)])
+    async def prometheus_metrics():  # type: ignore[no-untyped-def]
+        """Prometheus metrics: request counts and latencies by route and status."""
+        return metrics.render()
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for server worker processes: settings come from MODELCATALOG_* variables."""
+    settings = ServerSettings.resolve(
+        data_dir=os.environ.get("MODELCATALOG_DATA_DIR"),
+        database_uri=os.environ.get("MODELCATALOG_DATABASE_URI"),
+        storage_root=os.environ.get("MODELCATALOG_STORAGE_ROOT"),
+    )
+    return create_app(settings)

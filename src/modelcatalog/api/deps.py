@@ -1,0 +1,40 @@
+"""What every route needs: the service context, the authenticated caller, a worker thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from modelcatalog.service import principals
+from modelcatalog.service.context import Caller, ServiceContext
+
+T = TypeVar("T")
+
+
+def context(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+async def caller(request: Request) -> Caller:
+    """The authenticated principal of this request (401 without a valid bearer token)."""
+    found = await run_in_threadpool(
+        principals.authenticate, context(request), bearer_token(request)
+    )
+    request.state.principal = found.name
+    return found
+
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking service call off the event loop."""
+    return await run_in_threadpool(fn, *args, **kwargs)

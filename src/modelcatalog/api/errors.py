@@ -1,0 +1,87 @@
+"""The one place where typed errors become each wire dialect's error codes and statuses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from modelcatalog.errors import CatalogError
+
+log = logging.getLogger("modelcatalog.api")
+
+STATUS = {
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "INVALID_PARAMETER": 400,
+    "FAILED_PRECONDITION": 400,
+    "PERMISSION_DENIED": 403,
+    "UNAUTHENTICATED": 401,
+    "INTERNAL_ERROR": 500,
+}
+
+# The model-registry dialect (/api/2.0) speaks MLflow's codes; Unity Catalog REST speaks its own.
+MLFLOW_CODES = {
+    "NOT_FOUND": "RESOURCE_DOES_NOT_EXIST",
+    "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS",
+    "INVALID_PARAMETER": "INVALID_PARAMETER_VALUE",
+    "FAILED_PRECONDITION": "INVALID_STATE",
+}
+UC_CODES = {
+    "NOT_FOUND": "NOT_FOUND",
+    "ALREADY_EXISTS": "ALREADY_EXISTS",
+    "INVALID_PARAMETER": "INVALID_ARGUMENT",
+    "FAILED_PRECONDITION": "FAILED_PRECONDITION",
+}
+
+
+def error_body(kind: str, message: str, path: str) -> JSONResponse:
+    codes = MLFLOW_CODES if path.startswith("/api/2.0/") else UC_CODES
+    return JSONResponse(
+        status_code=STATUS.get(kind, 500),
+        content={"error_code": codes.get(kind, kind), "message": message},
+    )
+
+
+async def catalog_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CatalogError)
+    return error_body(exc.kind, exc.message, request.url.path)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        problems.append(f"'{where or 'request'}': {err.get('msg', 'invalid')}")
+    return error_body(
+        "INVALID_PARAMETER", "; ".join(problems) or "Invalid request.", request.url.path
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    kind = {
+        404: "NOT_FOUND",
+        405: "INVALID_PARAMETER",
+        401: "UNAUTHENTICATED",
+        403: "PERMISSION_DENIED",
+    }.get(exc.status_code, "INVALID_PARAMETER")
+    message = str(exc.detail)
+    if exc.status_code == 404:
+        message = f"No endpoint {request.method} {request.url.path}."
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    response = error_body(kind, message, request.url.path)
+    response.status_code = exc.status_code
+    return response
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return error_body(
+        "INTERNAL_ERROR", "Internal error; the server log has the details.", request.url.path
+    )

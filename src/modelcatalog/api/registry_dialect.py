@@ -1,0 +1,305 @@
+"""The Unity Catalog model-registry dialect, `/api/2.0/mlflow/unity-catalog/...`.
+
+What MLflow's `databricks-uc` store speaks: wrapped responses, string version numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.requests import fields, tag_pairs
+from modelcatalog.errors import InvalidParameter
+from modelcatalog.service import aliases, models, tags, versions
+from modelcatalog.service.context import Caller
+from modelcatalog.service.views import ModelView, VersionView
+
+router = APIRouter(prefix="/api/2.0/mlflow/unity-catalog", tags=["model registry (2.0)"])
+
+READ_OPERATIONS = {"MODEL_VERSION_OPERATION_READ"}
+WRITE_OPERATIONS = {"MODEL_VERSION_OPERATION_READ_WRITE"}
+
+
+def model_json(m: ModelView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": m.full_name,
+        "creation_timestamp": m.created_at,
+        "last_updated_timestamp": m.updated_at,
+        "user_id": m.owner,
+        "description": m.comment or "",
+        "aliases": [{"alias": a.alias, "version": str(a.version)} for a in m.aliases],
+        "tags": [{"key": k, "value": v} for k, v in m.tags.items()],
+    }
+    if m.deployment_job_id:
+        body["deployment_job_id"] = m.deployment_job_id
+    return body
+
+
+def version_json(v: VersionView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": v.full_name,
+        "version": str(v.version),
+        "creation_timestamp": v.created_at,
+        "last_updated_timestamp": v.updated_at,
+        "user_id": v.created_by,
+        "description": v.comment or "",
+        "source": v.source or "",
+        "run_id": v.run_id or "",
+        "status": v.status,
+        "storage_location": v.storage_location,
+        "aliases": [{"alias": a, "version": str(v.version)} for a in v.aliases],
+        "tags": [{"key": k, "value": val} for k, val in v.tags.items()],
+    }
+    if v.status_message:
+        body["status_message"] = v.status_message
+    if v.run_tracking_server_id:
+        body["run_tracking_server_id"] = v.run_tracking_server_id
+    if v.logged_model_id:
+        body["model_id"] = v.logged_model_id
+    return body
+
+
+@router.post("/registered-models/create")
+async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    m = await call(
+        models.create_model,
+        context(request),
+        who,
+        f.get("name"),
+        comment=f.get("description"),
+        tags=tag_pairs(f.get("tags")),
+        deployment_job_id=f.get("deployment_job_id"),
+    )
+    return {"registered_model": model_json(m)}
+
+
+@router.patch("/registered-models/update")
+async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    m = await call(
+        models.update_model,
+        context(request),
+        who,
+        f.get("name"),
+        new_name=f.get("new_name"),
+        comment=f.get("description"),
+        deployment_job_id=f.get("deployment_job_id"),
+    )
+    return {"registered_model": model_json(m)}
+
+
+@router.delete("/registered-models/delete")
+async def delete_model(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(models.delete_model, context(request), who, f.get("name"))
+    return {}
+
+
+@router.get("/registered-models/get")
+async def get_model(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    return {
+        "registered_model": model_json(
+            await call(models.get_model, context(request), who, f.get("name"))
+        )
+    }
+
+
+@router.get("/registered-models/search")
+async def search_models(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    page = await call(
+        models.list_models,
+        context(request),
+        who,
+        max_results=f.get("max_results"),
+        page_token=f.get("page_token"),
+    )
+    body: dict[str, Any] = {"registered_models": [model_json(m) for m in page.items]}
+    if page.next_page_token:
+        body["next_page_token"] = page.next_page_token
+    return body
+
+
+@router.get("/registered-models:is-databricks-sdk-models-artifact-repository-enabled")
+async def sdk_repository_probe(who: Caller = Depends(caller)) -> dict:
+    # Files move through this server's presigned URLs, not the vendor SDK's Files client.
+    return {"is_databricks_sdk_models_artifact_repository_enabled": False}
+
+
+@router.post("/registered-models/set-tag")
+async def set_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(
+        tags.change_model_tags, context(request), who, f.get("name"), {f.get("key"): f.get("value")}
+    )
+    return {}
+
+
+@router.delete("/registered-models/delete-tag")
+async def delete_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(tags.change_model_tags, context(request), who, f.get("name"), {}, [f.get("key")])
+    return {}
+
+
+@router.post("/registered-models/alias")
+async def set_alias(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(
+        aliases.set_alias, context(request), who, f.get("name"), f.get("alias"), f.get("version")
+    )
+    return {}
+
+
+@router.delete("/registered-models/alias")
+async def delete_alias(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(aliases.delete_alias, context(request), who, f.get("name"), f.get("alias"))
+    return {}
+
+
+@router.get("/registered-models/alias")
+async def version_by_alias(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    v = await call(
+        aliases.get_version_by_alias, context(request), who, f.get("name"), f.get("alias")
+    )
+    return {"model_version": version_json(v)}
+
+
+@router.post("/model-versions/create")
+async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    v = await call(
+        versions.create_version,
+        context(request),
+        who,
+        f.get("name"),
+        source=f.get("source"),
+        run_id=f.get("run_id"),
+        comment=f.get("description"),
+        tags=tag_pairs(f.get("tags")),
+        run_tracking_server_id=f.get("run_tracking_server_id"),
+        logged_model_id=f.get("model_id"),
+    )
+    return {"model_version": version_json(v)}
+
+
+@router.patch("/model-versions/update")
+async def update_version(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    v = await call(
+        versions.update_version,
+        context(request),
+        who,
+        f.get("name"),
+        f.get("version"),
+        comment=f.get("description"),
+    )
+    return {"model_version": version_json(v)}
+
+
+@router.delete("/model-versions/delete")
+async def delete_version(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(versions.delete_version, context(request), who, f.get("name"), f.get("version"))
+    return {}
+
+
+@router.get("/model-versions/get")
+async def get_version(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
+    return {"model_version": version_json(v)}
+
+
+@router.get("/model-versions/search")
+async def search_versions(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    page = await call(
+        versions.search_versions,
+        context(request),
+        who,
+        f.get("filter"),
+        max_results=f.get("max_results"),
+        page_token=f.get("page_token"),
+    )
+    body: dict[str, Any] = {"model_versions": [version_json(v) for v in page.items]}
+    if page.next_page_token:
+        body["next_page_token"] = page.next_page_token
+    return body
+
+
+@router.post("/model-versions/finalize")
+async def finalize_version(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    v = await call(
+        versions.finalize_version, context(request), who, f.get("name"), f.get("version")
+    )
+    return {"model_version": version_json(v)}
+
+
+@router.post("/model-versions/generate-temporary-credentials")
+async def temporary_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    operation = f.get("operation")
+    if operation not in READ_OPERATIONS | WRITE_OPERATIONS:
+        raise InvalidParameter(
+            f"'operation' is {operation!r}: expected MODEL_VERSION_OPERATION_READ or "
+            "MODEL_VERSION_OPERATION_READ_WRITE.",
+            "operation",
+        )
+    from modelcatalog.api.storage_access import temporary_credentials as grant
+
+    return {
+        "credentials": await grant(
+            request, who, f.get("name"), f.get("version"), write=operation in WRITE_OPERATIONS
+        )
+    }
+
+
+@router.get("/model-versions/get-download-uri")
+async def download_uri(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
+    return {"artifact_uri": v.storage_location}
+
+
+@router.post("/model-versions/set-tag")
+async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(
+        tags.change_version_tags,
+        context(request),
+        who,
+        f.get("name"),
+        f.get("version"),
+        {f.get("key"): f.get("value")},
+    )
+    return {}
+
+
+@router.delete("/model-versions/delete-tag")
+async def delete_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(
+        tags.change_version_tags,
+        context(request),
+        who,
+        f.get("name"),
+        f.get("version"),
+        {},
+        [f.get("key")],
+    )
+    return {}
+
+
+@router.post("/model-versions/emit-lineage")
+async def emit_lineage(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    # Accepted so that clients emitting lineage keep working; the version must exist.
+    await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
+    return {}

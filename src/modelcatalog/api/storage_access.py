@@ -1,0 +1,141 @@
+"""The Files API that MLflow's presigned-URL repository speaks, and the signed URLs themselves.
+
+`/api/2.0/fs/create-upload-url|create-download-url` hand out URLs that this server signs;
+`/api/modelcatalog/presigned/<key>` serves them, authenticated by the signature alone."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.requests import fields
+from modelcatalog.errors import FailedPrecondition, NotFound
+from modelcatalog.service import files, versions
+from modelcatalog.service.context import Caller
+from modelcatalog.storage import keys, presign
+from modelcatalog.storage.base import ObjectNotFound
+
+router = APIRouter(tags=["files"])
+WRITE_BUFFER = 1 << 20
+
+
+async def temporary_credentials(
+    request: Request, who: Caller, full_name: object, version: object, *, write: bool
+) -> dict[str, Any]:
+    """Credentials for a version's files: this server's own presigned-URL storage."""
+    ctx = context(request)
+    view = await call(versions.get_version, ctx, who, full_name, version)
+    if write and view.status != versions.PENDING:
+        raise FailedPrecondition(
+            f"Model version '{view.full_name}' version {view.version} is {view.status}; its "
+            "files can be written only while it is PENDING_REGISTRATION."
+        )
+    if not write and view.status != versions.READY:
+        raise FailedPrecondition(
+            f"Model version '{view.full_name}' version {view.version} is {view.status}; only "
+            "READY versions serve their files."
+        )
+    expires = int((time.time() + ctx.url_lifetime_seconds) * 1000)
+    return {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires}
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url)
+
+
+@router.post("/api/2.0/fs/create-upload-url")
+async def create_upload_url(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    url = await call(files.upload_url, context(request), who, f.get("path"), _base_url(request))
+    return {"url": url, "headers": []}
+
+
+@router.post("/api/2.0/fs/create-download-url")
+async def create_download_url(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    url = await call(files.download_url, context(request), who, f.get("path"), _base_url(request))
+    return {"url": url, "headers": []}
+
+
+@router.get("/api/2.0/fs/directories/{path:path}")
+async def list_directory(path: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    contents = await call(files.list_directory, context(request), who, "/" + path)
+    return {"contents": contents}
+
+
+def _checked_key(key: str) -> str:
+    model_id, _, rest = key.partition("/")
+    version, _, relative = rest.partition("/")
+    if not model_id or not version.isdigit() or not relative:
+        raise NotFound("No such presigned object.")
+    try:
+        return keys.file_key(model_id, int(version), relative)
+    except keys.InvalidPath:
+        raise NotFound("No such presigned object.") from None
+
+
+def _presign_params(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+@router.put("/api/modelcatalog/presigned/{key:path}", include_in_schema=False)
+async def put_object(key: str, request: Request) -> Response:
+    ctx = context(request)
+    clean = _checked_key(key)
+    try:
+        request.state.principal = await call(
+            files.check_presigned, ctx, "PUT", clean, _presign_params(request)
+        )
+    except presign.PresignError as exc:
+        from modelcatalog.errors import PermissionDenied
+
+        raise PermissionDenied(str(exc)) from None
+    writer = await run_in_threadpool(ctx.store.open_writer, clean)
+    await run_in_threadpool(writer.__enter__)
+    try:
+        pending = bytearray()
+        async for chunk in request.stream():
+            pending += chunk
+            if len(pending) >= WRITE_BUFFER:
+                await run_in_threadpool(writer.write, bytes(pending))
+                pending.clear()
+        if pending:
+            await run_in_threadpool(writer.write, bytes(pending))
+    except BaseException as exc:
+        await run_in_threadpool(writer.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await run_in_threadpool(writer.__exit__, None, None, None)
+    return Response(status_code=200)
+
+
+@router.get("/api/modelcatalog/presigned/{key:path}", include_in_schema=False)
+async def get_object(key: str, request: Request) -> Response:
+    ctx = context(request)
+    clean = _checked_key(key)
+    try:
+        request.state.principal = await call(
+            files.check_presigned, ctx, "GET", clean, _presign_params(request)
+        )
+    except presign.PresignError as exc:
+        from modelcatalog.errors import PermissionDenied
+
+        raise PermissionDenied(str(exc)) from None
+    local = ctx.store.local_path(clean)
+    if local is not None:
+        if not local.is_file():
+            raise NotFound("The file does not exist.")
+        return FileResponse(local)
+    try:
+        stat = await call(ctx.store.stat, clean)
+    except ObjectNotFound:
+        raise NotFound("The file does not exist.") from None
+    return StreamingResponse(
+        ctx.store.iter_bytes(clean),
+        media_type="application/octet-stream",
+        headers={"content-length": str(stat.size)},
+    )

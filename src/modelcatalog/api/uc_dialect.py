@@ -1,0 +1,499 @@
+"""Unity Catalog REST, `/api/2.1/unity-catalog/...`: catalogs, schemas, models, versions,
+aliases, tags and storage credentials, in the shapes of the Unity Catalog OSS specification.
+
+Spoken by MLflow's `uc:` store, its `databricks-uc` store in native mode, and the
+`unitycatalog-client` SDK. Single objects are returned bare; lists are wrapped and paged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.requests import fields, flag, tag_pairs
+from modelcatalog.api.storage_access import temporary_credentials
+from modelcatalog.errors import InvalidParameter
+from modelcatalog.service import aliases, files, models, securables, tags, versions
+from modelcatalog.service.context import Caller
+from modelcatalog.service.views import CatalogView, ModelView, Page, SchemaView, VersionView
+
+router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["unity catalog (2.1)"])
+
+MODEL_TYPES = {"function", "registered_model", "model"}
+
+
+def _tags(values: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in values.items()]
+
+
+def catalog_json(c: CatalogView) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "comment": c.comment,
+        "properties": {},
+        "owner": c.owner,
+        "created_at": c.created_at,
+        "created_by": c.created_by,
+        "updated_at": c.updated_at,
+        "updated_by": c.updated_by,
+        "id": c.id,
+        "tags": _tags(c.tags),
+    }
+
+
+def schema_json(s: SchemaView) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "catalog_name": s.catalog_name,
+        "full_name": s.full_name,
+        "comment": s.comment,
+        "properties": {},
+        "owner": s.owner,
+        "created_at": s.created_at,
+        "created_by": s.created_by,
+        "updated_at": s.updated_at,
+        "updated_by": s.updated_by,
+        "schema_id": s.id,
+        "tags": _tags(s.tags),
+    }
+
+
+def model_json(m: ModelView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": m.name,
+        "catalog_name": m.catalog_name,
+        "schema_name": m.schema_name,
+        "full_name": m.full_name,
+        "comment": m.comment,
+        "storage_location": m.storage_location,
+        "owner": m.owner,
+        "created_at": m.created_at,
+        "created_by": m.created_by,
+        "updated_at": m.updated_at,
+        "updated_by": m.updated_by,
+        "id": m.id,
+        "browse_only": False,
+        "aliases": [
+            {
+                "alias_name": a.alias,
+                "version_num": a.version,
+                "catalog_name": m.catalog_name,
+                "schema_name": m.schema_name,
+                "model_name": m.name,
+            }
+            for a in m.aliases
+        ],
+        "tags": _tags(m.tags),
+    }
+    if m.deployment_job_id:
+        body["deployment_job_id"] = m.deployment_job_id
+    return body
+
+
+def version_json(v: VersionView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model_name": v.model_name,
+        "catalog_name": v.catalog_name,
+        "schema_name": v.schema_name,
+        "version": v.version,
+        "source": v.source or "",
+        "run_id": v.run_id,
+        "comment": v.comment,
+        "status": v.status,
+        "storage_location": v.storage_location,
+        "created_at": v.created_at,
+        "created_by": v.created_by,
+        "updated_at": v.updated_at,
+        "updated_by": v.updated_by,
+        "id": v.id,
+        "aliases": [{"alias_name": a, "version_num": v.version} for a in v.aliases],
+        "tags": _tags(v.tags),
+    }
+    if v.logged_model_id:
+        body["model_id"] = v.logged_model_id
+    if v.status_message:
+        body["status_message"] = v.status_message
+    if v.signature_waiver:
+        body["signature_waiver"] = v.signature_waiver
+    return body
+
+
+def _page(key: str, page: Page, render: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {key: [render(item) for item in page.items]}
+    if page.next_page_token:
+        body["next_page_token"] = page.next_page_token
+    return body
+
+
+def _readable(request: Request, v: VersionView) -> VersionView:
+    if v.status == versions.READY:
+        files.ensure_published(context(request), v.model_id, v.version)
+    return v
+
+
+# Catalogs ---------------------------------------------------------------------------------
+
+
+@router.post("/catalogs")
+async def create_catalog(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    return catalog_json(
+        await call(
+            securables.create_catalog, context(request), who, f.get("name"), f.get("comment")
+        )
+    )
+
+
+@router.get("/catalogs")
+async def list_catalogs(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    page = await call(
+        securables.list_catalogs, context(request), who, f.get("max_results"), f.get("page_token")
+    )
+    return _page("catalogs", page, catalog_json)
+
+
+@router.get("/catalogs/{name}")
+async def get_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return catalog_json(await call(securables.get_catalog, context(request), who, name))
+
+
+@router.patch("/catalogs/{name}")
+async def update_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    return catalog_json(
+        await call(
+            securables.update_catalog,
+            context(request),
+            who,
+            name,
+            new_name=f.get("new_name"),
+            comment=f.get("comment"),
+            owner=f.get("owner"),
+        )
+    )
+
+
+@router.delete("/catalogs/{name}")
+async def delete_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(securables.delete_catalog, context(request), who, name, flag(f.get("force")))
+    return {}
+
+
+# Schemas ----------------------------------------------------------------------------------
+
+
+@router.post("/schemas")
+async def create_schema(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    return schema_json(
+        await call(
+            securables.create_schema,
+            context(request),
+            who,
+            f.get("catalog_name"),
+            f.get("name"),
+            f.get("comment"),
+        )
+    )
+
+
+@router.get("/schemas")
+async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    page = await call(
+        securables.list_schemas,
+        context(request),
+        who,
+        f.get("catalog_name"),
+        f.get("max_results"),
+        f.get("page_token"),
+    )
+    return _page("schemas", page, schema_json)
+
+
+@router.get("/schemas/{full_name}")
+async def get_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return schema_json(await call(securables.get_schema, context(request), who, full_name))
+
+
+@router.patch("/schemas/{full_name}")
+async def update_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    return schema_json(
+        await call(
+            securables.update_schema,
+            context(request),
+            who,
+            full_name,
+            new_name=f.get("new_name"),
+            comment=f.get("comment"),
+            owner=f.get("owner"),
+        )
+    )
+
+
+@router.delete("/schemas/{full_name}")
+async def delete_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    await call(securables.delete_schema, context(request), who, full_name, flag(f.get("force")))
+    return {}
+
+
+# Registered models ------------------------------------------------------------------------
+
+
+@router.post("/models")
+async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    parts = [f.get("catalog_name"), f.get("schema_name"), f.get("name")]
+    for field, value in zip(("catalog_name", "schema_name", "name"), parts, strict=True):
+        if not isinstance(value, str) or not value:
+            raise InvalidParameter(f"'{field}' is required.", field)
+    m = await call(
+        models.create_model,
+        context(request),
+        who,
+        ".".join(parts),  # type: ignore[arg-type]
+        comment=f.get("comment"),
+        tags=tag_pairs(f.get("tags")),
+        deployment_job_id=f.get("deployment_job_id"),
+    )
+    return model_json(m)
+
+
+@router.get("/models")
+async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    page = await call(
+        models.list_models,
+        context(request),
+        who,
+        catalog_name=f.get("catalog_name"),
+        schema_name=f.get("schema_name"),
+        max_results=f.get("max_results"),
+        page_token=f.get("page_token"),
+    )
+    return _page("registered_models", page, model_json)
+
+
+@router.post("/models/versions")
+async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    parts = [f.get("catalog_name"), f.get("schema_name"), f.get("model_name")]
+    for field, value in zip(("catalog_name", "schema_name", "model_name"), parts, strict=True):
+        if not isinstance(value, str) or not value:
+            raise InvalidParameter(f"'{field}' is required.", field)
+    v = await call(
+        versions.create_version,
+        context(request),
+        who,
+        ".".join(parts),  # type: ignore[arg-type]
+        source=f.get("source"),
+        run_id=f.get("run_id"),
+        comment=f.get("comment"),
+        tags=tag_pairs(f.get("tags")),
+        run_tracking_server_id=f.get("run_tracking_server_id"),
+        logged_model_id=f.get("model_id"),
+    )
+    return version_json(v)
+
+
+@router.get("/models/{full_name}")
+async def get_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return model_json(await call(models.get_model, context(request), who, full_name))
+
+
+@router.patch("/models/{full_name}")
+async def update_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    m = await call(
+        models.update_model,
+        context(request),
+        who,
+        full_name,
+        new_name=f.get("new_name"),
+        comment=f.get("comment"),
+        owner=f.get("owner"),
+        deployment_job_id=f.get("deployment_job_id"),
+    )
+    return model_json(m)
+
+
+@router.delete("/models/{full_name}")
+async def delete_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(models.delete_model, context(request), who, full_name)
+    return {}
+
+
+# Model versions ---------------------------------------------------------------------------
+
+
+@router.get("/models/{full_name}/versions")
+async def list_versions(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    page = await call(
+        versions.list_versions,
+        context(request),
+        who,
+        full_name,
+        max_results=f.get("max_results"),
+        page_token=f.get("page_token"),
+    )
+    return _page("model_versions", page, version_json)
+
+
+@router.get("/models/{full_name}/versions/{version}")
+async def get_version(
+    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    v = await call(versions.get_version, context(request), who, full_name, version)
+    return version_json(await call(_readable, request, v))
+
+
+@router.patch("/models/{full_name}/versions/{version}")
+async def update_version(
+    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    f = await fields(request)
+    return version_json(
+        await call(
+            versions.update_version,
+            context(request),
+            who,
+            full_name,
+            version,
+            comment=f.get("comment"),
+        )
+    )
+
+
+@router.delete("/models/{full_name}/versions/{version}")
+async def delete_version(
+    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    await call(versions.delete_version, context(request), who, full_name, version)
+    return {}
+
+
+@router.patch("/models/{full_name}/versions/{version}/finalize")
+async def finalize_version(
+    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    return version_json(
+        await call(versions.finalize_version, context(request), who, full_name, version)
+    )
+
+
+@router.post("/temporary-model-version-credentials")
+async def model_version_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
+    f = await fields(request)
+    operation = f.get("operation")
+    if operation not in ("READ_MODEL_VERSION", "READ_WRITE_MODEL_VERSION"):
+        raise InvalidParameter(
+            f"'operation' is {operation!r}: expected READ_MODEL_VERSION or "
+            "READ_WRITE_MODEL_VERSION.",
+            "operation",
+        )
+    full_name = ".".join(str(f.get(k)) for k in ("catalog_name", "schema_name", "model_name"))
+    return await temporary_credentials(
+        request, who, full_name, f.get("version"), write=operation == "READ_WRITE_MODEL_VERSION"
+    )
+
+
+# Aliases ----------------------------------------------------------------------------------
+
+
+@router.put("/models/{full_name}/aliases/{alias}")
+async def set_alias(
+    full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    f = await fields(request)
+    v = await call(
+        aliases.set_alias,
+        context(request),
+        who,
+        full_name,
+        alias,
+        f.get("version_num", f.get("version")),
+    )
+    return {
+        "alias_name": alias,
+        "version_num": v.version,
+        "id": v.id,
+        "model_name": v.model_name,
+        "catalog_name": v.catalog_name,
+        "schema_name": v.schema_name,
+    }
+
+
+@router.get("/models/{full_name}/aliases/{alias}")
+async def get_alias(
+    full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    v = await call(aliases.get_version_by_alias, context(request), who, full_name, alias)
+    return version_json(await call(_readable, request, v))
+
+
+@router.delete("/models/{full_name}/aliases/{alias}")
+async def delete_alias(
+    full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    await call(aliases.delete_alias, context(request), who, full_name, alias)
+    return {}
+
+
+# Tags -------------------------------------------------------------------------------------
+
+
+def _changes(f: dict[str, Any]) -> tuple[dict[str, object], list[object]]:
+    changes = f.get("changes")
+    if not isinstance(changes, dict):
+        raise InvalidParameter(
+            '\'changes\' is required: {"add_tags": [{"key", "value"}], "remove": [key]}.',
+            "changes",
+        )
+    remove = changes.get("remove") or []
+    if not isinstance(remove, list):
+        raise InvalidParameter("'changes.remove' must be a list of tag keys.", "changes.remove")
+    return tag_pairs(changes.get("add_tags"), "changes.add_tags"), remove
+
+
+@router.patch("/securable-tags/{securable_type}/{full_name}")
+async def change_securable_tags(
+    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    add, remove = _changes(await fields(request))
+    kind = securable_type.lower()
+    if kind in MODEL_TYPES:
+        await call(tags.change_model_tags, context(request), who, full_name, add, remove)
+    elif kind in ("catalog", "schema"):
+        await call(tags.change_container_tags, context(request), who, kind, full_name, add, remove)
+    else:
+        raise InvalidParameter(
+            f"'securable_type' is '{securable_type}': expected catalog, schema or "
+            "registered_model (FUNCTION).",
+            "securable_type",
+        )
+    return {}
+
+
+@router.patch("/subentity-tags/{securable_type}/{full_name}/{subentity}")
+async def change_version_tags(
+    securable_type: str,
+    full_name: str,
+    subentity: str,
+    request: Request,
+    who: Caller = Depends(caller),
+) -> dict:
+    add, remove = _changes(await fields(request))
+    if securable_type.lower() not in MODEL_TYPES:
+        raise InvalidParameter(
+            f"'securable_type' is '{securable_type}': version tags live under "
+            "registered_model (FUNCTION).",
+            "securable_type",
+        )
+    await call(tags.change_version_tags, context(request), who, full_name, subentity, add, remove)
+    return {}

@@ -1,0 +1,88 @@
+"""`modelcatalog server`: run the catalog."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+
+def server(
+    host: Annotated[
+        str, typer.Option(envvar="MODELCATALOG_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="MODELCATALOG_PORT", min=1, max=65535, help="Port to listen on.")
+    ] = 8080,
+    data_dir: Annotated[
+        str,
+        typer.Option(
+            envvar="MODELCATALOG_DATA_DIR",
+            help="Folder for the embedded defaults: the SQLite database, the artifacts folder and "
+            "the first admin token.",
+        ),
+    ] = "modelcatalog-data",
+    database_uri: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_DATABASE_URI",
+            help="SQLAlchemy URI of the catalog database, e.g. "
+            "postgresql+psycopg://user@host/db. Default: SQLite in --data-dir.",
+        ),
+    ] = None,
+    storage_root: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_STORAGE_ROOT",
+            help="Where model files live: a folder, file:///path or s3://bucket/prefix (endpoint "
+            "from MODELCATALOG_S3_ENDPOINT_URL). Default: <data-dir>/artifacts.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(envvar="MODELCATALOG_WORKERS", min=1, max=64, help="Worker processes.")
+    ] = 1,
+    log_level: Annotated[
+        str, typer.Option(envvar="MODELCATALOG_LOG_LEVEL", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Start the catalog on http://HOST:PORT (SQLite and a local folder unless told otherwise).
+
+    On first start it creates the metastore admin. Set MODELCATALOG_ADMIN_TOKEN to choose the
+    admin's token; otherwise one is written to <data-dir>/admin-token (mode 600)."""
+    import uvicorn
+
+    from modelcatalog.api.app import prepare
+    from modelcatalog.api.observability import configure_logging
+    from modelcatalog.config import ServerSettings
+
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
+    configure_logging(log_level)
+    try:
+        settings = ServerSettings.resolve(
+            data_dir=data_dir, database_uri=database_uri, storage_root=storage_root
+        )
+        prepare(settings)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    os.environ["MODELCATALOG_DATA_DIR"] = str(settings.data_dir)
+    os.environ["MODELCATALOG_DATABASE_URI"] = settings.database_uri
+    os.environ["MODELCATALOG_STORAGE_ROOT"] = settings.storage_root
+    typer.echo(
+        f"modelcatalog serving on http://{host}:{port} "
+        f"(database: {settings.database_uri.split('://')[0]}, "
+        f"storage: {settings.storage_root})",
+        err=True,
+    )
+    uvicorn.run(
+        "modelcatalog.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )

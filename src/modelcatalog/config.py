@@ -1,0 +1,42 @@
+"""Server settings, from CLI flags or environment variables, validated once at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "modelcatalog-data"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where the catalog keeps its metadata and its files."""
+
+    data_dir: Path
+    database_uri: str
+    storage_root: str
+    url_lifetime_seconds: int = 900
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        data_dir: str | None = None,
+        database_uri: str | None = None,
+        storage_root: str | None = None,
+    ) -> ServerSettings:
+        """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
+        folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
+        uri = database_uri or f"sqlite:///{folder / 'catalog.db'}"
+        root = storage_root or str(folder / "artifacts")
+        return cls(data_dir=folder, database_uri=uri, storage_root=root)
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin-token"
+
+
+def admin_token_from_env() -> str | None:
+    value = os.environ.get("MODELCATALOG_ADMIN_TOKEN", "").strip()
+    return value or None

@@ -1,0 +1,1 @@
+"""The domain contract: names, limits and lifecycle rules that every part of the catalog keeps."""

@@ -1,0 +1,150 @@
+"""Validation of names, aliases, tags and descriptions, as DESIGN.md states them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from modelcatalog.errors import InvalidParameter
+
+NAME_PART = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+TAG_KEY_FORBIDDEN = set(".,-=/:")
+MAX_TAGS = 50
+MAX_TAG_KEY = 255
+MAX_TAG_VALUE = 1000
+MAX_COMMENT = 65_536
+STAGE_WORDS = {"production", "staging", "archived", "none", "latest"}
+
+
+@dataclass(frozen=True)
+class ModelName:
+    """A registered model's full name, `catalog.schema.model`, stored lower-case."""
+
+    catalog: str
+    schema: str
+    model: str
+
+    @property
+    def full(self) -> str:
+        return f"{self.catalog}.{self.schema}.{self.model}"
+
+    def __str__(self) -> str:
+        return self.full
+
+
+def name_part(value: object, field: str) -> str:
+    """Check one part of a securable name and return it lower-cased."""
+    if not isinstance(value, str) or not value:
+        raise InvalidParameter(
+            f"'{field}' is required: a name of 1 to 255 letters, digits, '_' or '-'.", field
+        )
+    if not NAME_PART.match(value):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise InvalidParameter(
+            f"'{field}' is '{shown}': a name part must be 1 to 255 characters of letters, "
+            "digits, '_' or '-' (no dots, spaces or other characters).",
+            field,
+        )
+    return value.lower()
+
+
+def split_full_name(value: object, field: str, parts: int) -> tuple[str, ...]:
+    """Split a dotted full name of exactly `parts` parts, each checked and lower-cased."""
+    shapes = {2: "catalog.schema", 3: "catalog.schema.model"}
+    words = {2: "two", 3: "three"}
+    if not isinstance(value, str) or not value:
+        raise InvalidParameter(f"'{field}' is required: a full name '{shapes[parts]}'.", field)
+    pieces = value.split(".")
+    if len(pieces) != parts:
+        raise InvalidParameter(
+            f"'{field}' is '{value}': expected a {parts}-level name '{shapes[parts]}' "
+            f"(got {len(pieces)} part{'s' if len(pieces) != 1 else ''}); "
+            f"specify all {words[parts]} levels of the name.",
+            field,
+        )
+    return tuple(name_part(p, field) for p in pieces)
+
+
+def model_name(value: object, field: str = "name") -> ModelName:
+    """Parse `catalog.schema.model`."""
+    catalog, schema, model = split_full_name(value, field, 3)
+    return ModelName(catalog, schema, model)
+
+
+def version_number(value: object, field: str = "version") -> int:
+    """A model version number: a positive integer, given as int or digits."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+        return int(value)
+    word = str(value).strip().lower() if value is not None else ""
+    if word in STAGE_WORDS:
+        raise InvalidParameter(
+            f"'{field}' is '{value}': stages and 'latest' do not exist in the catalog; "
+            "refer to a version by its number or by an alias (models:/catalog.schema.model@alias).",
+            field,
+        )
+    raise InvalidParameter(f"'{field}' is '{value}': expected a positive version number.", field)
+
+
+def alias_name(value: object, field: str = "alias") -> str:
+    """Check an alias name; `latest` and `v<digits>` are reserved because MLflow resolves them."""
+    if not isinstance(value, str) or not ALIAS.match(value):
+        raise InvalidParameter(
+            f"'{field}' is '{value}': an alias is 1 to 255 letters, digits, '_' or '-'.", field
+        )
+    if RESERVED_ALIAS.match(value):
+        raise InvalidParameter(
+            f"'{field}' is '{value}': 'latest' and 'v<number>' are reserved alias names "
+            "(MLflow resolves them itself).",
+            field,
+        )
+    return value
+
+
+def tag_key(value: object, field: str = "key") -> str:
+    """Check a tag key: 1 to 255 characters, none of . , - = / :"""
+    if not isinstance(value, str) or not value or len(value) > MAX_TAG_KEY:
+        raise InvalidParameter(
+            f"'{field}' must be a tag key of 1 to {MAX_TAG_KEY} characters.", field
+        )
+    bad = sorted(set(value) & TAG_KEY_FORBIDDEN)
+    if bad:
+        raise InvalidParameter(
+            f"'{field}' is '{value}': tag keys may not contain {' '.join(bad)} "
+            "(forbidden: . , - = / :).",
+            field,
+        )
+    return value
+
+
+def tag_value(value: object, field: str = "value") -> str:
+    """Check a tag value: a string of at most 1000 characters (absent means empty)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"'{field}' must be a string.", field)
+    if len(value) > MAX_TAG_VALUE:
+        raise InvalidParameter(
+            f"'{field}' is {len(value)} characters long; a tag value is at most {MAX_TAG_VALUE}.",
+            field,
+        )
+    return value
+
+
+def comment(value: object, field: str = "comment") -> str | None:
+    """Check a Markdown description: at most 65,536 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidParameter(f"'{field}' must be a string.", field)
+    if len(value) > MAX_COMMENT:
+        raise InvalidParameter(
+            f"'{field}' is {len(value)} characters long; a description is at most {MAX_COMMENT:,}.",
+            field,
+        )
+    return value

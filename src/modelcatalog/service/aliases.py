@@ -1,0 +1,79 @@
+"""Aliases: a name for exactly one READY version of a model; setting it again moves it."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from modelcatalog.domain import rules
+from modelcatalog.errors import FailedPrecondition, NotFound
+from modelcatalog.service import lookup
+from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.versions import READY, version_views
+from modelcatalog.service.views import VersionView
+from modelcatalog.store import tables as t
+
+
+def set_alias(
+    ctx: ServiceContext, caller: Caller, full_name: object, alias: object, version: object
+) -> VersionView:
+    """Point `alias` at a READY version, moving it if it named another one."""
+    name = rules.model_name(full_name)
+    clean = rules.alias_name(alias)
+    number = rules.version_number(version, "version")
+    insert = postgresql.insert if ctx.db.dialect == "postgresql" else sqlite.insert
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        if row.status != READY:
+            raise FailedPrecondition(
+                f"Model version '{name.full}' version {number} is {row.status}; only READY "
+                "versions can be aliased."
+            )
+        # One statement, keyed on (model, alias): concurrent moves serialise on that key,
+        # so an alias can never end up naming two versions.
+        statement = insert(t.ModelAlias).values(
+            model_id=model.id, alias_key=clean.lower(), alias=clean, version_id=row.id
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[t.ModelAlias.model_id, t.ModelAlias.alias_key],
+                set_={"alias": clean, "version_id": row.id},
+            )
+        )
+        model.updated_at, model.updated_by = now_ms(), caller.name
+        session.flush()
+        return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
+
+
+def get_version_by_alias(
+    ctx: ServiceContext, caller: Caller, full_name: object, alias: object
+) -> VersionView:
+    """The version an alias names."""
+    name = rules.model_name(full_name)
+    clean = rules.alias_name(alias)
+    with ctx.db.read() as session:
+        model = lookup.model_row(session, name)
+        row = session.scalar(
+            select(t.ModelVersion)
+            .join(t.ModelAlias, t.ModelAlias.version_id == t.ModelVersion.id)
+            .where(t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower())
+        )
+        if row is None:
+            raise NotFound(f"Registered model '{name.full}' has no alias '{clean}'.")
+        return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
+
+
+def delete_alias(ctx: ServiceContext, caller: Caller, full_name: object, alias: object) -> None:
+    name = rules.model_name(full_name)
+    clean = rules.alias_name(alias)
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name)
+        gone = session.execute(
+            delete(t.ModelAlias).where(
+                t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower()
+            )
+        ).rowcount
+        if not gone:
+            raise NotFound(f"Registered model '{name.full}' has no alias '{clean}'.")
+        model.updated_at, model.updated_by = now_ms(), caller.name

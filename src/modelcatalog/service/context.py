@@ -1,0 +1,40 @@
+"""What every service call needs: the database, the artifact store, the caller and the clock."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from modelcatalog.storage.base import ArtifactStore
+from modelcatalog.store.database import Database
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated principal a request acts for."""
+
+    name: str
+    principal_id: int
+    is_admin: bool = False
+
+
+@dataclass
+class ServiceContext:
+    """Shared, long-lived collaborators of the service layer."""
+
+    db: Database
+    store: ArtifactStore
+    signing_secret: bytes
+    # How long a presigned URL or temporary credential stays valid.
+    url_lifetime_seconds: int = 900
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, the unit every wire dialect uses for timestamps."""
+    return int(time.time() * 1000)
+
+
+def new_id() -> str:
+    """A new opaque object id."""
+    return uuid.uuid4().hex

@@ -1,0 +1,247 @@
+"""A version's files: the signature check, the manifest, presigned URLs, and clean-up.
+
+Bytes move through URLs that this server signs (HMAC, expiring, bound to one key and one
+method) and serves itself, so every path a client names is confined to its version's folder."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import yaml
+
+from modelcatalog.domain import rules
+from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
+from modelcatalog.service import lookup
+from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.views import ManifestEntry
+from modelcatalog.storage import keys, presign
+from modelcatalog.storage.base import ObjectNotFound
+from modelcatalog.store import tables as t
+
+__all__ = ["ManifestEntry", "ResolvedFile"]
+
+MIRROR_ROOT = "_mirror"
+MAX_MLMODEL_BYTES = 10 * 1024 * 1024
+SIGNATURE_RULE = (
+    "All models in the Unity Catalog must be logged with a model signature containing both "
+    "input and output type specifications. See "
+    "https://mlflow.org/docs/latest/model/signatures.html#how-to-log-models-with-signatures "
+    "for details on how to log a model with a signature"
+)
+FILES_ROOT = "Models"
+
+
+@dataclass(frozen=True)
+class ResolvedFile:
+    """A Files API path resolved to its version and the storage key it names."""
+
+    model_id: str
+    version: int
+    status: str
+    relative_path: str
+    full_name: str
+
+    @property
+    def key(self) -> str:
+        prefix = keys.version_prefix(self.model_id, self.version)
+        return prefix + self.relative_path if self.relative_path else prefix
+
+
+def _mirror_prefix(model_id: str, version: int) -> str:
+    return f"{MIRROR_ROOT}/{keys.version_prefix(model_id, version)}"
+
+
+def version_location(ctx: ServiceContext, model_id: str, version: int, status: str) -> str:
+    """The storage location reported for a version.
+
+    A local READY version is reported at its hard-linked mirror: MLflow's `uc:` client may
+    delete a folder it was handed, and deleting the mirror must never lose managed bytes."""
+    if status == "READY" and hasattr(ctx.store, "link_tree"):
+        return ctx.store.location_uri(_mirror_prefix(model_id, version))
+    return ctx.store.location_uri(keys.version_prefix(model_id, version))
+
+
+def publish_version(ctx: ServiceContext, model_id: str, version: int) -> None:
+    """Make (or remake) the read-only mirror of a READY version on a local store."""
+    link_tree = getattr(ctx.store, "link_tree", None)
+    if link_tree is not None:
+        link_tree(keys.version_prefix(model_id, version), _mirror_prefix(model_id, version))
+
+
+def ensure_published(ctx: ServiceContext, model_id: str, version: int) -> None:
+    """Remake a READY version's mirror if a client deleted it."""
+    root = getattr(ctx.store, "root", None)
+    if root is None or not hasattr(ctx.store, "link_tree"):
+        return
+    if not (root / _mirror_prefix(model_id, version)).is_dir():
+        publish_version(ctx, model_id, version)
+
+
+def signature_problem(ctx: ServiceContext, model_id: str, version: int) -> str | None:
+    """Why the uploaded model may not become READY, in MLflow's own words; None if it may."""
+    key = keys.version_prefix(model_id, version) + "MLmodel"
+    try:
+        raw = ctx.store.read_bytes(key, limit=MAX_MLMODEL_BYTES)
+    except ObjectNotFound:
+        return (
+            "Model passed for registration has no MLmodel file at the root of its files, "
+            "so it carries no signature metadata. " + SIGNATURE_RULE
+        )
+    try:
+        document = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        return f"The model's MLmodel file is not valid YAML ({exc}). " + SIGNATURE_RULE
+    signature = document.get("signature") if isinstance(document, dict) else None
+    if not isinstance(signature, dict) or not signature.get("inputs"):
+        return (
+            "Model passed for registration did not contain any signature metadata. "
+            + SIGNATURE_RULE
+        )
+    if not signature.get("outputs") or signature.get("outputs") in ("null", "[]"):
+        return (
+            "Model passed for registration contained a signature that includes only "
+            "inputs. " + SIGNATURE_RULE
+        )
+    return None
+
+
+def compute_manifest(ctx: ServiceContext, model_id: str, version: int) -> list[ManifestEntry]:
+    """Path, size and sha256 of every file of a version, read back from storage."""
+    prefix = keys.version_prefix(model_id, version)
+    entries = []
+    for obj in ctx.store.list(prefix):
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in ctx.store.iter_bytes(obj.key):
+            digest.update(chunk)
+            size += len(chunk)
+        entries.append(ManifestEntry(obj.key[len(prefix) :], size, digest.hexdigest()))
+    return entries
+
+
+def remove_version_files(ctx: ServiceContext, model_id: str, version: int) -> None:
+    ctx.store.delete_prefix(_mirror_prefix(model_id, version))
+    ctx.store.delete_prefix(keys.version_prefix(model_id, version))
+
+
+def remove_model_files(ctx: ServiceContext, model_id: str) -> None:
+    ctx.store.delete_prefix(f"{MIRROR_ROOT}/{model_id}/")
+    ctx.store.delete_prefix(f"{model_id}/")
+
+
+def resolve_path(
+    ctx: ServiceContext, path: object, *, field: str = "path", directory: bool = False
+) -> ResolvedFile:
+    """Resolve `/Models/<catalog>/<schema>/<model>/<version>/<file>` to a version's file."""
+    if not isinstance(path, str) or not path:
+        raise InvalidParameter(
+            f"'{field}' is required: /{FILES_ROOT}/<catalog>/<schema>/<model>/<version>/<file>.",
+            field,
+        )
+    parts = path.strip("/").split("/", 5)
+    if len(parts) < 5 or parts[0] != FILES_ROOT or (len(parts) == 5 and not directory):
+        raise InvalidParameter(
+            f"'{field}' is '{path}': expected /{FILES_ROOT}/<catalog>/<schema>/<model>/"
+            f"<version>/<file>.",
+            field,
+        )
+    name = rules.ModelName(*(rules.name_part(p, field) for p in parts[1:4]))
+    number = rules.version_number(parts[4], field)
+    relative = ""
+    if len(parts) == 6 and parts[5]:
+        try:
+            relative = keys.confine(parts[5])
+        except keys.InvalidPath as exc:
+            raise InvalidParameter(f"'{field}' is '{path}': {exc}", field) from None
+    with ctx.db.read() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        return ResolvedFile(model.id, number, row.status, relative, name.full)
+
+
+def _signed_url(ctx: ServiceContext, base_url: str, method: str, key: str, caller: Caller) -> str:
+    expires = int(time.time()) + ctx.url_lifetime_seconds
+    params = presign.sign(
+        ctx.signing_secret, method=method, key=key, expires_at=expires, principal=caller.name
+    )
+    return f"{base_url.rstrip('/')}/api/modelcatalog/presigned/{key}?{urlencode(params)}"
+
+
+def upload_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
+    """A URL the caller may PUT one file of a PENDING version to."""
+    target = resolve_path(ctx, path)
+    if target.status != "PENDING_REGISTRATION":
+        raise FailedPrecondition(
+            f"Model version '{target.full_name}' version {target.version} is {target.status}; "
+            "files can be written only while it is PENDING_REGISTRATION."
+        )
+    return _signed_url(ctx, base_url, "PUT", target.key, caller)
+
+
+def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
+    """A URL the caller may GET one file of a READY version from."""
+    target = resolve_path(ctx, path)
+    _require_ready(target)
+    return _signed_url(ctx, base_url, "GET", target.key, caller)
+
+
+def _require_ready(target: ResolvedFile) -> None:
+    if target.status != "READY":
+        raise FailedPrecondition(
+            f"Model version '{target.full_name}' version {target.version} is {target.status}; "
+            "only READY versions serve their files."
+        )
+
+
+def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]:
+    """The direct children of a folder of a READY version, Files API style."""
+    target = resolve_path(ctx, path, directory=True)
+    _require_ready(target)
+    prefix = target.key if target.key.endswith("/") else target.key + "/"
+    base = "/" + path.strip("/") + "/"
+    children: dict[str, dict] = {}
+    for obj in ctx.store.list(prefix):
+        rest = obj.key[len(prefix) :]
+        head, _, tail = rest.partition("/")
+        if tail:
+            children.setdefault(head, {"path": base + head, "is_directory": True, "name": head})
+        else:
+            children[head] = {
+                "path": base + head,
+                "is_directory": False,
+                "name": head,
+                "file_size": obj.size,
+                "last_modified": int(obj.last_modified * 1000),
+            }
+    if not children:
+        raise NotFound(f"Directory '{path}' does not exist.")
+    return [children[k] for k in sorted(children)]
+
+
+def check_presigned(ctx: ServiceContext, method: str, key: str, params: dict[str, str]) -> str:
+    """Verify a presigned request and that the version still allows it; returns the principal."""
+    principal = presign.verify(
+        ctx.signing_secret, method=method, key=key, params=params, now=time.time()
+    )
+    model_id, _, rest = key.partition("/")
+    version_text, _, _relative = rest.partition("/")
+    with ctx.db.read() as session:
+        from sqlalchemy import select
+
+        status = session.scalar(
+            select(t.ModelVersion.status).where(
+                t.ModelVersion.model_id == model_id,
+                t.ModelVersion.version == int(version_text),
+            )
+        )
+    if status is None:
+        raise NotFound("The model version this URL was issued for no longer exists.")
+    wanted = "PENDING_REGISTRATION" if method == "PUT" else "READY"
+    if status != wanted:
+        raise FailedPrecondition(
+            f"The model version is {status}; this URL needs it to be {wanted}."
+        )
+    return principal

@@ -1,0 +1,248 @@
+"""Registered models: create, read, search, update, rename and delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import delete, event, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from modelcatalog.domain import rules
+from modelcatalog.domain.rules import ModelName
+from modelcatalog.errors import AlreadyExists, InvalidParameter
+from modelcatalog.service import lookup, paging
+from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.tags import change_tags, tags_of
+from modelcatalog.service.views import AliasView, ModelView, Page
+from modelcatalog.store import tables as t
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction has committed (never on rollback).
+
+    Artifact files are removed only after the rows that point to them are gone for good, so a
+    failed transaction never loses bytes; a crash in between leaves orphans, not dangling rows."""
+
+    def run(_session: Session) -> None:
+        action()
+
+    event.listen(session, "after_commit", run, once=True)
+
+
+def model_views(
+    ctx: ServiceContext, session: Session, rows: list[tuple[t.RegisteredModel, str, str]]
+) -> list[ModelView]:
+    """Views of many models, with their aliases and tags loaded in two queries."""
+    ids = [m.id for m, _, _ in rows]
+    tags = tags_of(session, "registered_model", ids)
+    aliases: dict[str, list[AliasView]] = {}
+    if ids:
+        found = session.execute(
+            select(t.ModelAlias.model_id, t.ModelAlias.alias, t.ModelVersion.version)
+            .join(t.ModelVersion, t.ModelVersion.id == t.ModelAlias.version_id)
+            .where(t.ModelAlias.model_id.in_(ids))
+            .order_by(t.ModelAlias.alias_key)
+        )
+        for model_id, alias, version in found:
+            aliases.setdefault(model_id, []).append(AliasView(alias, version))
+    return [
+        ModelView(
+            id=m.id,
+            catalog_name=catalog,
+            schema_name=schema,
+            name=m.name,
+            comment=m.comment,
+            owner=m.owner,
+            created_at=m.created_at,
+            created_by=m.created_by,
+            updated_at=m.updated_at,
+            updated_by=m.updated_by,
+            storage_location=ctx.store.location_uri(f"{m.id}/"),
+            deployment_job_id=m.deployment_job_id,
+            aliases=tuple(aliases.get(m.id, ())),
+            tags=tags.get(m.id, {}),
+        )
+        for m, catalog, schema in rows
+    ]
+
+
+def _view(ctx: ServiceContext, session: Session, name: ModelName) -> ModelView:
+    row = lookup.model_row(session, name)
+    return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
+
+
+def create_model(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    *,
+    comment: object = None,
+    tags: Mapping[str, object] | None = None,
+    deployment_job_id: object = None,
+) -> ModelView:
+    """Register a new model in an existing schema; the caller becomes its owner."""
+    name = rules.model_name(full_name)
+    text = rules.comment(comment)
+    stamp = now_ms()
+    try:
+        with ctx.db.write() as session:
+            _, schema = lookup.schema_row(session, name.catalog, name.schema)
+            row = t.RegisteredModel(
+                id=new_id(),
+                schema_id=schema.id,
+                name=name.model,
+                comment=text,
+                owner=caller.name,
+                created_at=stamp,
+                created_by=caller.name,
+                updated_at=stamp,
+                updated_by=caller.name,
+                last_version=0,
+                deployment_job_id=str(deployment_job_id) if deployment_job_id else None,
+            )
+            session.add(row)
+            session.flush()
+            if tags:
+                change_tags(session, "registered_model", row.id, tags)
+            return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
+    except IntegrityError:
+        raise AlreadyExists(f"Registered model '{name.full}' already exists.") from None
+
+
+def get_model(ctx: ServiceContext, caller: Caller, full_name: object) -> ModelView:
+    name = rules.model_name(full_name)
+    with ctx.db.read() as session:
+        return _view(ctx, session, name)
+
+
+def list_models(
+    ctx: ServiceContext,
+    caller: Caller,
+    *,
+    catalog_name: object = None,
+    schema_name: object = None,
+    name_like: str | None = None,
+    max_results: object = None,
+    page_token: object = None,
+    default_size: int = 100,
+) -> Page:
+    """Models ordered by full name, optionally within a catalog or schema, keyset-paged."""
+    catalog = rules.name_part(catalog_name, "catalog_name") if catalog_name else None
+    schema = rules.name_part(schema_name, "schema_name") if schema_name else None
+    if schema and not catalog:
+        raise InvalidParameter("'schema_name' needs 'catalog_name' too.", "catalog_name")
+    size = paging.page_size(max_results, default_size)
+    after = paging.decode(page_token)
+    with ctx.db.read() as session:
+        query = (
+            select(t.RegisteredModel, t.Catalog.name, t.Schema.name)
+            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+            .order_by(t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
+            .limit(size + 1)
+        )
+        if catalog:
+            query = query.where(t.Catalog.name == catalog)
+        if schema:
+            query = query.where(t.Schema.name == schema)
+        if name_like:
+            query = query.where(t.RegisteredModel.name.like(name_like.lower(), escape="\\"))
+        if after:
+            if len(after) != 3:
+                raise InvalidParameter(
+                    "'page_token' does not belong to this listing.", "page_token"
+                )
+            query = query.where(
+                tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
+            )
+        rows = [tuple(r) for r in session.execute(query)]
+        token = None
+        if len(rows) > size:
+            last_model, last_catalog, last_schema = rows[size - 1]
+            token = paging.encode([last_catalog, last_schema, last_model.name])
+        return Page(model_views(ctx, session, rows[:size]), token)
+
+
+def update_model(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    *,
+    new_name: object = None,
+    comment: object = None,
+    owner: object = None,
+    deployment_job_id: object = None,
+) -> ModelView:
+    """Edit a model's description, owner or deployment job, or rename it within its schema.
+
+    A new name may be given as a bare model name or as a full name in the same schema."""
+    name = rules.model_name(full_name)
+    text = rules.comment(comment)
+    target = name
+    if new_name:
+        if isinstance(new_name, str) and "." in new_name:
+            target = rules.model_name(new_name, "new_name")
+            if (target.catalog, target.schema) != (name.catalog, name.schema):
+                raise InvalidParameter(
+                    f"'new_name' is '{new_name}': a model can be renamed only within its schema "
+                    f"'{name.catalog}.{name.schema}'.",
+                    "new_name",
+                )
+        else:
+            target = ModelName(name.catalog, name.schema, rules.name_part(new_name, "new_name"))
+    try:
+        with ctx.db.write() as session:
+            row = lookup.model_row(session, name)
+            row.name = target.model
+            if comment is not None:
+                row.comment = text
+            if owner:
+                row.owner = str(owner)
+            if deployment_job_id is not None:
+                row.deployment_job_id = str(deployment_job_id) or None
+            row.updated_at, row.updated_by = now_ms(), caller.name
+            session.flush()
+            return model_views(ctx, session, [(row, target.catalog, target.schema)])[0]
+    except IntegrityError:
+        raise AlreadyExists(f"Registered model '{target.full}' already exists.") from None
+
+
+def purge_models(ctx: ServiceContext, session: Session, model_ids: list[str]) -> None:
+    """Delete models with everything below them; their files go once the deletion commits."""
+    if not model_ids:
+        return
+    version_ids = list(
+        session.scalars(select(t.ModelVersion.id).where(t.ModelVersion.model_id.in_(model_ids)))
+    )
+    session.execute(delete(t.ModelAlias).where(t.ModelAlias.model_id.in_(model_ids)))
+    if version_ids:
+        session.execute(delete(t.VersionFile).where(t.VersionFile.version_id.in_(version_ids)))
+        session.execute(
+            delete(t.Tag).where(
+                t.Tag.securable_type == "model_version", t.Tag.securable_id.in_(version_ids)
+            )
+        )
+    session.execute(delete(t.ModelVersion).where(t.ModelVersion.model_id.in_(model_ids)))
+    session.execute(
+        delete(t.Tag).where(
+            t.Tag.securable_type == "registered_model", t.Tag.securable_id.in_(model_ids)
+        )
+    )
+    session.execute(delete(t.RegisteredModel).where(t.RegisteredModel.id.in_(model_ids)))
+
+    def remove_files() -> None:
+        from modelcatalog.service.files import remove_model_files
+
+        for model_id in model_ids:
+            remove_model_files(ctx, model_id)
+
+    after_commit(session, remove_files)
+
+
+def delete_model(ctx: ServiceContext, caller: Caller, full_name: object) -> None:
+    """Delete a model, its versions, aliases, tags and files."""
+    name = rules.model_name(full_name)
+    with ctx.db.write() as session:
+        row = lookup.model_row(session, name)
+        purge_models(ctx, session, [row.id])

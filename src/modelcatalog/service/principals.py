@@ -1,0 +1,188 @@
+"""Principals and their personal access tokens (stored as SHA-256, compared in constant time)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from modelcatalog.errors import InvalidParameter, NotFound, Unauthenticated
+from modelcatalog.service.context import Caller, ServiceContext, new_id
+from modelcatalog.store import tables as t
+from modelcatalog.store.database import Database
+
+ADMIN = "admin"
+TOKEN_PREFIX = "mc_"
+MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class TokenView:
+    token_id: str
+    principal: str
+    comment: str | None
+    created_at: int
+    expires_at: int | None
+    revoked: bool
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def ensure_admin(db: Database, admin_token: str | None) -> str | None:
+    """Create the metastore admin on first start; return a new admin token if one was made.
+
+    With `admin_token` (MODELCATALOG_ADMIN_TOKEN) that value becomes a valid admin token; a
+    token is generated only when the admin has none, so restarts never mint new secrets."""
+    with db.write() as session:
+        admin = session.scalar(select(t.Principal).where(t.Principal.name == ADMIN))
+        if admin is None:
+            admin = t.Principal(name=ADMIN, kind="user", is_admin=True, created_at=_now())
+            session.add(admin)
+            session.flush()
+        if admin_token:
+            digest = hash_token(admin_token)
+            exists = session.scalar(select(t.Token.id).where(t.Token.token_hash == digest))
+            if exists is None:
+                session.add(
+                    t.Token(
+                        id=new_id(),
+                        principal_id=admin.id,
+                        token_hash=digest,
+                        comment="from MODELCATALOG_ADMIN_TOKEN",
+                        created_at=_now(),
+                    )
+                )
+            return None
+        has_token = session.scalar(
+            select(t.Token.id).where(t.Token.principal_id == admin.id, t.Token.revoked_at.is_(None))
+        )
+        if has_token is not None:
+            return None
+        token = new_token()
+        session.add(
+            t.Token(
+                id=new_id(),
+                principal_id=admin.id,
+                token_hash=hash_token(token),
+                comment="created at first start",
+                created_at=_now(),
+            )
+        )
+        return token
+
+
+def signing_secret(db: Database) -> bytes:
+    """The secret that signs presigned URLs, shared by every replica through the database."""
+    for _ in range(2):
+        with db.read() as session:
+            value = session.scalar(select(t.Setting.value).where(t.Setting.key == "url_secret"))
+        if value:
+            return base64.b64decode(value)
+        try:
+            with db.write() as session:
+                session.add(
+                    t.Setting(
+                        key="url_secret", value=base64.b64encode(secrets.token_bytes(32)).decode()
+                    )
+                )
+        except IntegrityError:
+            pass  # another replica won the race; read its secret
+    raise RuntimeError("could not establish the URL-signing secret")
+
+
+def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
+    """The principal a bearer token belongs to, or Unauthenticated with the reason."""
+    if not token:
+        raise Unauthenticated(
+            "No credentials: send 'Authorization: Bearer <token>' (create a token with "
+            "'modelcatalog tokens create')."
+        )
+    digest = hash_token(token)
+    with ctx.db.read() as session:
+        found = session.execute(
+            select(t.Token, t.Principal)
+            .join(t.Principal, t.Principal.id == t.Token.principal_id)
+            .where(t.Token.token_hash == digest)
+        ).first()
+    if found is None or not hmac.compare_digest(found[0].token_hash, digest):
+        raise Unauthenticated("The token is not valid.")
+    row, principal = found
+    if row.revoked_at is not None:
+        raise Unauthenticated("The token has been revoked.")
+    if row.expires_at is not None and row.expires_at <= _now():
+        raise Unauthenticated("The token has expired.")
+    return Caller(name=principal.name, principal_id=principal.id, is_admin=principal.is_admin)
+
+
+def create_token(
+    ctx: ServiceContext, caller: Caller, *, comment: object = None, lifetime_seconds: object = None
+) -> tuple[str, TokenView]:
+    """A new token for the caller; the secret is returned once and never stored."""
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidParameter("'comment' must be a string.", "comment")
+    expires_at = None
+    if lifetime_seconds not in (None, 0, ""):
+        if (
+            not isinstance(lifetime_seconds, int)
+            or isinstance(lifetime_seconds, bool)
+            or not 0 < lifetime_seconds <= MAX_LIFETIME_SECONDS
+        ):
+            raise InvalidParameter(
+                f"'lifetime_seconds' is {lifetime_seconds!r}: expected a whole number of seconds "
+                f"from 1 to {MAX_LIFETIME_SECONDS} (ten years), or none for no expiry.",
+                "lifetime_seconds",
+            )
+        expires_at = _now() + lifetime_seconds * 1000
+    token = new_token()
+    row = t.Token(
+        id=new_id(),
+        principal_id=caller.principal_id,
+        token_hash=hash_token(token),
+        comment=comment,
+        created_at=_now(),
+        expires_at=expires_at,
+    )
+    with ctx.db.write() as session:
+        session.add(row)
+    return token, _token_view(row, caller.name)
+
+
+def _token_view(row: t.Token, principal: str) -> TokenView:
+    return TokenView(
+        row.id, principal, row.comment, row.created_at, row.expires_at, row.revoked_at is not None
+    )
+
+
+def list_tokens(ctx: ServiceContext, caller: Caller) -> list[TokenView]:
+    with ctx.db.read() as session:
+        rows = session.scalars(
+            select(t.Token)
+            .where(t.Token.principal_id == caller.principal_id)
+            .order_by(t.Token.created_at)
+        )
+        return [_token_view(r, caller.name) for r in rows]
+
+
+def revoke_token(ctx: ServiceContext, caller: Caller, token_id: str) -> None:
+    with ctx.db.write() as session:
+        row = session.get(t.Token, token_id)
+        if row is None or (row.principal_id != caller.principal_id and not caller.is_admin):
+            raise NotFound(f"Token '{token_id}' does not exist.")
+        if row.revoked_at is None:
+            row.revoked_at = _now()

@@ -1,0 +1,152 @@
+"""Tags on catalogs, schemas, models and versions: at most 50 per object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from modelcatalog.domain import rules
+from modelcatalog.errors import InvalidParameter
+from modelcatalog.service import lookup
+from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.store import tables as t
+
+SECURABLE_TYPES = ("catalog", "schema", "registered_model", "model_version")
+
+
+def tags_of(session: Session, securable_type: str, ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Tags of many objects of one type at once, by object id."""
+    wanted = list(ids)
+    found: dict[str, dict[str, str]] = {}
+    if not wanted:
+        return found
+    rows = session.execute(
+        select(t.Tag.securable_id, t.Tag.key, t.Tag.value)
+        .where(t.Tag.securable_type == securable_type, t.Tag.securable_id.in_(wanted))
+        .order_by(t.Tag.key)
+    )
+    for securable_id, key, value in rows:
+        found.setdefault(securable_id, {})[key] = value
+    return found
+
+
+def change_tags(
+    session: Session,
+    securable_type: str,
+    securable_id: str,
+    add: Mapping[str, object],
+    remove: Iterable[object] = (),
+) -> None:
+    """Add or replace tags and remove others on one object, keeping the limit of 50."""
+    clean_add = {rules.tag_key(k, "key"): rules.tag_value(v, "value") for k, v in add.items()}
+    clean_remove = [rules.tag_key(k, "remove") for k in remove]
+    if clean_remove:
+        session.execute(
+            delete(t.Tag).where(
+                t.Tag.securable_type == securable_type,
+                t.Tag.securable_id == securable_id,
+                t.Tag.key.in_(clean_remove),
+            )
+        )
+    if not clean_add:
+        return
+    existing = set(
+        session.scalars(
+            select(t.Tag.key).where(
+                t.Tag.securable_type == securable_type,
+                t.Tag.securable_id == securable_id,
+            )
+        )
+    )
+    total = len(existing | set(clean_add))
+    if total > rules.MAX_TAGS:
+        raise InvalidParameter(
+            f"An object may carry at most {rules.MAX_TAGS} tags; this change would leave "
+            f"{total}. Remove some tags first.",
+            "tags",
+        )
+    for key, value in clean_add.items():
+        if key in existing:
+            session.execute(
+                t.Tag.__table__.update()
+                .where(
+                    t.Tag.securable_type == securable_type,
+                    t.Tag.securable_id == securable_id,
+                    t.Tag.key == key,
+                )
+                .values(value=value)
+            )
+        else:
+            session.add(
+                t.Tag(
+                    securable_type=securable_type, securable_id=securable_id, key=key, value=value
+                )
+            )
+
+
+def tag_count(session: Session, securable_type: str, securable_id: str) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(t.Tag)
+            .where(
+                t.Tag.securable_type == securable_type,
+                t.Tag.securable_id == securable_id,
+            )
+        )
+        or 0
+    )
+
+
+def change_model_tags(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    add: Mapping[str, object],
+    remove: Iterable[object] = (),
+) -> None:
+    """Set and remove tags on a registered model."""
+    name = rules.model_name(full_name)
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name)
+        change_tags(session, "registered_model", model.id, add, remove)
+        model.updated_at, model.updated_by = now_ms(), caller.name
+
+
+def change_version_tags(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    version: object,
+    add: Mapping[str, object],
+    remove: Iterable[object] = (),
+) -> None:
+    """Set and remove tags on a model version."""
+    name = rules.model_name(full_name)
+    number = rules.version_number(version)
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        change_tags(session, "model_version", row.id, add, remove)
+        row.updated_at, row.updated_by = now_ms(), caller.name
+
+
+def change_container_tags(
+    ctx: ServiceContext,
+    caller: Caller,
+    securable_type: str,
+    full_name: object,
+    add: Mapping[str, object],
+    remove: Iterable[object] = (),
+) -> None:
+    """Set and remove tags on a catalog or a schema."""
+    with ctx.db.write() as session:
+        if securable_type == "catalog":
+            row = lookup.catalog_row(session, rules.name_part(full_name, "full_name"))
+            securable_id = row.id
+        else:
+            catalog, schema = rules.split_full_name(full_name, "full_name", 2)
+            securable_id = lookup.schema_row(session, catalog, schema)[1].id
+        change_tags(session, securable_type, securable_id, add, remove)

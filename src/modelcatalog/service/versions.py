@@ -1,0 +1,328 @@
+"""Model versions: numbering, the PENDING → READY lifecycle, finalize, read, search, delete."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from modelcatalog.domain import rules
+from modelcatalog.errors import FailedPrecondition, InvalidParameter
+from modelcatalog.service import files, lookup, paging
+from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.models import after_commit
+from modelcatalog.service.tags import change_tags, tags_of
+from modelcatalog.service.views import Page, VersionView
+from modelcatalog.store import tables as t
+
+PENDING = "PENDING_REGISTRATION"
+READY = "READY"
+FAILED = "FAILED_REGISTRATION"
+
+_FILTER = re.compile(r"^\s*(name|run_id)\s*=\s*(['\"])(.*)\2\s*$", re.IGNORECASE)
+
+
+def version_views(
+    ctx: ServiceContext,
+    session: Session,
+    model: t.RegisteredModel,
+    catalog: str,
+    schema: str,
+    rows: list[t.ModelVersion],
+) -> list[VersionView]:
+    """Views of versions of one model, with aliases and tags loaded in two queries."""
+    ids = [r.id for r in rows]
+    tags = tags_of(session, "model_version", ids)
+    aliases: dict[str, list[str]] = {}
+    if ids:
+        found = session.execute(
+            select(t.ModelAlias.version_id, t.ModelAlias.alias)
+            .where(t.ModelAlias.version_id.in_(ids))
+            .order_by(t.ModelAlias.alias_key)
+        )
+        for version_id, alias in found:
+            aliases.setdefault(version_id, []).append(alias)
+    return [
+        VersionView(
+            id=r.id,
+            model_id=model.id,
+            catalog_name=catalog,
+            schema_name=schema,
+            model_name=model.name,
+            version=r.version,
+            source=r.source,
+            run_id=r.run_id,
+            run_tracking_server_id=r.run_tracking_server_id,
+            logged_model_id=r.logged_model_id,
+            comment=r.comment,
+            status=r.status,
+            status_message=r.status_message,
+            signature_waiver=r.signature_waiver,
+            storage_location=files.version_location(ctx, model.id, r.version, r.status),
+            created_at=r.created_at,
+            created_by=r.created_by,
+            updated_at=r.updated_at,
+            updated_by=r.updated_by,
+            aliases=tuple(aliases.get(r.id, ())),
+            tags=tags.get(r.id, {}),
+        )
+        for r in rows
+    ]
+
+
+def _one(
+    ctx: ServiceContext,
+    session: Session,
+    name: rules.ModelName,
+    row: t.ModelVersion,
+    model: t.RegisteredModel,
+) -> VersionView:
+    return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
+
+
+def create_version(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    *,
+    source: object = None,
+    run_id: object = None,
+    comment: object = None,
+    tags: Mapping[str, object] | None = None,
+    run_tracking_server_id: object = None,
+    logged_model_id: object = None,
+) -> VersionView:
+    """Create the next version of a model in PENDING_REGISTRATION, ready to receive files."""
+    name = rules.model_name(full_name)
+    text = rules.comment(comment)
+    for field, value in (("source", source), ("run_id", run_id)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameter(f"'{field}' must be a string.", field)
+    stamp = now_ms()
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name, for_update=True)
+        # The counter lives on the model row: the UPDATE serialises concurrent creators, so
+        # numbers are distinct and consecutive, and a deleted number is never handed out again.
+        number = session.execute(
+            update(t.RegisteredModel)
+            .where(t.RegisteredModel.id == model.id)
+            .values(last_version=t.RegisteredModel.last_version + 1, updated_at=stamp)
+            .returning(t.RegisteredModel.last_version)
+        ).scalar_one()
+        row = t.ModelVersion(
+            id=new_id(),
+            model_id=model.id,
+            version=number,
+            source=source or None,
+            run_id=run_id or None,
+            run_tracking_server_id=str(run_tracking_server_id) if run_tracking_server_id else None,
+            logged_model_id=str(logged_model_id) if logged_model_id else None,
+            comment=text,
+            status=PENDING,
+            created_at=stamp,
+            created_by=caller.name,
+            updated_at=stamp,
+            updated_by=caller.name,
+        )
+        session.add(row)
+        session.flush()
+        if tags:
+            change_tags(session, "model_version", row.id, tags)
+        model.last_version = number
+        return _one(ctx, session, name, row, model)
+
+
+def get_version(
+    ctx: ServiceContext, caller: Caller, full_name: object, version: object
+) -> VersionView:
+    name = rules.model_name(full_name)
+    number = rules.version_number(version)
+    with ctx.db.read() as session:
+        model = lookup.model_row(session, name)
+        return _one(
+            ctx, session, name, lookup.version_row(session, model, name.full, number), model
+        )
+
+
+def list_versions(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    *,
+    max_results: object = None,
+    page_token: object = None,
+    default_size: int = 100,
+    newest_first: bool = False,
+) -> Page:
+    """Versions of one model, keyset-paged by number."""
+    name = rules.model_name(full_name)
+    size = paging.page_size(max_results, default_size)
+    after = paging.decode(page_token)
+    with ctx.db.read() as session:
+        model = lookup.model_row(session, name)
+        order = t.ModelVersion.version.desc() if newest_first else t.ModelVersion.version
+        query = (
+            select(t.ModelVersion)
+            .where(t.ModelVersion.model_id == model.id)
+            .order_by(order)
+            .limit(size + 1)
+        )
+        if after:
+            bound = int(after[0])
+            query = query.where(
+                t.ModelVersion.version < bound if newest_first else t.ModelVersion.version > bound
+            )
+        rows = list(session.scalars(query))
+        token = paging.encode([rows[size - 1].version]) if len(rows) > size else None
+        return Page(
+            version_views(ctx, session, model, name.catalog, name.schema, rows[:size]), token
+        )
+
+
+def search_versions(
+    ctx: ServiceContext,
+    caller: Caller,
+    filter_string: object,
+    *,
+    max_results: object = None,
+    page_token: object = None,
+) -> Page:
+    """MLflow's version search: a single `name = '...'` or `run_id = '...'` condition."""
+    match = _FILTER.match(filter_string) if isinstance(filter_string, str) else None
+    if not match:
+        raise InvalidParameter(
+            f"'filter' is {filter_string!r}: version search supports exactly one condition, "
+            "name = 'catalog.schema.model' or run_id = '<run id>'.",
+            "filter",
+        )
+    field, value = match.group(1).lower(), match.group(3)
+    if field == "name":
+        return list_versions(
+            ctx, caller, value, max_results=max_results, page_token=page_token, default_size=10_000
+        )
+    size = paging.page_size(max_results, 1000)
+    after = paging.decode(page_token)
+    with ctx.db.read() as session:
+        query = (
+            select(t.ModelVersion, t.RegisteredModel, t.Catalog.name, t.Schema.name)
+            .join(t.RegisteredModel, t.RegisteredModel.id == t.ModelVersion.model_id)
+            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+            .where(t.ModelVersion.run_id == value)
+            .order_by(t.ModelVersion.id)
+            .limit(size + 1)
+        )
+        if after:
+            query = query.where(t.ModelVersion.id > str(after[0]))
+        rows = list(session.execute(query))
+        token = paging.encode([rows[size - 1][0].id]) if len(rows) > size else None
+        views = [version_views(ctx, session, m, c, s, [v])[0] for v, m, c, s in rows[:size]]
+        return Page(views, token)
+
+
+def update_version(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    version: object,
+    *,
+    comment: object = None,
+) -> VersionView:
+    name = rules.model_name(full_name)
+    number = rules.version_number(version)
+    text = rules.comment(comment)
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        if comment is not None:
+            row.comment = text
+        row.updated_at, row.updated_by = now_ms(), caller.name
+        return _one(ctx, session, name, row, model)
+
+
+def delete_version(ctx: ServiceContext, caller: Caller, full_name: object, version: object) -> None:
+    """Delete a version, its aliases, tags, manifest and files. Its number is never reused."""
+    name = rules.model_name(full_name)
+    number = rules.version_number(version)
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        session.execute(delete(t.ModelAlias).where(t.ModelAlias.version_id == row.id))
+        session.execute(delete(t.VersionFile).where(t.VersionFile.version_id == row.id))
+        session.execute(
+            delete(t.Tag).where(
+                t.Tag.securable_type == "model_version", t.Tag.securable_id == row.id
+            )
+        )
+        session.delete(row)
+        model_id = model.id
+        after_commit(session, lambda: files.remove_version_files(ctx, model_id, number))
+
+
+def finalize_version(
+    ctx: ServiceContext, caller: Caller, full_name: object, version: object
+) -> VersionView:
+    """Check the uploaded model and make the version READY, or FAILED_REGISTRATION with why.
+
+    The server checks the signature itself (a client's check cannot be trusted) and records
+    the manifest of every file (path, size, sha256) so that copies can be verified later."""
+    name = rules.model_name(full_name)
+    number = rules.version_number(version)
+    with ctx.db.read() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        if row.status == READY:
+            return _one(ctx, session, name, row, model)
+        if row.status == FAILED:
+            raise FailedPrecondition(
+                f"Model version '{name.full}' version {number} failed registration: "
+                f"{row.status_message}"
+            )
+        model_id, waiver = model.id, row.signature_waiver
+    problem = files.signature_problem(ctx, model_id, number) if waiver is None else None
+    manifest = [] if problem else files.compute_manifest(ctx, model_id, number)
+    with ctx.db.write() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        if row.status != PENDING:
+            return _one(ctx, session, name, row, model)
+        row.updated_at, row.updated_by = now_ms(), caller.name
+        if problem:
+            row.status, row.status_message = FAILED, problem
+        else:
+            for entry in manifest:
+                session.add(
+                    t.VersionFile(
+                        version_id=row.id, path=entry.path, size=entry.size, sha256=entry.sha256
+                    )
+                )
+            row.status, row.status_message = READY, None
+        view = _one(ctx, session, name, row, model)
+    if problem:
+        raise InvalidParameter(problem, "source")
+    files.publish_version(ctx, model_id, number)
+    return view
+
+
+def manifest(
+    ctx: ServiceContext, caller: Caller, full_name: object, version: object
+) -> list[files.ManifestEntry]:
+    """The files recorded when the version was finalized."""
+    name = rules.model_name(full_name)
+    number = rules.version_number(version)
+    with ctx.db.read() as session:
+        model = lookup.model_row(session, name)
+        row = lookup.version_row(session, model, name.full, number)
+        if row.status != READY:
+            raise FailedPrecondition(
+                f"Model version '{name.full}' version {number} is {row.status}; only READY "
+                "versions have a manifest."
+            )
+        found = session.scalars(
+            select(t.VersionFile)
+            .where(t.VersionFile.version_id == row.id)
+            .order_by(t.VersionFile.path)
+        )
+        return [files.ManifestEntry(f.path, f.size, f.sha256) for f in found]

@@ -1,0 +1,1 @@
+"""Persistence: the catalog's tables, its database engine and its schema migrations."""

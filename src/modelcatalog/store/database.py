@@ -1,0 +1,106 @@
+"""The database engine: SQLite (WAL) by default, PostgreSQL for scale-out; schema via Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers proceed while one writer commits; busy_timeout queues writers
+    # instead of failing them when several requests write at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+    # A write transaction must take the write lock at BEGIN; otherwise two readers that
+    # both decide to write deadlock and one fails with "database is locked".
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.exec_driver_sql("BEGIN")
+
+
+def create_database_engine(uri: str, *, for_writes: bool = True) -> Engine:
+    """Create an engine for a SQLAlchemy URI, with the settings each backend needs.
+
+    On SQLite, `for_writes` engines take the write lock when a transaction begins, while
+    read engines begin deferred so that readers never wait for one another."""
+    if uri.startswith("sqlite"):
+        path = uri.split("///", 1)[1] if "///" in uri else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            uri,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=20,
+            max_overflow=20,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling is switched off so BEGIN IMMEDIATE can be issued.
+        event.listen(
+            engine, "connect", lambda dbapi_conn, _r: setattr(dbapi_conn, "isolation_level", None)
+        )
+        event.listen(engine, "begin", _sqlite_begin_immediate if for_writes else _sqlite_begin)
+        return engine
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    return create_engine(uri, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database schema to the newest migration (a no-op when it is current)."""
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Database:
+    """Owns the engine and hands out transactional sessions."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.engine = create_database_engine(uri)
+        self._writes = sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == "sqlite":
+            self.read_engine = create_database_engine(uri, for_writes=False)
+        else:
+            self.read_engine = self.engine
+        self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any error."""
+        with self._writes() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session: a consistent snapshot that never blocks writers."""
+        with self._reads() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

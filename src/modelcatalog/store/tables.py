@@ -1,0 +1,154 @@
+"""The catalog's tables (SQLAlchemy 2 declarative). Alembic migrations mirror this module."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    """Server-wide values shared by every replica (for example the URL-signing secret)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Principal(Base):
+    """A user, a service principal or a group."""
+
+    __tablename__ = "principals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Token(Base):
+    """A personal access token; only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Catalog(Base):
+    __tablename__ = "catalogs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class Schema(Base):
+    __tablename__ = "schemas"
+    __table_args__ = (UniqueConstraint("catalog_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    catalog_id: Mapped[str] = mapped_column(ForeignKey("catalogs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class RegisteredModel(Base):
+    __tablename__ = "registered_models"
+    __table_args__ = (UniqueConstraint("schema_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    schema_id: Mapped[str] = mapped_column(ForeignKey("schemas.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))
+    # The highest version number ever handed out: numbers are never reused after a delete.
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+    deployment_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_tracking_server_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    logged_model_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    status_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    signature_waiver: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class ModelAlias(Base):
+    """An alias names exactly one version of its model: the primary key makes that so."""
+
+    __tablename__ = "model_aliases"
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Lower-cased for uniqueness; `alias` keeps the spelling the owner chose.
+    alias_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+
+
+class Tag(Base):
+    """A key/value tag on a catalog, schema, model or version."""
+
+    __tablename__ = "tags"
+    securable_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    securable_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class VersionFile(Base):
+    """The manifest recorded at finalize: one row per file of a READY version."""
+
+    __tablename__ = "version_files"
+    version_id: Mapped[str] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+Index("ix_model_versions_model", ModelVersion.model_id, ModelVersion.version)
+Index("ix_registered_models_name", RegisteredModel.name)
+Index("ix_tokens_principal", Token.principal_id)
