@@ -39,6 +39,11 @@ FIXES = [
         id="MC101-name-normalised",
     ),
     pytest.param(
+        'u = "models:/Churn Model/Production"\n',
+        'u = "models:/main.default.churn_model@Production"\n',
+        id="MC101-name-with-space",
+    ),
+    pytest.param(
         'u = f"models:/{name}/Production"\n',
         'u = f"models:/{name}@Production"\n',
         id="MC101-fstring-computed-name",
@@ -296,6 +301,10 @@ NOOP = [
     pytest.param("# models:/churn/Production\nx = 1\n", id="comment"),
     pytest.param('msg = "see models:/churn/Production"\n', id="prose-mentioning-a-uri"),
     pytest.param('u = b"models:/churn/Production"\n', id="bytes"),
+    pytest.param(
+        'msg = "models:/churn/Production is what we serve"\n', id="prose-starting-with-uri"
+    ),
+    pytest.param('log.info("loaded %s", "models:/")\n', id="scheme-only"),
     pytest.param('u = "models:/churn/Prod"\n', id="not-a-stage"),
     pytest.param('u = f"models:/{name}/{stage}"\n', id="computed-suffix"),
     pytest.param('u = "runs:/abc/model"\n', id="run-uri"),

@@ -59,15 +59,28 @@ def _dotted(node: cst.BaseExpression | cst.ImportAlias) -> str:
     return ""
 
 
-class _Bindings(cst.CSTVisitor):
-    """One pass collecting imports, module constants and what every name is bound to."""
+class ModuleScan(cst.CSTVisitor):
+    """One pass collecting imports, module constants, what every name is bound to, and the
+    parent of every node (subclasses add their own collection to the same pass)."""
 
     def __init__(self) -> None:
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._stack: list[cst.CSTNode] = []
         self.imports: dict[str, str] = {}
         self.assigned: defaultdict[str, list[cst.BaseExpression | None]] = defaultdict(list)
         self.annotated: dict[str, cst.BaseExpression] = {}
         self.module_strings: dict[str, cst.BaseExpression] = {}
         self._depth = 0
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parents[node] = self._stack[-1]
+        self._stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self._stack.pop()
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -154,11 +167,9 @@ class PythonContext:
     parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, module: cst.Module, model_map: ModelMap) -> PythonContext:
-        """Analyse `module` once, before the checks run."""
-        bindings = _Bindings()
-        module.visit(bindings)
-        ctx = cls(model_map=model_map, imports=bindings.imports)
+    def build(cls, bindings: ModuleScan, model_map: ModelMap) -> PythonContext:
+        """Turn a finished scan of a module into the facts the checks ask about."""
+        ctx = cls(model_map=model_map, imports=bindings.imports, parents=bindings.parents)
         for name, value in bindings.module_strings.items():
             text = string_value(value)
             if text is not None and len(bindings.assigned.get(name, ())) == 1:

@@ -9,7 +9,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.finding import Rule
-from modelcatalog.rewrite.python_context import PythonContext
+from modelcatalog.rewrite.python_context import ModuleScan, PythonContext
 from modelcatalog.rewrite.python_strings import string_matches
 from modelcatalog.rewrite.registry import PYTHON_CHECKS, PythonMatch, Replacement, load_rules
 
@@ -28,24 +28,20 @@ class SourceFinding:
     fixable: bool
 
 
-class _Walker(cst.CSTVisitor):
-    def __init__(self, ctx: PythonContext) -> None:
-        self.ctx = ctx
-        self.matches: list[PythonMatch] = []
-        self._stack: list[cst.CSTNode] = []
+class _Scan(ModuleScan):
+    """The module scan, also collecting the nodes some check looks at (one tree walk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.candidates: list[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self._stack:
-            self.ctx.parents[node] = self._stack[-1]
-        self._stack.append(node)
-        for check in PYTHON_CHECKS.get(type(node), ()):
-            self.matches.extend(check(node, self.ctx))
-        if isinstance(node, cst.BaseExpression):
-            self.matches.extend(string_matches(node, self.ctx))
-        return True
+        if type(node) in PYTHON_CHECKS or isinstance(node, _STRINGISH):
+            self.candidates.append(node)
+        return super().on_visit(node)
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self._stack.pop()
+
+_STRINGISH = (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString, cst.BinaryOperation)
 
 
 class _Apply(cst.CSTTransformer):
@@ -56,33 +52,69 @@ class _Apply(cst.CSTTransformer):
         return self.replacements.get(original_node, updated_node)
 
 
-def _matches(module: cst.Module, model_map: ModelMap) -> list[PythonMatch]:
+Parents = dict[cst.CSTNode, cst.CSTNode]
+
+
+def _matches(module: cst.Module, model_map: ModelMap) -> tuple[list[PythonMatch], Parents]:
     load_rules()
-    ctx = PythonContext.build(module, model_map)
-    walker = _Walker(ctx)
-    module.visit(walker)
-    return walker.matches
+    scan = _Scan()
+    module.visit(scan)
+    ctx = PythonContext.build(scan, model_map)
+    matches: list[PythonMatch] = []
+    for node in scan.candidates:  # in source order, since the walk is pre-order
+        for check in PYTHON_CHECKS.get(type(node), ()):
+            matches.extend(check(node, ctx))
+        if isinstance(node, _STRINGISH):
+            matches.extend(string_matches(node, ctx))
+    return matches, scan.parents
 
 
-def _findings(module: cst.Module, matches: list[PythonMatch]) -> list[SourceFinding]:
+def _positions(
+    module: cst.Module, nodes: list[cst.CSTNode], parents: dict[cst.CSTNode, cst.CSTNode]
+) -> dict[cst.CSTNode, tuple[int, int]]:
+    """1-based line and column of each node.
+
+    Position metadata for a whole module costs more than parsing it, so positions are
+    computed only inside the top-level statements that hold a finding, each rendered on its
+    own, and shifted by the lines that come before that statement.
+    """
+    by_statement: dict[cst.CSTNode, list[cst.CSTNode]] = {}
+    for node in nodes:
+        top = node
+        while (parent := parents.get(top)) is not None and parent is not module:
+            top = parent
+        by_statement.setdefault(top, []).append(node)
+    found: dict[cst.CSTNode, tuple[int, int]] = {}
+    lines_before = sum(module.code_for_node(line).count("\n") for line in module.header)
+    for statement in module.body:
+        if statement in by_statement:
+            alone = module.with_changes(body=[statement], header=[], footer=[])
+            positions = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            for node in by_statement[statement]:
+                start = positions[node].start
+                found[node] = (lines_before + start.line, start.column + 1)
+            if len(found) == len(nodes):
+                break
+        lines_before += module.code_for_node(statement).count("\n")
+    return found
+
+
+def _findings(
+    module: cst.Module, matches: list[PythonMatch], parents: Parents
+) -> list[SourceFinding]:
     if not matches:
         return []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    findings = []
-    for match in matches:
-        start = positions[match.node].start
-        findings.append(
-            SourceFinding(
-                match.rule, start.line, start.column + 1, match.message, bool(match.replacements)
-            )
-        )
+    positions = _positions(module, [m.node for m in matches], parents)
+    findings = [
+        SourceFinding(m.rule, *positions[m.node], m.message, bool(m.replacements)) for m in matches
+    ]
     return sorted(findings, key=lambda f: (f.line, f.column, f.rule.code))
 
 
 def lint_source(source: str, model_map: ModelMap) -> list[SourceFinding]:
     """Findings in `source`; raises `libcst.ParserSyntaxError` if it does not parse."""
     module = cst.parse_module(source)
-    return _findings(module, _matches(module, model_map))
+    return _findings(module, *_matches(module, model_map))
 
 
 def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFinding], int]:
@@ -92,7 +124,7 @@ def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFindin
     `libcst.ParserSyntaxError` instead of being returned.
     """
     module = cst.parse_module(source)
-    matches = _matches(module, model_map)
+    matches, parents = _matches(module, model_map)
     initial = len(matches)
     for _ in range(MAX_FIX_PASSES):
         replacements: dict[cst.CSTNode, Replacement] = {}
@@ -106,5 +138,5 @@ def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFindin
         if code == module.code:
             break
         module = cst.parse_module(code)
-        matches = _matches(module, model_map)
-    return module.code, _findings(module, matches), max(initial - len(matches), 0)
+        matches, parents = _matches(module, model_map)
+    return module.code, _findings(module, matches, parents), max(initial - len(matches), 0)
