@@ -86,7 +86,7 @@ def test_log_register_alias_load_predict_tag_search_delete(
     client = mlflow_env
     name = "main.default.churn"
     model, info = _log_churn(churn_data, name)
-    assert info.registered_model_version == 1
+    assert str(info.registered_model_version) == "1"
 
     version = client.get_model_version(name, "1")
     assert version.status == "READY"
@@ -133,7 +133,7 @@ def test_second_log_adds_a_version_and_alias_moves(
     name = _unique("moves")
     _log_churn(churn_data, name)
     _, info = _log_churn(churn_data, name)
-    assert info.registered_model_version == 2
+    assert str(info.registered_model_version) == "2"
     client.set_registered_model_alias(name, "champion", "1")
     client.set_registered_model_alias(name, "champion", "2")
     assert client.get_model_version_by_alias(name, "champion").version == "2"

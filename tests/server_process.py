@@ -1,0 +1,126 @@
+"""Running the real catalog server as a child process, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+POSTGRES_ADMIN_URI = os.environ.get(
+    "MODELCATALOG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    """A catalog server process and how to reach it."""
+
+    url: str
+    admin_token: str
+    data_dir: Path
+    backend: str
+    database_uri: str
+    process: subprocess.Popen = field(repr=False)
+    log_path: Path = field(repr=False)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment a client process needs to reach this server as the admin."""
+        values = dict(os.environ)
+        values.update(MODELCATALOG_URL=self.url, MODELCATALOG_TOKEN=self.admin_token)
+        values.update(extra)
+        return values
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.admin_token}"}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    name = f"modelcatalog_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URI, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URI.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URI, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def run_server(
+    data_dir: Path,
+    *,
+    database_uri: str | None = None,
+    storage_root: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    startup_timeout: float = 60.0,
+) -> Iterator[RunningServer]:
+    """Start `modelcatalog server` on a free port and wait until /health answers."""
+    port = free_port()
+    token = "mc_test_" + secrets.token_urlsafe(16)
+    env = dict(os.environ)
+    env.update(MODELCATALOG_ADMIN_TOKEN=token, **(extra_env or {}))
+    command = [
+        sys.executable, "-m", "modelcatalog", "server", "--host", "127.0.0.1",
+        "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers),
+        "--log-level", "warning",
+    ]
+    if database_uri:
+        command += ["--database-uri", database_uri]
+    if storage_root:
+        command += ["--storage-root", storage_root]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    server = RunningServer(
+        url=url, admin_token=token, data_dir=data_dir,
+        backend="postgresql" if database_uri and "postgresql" in database_uri else "sqlite",
+        database_uri=database_uri or f"sqlite:///{data_dir}/catalog.db",
+        process=process, log_path=log_path,
+    )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not become healthy:\n{server.log()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
