@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,8 +24,10 @@ from modelcatalog.store.database import Database, upgrade_schema
 log = logging.getLogger("modelcatalog.server")
 
 
-def prepare(settings: ServerSettings) -> None:
-    """Once per start, before any worker serves: migrate the schema, make the admin and secret."""
+def prepare(settings: ServerSettings) -> Path | None:
+    """Once per start, before any worker serves: migrate the schema, make the admin and secret.
+
+    Returns the file holding the admin's new token when this start created one."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_uri)
     try:
@@ -34,17 +37,13 @@ def prepare(settings: ServerSettings) -> None:
         principals.signing_secret(db)
     finally:
         db.dispose()
-    if created:
-        path = settings.admin_token_file
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(created + "\n")
-        log.warning(
-            "Created the metastore admin. Its token is in %s (readable only by you); run "
-            "'modelcatalog login --token-file %s' to use it.",
-            path,
-            path,
-        )
+    if not created:
+        return None
+    path = settings.admin_token_file
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(created + "\n")
+    return path
 
 
 def build_context(settings: ServerSettings) -> ServiceContext:

@@ -63,10 +63,16 @@ def server(
         settings = ServerSettings.resolve(
             data_dir=data_dir, database_uri=database_uri, storage_root=storage_root
         )
-        prepare(settings)
+        token_file = prepare(settings)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if token_file is not None:
+        typer.echo(
+            f"Created the metastore admin 'admin'. Its token is in {token_file} (readable only "
+            f"by you). To use it: modelcatalog login --token-file {token_file}",
+            err=True,
+        )
     os.environ["MODELCATALOG_DATA_DIR"] = str(settings.data_dir)
     os.environ["MODELCATALOG_DATABASE_URI"] = settings.database_uri
     os.environ["MODELCATALOG_STORAGE_ROOT"] = settings.storage_root
