@@ -8,9 +8,12 @@ import json
 from modelcatalog.errors import InvalidParameter
 
 MAX_PAGE = 1000
+# Versions are small rows and MLflow asks for 10,000 at once without paging further.
+MAX_VERSION_PAGE = 10_000
 
 
-def page_size(value: object, default: int = 100, field: str = "max_results") -> int:
+def page_size(value: object, default: int = 100, field: str = "max_results",
+              maximum: int = MAX_PAGE) -> int:
     """Clamp a page size to 1..1000; 0 or absent means the default; negative is an error."""
     if value is None or value == "":
         return default
@@ -22,7 +25,7 @@ def page_size(value: object, default: int = 100, field: str = "max_results") -> 
         raise InvalidParameter(f"'{field}' is {size}: it must not be negative.", field)
     if size == 0:
         return default
-    return min(size, MAX_PAGE)
+    return min(size, maximum)
 
 
 def encode(after: list) -> str:

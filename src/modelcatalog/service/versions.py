@@ -158,7 +158,7 @@ def list_versions(
 ) -> Page:
     """Versions of one model, keyset-paged by number."""
     name = rules.model_name(full_name)
-    size = paging.page_size(max_results, default_size)
+    size = paging.page_size(max_results, default_size, maximum=paging.MAX_VERSION_PAGE)
     after = paging.decode(page_token)
     with ctx.db.read() as session:
         model = lookup.model_row(session, name)
