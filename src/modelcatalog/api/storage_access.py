@@ -17,7 +17,6 @@ from modelcatalog.api.requests import fields
 from modelcatalog.errors import FailedPrecondition, NotFound
 from modelcatalog.service import files, versions
 from modelcatalog.service.context import Caller
-from modelcatalog.storage import keys, presign
 from modelcatalog.storage.base import ObjectNotFound
 
 router = APIRouter(tags=["files"])
@@ -68,33 +67,12 @@ async def list_directory(path: str, request: Request, who: Caller = Depends(call
     return {"contents": contents}
 
 
-def _checked_key(key: str) -> str:
-    model_id, _, rest = key.partition("/")
-    version, _, relative = rest.partition("/")
-    if not model_id or not version.isdigit() or not relative:
-        raise NotFound("No such presigned object.")
-    try:
-        return keys.file_key(model_id, int(version), relative)
-    except keys.InvalidPath:
-        raise NotFound("No such presigned object.") from None
-
-
-def _presign_params(request: Request) -> dict[str, str]:
-    return dict(request.query_params)
-
-
 @router.put("/api/modelcatalog/presigned/{key:path}", include_in_schema=False)
 async def put_object(key: str, request: Request) -> Response:
     ctx = context(request)
-    clean = _checked_key(key)
-    try:
-        request.state.principal = await call(
-            files.check_presigned, ctx, "PUT", clean, _presign_params(request)
-        )
-    except presign.PresignError as exc:
-        from modelcatalog.errors import PermissionDenied
-
-        raise PermissionDenied(str(exc)) from None
+    clean, request.state.principal = await call(
+        files.authorize_presigned, ctx, "PUT", key, dict(request.query_params)
+    )
     writer = await run_in_threadpool(ctx.store.open_writer, clean)
     await run_in_threadpool(writer.__enter__)
     try:
@@ -116,19 +94,14 @@ async def put_object(key: str, request: Request) -> Response:
 @router.get("/api/modelcatalog/presigned/{key:path}", include_in_schema=False)
 async def get_object(key: str, request: Request) -> Response:
     ctx = context(request)
-    clean = _checked_key(key)
+    clean, request.state.principal = await call(
+        files.authorize_presigned, ctx, "GET", key, dict(request.query_params)
+    )
     try:
-        request.state.principal = await call(
-            files.check_presigned, ctx, "GET", clean, _presign_params(request)
-        )
-    except presign.PresignError as exc:
-        from modelcatalog.errors import PermissionDenied
-
-        raise PermissionDenied(str(exc)) from None
-    local = ctx.store.local_path(clean)
+        local = ctx.store.local_path(clean)
+    except ObjectNotFound:
+        raise NotFound("The file does not exist.") from None
     if local is not None:
-        if not local.is_file():
-            raise NotFound("The file does not exist.")
         return FileResponse(local)
     try:
         stat = await call(ctx.store.stat, clean)

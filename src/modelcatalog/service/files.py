@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import yaml
+from sqlalchemy import select
 
 from modelcatalog.domain import rules
-from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
+from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import lookup
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.service.views import ManifestEntry
@@ -221,20 +222,35 @@ def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]
     return [children[k] for k in sorted(children)]
 
 
-def check_presigned(ctx: ServiceContext, method: str, key: str, params: dict[str, str]) -> str:
-    """Verify a presigned request and that the version still allows it; returns the principal."""
-    principal = presign.verify(
-        ctx.signing_secret, method=method, key=key, params=params, now=time.time()
-    )
-    model_id, _, rest = key.partition("/")
-    version_text, _, _relative = rest.partition("/")
-    with ctx.db.read() as session:
-        from sqlalchemy import select
+def _presigned_key(raw_key: str) -> str:
+    model_id, _, rest = raw_key.partition("/")
+    version, _, relative = rest.partition("/")
+    if not model_id or not version.isdigit() or not relative:
+        raise NotFound("No such presigned object.")
+    try:
+        return keys.file_key(model_id, int(version), relative)
+    except keys.InvalidPath:
+        raise NotFound("No such presigned object.") from None
 
+
+def authorize_presigned(
+    ctx: ServiceContext, method: str, raw_key: str, params: dict[str, str]
+) -> tuple[str, str]:
+    """Check a presigned request: a confined key, a valid unexpired signature for this method,
+    and a version that still allows it. Returns the storage key and the signing principal."""
+    key = _presigned_key(raw_key)
+    try:
+        principal = presign.verify(
+            ctx.signing_secret, method=method, key=key, params=params, now=time.time()
+        )
+    except presign.PresignError as exc:
+        raise PermissionDenied(str(exc)) from None
+    model_id, _, rest = key.partition("/")
+    with ctx.db.read() as session:
         status = session.scalar(
             select(t.ModelVersion.status).where(
                 t.ModelVersion.model_id == model_id,
-                t.ModelVersion.version == int(version_text),
+                t.ModelVersion.version == int(rest.partition("/")[0]),
             )
         )
     if status is None:
@@ -244,4 +260,4 @@ def check_presigned(ctx: ServiceContext, method: str, key: str, params: dict[str
         raise FailedPrecondition(
             f"The model version is {status}; this URL needs it to be {wanted}."
         )
-    return principal
+    return key, principal

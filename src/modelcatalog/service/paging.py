@@ -12,8 +12,9 @@ MAX_PAGE = 1000
 MAX_VERSION_PAGE = 10_000
 
 
-def page_size(value: object, default: int = 100, field: str = "max_results",
-              maximum: int = MAX_PAGE) -> int:
+def page_size(
+    value: object, default: int = 100, field: str = "max_results", maximum: int = MAX_PAGE
+) -> int:
     """Clamp a page size to 1..1000; 0 or absent means the default; negative is an error."""
     if value is None or value == "":
         return default
