@@ -1,0 +1,1 @@
+"""Registry benchmark: this catalog's server against `mlflow server`, over HTTP."""
