@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "modelcatalog-data"
+MIN_URL_LIFETIME = 10
+MAX_URL_LIFETIME = 86_400
 
 
 @dataclass(frozen=True)
@@ -25,12 +27,21 @@ class ServerSettings:
         data_dir: str | None = None,
         database_uri: str | None = None,
         storage_root: str | None = None,
+        url_lifetime_seconds: int | None = None,
     ) -> ServerSettings:
         """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
         uri = database_uri or f"sqlite:///{folder / 'catalog.db'}"
         root = storage_root or str(folder / "artifacts")
-        return cls(data_dir=folder, database_uri=uri, storage_root=root)
+        lifetime = url_lifetime_seconds or cls.url_lifetime_seconds
+        if not MIN_URL_LIFETIME <= lifetime <= MAX_URL_LIFETIME:
+            raise ValueError(
+                f"the presigned URL lifetime is {lifetime} seconds; it must be between "
+                f"{MIN_URL_LIFETIME} and {MAX_URL_LIFETIME}"
+            )
+        return cls(
+            data_dir=folder, database_uri=uri, storage_root=root, url_lifetime_seconds=lifetime
+        )
 
     @property
     def admin_token_file(self) -> Path:

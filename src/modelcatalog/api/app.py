@@ -114,5 +114,6 @@ def app_from_environment() -> FastAPI:
         data_dir=os.environ.get("MODELCATALOG_DATA_DIR"),
         database_uri=os.environ.get("MODELCATALOG_DATABASE_URI"),
         storage_root=os.environ.get("MODELCATALOG_STORAGE_ROOT"),
+        url_lifetime_seconds=int(os.environ.get("MODELCATALOG_URL_LIFETIME_SECONDS") or 0) or None,
     )
     return create_app(settings)

@@ -39,6 +39,15 @@ def server(
             "from MODELCATALOG_S3_ENDPOINT_URL). Default: <data-dir>/artifacts.",
         ),
     ] = None,
+    url_lifetime: Annotated[
+        int,
+        typer.Option(
+            envvar="MODELCATALOG_URL_LIFETIME_SECONDS",
+            min=10,
+            max=86_400,
+            help="Seconds a presigned upload or download URL stays valid (10 to 86400).",
+        ),
+    ] = 900,
     workers: Annotated[
         int, typer.Option(envvar="MODELCATALOG_WORKERS", min=1, max=64, help="Worker processes.")
     ] = 1,
@@ -61,7 +70,10 @@ def server(
     configure_logging(log_level)
     try:
         settings = ServerSettings.resolve(
-            data_dir=data_dir, database_uri=database_uri, storage_root=storage_root
+            data_dir=data_dir,
+            database_uri=database_uri,
+            storage_root=storage_root,
+            url_lifetime_seconds=url_lifetime,
         )
         token_file = prepare(settings)
     except ValueError as exc:
@@ -76,6 +88,7 @@ def server(
     os.environ["MODELCATALOG_DATA_DIR"] = str(settings.data_dir)
     os.environ["MODELCATALOG_DATABASE_URI"] = settings.database_uri
     os.environ["MODELCATALOG_STORAGE_ROOT"] = settings.storage_root
+    os.environ["MODELCATALOG_URL_LIFETIME_SECONDS"] = str(settings.url_lifetime_seconds)
     typer.echo(
         f"modelcatalog serving on http://{host}:{port} "
         f"(database: {settings.database_uri.split('://')[0]}, "
