@@ -94,8 +94,9 @@ def process_file(path: Path, mode: Mode, model_map: ModelMap) -> FileResult:
                 difflib.unified_diff(
                     text.splitlines(keepends=True),
                     new_text.splitlines(keepends=True),
-                    fromfile=f"a/{path}",
-                    tofile=f"b/{path}",
+                    # git's a/ b/ prefixes; an absolute path keeps a single slash
+                    fromfile=f"a/{str(path).lstrip('/')}",
+                    tofile=f"b/{str(path).lstrip('/')}",
                 )
             )
         elif mode == "fix":
