@@ -62,7 +62,8 @@ def test_diff_prints_a_unified_diff_and_writes_nothing(tmp_path: Path, run_cli) 
     job = write(tmp_path / "job.py", STAGE_CODE)
     done = run_cli("fix", "--diff", str(job))
     assert done.returncode == 1
-    assert f"--- a/{job}" in done.stdout and f"+++ b/{job}" in done.stdout
+    shown = str(job).lstrip("/")
+    assert f"--- a/{shown}" in done.stdout and f"+++ b/{shown}" in done.stdout
     assert '-model = mlflow.pyfunc.load_model("models:/churn/Production")  # live' in done.stdout
     assert job.read_text() == STAGE_CODE
     assert list(tmp_path.iterdir()) == [job]
