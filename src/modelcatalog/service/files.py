@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import yaml
 from sqlalchemy import select
@@ -157,6 +157,12 @@ def resolve_path(
             relative = keys.confine(parts[5])
         except keys.InvalidPath as exc:
             raise InvalidParameter(f"'{field}' is '{path}': {exc}", field) from None
+        # The same Files path also travels inside URLs (directories, presigned URLs), where it
+        # is percent-decoded: an encoded '.' or '..' segment would name another file there.
+        if any(unquote(segment) in (".", "..") for segment in relative.split("/")):
+            raise InvalidParameter(
+                f"'{field}' is '{path}': a segment percent-decodes to '.' or '..'.", field
+            )
     with ctx.db.read() as session:
         model = lookup.model_row(session, name)
         row = lookup.version_row(session, model, name.full, number)
@@ -168,7 +174,9 @@ def _signed_url(ctx: ServiceContext, base_url: str, method: str, key: str, calle
     params = presign.sign(
         ctx.signing_secret, method=method, key=key, expires_at=expires, principal=caller.name
     )
-    return f"{base_url.rstrip('/')}/api/modelcatalog/presigned/{key}?{urlencode(params)}"
+    # Quoted so that file names with '#', '?', '%' or spaces reach the server as they are.
+    path = quote(key, safe="/")
+    return f"{base_url.rstrip('/')}/api/modelcatalog/presigned/{path}?{urlencode(params)}"
 
 
 def upload_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:

@@ -1,0 +1,266 @@
+"""Presigned URLs: each one lets one method on one file of one version, until it expires.
+
+The Files API (`/api/2.0/fs/create-upload-url`, `create-download-url`) hands them out; the
+server serves them itself under /api/modelcatalog/presigned/, authenticated by signature alone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pytest
+from e2e_support import (
+    REGISTRY_2_0,
+    SIGNED_MLMODEL,
+    create_model,
+    create_version,
+    error_of,
+    files_path,
+    finalize,
+    ok,
+    put_file,
+    unique,
+    upload_url,
+)
+
+from server_process import run_server
+
+
+def _download_url(api: httpx.Client, name: str, version: str, relative: str) -> str:
+    return ok(
+        api.post("/api/2.0/fs/create-download-url",
+                 json={"path": files_path(name, version, relative)})
+    )["url"]
+
+
+def _with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(changes)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _with_path(url: str, old: str, new: str) -> str:
+    parts = urlsplit(url)
+    assert parts.path.endswith(old), parts.path
+    return urlunsplit(parts._replace(path=parts.path[: -len(old)] + new))
+
+
+@pytest.fixture
+def ready(api: httpx.Client, schema: str) -> tuple[str, str]:
+    """A READY version with two files, MLmodel and notes.txt."""
+    name = f"{schema}.{unique()}"
+    create_model(api, name)
+    version = create_version(api, name)
+    put_file(api, name, version, "MLmodel", SIGNED_MLMODEL)
+    put_file(api, name, version, "notes.txt", "notes")
+    ok(finalize(api, name, version))
+    return name, version
+
+
+@pytest.fixture
+def pending(api: httpx.Client, schema: str) -> tuple[str, str]:
+    name = f"{schema}.{unique()}"
+    create_model(api, name)
+    return name, create_version(api, name)
+
+
+def test_download_url_serves_its_file(api: httpx.Client, ready: tuple[str, str]) -> None:
+    url = _download_url(api, *ready, "MLmodel")
+    assert httpx.get(url).text == SIGNED_MLMODEL
+
+
+def test_download_url_cannot_be_used_to_put(api: httpx.Client, ready: tuple[str, str]) -> None:
+    url = _download_url(api, *ready, "MLmodel")
+    assert error_of(httpx.put(url, content=b"overwritten"), 403)["error_code"] == (
+        "PERMISSION_DENIED"
+    )
+    assert httpx.get(url).text == SIGNED_MLMODEL
+
+
+def test_upload_url_cannot_be_used_to_get(api: httpx.Client, pending: tuple[str, str]) -> None:
+    name, version = pending
+    url = upload_url(api, name, version, "MLmodel")
+    assert httpx.put(url, content=SIGNED_MLMODEL.encode()).status_code == 200
+    error_of(httpx.get(url), 403)
+
+
+def test_url_for_one_file_cannot_read_another(api: httpx.Client, ready: tuple[str, str]) -> None:
+    url = _download_url(api, *ready, "notes.txt")
+    error_of(httpx.get(_with_path(url, "notes.txt", "MLmodel")), 403)
+
+
+def test_upload_url_for_one_file_cannot_write_another(
+    api: httpx.Client, pending: tuple[str, str]
+) -> None:
+    name, version = pending
+    url = upload_url(api, name, version, "notes.txt")
+    error_of(httpx.put(_with_path(url, "notes.txt", "MLmodel"), content=b"x"), 403)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"signature": "A" * 43},
+        {"expires": "9999999999"},
+        {"principal": "someone-else"},
+        {"signature": ""},
+    ],
+    ids=["signature", "expires", "principal", "no-signature"],
+)
+def test_tampered_url_is_refused(
+    api: httpx.Client, ready: tuple[str, str], tamper: dict[str, str]
+) -> None:
+    url = _download_url(api, *ready, "MLmodel")
+    error_of(httpx.get(_with_query(url, **tamper)), 403)
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "../escape_{marker}",
+        "../../../escape_{marker}",
+        "sub/../../escape_{marker}",
+        "%2e%2e/escape_{marker}",
+        "/etc/escape_{marker}",
+        "..\\escape_{marker}",
+        "sub\\..\\..\\escape_{marker}",
+    ],
+    ids=["dotdot", "deep-dotdot", "inner-dotdot", "encoded-dotdot", "absolute", "backslash",
+         "backslash-dotdot"],
+)
+def test_path_escape_in_upload_path_is_refused_and_writes_nothing(
+    api: httpx.Client, server: Any, pending: tuple[str, str], relative: str
+) -> None:
+    name, version = pending
+    marker = uuid.uuid4().hex
+    path = files_path(name, version, relative.format(marker=marker))
+    if relative.startswith("/"):
+        path = files_path(name, version, "") + relative.format(marker=marker)[1:]
+        path = path.replace(f"/{version}/etc/", f"/{version}//etc/")
+    response = api.post("/api/2.0/fs/create-upload-url", json={"path": path})
+    if response.status_code == 200:
+        # A path the server accepted must stay inside the version's folder.
+        httpx.put(response.json()["url"], content=b"escaped")
+        raise AssertionError(f"accepted {path!r}")
+    body = error_of(response, 400)
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert not list(server.data_dir.parent.rglob(f"*escape_{marker}*"))
+
+
+@pytest.mark.parametrize("escape", ["..", "%2e%2e", "%2E%2E", "..%5c.."])
+def test_path_escape_in_presigned_url_is_refused_and_writes_nothing(
+    api: httpx.Client, server: Any, pending: tuple[str, str], escape: str
+) -> None:
+    name, version = pending
+    marker = uuid.uuid4().hex
+    url = upload_url(api, name, version, "MLmodel")
+    bad = _with_path(url, "MLmodel", f"{escape}/{escape}/escape_{marker}")
+    response = httpx.put(bad, content=b"escaped")
+    assert response.status_code in (403, 404), response.text
+    assert not list(server.data_dir.parent.rglob(f"*escape_{marker}*"))
+
+
+@pytest.mark.parametrize(
+    "file_name",
+    ["with space.txt", "hash#tag.txt", "what?.txt", "percent%41.txt", "caf\u00e9.txt",
+     "plus+amp&.txt"],
+)
+def test_file_names_needing_url_quoting_round_trip(
+    api: httpx.Client, pending: tuple[str, str], file_name: str
+) -> None:
+    name, version = pending
+    put_file(api, name, version, "MLmodel", SIGNED_MLMODEL)
+    put_file(api, name, version, f"data/{file_name}", file_name)
+    ok(finalize(api, name, version))
+    manifest = ok(api.get(f"/api/modelcatalog/models/{name}/versions/{version}/manifest"))
+    assert {f["path"] for f in manifest["files"]} == {"MLmodel", f"data/{file_name}"}
+    assert httpx.get(_download_url(api, name, version, f"data/{file_name}")).text == file_name
+
+
+def test_ready_version_refuses_new_upload_urls(api: httpx.Client, ready: tuple[str, str]) -> None:
+    name, version = ready
+    response = api.post("/api/2.0/fs/create-upload-url",
+                        json={"path": files_path(name, version, "extra.txt")})
+    body = error_of(response, 400)
+    assert "READY" in body["message"] and "PENDING_REGISTRATION" in body["message"]
+
+
+def test_upload_url_from_pending_time_is_refused_after_finalize(
+    api: httpx.Client, pending: tuple[str, str]
+) -> None:
+    name, version = pending
+    early = upload_url(api, name, version, "MLmodel")
+    assert httpx.put(early, content=SIGNED_MLMODEL.encode()).status_code == 200
+    late_new_file = upload_url(api, name, version, "late.txt")
+    ok(finalize(api, name, version))
+
+    overwrite = httpx.put(early, content=b"replaced after finalize")
+    assert overwrite.status_code in (400, 403), overwrite.text
+    added = httpx.put(late_new_file, content=b"added after finalize")
+    assert added.status_code in (400, 403), added.text
+    assert httpx.get(_download_url(api, name, version, "MLmodel")).text == SIGNED_MLMODEL
+    manifest = ok(api.get(f"/api/modelcatalog/models/{name}/versions/{version}/manifest"))
+    assert [f["path"] for f in manifest["files"]] == ["MLmodel"]
+
+
+def test_server_refuses_a_url_lifetime_out_of_range(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "modelcatalog", "server", "--data-dir", str(tmp_path),
+         "--url-lifetime", "5"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "url-lifetime" in result.stderr
+
+
+def _refused_after(url: str, method: str, issued: float, limit: float) -> float:
+    """Seconds after `issued` at which the URL was first refused (polling until `limit`)."""
+    while True:
+        response = httpx.request(method, url, content=b"late" if method == "PUT" else None)
+        elapsed = time.monotonic() - issued
+        if response.status_code == 403:
+            assert "expired" in response.json()["message"]
+            return elapsed
+        assert response.status_code == 200, response.text
+        assert elapsed < limit, f"URL still accepted {elapsed:.1f}s after it was issued"
+        time.sleep(0.25)
+
+
+def test_urls_expire_after_the_configured_lifetime(tmp_path: Path) -> None:
+    lifetime = 10
+    with run_server(
+        tmp_path / "short-urls", extra_env={"MODELCATALOG_URL_LIFETIME_SECONDS": str(lifetime)}
+    ) as short, httpx.Client(base_url=short.url, headers=short.headers(), timeout=30) as api:
+        catalog = unique("c")
+        ok(api.post("/api/2.1/unity-catalog/catalogs", json={"name": catalog}))
+        ok(api.post("/api/2.1/unity-catalog/schemas", json={"name": "s", "catalog_name": catalog}))
+        name = f"{catalog}.s.m"
+        create_model(api, name)
+        done = create_version(api, name)
+        put_file(api, name, done, "MLmodel", SIGNED_MLMODEL)
+        ok(finalize(api, name, done))
+        open_version = create_version(api, name)
+
+        issued = time.monotonic()
+        before = time.time()
+        download = _download_url(api, name, done, "MLmodel")
+        upload = upload_url(api, name, open_version, "MLmodel")
+        credentials = ok(api.post(
+            f"{REGISTRY_2_0}/model-versions/generate-temporary-credentials",
+            json={"name": name, "version": done, "operation": "MODEL_VERSION_OPERATION_READ"},
+        ))["credentials"]
+        assert abs(credentials["expiration_time"] / 1000 - (before + lifetime)) < 3
+
+        refused_get = _refused_after(download, "GET", issued, lifetime + 5)
+        refused_put = _refused_after(upload, "PUT", issued, lifetime + 5)
+        assert refused_get >= lifetime - 1.5 and refused_put >= lifetime - 1.5
+        # A fresh URL for the same file works again.
+        assert httpx.get(_download_url(api, name, done, "MLmodel")).text == SIGNED_MLMODEL
