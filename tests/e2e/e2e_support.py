@@ -117,8 +117,9 @@ def sha256_of_tree(root: Path) -> dict[str, str]:
 
 def ok(response: httpx.Response) -> Any:
     """The JSON body of a successful response; the server's answer in the failure otherwise."""
-    assert response.is_success, f"{response.request.method} {response.request.url}: " \
-        f"{response.status_code} {response.text}"
+    assert response.is_success, (
+        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    )
     return response.json()
 
 
@@ -155,8 +156,9 @@ def create_version(api: httpx.Client, full_name: str) -> str:
 
 def upload_url(api: httpx.Client, full_name: str, version: str, relative: str) -> str:
     body = ok(
-        api.post("/api/2.0/fs/create-upload-url",
-                 json={"path": files_path(full_name, version, relative)})
+        api.post(
+            "/api/2.0/fs/create-upload-url", json={"path": files_path(full_name, version, relative)}
+        )
     )
     return body["url"]
 

@@ -48,21 +48,30 @@ class Dialect:
         catalog, schema, model = full_name.split(".")
         return api.post(
             f"{UC_2_1}/models/versions",
-            json={"catalog_name": catalog, "schema_name": schema, "model_name": model,
-                  "source": "x"},
+            json={
+                "catalog_name": catalog,
+                "schema_name": schema,
+                "model_name": model,
+                "source": "x",
+            },
         )
 
     def finalize(self, api: httpx.Client, full_name: str, version: str) -> httpx.Response:
         if self.name == "2.0":
-            return api.post(f"{REGISTRY_2_0}/model-versions/finalize",
-                            json={"name": full_name, "version": version})
-        return api.patch(f"{UC_2_1}/models/{full_name}/versions/{version}/finalize",
-                         json={"full_name": full_name, "version": int(version)})
+            return api.post(
+                f"{REGISTRY_2_0}/model-versions/finalize",
+                json={"name": full_name, "version": version},
+            )
+        return api.patch(
+            f"{UC_2_1}/models/{full_name}/versions/{version}/finalize",
+            json={"full_name": full_name, "version": int(version)},
+        )
 
     def get_version(self, api: httpx.Client, full_name: str, version: str) -> httpx.Response:
         if self.name == "2.0":
-            return api.get(f"{REGISTRY_2_0}/model-versions/get",
-                           params={"name": full_name, "version": version})
+            return api.get(
+                f"{REGISTRY_2_0}/model-versions/get", params={"name": full_name, "version": version}
+            )
         return api.get(f"{UC_2_1}/models/{full_name}/versions/{version}")
 
     def status(self, api: httpx.Client, full_name: str, version: str) -> str:
@@ -73,15 +82,21 @@ class Dialect:
         self, api: httpx.Client, full_name: str, alias: str, version: str
     ) -> httpx.Response:
         if self.name == "2.0":
-            return api.post(f"{REGISTRY_2_0}/registered-models/alias",
-                            json={"name": full_name, "alias": alias, "version": version})
-        return api.put(f"{UC_2_1}/models/{full_name}/aliases/{alias}",
-                       json={"full_name": full_name, "alias": alias, "version_num": int(version)})
+            return api.post(
+                f"{REGISTRY_2_0}/registered-models/alias",
+                json={"name": full_name, "alias": alias, "version": version},
+            )
+        return api.put(
+            f"{UC_2_1}/models/{full_name}/aliases/{alias}",
+            json={"full_name": full_name, "alias": alias, "version_num": int(version)},
+        )
 
     def alias_version(self, api: httpx.Client, full_name: str, alias: str) -> httpx.Response:
         if self.name == "2.0":
-            return api.get(f"{REGISTRY_2_0}/registered-models/alias",
-                           params={"name": full_name, "alias": alias})
+            return api.get(
+                f"{REGISTRY_2_0}/registered-models/alias",
+                params={"name": full_name, "alias": alias},
+            )
         return api.get(f"{UC_2_1}/models/{full_name}/aliases/{alias}")
 
     def version_of(self, body: dict) -> str:
@@ -89,19 +104,25 @@ class Dialect:
 
     def delete_version(self, api: httpx.Client, full_name: str, version: str) -> httpx.Response:
         if self.name == "2.0":
-            return api.request("DELETE", f"{REGISTRY_2_0}/model-versions/delete",
-                               json={"name": full_name, "version": version})
+            return api.request(
+                "DELETE",
+                f"{REGISTRY_2_0}/model-versions/delete",
+                json={"name": full_name, "version": version},
+            )
         return api.delete(f"{UC_2_1}/models/{full_name}/versions/{version}")
 
     def create_model(self, api: httpx.Client, full_name: str, **extra: Any) -> httpx.Response:
         if self.name == "2.0":
-            return api.post(f"{REGISTRY_2_0}/registered-models/create",
-                            json={"name": full_name, **extra})
+            return api.post(
+                f"{REGISTRY_2_0}/registered-models/create", json={"name": full_name, **extra}
+            )
         catalog, schema, model = full_name.split(".", 2)
         if "description" in extra:
             extra["comment"] = extra.pop("description")
-        return api.post(f"{UC_2_1}/models", json={"catalog_name": catalog, "schema_name": schema,
-                                                  "name": model, **extra})
+        return api.post(
+            f"{UC_2_1}/models",
+            json={"catalog_name": catalog, "schema_name": schema, "name": model, **extra},
+        )
 
     def get_model(self, api: httpx.Client, full_name: str) -> httpx.Response:
         if self.name == "2.0":
@@ -115,10 +136,14 @@ class Dialect:
         self, api: httpx.Client, full_name: str, key: str, value: str
     ) -> httpx.Response:
         if self.name == "2.0":
-            return api.post(f"{REGISTRY_2_0}/registered-models/set-tag",
-                            json={"name": full_name, "key": key, "value": value})
-        return api.patch(f"{UC_2_1}/securable-tags/registered_model/{full_name}",
-                         json={"changes": {"add_tags": [{"key": key, "value": value}]}})
+            return api.post(
+                f"{REGISTRY_2_0}/registered-models/set-tag",
+                json={"name": full_name, "key": key, "value": value},
+            )
+        return api.patch(
+            f"{UC_2_1}/securable-tags/registered_model/{full_name}",
+            json={"changes": {"add_tags": [{"key": key, "value": value}]}},
+        )
 
 
 DIALECTS = [
@@ -140,7 +165,7 @@ def model(api: httpx.Client, schema: str) -> str:
 
 
 UNSIGNED = SIGNED_MLMODEL.split("signature:")[0]
-INPUTS_ONLY = UNSIGNED + "signature:\n  inputs: '[{\"type\": \"double\", \"name\": \"x\"}]'\n"
+INPUTS_ONLY = UNSIGNED + 'signature:\n  inputs: \'[{"type": "double", "name": "x"}]\'\n'
 
 
 @pytest.mark.parametrize(
@@ -168,8 +193,9 @@ def test_version_without_full_signature_never_becomes_ready(
     assert again.status_code == 400
     assert dialect.status(api, model, version) == "FAILED_REGISTRATION"
     for relative in ("MLmodel", "model.pkl"):
-        download = api.post("/api/2.0/fs/create-download-url",
-                            json={"path": files_path(model, version, relative)})
+        download = api.post(
+            "/api/2.0/fs/create-download-url", json={"path": files_path(model, version, relative)}
+        )
         assert error_of(download, 400)["error_code"] == "INVALID_STATE"
         assert "FAILED_REGISTRATION" in download.json()["message"]
     assert dialect.set_alias(api, model, "champion", version).status_code == 400
@@ -241,12 +267,13 @@ def test_stage_as_version_points_to_aliases(
 
 
 @pytest.fixture
-def databricks_uc(
-    server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Any:
+def databricks_uc(server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     with mlflow_registry(
-        "databricks-uc", tmp_path, monkeypatch,
-        DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=server.admin_token,
+        "databricks-uc",
+        tmp_path,
+        monkeypatch,
+        DATABRICKS_HOST=server.url,
+        DATABRICKS_TOKEN=server.admin_token,
         MLFLOW_ENABLE_UC_NATIVE_MODEL_REGISTRY=None,
     ) as client:
         yield client

@@ -35,8 +35,9 @@ from server_process import run_server
 
 def _download_url(api: httpx.Client, name: str, version: str, relative: str) -> str:
     return ok(
-        api.post("/api/2.0/fs/create-download-url",
-                 json={"path": files_path(name, version, relative)})
+        api.post(
+            "/api/2.0/fs/create-download-url", json={"path": files_path(name, version, relative)}
+        )
     )["url"]
 
 
@@ -133,8 +134,15 @@ def test_tampered_url_is_refused(
         "..\\escape_{marker}",
         "sub\\..\\..\\escape_{marker}",
     ],
-    ids=["dotdot", "deep-dotdot", "inner-dotdot", "encoded-dotdot", "absolute", "backslash",
-         "backslash-dotdot"],
+    ids=[
+        "dotdot",
+        "deep-dotdot",
+        "inner-dotdot",
+        "encoded-dotdot",
+        "absolute",
+        "backslash",
+        "backslash-dotdot",
+    ],
 )
 def test_path_escape_in_upload_path_is_refused_and_writes_nothing(
     api: httpx.Client, server: Any, pending: tuple[str, str], relative: str
@@ -170,8 +178,14 @@ def test_path_escape_in_presigned_url_is_refused_and_writes_nothing(
 
 @pytest.mark.parametrize(
     "file_name",
-    ["with space.txt", "hash#tag.txt", "what?.txt", "percent%41.txt", "caf\u00e9.txt",
-     "plus+amp&.txt"],
+    [
+        "with space.txt",
+        "hash#tag.txt",
+        "what?.txt",
+        "percent%41.txt",
+        "caf\u00e9.txt",
+        "plus+amp&.txt",
+    ],
 )
 def test_file_names_needing_url_quoting_round_trip(
     api: httpx.Client, pending: tuple[str, str], file_name: str
@@ -187,8 +201,9 @@ def test_file_names_needing_url_quoting_round_trip(
 
 def test_ready_version_refuses_new_upload_urls(api: httpx.Client, ready: tuple[str, str]) -> None:
     name, version = ready
-    response = api.post("/api/2.0/fs/create-upload-url",
-                        json={"path": files_path(name, version, "extra.txt")})
+    response = api.post(
+        "/api/2.0/fs/create-upload-url", json={"path": files_path(name, version, "extra.txt")}
+    )
     body = error_of(response, 400)
     assert "READY" in body["message"] and "PENDING_REGISTRATION" in body["message"]
 
@@ -213,9 +228,19 @@ def test_upload_url_from_pending_time_is_refused_after_finalize(
 
 def test_server_refuses_a_url_lifetime_out_of_range(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "modelcatalog", "server", "--data-dir", str(tmp_path),
-         "--url-lifetime", "5"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "modelcatalog",
+            "server",
+            "--data-dir",
+            str(tmp_path),
+            "--url-lifetime",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "url-lifetime" in result.stderr
@@ -236,9 +261,12 @@ def _refused_after(url: str, method: str, issued: float, limit: float) -> float:
 
 def test_urls_expire_after_the_configured_lifetime(tmp_path: Path) -> None:
     lifetime = 10
-    with run_server(
-        tmp_path / "short-urls", extra_env={"MODELCATALOG_URL_LIFETIME_SECONDS": str(lifetime)}
-    ) as short, httpx.Client(base_url=short.url, headers=short.headers(), timeout=30) as api:
+    with (
+        run_server(
+            tmp_path / "short-urls", extra_env={"MODELCATALOG_URL_LIFETIME_SECONDS": str(lifetime)}
+        ) as short,
+        httpx.Client(base_url=short.url, headers=short.headers(), timeout=30) as api,
+    ):
         catalog = unique("c")
         ok(api.post("/api/2.1/unity-catalog/catalogs", json={"name": catalog}))
         ok(api.post("/api/2.1/unity-catalog/schemas", json={"name": "s", "catalog_name": catalog}))
@@ -253,10 +281,12 @@ def test_urls_expire_after_the_configured_lifetime(tmp_path: Path) -> None:
         before = time.time()
         download = _download_url(api, name, done, "MLmodel")
         upload = upload_url(api, name, open_version, "MLmodel")
-        credentials = ok(api.post(
-            f"{REGISTRY_2_0}/model-versions/generate-temporary-credentials",
-            json={"name": name, "version": done, "operation": "MODEL_VERSION_OPERATION_READ"},
-        ))["credentials"]
+        credentials = ok(
+            api.post(
+                f"{REGISTRY_2_0}/model-versions/generate-temporary-credentials",
+                json={"name": name, "version": done, "operation": "MODEL_VERSION_OPERATION_READ"},
+            )
+        )["credentials"]
         assert abs(credentials["expiration_time"] / 1000 - (before + lifetime)) < 3
 
         refused_get = _refused_after(download, "GET", issued, lifetime + 5)
