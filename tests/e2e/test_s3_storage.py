@@ -1,0 +1,86 @@
+"""A catalog whose model files live in S3 (a real local moto server), used by stock MLflow."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import mlflow
+import numpy as np
+import pytest
+from e2e_support import UC_2_1, TinyModel, log_tiny_model, mlflow_registry, ok
+
+from server_process import run_server
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str) -> Any:
+    s3 = boto3.resource("s3", endpoint_url=moto_endpoint, **_boto_credentials())
+    return s3.create_bucket(Bucket=f"models-{uuid.uuid4().hex[:12]}")
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": AWS_ENV["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        "region_name": AWS_ENV["AWS_DEFAULT_REGION"],
+    }
+
+
+@pytest.fixture
+def s3_server(moto_endpoint: str, bucket: Any, tmp_path: Path) -> Iterator[Any]:
+    extra_env = {**AWS_ENV, "MODELCATALOG_S3_ENDPOINT_URL": moto_endpoint}
+    with run_server(
+        tmp_path / "server",
+        storage_root=f"s3://{bucket.name}/catalog",
+        extra_env=extra_env,
+    ) as server:
+        yield server
+
+
+def test_log_alias_load_with_files_in_s3(
+    s3_server: Any,
+    bucket: Any,
+    tiny_model: TinyModel,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with httpx.Client(base_url=s3_server.url, headers=s3_server.headers(), timeout=60) as api:
+        ok(api.post(f"{UC_2_1}/catalogs", json={"name": "ml"}))
+        ok(api.post(f"{UC_2_1}/schemas", json={"name": "s3", "catalog_name": "ml"}))
+        name = "ml.s3.churn"
+        with mlflow_registry(
+            "databricks-uc",
+            tmp_path,
+            monkeypatch,
+            DATABRICKS_HOST=s3_server.url,
+            DATABRICKS_TOKEN=s3_server.admin_token,
+            MLFLOW_ENABLE_UC_NATIVE_MODEL_REGISTRY=None,
+        ) as client:
+            info = log_tiny_model(tiny_model, name)
+            assert str(info.registered_model_version) == "1"
+            client.set_registered_model_alias(name, "champion", "1")
+            loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+            np.testing.assert_array_equal(loaded.predict(tiny_model.features), tiny_model.expected)
+        manifest = ok(api.get(f"/api/modelcatalog/models/{name}/versions/1/manifest"))["files"]
+
+    objects = {o.key: o for o in bucket.objects.filter(Prefix="catalog/")}
+    assert objects, "no object was written to the bucket"
+    for entry in manifest:
+        matches = [k for k in objects if k.endswith(f"/1/{entry['path']}")]
+        assert matches, f"{entry['path']} is not in the bucket: {sorted(objects)}"
+        data = objects[matches[0]].get()["Body"].read()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert any(k.endswith("/1/MLmodel") for k in objects)
+    assert not (s3_server.data_dir / "artifacts").exists()
