@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, NotFound
 from modelcatalog.service import lookup
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
-from modelcatalog.service.versions import READY, version_views
+from modelcatalog.service.versions import READY, locate_version, version_views
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import tables as t
 
@@ -53,15 +53,7 @@ def get_version_by_alias(
     name = rules.model_name(full_name)
     clean = rules.alias_name(alias)
     with ctx.db.read() as session:
-        model = lookup.model_row(session, name)
-        row = session.scalar(
-            select(t.ModelVersion)
-            .join(t.ModelAlias, t.ModelAlias.version_id == t.ModelVersion.id)
-            .where(t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower())
-        )
-        if row is None:
-            raise NotFound(f"Registered model '{name.full}' has no alias '{clean}'.")
-        return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
+        return locate_version(ctx, session, name, alias=clean)
 
 
 def delete_alias(ctx: ServiceContext, caller: Caller, full_name: object, alias: object) -> None:

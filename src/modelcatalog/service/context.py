@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from modelcatalog.storage.base import ArtifactStore
 from modelcatalog.store.database import Database
+
+if TYPE_CHECKING:
+    from modelcatalog.service.principals import TokenCache
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,13 @@ class ServiceContext:
     signing_secret: bytes
     # How long a presigned URL or temporary credential stays valid.
     url_lifetime_seconds: int = 900
+    tokens: TokenCache = field(default_factory=lambda: _token_cache())
+
+
+def _token_cache() -> TokenCache:
+    from modelcatalog.service.principals import TokenCache
+
+    return TokenCache()
 
 
 def now_ms() -> int:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -106,6 +107,49 @@ def signing_secret(db: Database) -> bytes:
     raise RuntimeError("could not establish the URL-signing secret")
 
 
+class TokenCache:
+    """Recently verified tokens, so that a busy client is not looked up on every request.
+
+    An entry lives `ttl_seconds` at most and never past its token's expiry; revoking a token
+    through this process drops it at once, and other replicas notice within the TTL."""
+
+    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Caller, float, int | None, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Caller | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        caller, cached_at, expires_at, _ = entry
+        if time.monotonic() - cached_at > self.ttl_seconds or (
+            expires_at is not None and expires_at <= _now()
+        ):
+            self._entries.pop(digest, None)
+            return None
+        return caller
+
+    def put(self, digest: str, caller: Caller, expires_at: int | None, token_id: str) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[digest] = (caller, time.monotonic(), expires_at, token_id)
+
+    def forget(self, token_id: str) -> None:
+        with self._lock:
+            for digest in [d for d, e in self._entries.items() if e[3] == token_id]:
+                self._entries.pop(digest, None)
+
+
+def cached_caller(ctx: ServiceContext, token: str | None) -> Caller | None:
+    """The caller for a token verified moments ago, without touching the database."""
+    if not token:
+        return None
+    return ctx.tokens.get(hash_token(token))
+
+
 def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
     """The principal a bearer token belongs to, or Unauthenticated with the reason."""
     if not token:
@@ -114,6 +158,9 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
             "'modelcatalog tokens create')."
         )
     digest = hash_token(token)
+    known = ctx.tokens.get(digest)
+    if known is not None:
+        return known
     with ctx.db.read() as session:
         found = session.execute(
             select(t.Token, t.Principal)
@@ -127,7 +174,9 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
         raise Unauthenticated("The token has been revoked.")
     if row.expires_at is not None and row.expires_at <= _now():
         raise Unauthenticated("The token has expired.")
-    return Caller(name=principal.name, principal_id=principal.id, is_admin=principal.is_admin)
+    caller = Caller(name=principal.name, principal_id=principal.id, is_admin=principal.is_admin)
+    ctx.tokens.put(digest, caller, row.expires_at, row.id)
+    return caller
 
 
 def create_token(
@@ -186,3 +235,4 @@ def revoke_token(ctx: ServiceContext, caller: Caller, token_id: str) -> None:
             raise NotFound(f"Token '{token_id}' does not exist.")
         if row.revoked_at is None:
             row.revoked_at = _now()
+    ctx.tokens.forget(token_id)

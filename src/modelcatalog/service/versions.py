@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
-from modelcatalog.errors import FailedPrecondition, InvalidParameter
+from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
 from modelcatalog.service import files, lookup, paging
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.models import after_commit
-from modelcatalog.service.tags import change_tags, tags_of
+from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
 from modelcatalog.store import tables as t
 
@@ -24,26 +25,51 @@ FAILED = "FAILED_REGISTRATION"
 _FILTER = re.compile(r"^\s*(name|run_id)\s*=\s*(['\"])(.*)\2\s*$", re.IGNORECASE)
 
 
+class ModelRef(NamedTuple):
+    """The two facts about a model that a version view needs."""
+
+    id: str
+    name: str
+
+
+def _attachments(
+    session: Session, ids: list[str]
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
+    """Tags and aliases of many versions, in one round trip."""
+    tags: dict[str, dict[str, str]] = {}
+    aliases: dict[str, list[str]] = {}
+    if not ids:
+        return tags, aliases
+    tag_rows = select(
+        t.Tag.securable_id.label("owner"),
+        literal("tag").label("kind"),
+        t.Tag.key.label("name"),
+        t.Tag.value.label("value"),
+    ).where(t.Tag.securable_type == "model_version", t.Tag.securable_id.in_(ids))
+    alias_rows = select(
+        t.ModelAlias.version_id, literal("alias"), t.ModelAlias.alias, t.ModelAlias.alias_key
+    ).where(t.ModelAlias.version_id.in_(ids))
+    for owner, kind, name, value in session.execute(union_all(tag_rows, alias_rows)):
+        if kind == "tag":
+            tags.setdefault(owner, {})[name] = value
+        else:
+            aliases.setdefault(owner, []).append(name)
+    return (
+        {owner: dict(sorted(found.items())) for owner, found in tags.items()},
+        {owner: sorted(found, key=str.lower) for owner, found in aliases.items()},
+    )
+
+
 def version_views(
     ctx: ServiceContext,
     session: Session,
-    model: t.RegisteredModel,
+    model: t.RegisteredModel | ModelRef,
     catalog: str,
     schema: str,
-    rows: list[t.ModelVersion],
+    rows: Sequence[Any],
 ) -> list[VersionView]:
-    """Views of versions of one model, with aliases and tags loaded in two queries."""
-    ids = [r.id for r in rows]
-    tags = tags_of(session, "model_version", ids)
-    aliases: dict[str, list[str]] = {}
-    if ids:
-        found = session.execute(
-            select(t.ModelAlias.version_id, t.ModelAlias.alias)
-            .where(t.ModelAlias.version_id.in_(ids))
-            .order_by(t.ModelAlias.alias_key)
-        )
-        for version_id, alias in found:
-            aliases.setdefault(version_id, []).append(alias)
+    """Views of versions of one model (ORM rows or Core rows with the same columns)."""
+    tags, aliases = _attachments(session, [r.id for r in rows])
     return [
         VersionView(
             id=r.id,
@@ -134,16 +160,51 @@ def create_version(
         return _one(ctx, session, name, row, model)
 
 
+def locate_version(
+    ctx: ServiceContext,
+    session: Session,
+    name: rules.ModelName,
+    *,
+    version: int | None = None,
+    alias: str | None = None,
+) -> VersionView:
+    """A version by number or by alias, found with one joined query (the hot read path)."""
+    mv = t.ModelVersion.__table__
+    query = (
+        select(*mv.c, t.RegisteredModel.name.label("model_name"))
+        .join(t.RegisteredModel, t.RegisteredModel.id == mv.c.model_id)
+        .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+        .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+        .where(
+            t.Catalog.name == name.catalog,
+            t.Schema.name == name.schema,
+            t.RegisteredModel.name == name.model,
+        )
+    )
+    if alias is not None:
+        query = query.join(t.ModelAlias, t.ModelAlias.version_id == mv.c.id).where(
+            t.ModelAlias.alias_key == alias.lower()
+        )
+    else:
+        query = query.where(mv.c.version == version)
+    row = session.execute(query).first()
+    if row is None:
+        model = lookup.model_row(session, name)  # raises when the model itself is missing
+        if alias is not None:
+            raise NotFound(f"Registered model '{name.full}' has no alias '{alias}'.")
+        lookup.version_row(session, model, name.full, version or 0)
+        raise NotFound(f"Model version '{name.full}' version {version} does not exist.")
+    model_ref = ModelRef(row.model_id, row.model_name)
+    return version_views(ctx, session, model_ref, name.catalog, name.schema, [row])[0]
+
+
 def get_version(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
 ) -> VersionView:
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
-        model = lookup.model_row(session, name)
-        return _one(
-            ctx, session, name, lookup.version_row(session, model, name.full, number), model
-        )
+        return locate_version(ctx, session, name, version=number)
 
 
 def list_versions(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -83,6 +84,11 @@ class Database:
         else:
             self.read_engine = self.engine
         self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite admits one writer; threads that lose the race sleep in its busy handler with
+        # growing back-off. Queueing them on a lock wakes each one the moment the writer is done.
+        self._write_lock: AbstractContextManager = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -91,7 +97,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any error."""
-        with self._writes() as session, session.begin():
+        with self._write_lock, self._writes() as session, session.begin():
             yield session
 
     @contextmanager
