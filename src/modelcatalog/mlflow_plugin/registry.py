@@ -12,6 +12,7 @@ when it resolves a `models:/` URI.
 from __future__ import annotations
 
 from mlflow.exceptions import MlflowException
+from mlflow.prompt.registry_utils import add_prompt_filter_string
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store._unity_catalog.registry.rest_store import UcModelRegistryStore
 
@@ -26,6 +27,25 @@ class ModelCatalogRegistryStore(UcModelRegistryStore):
         self.server = CatalogServer.from_uri(store_uri)
         # Every registry call and every presigned-URL request reads its host and token here.
         self.get_host_creds = self.server.host_creds
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ):  # type: ignore[no-untyped-def]
+        """Search models; MLflow's own prompt-hiding filter is dropped, any other is refused.
+
+        MLflow appends a filter that hides prompts for every registry URI except
+        `databricks-uc`; the catalog holds no prompts, and the Unity Catalog search it inherits
+        refuses every filter, so that one filter is taken back off here."""
+        hide_prompts = add_prompt_filter_string(None, False)
+        if filter_string == hide_prompts:
+            filter_string = None
+        elif filter_string and filter_string.endswith(f" AND {hide_prompts}"):
+            filter_string = filter_string[: -len(f" AND {hide_prompts}")]
+        return super().search_registered_models(filter_string, max_results, order_by, page_token)
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         """A `modelcatalog://` URI for the version's files.
