@@ -21,14 +21,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from server_process import RunningServer, postgres_database, run_server  # noqa: E402
 
 BACKENDS = [
-    b.strip() for b in os.environ.get("MODELCATALOG_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    b.strip()
+    for b in os.environ.get("MODELCATALOG_TEST_BACKENDS", "sqlite,postgresql").split(",")
     if b.strip()
 ]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     """A running catalog server (one per backend for the whole session), admin token included."""
     with ExitStack() as stack:
         database_uri = None
@@ -52,6 +54,7 @@ def schema(api: httpx.Client) -> str:
     """A fresh `catalog.schema` for one test, so tests never see each other's models."""
     catalog = f"c_{uuid.uuid4().hex[:10]}"
     api.post("/api/2.1/unity-catalog/catalogs", json={"name": catalog}).raise_for_status()
-    api.post("/api/2.1/unity-catalog/schemas",
-             json={"name": "s", "catalog_name": catalog}).raise_for_status()
+    api.post(
+        "/api/2.1/unity-catalog/schemas", json={"name": "s", "catalog_name": catalog}
+    ).raise_for_status()
     return f"{catalog}.s"

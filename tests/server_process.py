@@ -84,9 +84,20 @@ def run_server(
     env = dict(os.environ)
     env.update(MODELCATALOG_ADMIN_TOKEN=token, **(extra_env or {}))
     command = [
-        sys.executable, "-m", "modelcatalog", "server", "--host", "127.0.0.1",
-        "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers),
-        "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "modelcatalog",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
     ]
     if database_uri:
         command += ["--database-uri", database_uri]
@@ -98,10 +109,13 @@ def run_server(
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     server = RunningServer(
-        url=url, admin_token=token, data_dir=data_dir,
+        url=url,
+        admin_token=token,
+        data_dir=data_dir,
         backend="postgresql" if database_uri and "postgresql" in database_uri else "sqlite",
         database_uri=database_uri or f"sqlite:///{data_dir}/catalog.db",
-        process=process, log_path=log_path,
+        process=process,
+        log_path=log_path,
     )
     try:
         deadline = time.monotonic() + startup_timeout
