@@ -74,10 +74,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(HTTPException, errors.http_error)
     app.add_exception_handler(Exception, errors.unexpected_error)
+    # Routes are matched in order, one by one: the dialect stock MLflow clients call most
+    # comes first.
     for router in (
-        uc_dialect.router,
         registry_dialect.router,
         storage_access.router,
+        uc_dialect.router,
         native.router,
     ):
         app.include_router(router)

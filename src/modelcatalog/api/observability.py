@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
-import uuid
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -91,7 +91,8 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        # Unique enough to find a request in the logs, and much cheaper than uuid4's syscall.
+        request_id = f"{random.getrandbits(128):032x}"
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

@@ -16,6 +16,8 @@ from modelcatalog.errors import InvalidParameter
 async def fields(request: Request) -> dict[str, Any]:
     """Query parameters overlaid with the JSON body (if any)."""
     merged: dict[str, Any] = dict(request.query_params)
+    if request.method == "GET":
+        return merged
     raw = await request.body()
     if raw.strip():
         try:

@@ -13,117 +13,21 @@ from fastapi import APIRouter, Depends, Request
 from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.requests import fields, flag, tag_pairs
 from modelcatalog.api.storage_access import temporary_credentials
+from modelcatalog.api.uc_shapes import (
+    catalog_json,
+    model_json,
+    page_json,
+    schema_json,
+    version_json,
+)
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import aliases, files, models, securables, tags, versions
 from modelcatalog.service.context import Caller
-from modelcatalog.service.views import CatalogView, ModelView, Page, SchemaView, VersionView
+from modelcatalog.service.views import VersionView
 
 router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["unity catalog (2.1)"])
 
 MODEL_TYPES = {"function", "registered_model", "model"}
-
-
-def _tags(values: dict[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in values.items()]
-
-
-def catalog_json(c: CatalogView) -> dict[str, Any]:
-    return {
-        "name": c.name,
-        "comment": c.comment,
-        "properties": {},
-        "owner": c.owner,
-        "created_at": c.created_at,
-        "created_by": c.created_by,
-        "updated_at": c.updated_at,
-        "updated_by": c.updated_by,
-        "id": c.id,
-        "tags": _tags(c.tags),
-    }
-
-
-def schema_json(s: SchemaView) -> dict[str, Any]:
-    return {
-        "name": s.name,
-        "catalog_name": s.catalog_name,
-        "full_name": s.full_name,
-        "comment": s.comment,
-        "properties": {},
-        "owner": s.owner,
-        "created_at": s.created_at,
-        "created_by": s.created_by,
-        "updated_at": s.updated_at,
-        "updated_by": s.updated_by,
-        "schema_id": s.id,
-        "tags": _tags(s.tags),
-    }
-
-
-def model_json(m: ModelView) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": m.name,
-        "catalog_name": m.catalog_name,
-        "schema_name": m.schema_name,
-        "full_name": m.full_name,
-        "comment": m.comment,
-        "storage_location": m.storage_location,
-        "owner": m.owner,
-        "created_at": m.created_at,
-        "created_by": m.created_by,
-        "updated_at": m.updated_at,
-        "updated_by": m.updated_by,
-        "id": m.id,
-        "browse_only": False,
-        "aliases": [
-            {
-                "alias_name": a.alias,
-                "version_num": a.version,
-                "catalog_name": m.catalog_name,
-                "schema_name": m.schema_name,
-                "model_name": m.name,
-            }
-            for a in m.aliases
-        ],
-        "tags": _tags(m.tags),
-    }
-    if m.deployment_job_id:
-        body["deployment_job_id"] = m.deployment_job_id
-    return body
-
-
-def version_json(v: VersionView) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model_name": v.model_name,
-        "catalog_name": v.catalog_name,
-        "schema_name": v.schema_name,
-        "version": v.version,
-        "source": v.source or "",
-        "run_id": v.run_id,
-        "comment": v.comment,
-        "status": v.status,
-        "storage_location": v.storage_location,
-        "created_at": v.created_at,
-        "created_by": v.created_by,
-        "updated_at": v.updated_at,
-        "updated_by": v.updated_by,
-        "id": v.id,
-        "aliases": [{"alias_name": a, "version_num": v.version} for a in v.aliases],
-        "tags": _tags(v.tags),
-    }
-    if v.logged_model_id:
-        body["model_id"] = v.logged_model_id
-    if v.status_message:
-        body["status_message"] = v.status_message
-    if v.signature_waiver:
-        body["signature_waiver"] = v.signature_waiver
-    return body
-
-
-def _page(key: str, page: Page, render: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {key: [render(item) for item in page.items]}
-    if page.next_page_token:
-        body["next_page_token"] = page.next_page_token
-    return body
 
 
 def _readable(request: Request, v: VersionView) -> VersionView:
@@ -151,7 +55,7 @@ async def list_catalogs(request: Request, who: Caller = Depends(caller)) -> dict
     page = await call(
         securables.list_catalogs, context(request), who, f.get("max_results"), f.get("page_token")
     )
-    return _page("catalogs", page, catalog_json)
+    return page_json("catalogs", page, catalog_json)
 
 
 @router.get("/catalogs/{name}")
@@ -211,7 +115,7 @@ async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
         f.get("max_results"),
         f.get("page_token"),
     )
-    return _page("schemas", page, schema_json)
+    return page_json("schemas", page, schema_json)
 
 
 @router.get("/schemas/{full_name}")
@@ -276,7 +180,7 @@ async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
         max_results=f.get("max_results"),
         page_token=f.get("page_token"),
     )
-    return _page("registered_models", page, model_json)
+    return page_json("registered_models", page, model_json)
 
 
 @router.post("/models/versions")
@@ -342,7 +246,7 @@ async def list_versions(full_name: str, request: Request, who: Caller = Depends(
         max_results=f.get("max_results"),
         page_token=f.get("page_token"),
     )
-    return _page("model_versions", page, version_json)
+    return page_json("model_versions", page, version_json)
 
 
 @router.get("/models/{full_name}/versions/{version}")
