@@ -186,3 +186,15 @@ def ready_version(api: httpx.Client, full_name: str, mlmodel: str = SIGNED_MLMOD
     body = ok(finalize(api, full_name, version))
     assert body["model_version"]["status"] == "READY", body
     return version
+
+
+def all_model_names(client: mlflow.MlflowClient) -> set[str]:
+    """Every model name a search returns, following its pages (other tests add models)."""
+    names: set[str] = set()
+    token = None
+    while True:
+        page = client.search_registered_models(max_results=100, page_token=token)
+        names |= {m.name for m in page}
+        token = page.token
+        if not token:
+            return names

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import NotFound
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 
@@ -28,19 +29,10 @@ def schema_row(session: Session, catalog: str, schema: str) -> tuple[t.Catalog, 
 
 
 def model_row(session: Session, name: ModelName, *, for_update: bool = False) -> t.RegisteredModel:
-    query = (
-        select(t.RegisteredModel)
-        .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
-        .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-        .where(
-            t.Catalog.name == name.catalog,
-            t.Schema.name == name.schema,
-            t.RegisteredModel.name == name.model,
-        )
+    query = queries.MODEL_BY_NAME_FOR_UPDATE if for_update else queries.MODEL_BY_NAME
+    row = session.scalar(
+        query, {"catalog": name.catalog, "schema": name.schema, "model": name.model}
     )
-    if for_update:
-        query = query.with_for_update()
-    row = session.scalar(query)
     if row is None:
         raise NotFound(f"Registered model '{name.full}' does not exist.")
     return row

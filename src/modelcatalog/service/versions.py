@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, literal, select, union_all, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
@@ -16,6 +16,7 @@ from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.models import after_commit
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 PENDING = "PENDING_REGISTRATION"
@@ -40,16 +41,7 @@ def _attachments(
     aliases: dict[str, list[str]] = {}
     if not ids:
         return tags, aliases
-    tag_rows = select(
-        t.Tag.securable_id.label("owner"),
-        literal("tag").label("kind"),
-        t.Tag.key.label("name"),
-        t.Tag.value.label("value"),
-    ).where(t.Tag.securable_type == "model_version", t.Tag.securable_id.in_(ids))
-    alias_rows = select(
-        t.ModelAlias.version_id, literal("alias"), t.ModelAlias.alias, t.ModelAlias.alias_key
-    ).where(t.ModelAlias.version_id.in_(ids))
-    for owner, kind, name, value in session.execute(union_all(tag_rows, alias_rows)):
+    for owner, kind, name, value in session.execute(queries.VERSION_ATTACHMENTS, {"ids": ids}):
         if kind == "tag":
             tags.setdefault(owner, {})[name] = value
         else:
@@ -169,25 +161,12 @@ def locate_version(
     alias: str | None = None,
 ) -> VersionView:
     """A version by number or by alias, found with one joined query (the hot read path)."""
-    mv = t.ModelVersion.__table__
-    query = (
-        select(*mv.c, t.RegisteredModel.name.label("model_name"))
-        .join(t.RegisteredModel, t.RegisteredModel.id == mv.c.model_id)
-        .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
-        .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-        .where(
-            t.Catalog.name == name.catalog,
-            t.Schema.name == name.schema,
-            t.RegisteredModel.name == name.model,
-        )
-    )
+    where = {"catalog": name.catalog, "schema": name.schema, "model": name.model}
     if alias is not None:
-        query = query.join(t.ModelAlias, t.ModelAlias.version_id == mv.c.id).where(
-            t.ModelAlias.alias_key == alias.lower()
-        )
+        query, where["alias"] = queries.VERSION_BY_ALIAS, alias.lower()
     else:
-        query = query.where(mv.c.version == version)
-    row = session.execute(query).first()
+        query, where["version"] = queries.VERSION_BY_NUMBER, version
+    row = session.execute(query, where).first()
     if row is None:
         model = lookup.model_row(session, name)  # raises when the model itself is missing
         if alias is not None:

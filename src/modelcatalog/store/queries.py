@@ -1,0 +1,64 @@
+"""The hot read queries, built once with bound parameters.
+
+Building a SQLAlchemy statement costs more than running it on SQLite; the statements that
+every model load runs (a version by number or by alias, with its tags and aliases) are
+therefore built at import time and executed with parameters."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, literal, select, union_all
+
+from modelcatalog.store import tables as t
+
+_version = t.ModelVersion.__table__
+
+MODEL_BY_NAME = (
+    select(t.RegisteredModel)
+    .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+    .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+    .where(
+        t.Catalog.name == bindparam("catalog"),
+        t.Schema.name == bindparam("schema"),
+        t.RegisteredModel.name == bindparam("model"),
+    )
+)
+"""A registered model by its full name; parameters catalog, schema, model."""
+
+MODEL_BY_NAME_FOR_UPDATE = MODEL_BY_NAME.with_for_update()
+
+_VERSION_OF_MODEL = (
+    select(*_version.c, t.RegisteredModel.name.label("model_name"))
+    .join(t.RegisteredModel, t.RegisteredModel.id == _version.c.model_id)
+    .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+    .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+    .where(
+        t.Catalog.name == bindparam("catalog"),
+        t.Schema.name == bindparam("schema"),
+        t.RegisteredModel.name == bindparam("model"),
+    )
+)
+
+VERSION_BY_NUMBER = _VERSION_OF_MODEL.where(_version.c.version == bindparam("version"))
+"""A version's columns and its model's name; parameters catalog, schema, model, version."""
+
+VERSION_BY_ALIAS = _VERSION_OF_MODEL.join(
+    t.ModelAlias, t.ModelAlias.version_id == _version.c.id
+).where(t.ModelAlias.alias_key == bindparam("alias"))
+"""The same, for the version an alias names; parameters catalog, schema, model, alias."""
+
+
+def _attachments(ids: object):  # type: ignore[no-untyped-def]
+    tags = select(
+        t.Tag.securable_id.label("owner"),
+        literal("tag").label("kind"),
+        t.Tag.key.label("name"),
+        t.Tag.value.label("value"),
+    ).where(t.Tag.securable_type == "model_version", t.Tag.securable_id.in_(ids))
+    aliases = select(
+        t.ModelAlias.version_id, literal("alias"), t.ModelAlias.alias, t.ModelAlias.alias_key
+    ).where(t.ModelAlias.version_id.in_(ids))
+    return union_all(tags, aliases)
+
+
+VERSION_ATTACHMENTS = _attachments(bindparam("ids", expanding=True))
+"""Rows (owner, kind 'tag'|'alias', name, value) for the versions whose ids are `ids`."""
