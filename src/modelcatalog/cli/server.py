@@ -60,6 +60,7 @@ def server(
     On first start it creates the metastore admin. Set MODELCATALOG_ADMIN_TOKEN to choose the
     admin's token; otherwise one is written to <data-dir>/admin-token (mode 600)."""
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from modelcatalog.api.app import prepare
     from modelcatalog.api.observability import configure_logging
@@ -78,6 +79,15 @@ def server(
         token_file = prepare(settings)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        shown = _shown_uri(settings.database_uri)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        typer.echo(
+            f"error: --database-uri {shown}: {reason}. Expected sqlite:///path/to/file.db or "
+            "postgresql+psycopg://user[:password]@host[:port]/database, reachable from here.",
+            err=True,
+        )
         raise typer.Exit(2) from None
     if token_file is not None:
         typer.echo(
@@ -105,3 +115,14 @@ def server(
         access_log=False,
         log_config=None,
     )
+
+
+def _shown_uri(uri: str) -> str:
+    """A database URI fit for a message: the password, if any, masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(uri.split("@")[-1]) if "@" in uri else repr(uri)
