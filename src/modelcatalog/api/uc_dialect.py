@@ -155,7 +155,8 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("name")]
     for field, value in zip(("catalog_name", "schema_name", "name"), parts, strict=True):
         if not isinstance(value, str) or not value:
-            raise InvalidParameter(f"'{field}' is required.", field)
+            problem = "is required" if value in (None, "") else "must be a string"
+            raise InvalidParameter(f"'{field}' {problem}.", field)
     m = await call(
         models.create_model,
         context(request),
@@ -189,7 +190,8 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("model_name")]
     for field, value in zip(("catalog_name", "schema_name", "model_name"), parts, strict=True):
         if not isinstance(value, str) or not value:
-            raise InvalidParameter(f"'{field}' is required.", field)
+            problem = "is required" if value in (None, "") else "must be a string"
+            raise InvalidParameter(f"'{field}' {problem}.", field)
     v = await call(
         versions.create_version,
         context(request),

@@ -15,6 +15,7 @@ MAX_TAGS = 50
 MAX_TAG_KEY = 255
 MAX_TAG_VALUE = 1000
 MAX_COMMENT = 65_536
+MAX_VERSION = 2**31 - 1
 STAGE_WORDS = {"production", "staging", "archived", "none", "latest"}
 
 
@@ -37,8 +38,9 @@ class ModelName:
 def name_part(value: object, field: str) -> str:
     """Check one part of a securable name and return it lower-cased."""
     if not isinstance(value, str) or not value:
+        problem = "is required" if value in (None, "") else "must be a string"
         raise InvalidParameter(
-            f"'{field}' is required: a name of 1 to 255 letters, digits, '_' or '-'.", field
+            f"'{field}' {problem}: a name of 1 to 255 letters, digits, '_' or '-'.", field
         )
     if not NAME_PART.match(value):
         shown = value if len(value) <= 80 else value[:77] + "..."
@@ -77,10 +79,11 @@ def version_number(value: object, field: str = "version") -> int:
     """A model version number: a positive integer, given as int or digits."""
     if isinstance(value, bool):
         value = None
-    if isinstance(value, int) and value > 0:
+    if isinstance(value, int) and 0 < value <= MAX_VERSION:
         return value
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
-        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if 0 < int(value) <= MAX_VERSION:
+            return int(value)
     word = str(value).strip().lower() if value is not None else ""
     if word in STAGE_WORDS:
         raise InvalidParameter(
@@ -88,7 +91,9 @@ def version_number(value: object, field: str = "version") -> int:
             "refer to a version by its number or by an alias (models:/catalog.schema.model@alias).",
             field,
         )
-    raise InvalidParameter(f"'{field}' is '{value}': expected a positive version number.", field)
+    raise InvalidParameter(
+        f"'{field}' is '{value}': expected a version number from 1 to {MAX_VERSION}.", field
+    )
 
 
 def alias_name(value: object, field: str = "alias") -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from modelcatalog.domain import rules
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import AlreadyExists, InvalidParameter
-from modelcatalog.service import lookup, paging
+from modelcatalog.service import lookup, paging, principals
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.tags import change_tags, tags_of
 from modelcatalog.service.views import AliasView, ModelView, Page
@@ -133,7 +133,7 @@ def list_models(
     if schema and not catalog:
         raise InvalidParameter("'schema_name' needs 'catalog_name' too.", "catalog_name")
     size = paging.page_size(max_results, default_size)
-    after = paging.decode(page_token)
+    after = paging.decode(page_token, (str, str, str))
     with ctx.db.read() as session:
         query = (
             select(t.RegisteredModel, t.Catalog.name, t.Schema.name)
@@ -149,10 +149,6 @@ def list_models(
         if name_like:
             query = query.where(t.RegisteredModel.name.like(name_like.lower(), escape="\\"))
         if after:
-            if len(after) != 3:
-                raise InvalidParameter(
-                    "'page_token' does not belong to this listing.", "page_token"
-                )
             query = query.where(
                 tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
             )
@@ -197,8 +193,8 @@ def update_model(
             row.name = target.model
             if comment is not None:
                 row.comment = text
-            if owner:
-                row.owner = str(owner)
+            if owner is not None:
+                row.owner = principals.existing_principal(session, owner)
             if deployment_job_id is not None:
                 row.deployment_job_id = str(deployment_job_id) or None
             row.updated_at, row.updated_by = now_ms(), caller.name

@@ -34,8 +34,11 @@ def encode(after: list) -> str:
     return base64.urlsafe_b64encode(json.dumps(after).encode()).decode().rstrip("=")
 
 
-def decode(token: object, field: str = "page_token") -> list | None:
-    """The sort key a token resumes after; None for the first page."""
+def decode(token: object, shape: tuple[type, ...], field: str = "page_token") -> list | None:
+    """The sort key a token resumes after (None for the first page).
+
+    `shape` is the type of each part of the key; a token of any other shape was not issued
+    for this listing and is refused."""
     if token is None or token == "":
         return None
     try:
@@ -44,10 +47,14 @@ def decode(token: object, field: str = "page_token") -> list | None:
         value = json.loads(raw)
     except ValueError:
         value = None
-    if not isinstance(value, list):
+    if (
+        not isinstance(value, list)
+        or len(value) != len(shape)
+        or not all(type(part) is kind for part, kind in zip(value, shape, strict=True))
+    ):
         raise InvalidParameter(
-            f"'{field}' is not a token this server issued; pass the next_page_token of the "
-            "previous page unchanged.",
+            f"'{field}' is not a token this server issued for this listing; pass the "
+            "next_page_token of the previous page unchanged.",
             field,
         )
     return value

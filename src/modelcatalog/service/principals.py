@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from modelcatalog.errors import InvalidParameter, NotFound, Unauthenticated
 from modelcatalog.service.context import Caller, ServiceContext, new_id
@@ -43,6 +44,18 @@ def new_token() -> str:
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+def existing_principal(session: Session, name: object, field: str = "owner") -> str:
+    """The name of an existing principal, for fields such as a new owner."""
+    if not isinstance(name, str) or not name:
+        raise InvalidParameter(
+            f"'{field}' must be the name of a user, group or service principal.", field
+        )
+    found = session.scalar(select(t.Principal.name).where(t.Principal.name == name))
+    if found is None:
+        raise InvalidParameter(f"'{field}' is '{name}': no principal has that name.", field)
+    return found
 
 
 def ensure_admin(db: Database, admin_token: str | None) -> str | None:

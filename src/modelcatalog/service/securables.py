@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import AlreadyExists, FailedPrecondition
-from modelcatalog.service import lookup, paging
+from modelcatalog.service import lookup, paging, principals
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.tags import tags_of
 from modelcatalog.service.views import CatalogView, Page, SchemaView
@@ -80,11 +80,11 @@ def list_catalogs(
     ctx: ServiceContext, caller: Caller, max_results: object = None, page_token: object = None
 ) -> Page:
     size = paging.page_size(max_results)
-    after = paging.decode(page_token)
+    after = paging.decode(page_token, (str,))
     with ctx.db.read() as session:
         query = select(t.Catalog).order_by(t.Catalog.name).limit(size + 1)
         if after:
-            query = query.where(t.Catalog.name > str(after[0]))
+            query = query.where(t.Catalog.name > after[0])
         rows = list(session.scalars(query))
         token = paging.encode([rows[size - 1].name]) if len(rows) > size else None
         return Page([_catalog_view(session, r) for r in rows[:size]], token)
@@ -109,8 +109,8 @@ def update_catalog(
                 row.name = target
             if comment is not None:
                 row.comment = text
-            if owner:
-                row.owner = str(owner)
+            if owner is not None:
+                row.owner = principals.existing_principal(session, owner)
             row.updated_at, row.updated_by = now_ms(), caller.name
             session.flush()
             return _catalog_view(session, row)
@@ -190,7 +190,7 @@ def list_schemas(
 ) -> Page:
     cat_name = rules.name_part(catalog_name, "catalog_name")
     size = paging.page_size(max_results)
-    after = paging.decode(page_token)
+    after = paging.decode(page_token, (str,))
     with ctx.db.read() as session:
         cat = lookup.catalog_row(session, cat_name)
         query = (
@@ -200,7 +200,7 @@ def list_schemas(
             .limit(size + 1)
         )
         if after:
-            query = query.where(t.Schema.name > str(after[0]))
+            query = query.where(t.Schema.name > after[0])
         rows = list(session.scalars(query))
         token = paging.encode([rows[size - 1].name]) if len(rows) > size else None
         return Page([_schema_view(session, cat, r) for r in rows[:size]], token)
@@ -225,8 +225,8 @@ def update_schema(
                 row.name = target
             if comment is not None:
                 row.comment = text
-            if owner:
-                row.owner = str(owner)
+            if owner is not None:
+                row.owner = principals.existing_principal(session, owner)
             row.updated_at, row.updated_by = now_ms(), caller.name
             session.flush()
             return _schema_view(session, cat, row)

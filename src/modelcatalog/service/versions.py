@@ -199,7 +199,7 @@ def list_versions(
     """Versions of one model, keyset-paged by number."""
     name = rules.model_name(full_name)
     size = paging.page_size(max_results, default_size, maximum=paging.MAX_VERSION_PAGE)
-    after = paging.decode(page_token)
+    after = paging.decode(page_token, (int,))
     with ctx.db.read() as session:
         model = lookup.model_row(session, name)
         order = t.ModelVersion.version.desc() if newest_first else t.ModelVersion.version
@@ -210,7 +210,7 @@ def list_versions(
             .limit(size + 1)
         )
         if after:
-            bound = int(after[0])
+            bound = after[0]
             query = query.where(
                 t.ModelVersion.version < bound if newest_first else t.ModelVersion.version > bound
             )
@@ -243,7 +243,7 @@ def search_versions(
             ctx, caller, value, max_results=max_results, page_token=page_token, default_size=10_000
         )
     size = paging.page_size(max_results, 1000)
-    after = paging.decode(page_token)
+    after = paging.decode(page_token, (str,))
     with ctx.db.read() as session:
         query = (
             select(t.ModelVersion, t.RegisteredModel, t.Catalog.name, t.Schema.name)
@@ -255,7 +255,7 @@ def search_versions(
             .limit(size + 1)
         )
         if after:
-            query = query.where(t.ModelVersion.id > str(after[0]))
+            query = query.where(t.ModelVersion.id > after[0])
         rows = list(session.execute(query))
         token = paging.encode([rows[size - 1][0].id]) if len(rows) > size else None
         views = [version_views(ctx, session, m, c, s, [v])[0] for v, m, c, s in rows[:size]]
