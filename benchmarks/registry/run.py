@@ -218,6 +218,7 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for the results")
     options = parser.parse_args()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     options.server_cpus = _cpus(options.server_cpus)
     client_cpus = _cpus(options.client_cpus)
     if client_cpus:
@@ -243,6 +244,8 @@ def main() -> None:
             "client_cpus": sorted(client_cpus) if client_cpus else "all",
             "generator_processes": options.generator_processes,
             "modelcatalog_log_level": options.log_level,
+            # 1, 5 and 15 minute load averages before the run: other work on the machine.
+            "load_average_at_start": load_at_start,
         },
     )
     report.write(document, options.output)

@@ -5,10 +5,13 @@ processes. Both servers get the same work in their own dialect."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp
 import httpx
+from benchmarks.registry.load import Reply
 from benchmarks.registry.servers import Server
 
 OURS_REGISTRY = "/api/2.0/mlflow/unity-catalog"
@@ -31,9 +34,16 @@ class Get:
 
     path: str
     params: tuple[tuple[str, str], ...] = ()
+    # The request target, query string included, encoded once rather than on every request.
+    target: str = field(init=False, repr=False, compare=False)
 
-    async def __call__(self, client: httpx.AsyncClient, state: dict[str, Any]) -> httpx.Response:
-        return await client.get(self.path, params=self.params)
+    def __post_init__(self) -> None:
+        query = urlencode(self.params)
+        object.__setattr__(self, "target", f"{self.path}?{query}" if query else self.path)
+
+    async def __call__(self, client: aiohttp.ClientSession, state: dict[str, Any]) -> Reply:
+        async with client.get(self.target) as response:
+            return Reply(response.status, await response.read())
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,10 @@ class CreateVersion:
     path: str
     model: str
 
-    async def __call__(self, client: httpx.AsyncClient, state: dict[str, Any]) -> httpx.Response:
-        return await client.post(self.path, json={"name": self.model, "source": "s3://bench/x"})
+    async def __call__(self, client: aiohttp.ClientSession, state: dict[str, Any]) -> Reply:
+        body = {"name": self.model, "source": "s3://bench/x"}
+        async with client.post(self.path, json=body) as response:
+            return Reply(response.status, await response.read())
 
 
 @dataclass(frozen=True)
@@ -54,10 +66,11 @@ class CreateModel:
     path: str
     prefix: str
 
-    async def __call__(self, client: httpx.AsyncClient, state: dict[str, Any]) -> httpx.Response:
+    async def __call__(self, client: aiohttp.ClientSession, state: dict[str, Any]) -> Reply:
         n = state["n"] = state.get("n", 0) + 1
         name = f"{self.prefix}{state['worker']:03d}-{n:05d}"
-        return await client.post(self.path, json={"name": name})
+        async with client.post(self.path, json={"name": name}) as response:
+            return Reply(response.status, await response.read())
 
 
 @dataclass(frozen=True)
@@ -70,18 +83,19 @@ class SearchPages:
     params: tuple[tuple[str, str], ...]
     pages: int = 10
 
-    async def __call__(self, client: httpx.AsyncClient, state: dict[str, Any]) -> httpx.Response:
+    async def __call__(self, client: aiohttp.ClientSession, state: dict[str, Any]) -> Reply:
         params = dict(self.params)
         token = state.get("token")
         if token:
             params["page_token"] = token
-        response = await client.get(self.path, params=params)
+        async with client.get(self.path, params=params) as response:
+            reply = Reply(response.status, await response.read())
         state["page"] = state.get("page", 0) + 1
-        token = response.json().get("next_page_token") if response.status_code == 200 else None
+        token = reply.json().get("next_page_token") if reply.status == 200 else None
         if state["page"] >= self.pages or not token:
             state["page"], token = 0, None
         state["token"] = token
-        return response
+        return reply
 
 
 @dataclass(frozen=True)
