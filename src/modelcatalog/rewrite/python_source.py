@@ -80,10 +80,7 @@ def _positions(
     """
     by_statement: dict[cst.CSTNode, list[cst.CSTNode]] = {}
     for node in nodes:
-        top = node
-        while (parent := parents.get(top)) is not None and parent is not module:
-            top = parent
-        by_statement.setdefault(top, []).append(node)
+        by_statement.setdefault(_top_level(node, module, parents), []).append(node)
     found: dict[cst.CSTNode, tuple[int, int]] = {}
     lines_before = sum(module.code_for_node(line).count("\n") for line in module.header)
     for statement in module.body:
@@ -123,7 +120,8 @@ def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFindin
     Every pass re-parses what it produced, so a result that would not parse raises
     `libcst.ParserSyntaxError` instead of being returned.
     """
-    module = cst.parse_module(source)
+    code = source
+    module = cst.parse_module(code)
     matches, parents = _matches(module, model_map)
     initial = len(matches)
     for _ in range(MAX_FIX_PASSES):
@@ -134,9 +132,40 @@ def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFindin
                 replacements.update(match.replacements)
         if not replacements:
             break
-        code = module.visit(_Apply(replacements)).code
-        if code == module.code:
+        fixed = _apply(module, replacements, parents)
+        if fixed == code:
             break
+        code = fixed
         module = cst.parse_module(code)
         matches, parents = _matches(module, model_map)
-    return module.code, _findings(module, matches, parents), max(initial - len(matches), 0)
+    return code, _findings(module, matches, parents), max(initial - len(matches), 0)
+
+
+def _apply(
+    module: cst.Module, replacements: dict[cst.CSTNode, Replacement], parents: Parents
+) -> str:
+    """The module's code with the replacements made.
+
+    Only the top-level statements that hold a replaced node are walked: rebuilding a whole
+    module with a transformer costs more than parsing it."""
+    touched = {_top_level(node, module, parents) for node in replacements}
+    transformer = _Apply(replacements)
+    body: list[cst.BaseStatement] = []
+    for statement in module.body:
+        if statement not in touched:
+            body.append(statement)
+            continue
+        result = statement.visit(transformer)
+        if isinstance(result, cst.FlattenSentinel):
+            body.extend(result.nodes)
+        elif not isinstance(result, cst.RemovalSentinel):
+            body.append(result)  # type: ignore[arg-type]
+    return module.with_changes(body=body).code
+
+
+def _top_level(node: cst.CSTNode, module: cst.Module, parents: Parents) -> cst.CSTNode:
+    """The statement directly in the module's body that holds `node`."""
+    top = node
+    while (parent := parents.get(top)) is not None and parent is not module:
+        top = parent
+    return top
