@@ -51,19 +51,24 @@ class Token(Base):
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-class Catalog(Base):
-    __tablename__ = "catalogs"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), unique=True)
-    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    owner: Mapped[str] = mapped_column(String(255))
+class Stamped:
+    """Who created and last changed a securable, and when (milliseconds since the epoch)."""
+
     created_at: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[int] = mapped_column(BigInteger)
     updated_by: Mapped[str] = mapped_column(String(255))
 
 
-class Schema(Base):
+class Catalog(Stamped, Base):
+    __tablename__ = "catalogs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str] = mapped_column(String(255))
+
+
+class Schema(Stamped, Base):
     __tablename__ = "schemas"
     __table_args__ = (UniqueConstraint("catalog_id", "name"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -71,13 +76,9 @@ class Schema(Base):
     name: Mapped[str] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    created_by: Mapped[str] = mapped_column(String(255))
-    updated_at: Mapped[int] = mapped_column(BigInteger)
-    updated_by: Mapped[str] = mapped_column(String(255))
 
 
-class RegisteredModel(Base):
+class RegisteredModel(Stamped, Base):
     __tablename__ = "registered_models"
     __table_args__ = (UniqueConstraint("schema_id", "name"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -85,16 +86,12 @@ class RegisteredModel(Base):
     name: Mapped[str] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    created_by: Mapped[str] = mapped_column(String(255))
-    updated_at: Mapped[int] = mapped_column(BigInteger)
-    updated_by: Mapped[str] = mapped_column(String(255))
     # The highest version number ever handed out: numbers are never reused after a delete.
     last_version: Mapped[int] = mapped_column(Integer, default=0)
     deployment_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class ModelVersion(Base):
+class ModelVersion(Stamped, Base):
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("model_id", "version"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -108,10 +105,6 @@ class ModelVersion(Base):
     status: Mapped[str] = mapped_column(String(32))
     status_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     signature_waiver: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    created_by: Mapped[str] = mapped_column(String(255))
-    updated_at: Mapped[int] = mapped_column(BigInteger)
-    updated_by: Mapped[str] = mapped_column(String(255))
 
 
 class ModelAlias(Base):
