@@ -198,6 +198,7 @@ def create_token(
     """A new token for the caller; the secret is returned once and never stored."""
     if comment is not None and not isinstance(comment, str):
         raise InvalidParameter("'comment' must be a string.", "comment")
+    created_at = _now()
     expires_at = None
     if lifetime_seconds not in (None, 0, ""):
         if (
@@ -210,14 +211,14 @@ def create_token(
                 f"from 1 to {MAX_LIFETIME_SECONDS} (ten years), or none for no expiry.",
                 "lifetime_seconds",
             )
-        expires_at = _now() + lifetime_seconds * 1000
+        expires_at = created_at + lifetime_seconds * 1000
     token = new_token()
     row = t.Token(
         id=new_id(),
         principal_id=caller.principal_id,
         token_hash=hash_token(token),
         comment=comment,
-        created_at=_now(),
+        created_at=created_at,
         expires_at=expires_at,
     )
     with ctx.db.write() as session:
