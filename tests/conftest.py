@@ -6,7 +6,6 @@ reached at MODELCATALOG_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,13 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from server_process import RunningServer, postgres_database, run_server  # noqa: E402
-
-BACKENDS = [
-    b.strip()
-    for b in os.environ.get("MODELCATALOG_TEST_BACKENDS", "sqlite,postgresql").split(",")
-    if b.strip()
-]
+from server_process import BACKENDS, RunningServer, postgres_database, run_server  # noqa: E402
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -17,6 +17,13 @@ from pathlib import Path
 import httpx
 import psycopg
 
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("MODELCATALOG_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if b.strip()
+]
+"""The databases the end-to-end tests run on (MODELCATALOG_TEST_BACKENDS)."""
+
 POSTGRES_ADMIN_URI = os.environ.get(
     "MODELCATALOG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -13,8 +13,7 @@ from modelcatalog.store.database import create_database_engine, upgrade_schema
 from modelcatalog.store.tables import Base
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from conftest import BACKENDS  # noqa: E402
-from server_process import postgres_database  # noqa: E402
+from server_process import BACKENDS, postgres_database  # noqa: E402
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
