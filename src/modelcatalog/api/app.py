@@ -47,6 +47,24 @@ def prepare(settings: ServerSettings) -> Path | None:
     return path
 
 
+INTERRUPTED_UPLOAD_AGE_SECONDS = 3600
+
+
+def sweep_interrupted_uploads(settings: ServerSettings) -> int:
+    """Remove what uploads killed mid-write left behind (temporary files an hour old or more).
+
+    A write lands under its final name only when complete, so these files are never part of a
+    version; removing them is all a rerun needs."""
+    store = open_store(settings.storage_root)
+    sweep = getattr(store, "sweep_temp", None)
+    if sweep is None:
+        return 0
+    removed = sweep(INTERRUPTED_UPLOAD_AGE_SECONDS)
+    if removed:
+        log.info("removed %d leftovers of interrupted uploads", removed)
+    return removed
+
+
 def build_context(settings: ServerSettings) -> ServiceContext:
     """Open the database and the artifact store that `prepare` made ready."""
     db = Database(settings.database_uri)

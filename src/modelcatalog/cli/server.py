@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Annotated
 
 import typer
@@ -62,7 +63,7 @@ def server(
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from modelcatalog.api.app import prepare
+    from modelcatalog.api.app import prepare, sweep_interrupted_uploads
     from modelcatalog.api.observability import configure_logging
     from modelcatalog.config import ServerSettings
 
@@ -95,6 +96,8 @@ def server(
             f"by you). To use it: modelcatalog login --token-file {token_file}",
             err=True,
         )
+    # The sweep walks the whole artifact folder: off the start-up path, while requests flow.
+    threading.Thread(target=sweep_interrupted_uploads, args=(settings,), daemon=True).start()
     os.environ["MODELCATALOG_DATA_DIR"] = str(settings.data_dir)
     os.environ["MODELCATALOG_DATABASE_URI"] = settings.database_uri
     os.environ["MODELCATALOG_STORAGE_ROOT"] = settings.storage_root
