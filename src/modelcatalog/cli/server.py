@@ -58,8 +58,8 @@ def server(
 ) -> None:
     """Start the catalog on http://HOST:PORT (SQLite and a local folder unless told otherwise).
 
-    On first start it creates the metastore admin. Set MODELCATALOG_ADMIN_TOKEN to choose the
-    admin's token; otherwise one is written to <data-dir>/admin-token (mode 600)."""
+    On first start it creates the metastore admin. Set MODELCATALOG_ADMIN_TOKEN to choose the admin's token; otherwise one is written to <data-dir>/admin-token (mode 600).
+    """  # noqa: E501 -- Rich wraps help text; a line break would show as one.
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
