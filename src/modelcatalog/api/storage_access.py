@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.requests import fields
-from modelcatalog.errors import FailedPrecondition, NotFound
-from modelcatalog.service import files, versions
+from modelcatalog.errors import NotFound
+from modelcatalog.service import files
 from modelcatalog.service.context import Caller
 from modelcatalog.storage.base import ObjectNotFound
 
@@ -27,19 +26,9 @@ async def temporary_credentials(
     request: Request, who: Caller, full_name: object, version: object, *, write: bool
 ) -> dict[str, Any]:
     """Credentials for a version's files: this server's own presigned-URL storage."""
-    ctx = context(request)
-    view = await call(versions.get_version, ctx, who, full_name, version)
-    if write and view.status != versions.PENDING:
-        raise FailedPrecondition(
-            f"Model version '{view.full_name}' version {view.version} is {view.status}; its "
-            "files can be written only while it is PENDING_REGISTRATION."
-        )
-    if not write and view.status != versions.READY:
-        raise FailedPrecondition(
-            f"Model version '{view.full_name}' version {view.version} is {view.status}; only "
-            "READY versions serve their files."
-        )
-    expires = int((time.time() + ctx.url_lifetime_seconds) * 1000)
+    expires = await call(
+        files.storage_credentials, context(request), who, full_name, version, write=write
+    )
     return {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires}
 
 

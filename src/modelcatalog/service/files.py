@@ -182,33 +182,47 @@ def _signed_url(ctx: ServiceContext, base_url: str, method: str, key: str, calle
 def upload_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
     """A URL the caller may PUT one file of a PENDING version to."""
     target = resolve_path(ctx, path)
-    if target.status != "PENDING_REGISTRATION":
-        raise FailedPrecondition(
-            f"Model version '{target.full_name}' version {target.version} is {target.status}; "
-            "files can be written only while it is PENDING_REGISTRATION."
-        )
+    require_status(target.full_name, target.version, target.status, write=True)
     return _signed_url(ctx, base_url, "PUT", target.key, caller)
 
 
 def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
     """A URL the caller may GET one file of a READY version from."""
     target = resolve_path(ctx, path)
-    _require_ready(target)
+    require_status(target.full_name, target.version, target.status, write=False)
     return _signed_url(ctx, base_url, "GET", target.key, caller)
 
 
-def _require_ready(target: ResolvedFile) -> None:
-    if target.status != "READY":
+def require_status(full_name: str, version: int, status: str, *, write: bool) -> None:
+    """Files are written only while a version is PENDING and served only once it is READY."""
+    if write and status != "PENDING_REGISTRATION":
         raise FailedPrecondition(
-            f"Model version '{target.full_name}' version {target.version} is {target.status}; "
-            "only READY versions serve their files."
+            f"Model version '{full_name}' version {version} is {status}; files can be written "
+            "only while it is PENDING_REGISTRATION."
         )
+    if not write and status != "READY":
+        raise FailedPrecondition(
+            f"Model version '{full_name}' version {version} is {status}; only READY versions "
+            "serve their files."
+        )
+
+
+def storage_credentials(
+    ctx: ServiceContext, caller: Caller, full_name: object, version: object, *, write: bool
+) -> int:
+    """Grant access to a version's files (through this server's presigned URLs); returns the
+    expiry in milliseconds since the epoch."""
+    from modelcatalog.service.versions import get_version
+
+    view = get_version(ctx, caller, full_name, version)
+    require_status(view.full_name, view.version, view.status, write=write)
+    return int((time.time() + ctx.url_lifetime_seconds) * 1000)
 
 
 def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]:
     """The direct children of a folder of a READY version, Files API style."""
     target = resolve_path(ctx, path, directory=True)
-    _require_ready(target)
+    require_status(target.full_name, target.version, target.status, write=False)
     prefix = target.key if target.key.endswith("/") else target.key + "/"
     base = "/" + path.strip("/") + "/"
     children: dict[str, dict] = {}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-from sqlalchemy import delete, event, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,18 +16,7 @@ from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.tags import change_tags, tags_of
 from modelcatalog.service.views import AliasView, ModelView, Page
 from modelcatalog.store import tables as t
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run `action` once the session's transaction has committed (never on rollback).
-
-    Artifact files are removed only after the rows that point to them are gone for good, so a
-    failed transaction never loses bytes; a crash in between leaves orphans, not dangling rows."""
-
-    def run(_session: Session) -> None:
-        action()
-
-    event.listen(session, "after_commit", run, once=True)
+from modelcatalog.store.database import after_commit
 
 
 def model_views(

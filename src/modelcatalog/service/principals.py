@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.errors import InvalidParameter, NotFound, Unauthenticated
 from modelcatalog.service.context import Caller, ServiceContext, new_id
+from modelcatalog.storage import presign
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import Database
 
@@ -112,7 +113,7 @@ def signing_secret(db: Database) -> bytes:
             with db.write() as session:
                 session.add(
                     t.Setting(
-                        key="url_secret", value=base64.b64encode(secrets.token_bytes(32)).decode()
+                        key="url_secret", value=base64.b64encode(presign.new_secret()).decode()
                     )
                 )
         except IntegrityError:

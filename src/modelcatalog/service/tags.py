@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
@@ -84,20 +84,6 @@ def change_tags(
                     securable_type=securable_type, securable_id=securable_id, key=key, value=value
                 )
             )
-
-
-def tag_count(session: Session, securable_type: str, securable_id: str) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(t.Tag)
-            .where(
-                t.Tag.securable_type == securable_type,
-                t.Tag.securable_id == securable_id,
-            )
-        )
-        or 0
-    )
 
 
 def change_model_tags(

@@ -13,11 +13,11 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
 from modelcatalog.service import files, lookup, paging
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
-from modelcatalog.service.models import after_commit
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
+from modelcatalog.store.database import after_commit
 
 PENDING = "PENDING_REGISTRATION"
 READY = "READY"
@@ -148,7 +148,6 @@ def create_version(
         session.flush()
         if tags:
             change_tags(session, "model_version", row.id, tags)
-        model.last_version = number
         return _one(ctx, session, name, row, model)
 
 
@@ -168,10 +167,9 @@ def locate_version(
         query, where["version"] = queries.VERSION_BY_NUMBER, version
     row = session.execute(query, where).first()
     if row is None:
-        model = lookup.model_row(session, name)  # raises when the model itself is missing
+        lookup.model_row(session, name)  # raises when the model itself is missing
         if alias is not None:
             raise NotFound(f"Registered model '{name.full}' has no alias '{alias}'.")
-        lookup.version_row(session, model, name.full, version or 0)
         raise NotFound(f"Model version '{name.full}' version {version} does not exist.")
     model_ref = ModelRef(row.model_id, row.model_name)
     return version_views(ctx, session, model_ref, name.catalog, name.schema, [row])[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
@@ -110,3 +110,15 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction has committed (never on rollback).
+
+    Artifact files are removed only after the rows that point to them are gone for good, so a
+    failed transaction never loses bytes; a crash in between leaves orphans, not dangling rows."""
+
+    def run(_session: Session) -> None:
+        action()
+
+    event.listen(session, "after_commit", run, once=True)
