@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -136,8 +136,3 @@ def run(
     else:
         results.extend(map(work, todo))
     return sorted(results, key=lambda r: r.path)
-
-
-def all_findings(results: Sequence[FileResult]) -> list[Finding]:
-    """Every finding of every file, in report order."""
-    return [f for r in results for f in r.findings]

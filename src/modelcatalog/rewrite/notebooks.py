@@ -34,11 +34,6 @@ class CellFinding:
     finding: SourceFinding
 
 
-def is_databricks_source(text: str) -> bool:
-    """True for a Databricks source notebook exported as `.py`."""
-    return text.startswith(DATABRICKS_HEADER) or text.startswith("\ufeff" + DATABRICKS_HEADER)
-
-
 def _mask(source: str) -> str:
     lines = source.split("\n")
     for i, line in enumerate(lines):
