@@ -61,6 +61,58 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
+def wait_until_answering(
+    url: str, process: subprocess.Popen, log_path: Path, timeout: float
+) -> None:
+    """Poll `url` until it answers 2xx; fail with the process's log if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{process.args[0]} exited with {process.returncode}:\n"
+                + log_path.read_text(errors="replace")
+            )
+        try:
+            if httpx.get(url, timeout=1.0).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer:\n" + log_path.read_text(errors="replace"))
+        time.sleep(0.05)  # poll interval, not a guessed duration
+
+
+@contextmanager
+def stopped_at_exit(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Terminate (then kill) a child process when the block ends."""
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def run_moto(log_dir: Path) -> Iterator[str]:
+    """A real S3-compatible server (moto) on a free local port; yields its endpoint URL."""
+    port = free_port()
+    log_path = log_dir / "moto.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    with stopped_at_exit(process):
+        wait_until_answering(f"{endpoint}/moto-api/", process, log_path, 60)
+        yield endpoint
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
@@ -124,24 +176,6 @@ def run_server(
         process=process,
         log_path=log_path,
     )
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become healthy:\n{server.log()}")
-            time.sleep(0.1)
+    with stopped_at_exit(process):
+        wait_until_answering(f"{url}/health", process, log_path, startup_timeout)
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

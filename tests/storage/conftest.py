@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +10,7 @@ import pytest
 
 from modelcatalog.storage.local import LocalArtifactStore
 from modelcatalog.storage.s3 import S3ArtifactStore, default_client
+from server_process import run_moto
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -26,47 +21,11 @@ _AWS_ENV = {
 _AWS_ENV_CLEARED = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MODELCATALOG_S3_ENDPOINT_URL")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_answering(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited with {process.returncode} before answering")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"moto server did not answer at {url}") from None
-            time.sleep(0.05)  # poll interval, not a wait for a guessed duration
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a moto S3 server running in its own process on 127.0.0.1."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_answering(f"{url}/moto-api/", process, time.monotonic() + 60)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with run_moto(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
