@@ -1,0 +1,334 @@
+"""A source registry read through MLflow's own client: models, versions and their files.
+
+Any registry MLflow can open works (files, SQLite, PostgreSQL, an MLflow server, the Databricks
+workspace registry). Files are listed through MLflow's artifact repository for the version's
+download URI and streamed one at a time: a local folder is read in place, anything else is
+fetched one file at a time into a temporary folder that is removed as soon as it has been read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+CHUNK_SIZE = 1 << 20
+MAX_MLMODEL_BYTES = 10 * 1024 * 1024
+_PAGE = 1000
+
+
+class SourceError(Exception):
+    """The source registry (or one of its versions) cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class SourceVersion:
+    """One registered model version as the source registry holds it."""
+
+    model: str
+    version: int
+    stage: str
+    status: str
+    description: str
+    tags: dict[str, str]
+    run_id: str | None
+    run_link: str | None
+    source: str
+    artifact_uri: str
+    creation_time: int
+    last_updated_time: int
+    user_id: str | None = None
+    model_id: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """One registered model with every one of its versions, oldest first."""
+
+    name: str
+    description: str
+    tags: dict[str, str]
+    creation_time: int
+    last_updated_time: int
+    aliases: dict[str, int] = field(default_factory=dict)
+    versions: tuple[SourceVersion, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of a version: its POSIX path relative to the version's root and its size."""
+
+    path: str
+    size: int
+
+
+def display_uri(uri: str) -> str:
+    """A URI fit for a plan or a log: any password in it replaced by `***`."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class SourceRegistry:
+    """Reads one MLflow model registry (and the tracking server its runs live in)."""
+
+    def __init__(self, registry_uri: str, tracking_uri: str | None = None) -> None:
+        from mlflow import MlflowClient
+
+        self.registry_uri = registry_uri
+        self.tracking_uri = tracking_uri or registry_uri
+        self._repositories: dict[str, Any] = {}
+        for uri in {self.registry_uri, self.tracking_uri}:
+            _refuse_missing_database(uri)
+        try:
+            self._client = MlflowClient(
+                tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
+            )
+            # Opening the store is lazy in MLflow; touch it so a bad URI fails here.
+            self._client._get_registry_client().store  # noqa: B018
+        except Exception as exc:
+            raise SourceError(
+                f"cannot open the source registry {display_uri(registry_uri)}: {exc}"
+            ) from exc
+
+    @property
+    def display_uri(self) -> str:
+        """The registry URI without secrets."""
+        return display_uri(self.registry_uri)
+
+    # Models and versions -------------------------------------------------------------------
+
+    def model_names(self) -> list[str]:
+        """Every registered model name, sorted."""
+        names: list[str] = []
+        token = None
+        try:
+            while True:
+                page = self._client.search_registered_models(max_results=_PAGE, page_token=token)
+                names.extend(m.name for m in page)
+                token = page.token
+                if not token:
+                    break
+        except Exception as exc:
+            raise SourceError(
+                f"cannot list the registered models of {self.display_uri}: {exc}"
+            ) from exc
+        return sorted(set(names))
+
+    def model(self, name: str) -> SourceModel:
+        """One registered model with all its versions, oldest first."""
+        try:
+            registered = self._client.get_registered_model(name)
+            found = self._all_versions(name)
+        except Exception as exc:
+            raise SourceError(f"cannot read registered model {name!r}: {exc}") from exc
+        aliases = {str(k): int(v) for k, v in (getattr(registered, "aliases", None) or {}).items()}
+        by_version: dict[int, list[str]] = {}
+        for alias, number in aliases.items():
+            by_version.setdefault(number, []).append(alias)
+        versions = tuple(
+            self._version(v, tuple(sorted(by_version.get(int(v.version), ()))))
+            for v in sorted(found, key=lambda v: int(v.version))
+        )
+        return SourceModel(
+            name=registered.name,
+            description=_text(registered.description),
+            tags=dict(sorted((registered.tags or {}).items())),
+            creation_time=int(registered.creation_timestamp or 0),
+            last_updated_time=int(registered.last_updated_timestamp or 0),
+            aliases=dict(sorted(aliases.items())),
+            versions=versions,
+        )
+
+    def models(self, names: list[str] | None = None) -> Iterator[SourceModel]:
+        """Every registered model (or the ones named), sorted by name."""
+        for name in names if names is not None else self.model_names():
+            yield self.model(name)
+
+    def _all_versions(self, name: str) -> list[Any]:
+        escaped = name.replace("'", "\\'")
+        found: list[Any] = []
+        token = None
+        while True:
+            page = self._client.search_model_versions(
+                f"name = '{escaped}'", max_results=_PAGE, page_token=token
+            )
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
+    def _version(self, v: Any, aliases: tuple[str, ...]) -> SourceVersion:
+        number = int(v.version)
+        try:
+            artifact_uri = self._client.get_model_version_download_uri(v.name, str(number))
+        except Exception as exc:
+            raise SourceError(
+                f"cannot resolve the files of {v.name!r} version {number}: {exc}"
+            ) from exc
+        return SourceVersion(
+            model=v.name,
+            version=number,
+            stage=v.current_stage or "None",
+            status=v.status or "READY",
+            description=_text(v.description),
+            tags=dict(sorted((v.tags or {}).items())),
+            run_id=v.run_id or None,
+            run_link=v.run_link or self._run_link(v.run_id),
+            source=v.source or "",
+            artifact_uri=artifact_uri,
+            creation_time=int(v.creation_timestamp or 0),
+            last_updated_time=int(v.last_updated_timestamp or 0),
+            user_id=v.user_id or None,
+            model_id=getattr(v, "model_id", None) or None,
+            aliases=aliases,
+        )
+
+    def _run_link(self, run_id: str | None) -> str | None:
+        """A browser link to the run when the tracking server has a web UI."""
+        if not run_id or not self.tracking_uri.startswith(("http://", "https://")):
+            return None
+        try:
+            run = self._client.get_run(run_id)
+        except Exception:
+            return None  # a deleted run still leaves its id in the lineage
+        base = display_uri(self.tracking_uri).rstrip("/")
+        return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+    # Files ---------------------------------------------------------------------------------
+
+    def _repository(self, version: SourceVersion) -> Any:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo = self._repositories.get(version.artifact_uri)
+        if repo is None:
+            repo = get_artifact_repository(
+                version.artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
+            )
+            self._repositories[version.artifact_uri] = repo
+        return repo
+
+    def _local_root(self, version: SourceVersion) -> Path | None:
+        repo = self._repository(version)
+        root = getattr(repo, "artifact_dir", None)
+        if type(repo).__name__ == "LocalArtifactRepository" and root:
+            return Path(root)
+        return None
+
+    def files(self, version: SourceVersion) -> list[SourceFile]:
+        """Every file of a version, sorted by path; an empty or missing folder is an error."""
+        try:
+            local = self._local_root(version)
+            if local is not None:
+                found = _walk_local(local)
+            else:
+                found = _walk_repository(self._repository(version), None)
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(
+                f"cannot list the files of {version.model!r} version {version.version} at "
+                f"{display_uri(version.artifact_uri)}: {exc}"
+            ) from exc
+        if not found:
+            raise SourceError(
+                f"{version.model!r} version {version.version} has no files at "
+                f"{display_uri(version.artifact_uri)}"
+            )
+        return sorted(found, key=lambda f: f.path)
+
+    @contextmanager
+    def open_file(self, version: SourceVersion, path: str) -> Iterator[BinaryIO]:
+        """A binary stream of one file of a version (read in place when it is local)."""
+        local = self._local_root(version)
+        if local is not None:
+            with open(local / path, "rb") as handle:
+                yield handle
+            return
+        scratch = tempfile.mkdtemp(prefix="modelcatalog-migrate-")
+        try:
+            fetched = self._repository(version).download_artifacts(path, dst_path=scratch)
+            with open(fetched, "rb") as handle:
+                yield handle
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def read_mlmodel(self, version: SourceVersion) -> dict[str, Any] | None:
+        """The version's parsed `MLmodel` document, or None when it has none."""
+        try:
+            with self.open_file(version, "MLmodel") as handle:
+                raw = handle.read(MAX_MLMODEL_BYTES + 1)
+        except (OSError, Exception):
+            return None
+        try:
+            document = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            return None
+        return document if isinstance(document, dict) else None
+
+    @contextmanager
+    def local_copy(self, version: SourceVersion) -> Iterator[Path]:
+        """The version's whole folder on local disk (in place when local), e.g. to load it."""
+        local = self._local_root(version)
+        if local is not None:
+            yield local
+            return
+        scratch = tempfile.mkdtemp(prefix="modelcatalog-migrate-")
+        try:
+            yield Path(self._repository(version).download_artifacts("", dst_path=scratch))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _refuse_missing_database(uri: str) -> None:
+    """MLflow would create an empty SQLite file for a mistyped path; a source is only read."""
+    if not uri.startswith("sqlite:///"):
+        return
+    # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
+    path = Path(uri[len("sqlite:///") :].split("?")[0])
+    if not path.is_file():
+        raise SourceError(f"the source database {path} does not exist (from {display_uri(uri)})")
+
+
+def _walk_local(root: Path) -> list[SourceFile]:
+    if not root.is_dir():
+        raise SourceError(f"the folder {root} does not exist")
+    found = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            full = Path(folder) / name
+            found.append(SourceFile(full.relative_to(root).as_posix(), full.stat().st_size))
+    return found
+
+
+def _walk_repository(repo: Any, path: str | None) -> list[SourceFile]:
+    found = []
+    for info in repo.list_artifacts(path):
+        if info.is_dir:
+            found.extend(_walk_repository(repo, info.path))
+        else:
+            found.append(SourceFile(_relative(info.path), int(info.file_size or 0)))
+    return found
+
+
+def _relative(path: str) -> str:
+    return re.sub(r"^/+", "", path.replace("\\", "/"))
