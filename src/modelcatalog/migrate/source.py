@@ -84,6 +84,13 @@ def display_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
+def absolute_uri(uri: str) -> str:
+    """A SQLite URI with a relative path made absolute, so a plan works from any folder."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri[len("sqlite:///") :]).resolve())
+    return uri
+
+
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
@@ -94,8 +101,8 @@ class SourceRegistry:
     def __init__(self, registry_uri: str, tracking_uri: str | None = None) -> None:
         from mlflow import MlflowClient
 
-        self.registry_uri = registry_uri
-        self.tracking_uri = tracking_uri or registry_uri
+        self.registry_uri = absolute_uri(registry_uri)
+        self.tracking_uri = absolute_uri(tracking_uri or registry_uri)
         self._repositories: dict[str, Any] = {}
         for uri in {self.registry_uri, self.tracking_uri}:
             _refuse_missing_database(uri)
