@@ -16,6 +16,9 @@ def _register_commands() -> None:
 
     app.command("server")(server.server)
     app.add_typer(code.app, name="code")
+    from modelcatalog.cli import migrate
+
+    app.add_typer(migrate.app, name="migrate")
     from modelcatalog.cli import aliases, catalogs, login, models, schemas, tags, tokens, versions
 
     app.command("login")(login.login)

@@ -35,6 +35,7 @@ class PlanError(Exception):
 
 
 Progress = Callable[[str], None]
+ExtrasReader = Callable[[list[tuple[str, list[str]]]], Any]
 
 
 def _selected(names: Iterable[str], config: MigrationConfig) -> list[str]:
@@ -68,9 +69,12 @@ def build_plan(
     catalog: str,
     schema: str,
     extras: Any = None,
+    read_extras: ExtrasReader | None = None,
     progress: Progress | None = None,
 ) -> Plan:
-    """Read the source and decide, for every model and version, what the run will do."""
+    """Read the source and decide, for every model and version, what the run will do.
+
+    Extras (permissions, activity, webhooks) are given, or read once the models are known."""
     model_map = ModelMap(catalog=catalog, schema=schema, models=dict(config.models))
     plan = Plan(
         source_registry=registry.display_uri,
@@ -100,10 +104,15 @@ def build_plan(
                 "give one of them its own target under 'models' in the config"
             )
         targets[target] = name
+    models = []
     for name in names:
         if progress:
             progress(name)
-        plan.models.append(_model_plan(registry, registry.model(name), targets, config, extras))
+        models.append(registry.model(name))
+    if read_extras is not None:
+        extras = read_extras([(m.name, [str(v.version) for v in m.versions]) for m in models])
+    for model in models:
+        plan.models.append(_model_plan(registry, model, targets, config, extras))
     plan_grants(plan, config, extras)
     plan.webhooks = plan_webhooks(plan, extras)
     plan.notifications = plan_notifications(plan, extras)

@@ -50,6 +50,11 @@ class SourceVersion:
     model_id: str | None = None
     aliases: tuple[str, ...] = ()
 
+    @classmethod
+    def located(cls, model: str, version: int, artifact_uri: str) -> SourceVersion:
+        """A version known only by where its files are (enough to list and read them)."""
+        return cls(model, version, "None", "READY", "", {}, None, None, "", artifact_uri, 0, 0)
+
 
 @dataclass(frozen=True)
 class SourceModel:

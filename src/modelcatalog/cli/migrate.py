@@ -1,0 +1,296 @@
+"""`modelcatalog migrate`: move a stage-based MLflow registry into the catalog.
+
+plan (reviewable YAML) → run (idempotent, resumable) → verify (source and target compared).
+Exit codes: 0 done, 1 something failed or differs, 2 the command line, config or plan is wrong
+(caught before anything is written).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from modelcatalog.cli import remote
+from modelcatalog.client import CatalogClient, credentials
+from modelcatalog.client.credentials import CredentialsFileError
+
+app = typer.Typer(
+    help="Migrate a stage-based MLflow model registry into the catalog: plan, run, verify.",
+    no_args_is_help=True,
+)
+
+PlanArgument = Annotated[
+    Path, typer.Argument(metavar="PLAN", help="A plan written by `migrate plan`.")
+]
+WorkersOption = Annotated[
+    int,
+    typer.Option("--workers", min=1, max=64, help="Versions handled at the same time (1 to 64)."),
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Handle only shard I of N (models split by a stable hash of their source name).",
+        show_default=False,
+    ),
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Source registry URI, when the plan's has a masked password (***).",
+        show_default=False,
+    ),
+]
+SourceTrackingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source-tracking-uri",
+        help="Tracking URI of the source runs. Default: the source registry URI.",
+        show_default=False,
+    ),
+]
+
+
+def _usage(message: str) -> typer.Exit:
+    return remote.fail(message, code=2)
+
+
+def _shard(text: str | None) -> Any:
+    from modelcatalog.migrate.run import Shard
+
+    if text is None:
+        return Shard()
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--shard'") from exc
+
+
+def _open_source(registry_uri: str, tracking_uri: str | None) -> Any:
+    from modelcatalog.migrate.source import SourceError, SourceRegistry
+
+    if "***" in registry_uri or (tracking_uri and "***" in tracking_uri):
+        raise _usage(
+            "the plan's source URI has a masked password; give the full URI with --source "
+            "(and --source-tracking-uri if the runs live elsewhere)"
+        )
+    try:
+        return SourceRegistry(registry_uri, tracking_uri)
+    except SourceError as exc:
+        raise _usage(str(exc)) from exc
+
+
+def _read_plan(path: Path) -> Any:
+    from modelcatalog.migrate.mapping import MappingError
+    from modelcatalog.migrate.plan_model import read_plan
+
+    try:
+        return read_plan(path)
+    except MappingError as exc:
+        raise _usage(str(exc)) from exc
+
+
+def _connect(stack: ExitStack, url: str, workers: int) -> Any:
+    from modelcatalog.migrate.target import CatalogTarget
+
+    try:
+        token = credentials.resolve_token(credentials.normalize_url(url))
+    except (CredentialsFileError, ValueError) as exc:
+        raise _usage(str(exc)) from exc
+    client = stack.enter_context(CatalogClient(url, token, timeout=120.0))
+    target = CatalogTarget(client, workers=workers)
+    stack.callback(target.close)
+    return target
+
+
+@app.command("plan")
+def plan(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="Source registry URI (sqlite:///mlflow.db, postgresql://..., "
+            "http://mlflow:5000, databricks, ...).",
+            show_default=False,
+        ),
+    ],
+    catalog: Annotated[str, typer.Option("--catalog", help="Target catalog.", show_default=False)],
+    schema: Annotated[str, typer.Option("--schema", help="Target schema.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the plan (YAML).")],
+    source_tracking_uri: SourceTrackingOption = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="Catalog server URL. Default: $MODELCATALOG_URL, else the last login's.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="migration.yaml with names, policies and principals."),
+    ] = None,
+    skip_extras: Annotated[
+        bool,
+        typer.Option(
+            "--skip-extras",
+            help="Do not read permissions, comments, transition requests and webhooks.",
+        ),
+    ] = False,
+) -> None:
+    """Read the source registry and write a reviewable plan (nothing is written anywhere else)."""
+    from modelcatalog.migrate.config import MigrationConfig
+    from modelcatalog.migrate.mapping import MappingError
+    from modelcatalog.migrate.plan import PlanError, build_plan
+    from modelcatalog.migrate.plan_model import write_plan
+    from modelcatalog.migrate.signatures import Skip
+    from modelcatalog.migrate.source import SourceError
+
+    catalog_name = remote.catalog_name(catalog, "'--catalog'")
+    schema_name = remote.catalog_name(schema, "'--schema'")
+    target_url = remote.server_url(target)
+    try:
+        settings = MigrationConfig.load(config)
+    except MappingError as exc:
+        raise _usage(str(exc)) from exc
+    registry = _open_source(source, source_tracking_uri)
+    reader = None if skip_extras else _extras_reader(registry)
+    try:
+        with remote.stderr.status("reading the source registry") as status:
+            built = build_plan(
+                registry,
+                settings,
+                target_url=target_url,
+                catalog=catalog_name,
+                schema=schema_name,
+                read_extras=reader,
+                progress=lambda name: status.update(f"reading {name}"),
+            )
+    except (PlanError, SourceError, Skip) as exc:
+        raise _usage(str(exc)) from exc
+    write_plan(built, output)
+    _print_plan_summary(built, output)
+
+
+def _extras_reader(registry: Any) -> Any:
+    def read(versions_by_model: list[tuple[str, list[str]]]) -> Any:
+        from modelcatalog.migrate.extras import ExtrasError, read_extras
+
+        try:
+            return read_extras(registry.registry_uri, registry.tracking_uri, versions_by_model)
+        except ExtrasError as exc:
+            raise _usage(f"{exc} (--skip-extras plans without them)") from exc
+
+    return read
+
+
+def _print_plan_summary(built: Any, output: Path) -> None:
+    skipped = sum(len(m.skipped) for m in built.models)
+    remote.done(
+        f"Wrote {output}: {len(built.models)} models, {built.version_count} versions to copy, "
+        f"{skipped} skipped, {len(built.all_grants())} grants."
+    )
+    for model in built.models:
+        for s in model.skipped:
+            remote.done(f"  skip {model.source} v{s.version}: {s.reason}")
+        for note in model.notes:
+            remote.done(f"  note {model.source}: {note}")
+    statements = [g.statement() for g in built.all_grants()]
+    if statements:
+        remote.done("Grants:")
+        for statement in statements:
+            remote.done(f"  {statement}")
+
+
+@app.command("run")
+def run(
+    plan_file: PlanArgument,
+    workers: WorkersOption = 4,
+    shard: ShardOption = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log",
+            help="Run log (JSON lines). Default: <plan>.run.jsonl, or "
+            "<plan>.run-<I>of<N>.jsonl for a shard.",
+            show_default=False,
+        ),
+    ] = None,
+    source: SourceOption = None,
+    source_tracking_uri: SourceTrackingOption = None,
+) -> None:
+    """Execute a plan: copy versions with their numbers, files, tags, aliases and grants."""
+    from modelcatalog.client import CatalogClientError
+    from modelcatalog.migrate.progress import RichProgress, summary_table
+    from modelcatalog.migrate.run import RunError, Runner
+    from modelcatalog.migrate.runlog import RunLog
+
+    chosen = _shard(shard)
+    built = _read_plan(plan_file)
+    registry = _open_source(
+        source or built.source_registry, source_tracking_uri or built.source_tracking
+    )
+    suffix = "" if chosen.count == 1 else f"-{chosen.index}of{chosen.count}"
+    log_path = log or plan_file.with_name(f"{plan_file.stem}.run{suffix}.jsonl")
+    with ExitStack() as stack:
+        target = _connect(stack, built.target_url, workers)
+        run_log = RunLog(log_path)
+        stack.callback(run_log.close)
+        progress = stack.enter_context(RichProgress(remote.stderr))
+        runner = Runner(
+            built, registry, target, run_log, workers=workers, shard=chosen, observer=progress
+        )
+        try:
+            summary = runner.run()
+        except RunError as exc:
+            raise _usage(str(exc)) from exc
+        except CatalogClientError as exc:
+            raise remote.fail(exc.message) from exc
+    remote.stderr.print(summary_table(summary))
+    if summary.grants_note:
+        remote.done(f"grants: {summary.grants_not_applied} {summary.grants_note}")
+    for failure in summary.failures:
+        remote.stderr.print(f"failed: {failure}", markup=False, highlight=False)
+    remote.done(f"Run log: {log_path}")
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify(
+    plan_file: PlanArgument,
+    workers: WorkersOption = 4,
+    shard: ShardOption = None,
+    source: SourceOption = None,
+    source_tracking_uri: SourceTrackingOption = None,
+) -> None:
+    """Compare source and target, file checksums included; exit 1 with a report if they differ."""
+    from modelcatalog.client import CatalogClientError
+    from modelcatalog.migrate.progress import verify_table
+    from modelcatalog.migrate.verify import Verifier
+
+    chosen = _shard(shard)
+    built = _read_plan(plan_file)
+    registry = _open_source(
+        source or built.source_registry, source_tracking_uri or built.source_tracking
+    )
+    with ExitStack() as stack:
+        target = _connect(stack, built.target_url, workers)
+        try:
+            with remote.stderr.status("comparing source and target"):
+                report = Verifier(built, registry, target, workers=workers, shard=chosen).verify()
+        except CatalogClientError as exc:
+            raise remote.fail(exc.message) from exc
+    remote.done(
+        f"Checked {report.models} models, {report.versions} versions, {report.files} files "
+        f"({report.bytes / (1 << 20):,.1f} MiB)."
+    )
+    if not report.ok:
+        remote.stderr.print(verify_table(report))
+        raise remote.fail(f"{len(report.differences)} difference(s) between source and target")
+    remote.done("Source and target match.")

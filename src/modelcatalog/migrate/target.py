@@ -1,0 +1,235 @@
+"""The catalog a migration writes to, over its HTTP API (one client shared by all workers).
+
+Version numbers are kept through the privileged migration endpoint; files go through the same
+presigned URLs stock MLflow uses, streamed; the manifest recorded at finalize is read back to
+check every file's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import httpx
+
+from modelcatalog.client import AlreadyExists, CatalogClient, NotFound
+from modelcatalog.client.errors import ServerUnreachable, server_error
+from modelcatalog.client.http import CATALOG_API, UC_API, segment
+
+CHUNK_SIZE = 1 << 20
+MIGRATION_VERSIONS = f"{CATALOG_API}/migration/versions"
+PERMISSIONS = f"{UC_API}/permissions/{{securable_type}}/{{full_name}}"
+PRINCIPALS = f"{CATALOG_API}/principals"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which of the routes a migration needs the target offers (read from its OpenAPI)."""
+
+    migration_versions: bool
+    permissions: bool
+    principals: bool
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """One file written to the target, with what was actually sent."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class CatalogTarget:
+    """Migration-level operations on one catalog server."""
+
+    def __init__(self, client: CatalogClient, *, workers: int = 4) -> None:
+        self.client = client
+        limits = httpx.Limits(max_connections=workers + 4, max_keepalive_connections=workers + 4)
+        # Presigned URLs carry their own signature; no bearer token goes with the bytes.
+        self._files = httpx.Client(timeout=httpx.Timeout(60.0, read=600.0), limits=limits)
+
+    def close(self) -> None:
+        self._files.close()
+
+    def capabilities(self) -> Capabilities:
+        """What the server offers, from its OpenAPI document."""
+        try:
+            response = self._files.get(f"{self.client.url}/openapi.json")
+            paths = set(response.json().get("paths", {})) if response.is_success else set()
+        except (httpx.HTTPError, ValueError):
+            paths = set()
+        return Capabilities(
+            migration_versions=MIGRATION_VERSIONS in paths,
+            permissions=PERMISSIONS in paths,
+            principals=PRINCIPALS in paths,
+        )
+
+    def whoami(self) -> dict[str, Any]:
+        return self.client.get(f"{CATALOG_API}/me")
+
+    # Containers and models ----------------------------------------------------------------
+
+    def ensure_catalog(self, name: str) -> None:
+        try:
+            self.client.get(f"{UC_API}/catalogs/{segment(name)}")
+        except NotFound:
+            try:
+                self.client.post(f"{UC_API}/catalogs", {"name": name})
+            except AlreadyExists:
+                pass
+
+    def ensure_schema(self, catalog: str, schema: str) -> None:
+        try:
+            self.client.get(f"{UC_API}/schemas/{segment(f'{catalog}.{schema}')}")
+        except NotFound:
+            try:
+                self.client.post(f"{UC_API}/schemas", {"name": schema, "catalog_name": catalog})
+            except AlreadyExists:
+                pass
+
+    def get_model(self, full_name: str) -> dict[str, Any] | None:
+        try:
+            return self.client.get(f"{UC_API}/models/{segment(full_name)}")
+        except NotFound:
+            return None
+
+    def ensure_model(self, full_name: str, comment: str, tags: dict[str, str]) -> str:
+        """Create the model, or bring an existing one's description and tags to the plan's.
+
+        Returns "created", "updated" or "unchanged"."""
+        catalog, schema, name = full_name.split(".")
+        found = self.get_model(full_name)
+        if found is None:
+            try:
+                self.client.post(
+                    f"{UC_API}/models",
+                    {
+                        "catalog_name": catalog,
+                        "schema_name": schema,
+                        "name": name,
+                        "comment": comment or None,
+                        "tags": [{"key": k, "value": v} for k, v in tags.items()],
+                    },
+                )
+                return "created"
+            except AlreadyExists:
+                found = self.get_model(full_name) or {}
+        changed = False
+        if (found.get("comment") or "") != comment:
+            self.client.patch(f"{UC_API}/models/{segment(full_name)}", {"comment": comment})
+            changed = True
+        current = tag_dict(found.get("tags"))
+        add = {k: v for k, v in tags.items() if current.get(k) != v}
+        if add:
+            self.client.patch(
+                f"{UC_API}/securable-tags/registered_model/{segment(full_name)}",
+                {"changes": {"add_tags": [{"key": k, "value": v} for k, v in add.items()]}},
+            )
+            changed = True
+        return "updated" if changed else "unchanged"
+
+    # Versions -----------------------------------------------------------------------------
+
+    def create_version(self, full_name: str, number: int, body: dict[str, Any]) -> dict[str, Any]:
+        """Version `number` exactly, PENDING; or the existing one if it has the same origin."""
+        return self.client.post(MIGRATION_VERSIONS, {"name": full_name, "version": number, **body})
+
+    def get_version(self, full_name: str, number: int) -> dict[str, Any] | None:
+        try:
+            return self.client.get(f"{UC_API}/models/{segment(full_name)}/versions/{number}")
+        except NotFound:
+            return None
+
+    def list_versions(self, full_name: str) -> list[dict[str, Any]]:
+        return list(
+            self.client.paginate(f"{UC_API}/models/{segment(full_name)}/versions", "model_versions")
+        )
+
+    def upload(self, full_name: str, number: int, path: str, stream: BinaryIO, size: int) -> str:
+        """Stream one file to the version through a presigned URL; returns its sha256."""
+        catalog, schema, model = full_name.split(".")
+        answer = self.client.post(
+            "/api/2.0/fs/create-upload-url",
+            {"path": f"/Models/{catalog}/{schema}/{model}/{number}/{path}"},
+        )
+        digest = hashlib.sha256()
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := stream.read(CHUNK_SIZE):
+                digest.update(chunk)
+                yield chunk
+
+        headers = {h["name"]: h["value"] for h in answer.get("headers") or [] if "name" in h}
+        headers["Content-Length"] = str(size)
+        try:
+            response = self._files.put(answer["url"], content=chunks(), headers=headers)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.client.url, f"upload of {path} failed: {exc}") from exc
+        if response.is_error:
+            try:
+                body: object = response.json()
+            except ValueError:
+                body = response.text
+            raise server_error(response.status_code, body, response.reason_phrase)
+        return digest.hexdigest()
+
+    def finalize(self, full_name: str, number: int) -> dict[str, Any]:
+        return self.client.patch(
+            f"{UC_API}/models/{segment(full_name)}/versions/{number}/finalize", {}
+        )
+
+    def manifest(self, full_name: str, number: int) -> dict[str, Uploaded]:
+        """The files the server recorded at finalize, by path."""
+        body = self.client.get(
+            f"{CATALOG_API}/models/{segment(full_name)}/versions/{number}/manifest"
+        )
+        return {
+            f["path"]: Uploaded(f["path"], int(f["size"]), f["sha256"])
+            for f in body.get("files") or []
+        }
+
+    def set_alias(self, full_name: str, alias: str, number: int) -> None:
+        self.client.put(
+            f"{UC_API}/models/{segment(full_name)}/aliases/{segment(alias)}",
+            {"version_num": number},
+        )
+
+    # Principals and grants ----------------------------------------------------------------
+
+    def ensure_principal(self, name: str, kind: str) -> None:
+        try:
+            self.client.post(PRINCIPALS, {"name": name, "kind": kind})
+        except AlreadyExists:
+            pass
+
+    def grant(
+        self, securable_type: str, full_name: str, principal: str, privileges: list[str]
+    ) -> None:
+        path = f"{UC_API}/permissions/{securable_type}/{segment(full_name)}"
+        self.client.patch(
+            path, {"changes": [{"principal": principal, "add": privileges, "remove": []}]}
+        )
+
+    def privileges(self, securable_type: str, full_name: str) -> dict[str, set[str]]:
+        """Privileges granted directly on a securable, by principal."""
+        body = self.client.get(f"{UC_API}/permissions/{securable_type}/{segment(full_name)}")
+        found: dict[str, set[str]] = {}
+        for entry in body.get("privilege_assignments") or []:
+            found.setdefault(entry.get("principal", ""), set()).update(
+                str(p).replace("_", " ") for p in entry.get("privileges") or []
+            )
+        return found
+
+
+def tag_dict(tags: object) -> dict[str, str]:
+    """Tags as a mapping, whichever shape the server used (list of pairs or mapping)."""
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {
+        str(t.get("key")): str(t.get("value", ""))
+        for t in tags or []
+        if isinstance(t, dict) and "key" in t
+    }
