@@ -19,6 +19,10 @@ class NotFound(CatalogError):
     kind = "NOT_FOUND"
 
 
+class HiddenFromCaller(NotFound):
+    """Reported as not found because the caller may not see the object (audited as a denial)."""
+
+
 class AlreadyExists(CatalogError):
     """An object with that name exists already."""
 

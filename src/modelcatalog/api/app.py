@@ -17,7 +17,7 @@ from modelcatalog.api.deps import caller
 from modelcatalog.api.observability import Metrics, RequestObserver
 from modelcatalog.config import ServerSettings, admin_token_from_env
 from modelcatalog.errors import CatalogError
-from modelcatalog.service import principals
+from modelcatalog.service import audit, principals
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.storage import open_store
 from modelcatalog.store.database import Database, upgrade_schema
@@ -36,6 +36,7 @@ def prepare(settings: ServerSettings) -> Path | None:
         open_store(settings.storage_root)
         created = principals.ensure_admin(db, admin_token_from_env())
         principals.signing_secret(db)
+        audit.ensure_head(db)
     finally:
         db.dispose()
     if not created:
@@ -74,6 +75,7 @@ def build_context(settings: ServerSettings) -> ServiceContext:
         store=store,
         signing_secret=principals.signing_secret(db),
         url_lifetime_seconds=settings.url_lifetime_seconds,
+        audit=audit.AuditLog(db),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -26,6 +27,17 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() or None
 
 
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def url_bearer(request: Request) -> Caller:
+    """Whoever presents a presigned URL: anonymous until its signature names the principal."""
+    return Caller(
+        "anonymous", 0, request_id=request.state.request_id, client_address=_client(request)
+    )
+
+
 async def caller(request: Request) -> Caller:
     """The authenticated principal of this request (401 without a valid bearer token)."""
     token = bearer_token(request)
@@ -34,7 +46,7 @@ async def caller(request: Request) -> Caller:
     if found is None:
         found = await run_in_threadpool(principals.authenticate, context(request), token)
     request.state.principal = found.name
-    return found
+    return replace(found, request_id=request.state.request_id, client_address=_client(request))
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

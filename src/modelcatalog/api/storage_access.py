@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.deps import call, caller, context, url_bearer
 from modelcatalog.api.requests import fields
 from modelcatalog.errors import NotFound
 from modelcatalog.service import files
@@ -60,7 +60,7 @@ async def list_directory(path: str, request: Request, who: Caller = Depends(call
 async def put_object(key: str, request: Request) -> Response:
     ctx = context(request)
     clean, request.state.principal = await call(
-        files.authorize_presigned, ctx, "PUT", key, dict(request.query_params)
+        files.authorize_presigned, ctx, url_bearer(request), "PUT", key, dict(request.query_params)
     )
     writer = await run_in_threadpool(ctx.store.open_writer, clean)
     await run_in_threadpool(writer.__enter__)
@@ -84,7 +84,7 @@ async def put_object(key: str, request: Request) -> Response:
 async def get_object(key: str, request: Request) -> Response:
     ctx = context(request)
     clean, request.state.principal = await call(
-        files.authorize_presigned, ctx, "GET", key, dict(request.query_params)
+        files.authorize_presigned, ctx, url_bearer(request), "GET", key, dict(request.query_params)
     )
     try:
         local = ctx.store.local_path(clean)

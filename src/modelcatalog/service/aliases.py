@@ -7,13 +7,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, NotFound
-from modelcatalog.service import lookup
+from modelcatalog.service import audit, lookup
+from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
 from modelcatalog.service.versions import READY, locate_version, version_views
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import tables as t
 
 
+@audited("setRegisteredModelAlias", "registered_model")
 def set_alias(
     ctx: ServiceContext, caller: Caller, full_name: object, alias: object, version: object
 ) -> VersionView:
@@ -22,8 +24,9 @@ def set_alias(
     clean = rules.alias_name(alias)
     number = rules.version_number(version, "version")
     insert = postgresql.insert if ctx.db.dialect == "postgresql" else sqlite.insert
+    audit.describe(alias=clean, version=number)
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "manage_model")
         row = lookup.version_row(session, model, name.full, number)
         if row.status != READY:
             raise FailedPrecondition(
@@ -43,9 +46,11 @@ def set_alias(
         )
         model.updated_at, model.updated_by = now_ms(), caller.name
         session.flush()
+        audit.record_in(session)
         return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
 
 
+@audited("getModelVersionByAlias", "registered_model")
 def get_version_by_alias(
     ctx: ServiceContext, caller: Caller, full_name: object, alias: object
 ) -> VersionView:
@@ -53,14 +58,15 @@ def get_version_by_alias(
     name = rules.model_name(full_name)
     clean = rules.alias_name(alias)
     with ctx.db.read() as session:
-        return locate_version(ctx, session, name, alias=clean)
+        return locate_version(ctx, session, caller, name, alias=clean)
 
 
+@audited("deleteRegisteredModelAlias", "registered_model")
 def delete_alias(ctx: ServiceContext, caller: Caller, full_name: object, alias: object) -> None:
     name = rules.model_name(full_name)
     clean = rules.alias_name(alias)
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "manage_model")
         gone = session.execute(
             delete(t.ModelAlias).where(
                 t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower()
@@ -69,3 +75,4 @@ def delete_alias(ctx: ServiceContext, caller: Caller, full_name: object, alias: 
         if not gone:
             raise NotFound(f"Registered model '{name.full}' has no alias '{clean}'.")
         model.updated_at, model.updated_by = now_ms(), caller.name
+        audit.record_in(session)

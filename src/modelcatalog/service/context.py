@@ -11,6 +11,8 @@ from modelcatalog.storage.base import ArtifactStore
 from modelcatalog.store.database import Database
 
 if TYPE_CHECKING:
+    from modelcatalog.service.access import RightsCache
+    from modelcatalog.service.audit import AuditLog
     from modelcatalog.service.principals import TokenCache
 
 
@@ -21,6 +23,9 @@ class Caller:
     name: str
     principal_id: int
     is_admin: bool = False
+    # Where the request came from, for the audit log.
+    request_id: str | None = None
+    client_address: str | None = None
 
 
 @dataclass
@@ -33,12 +38,21 @@ class ServiceContext:
     # How long a presigned URL or temporary credential stays valid.
     url_lifetime_seconds: int = 900
     tokens: TokenCache = field(default_factory=lambda: _token_cache())
+    rights: RightsCache = field(default_factory=lambda: _rights_cache())
+    # Set by the application: writes queued audit records.
+    audit: AuditLog = field(default=None)  # type: ignore[assignment]
 
 
 def _token_cache() -> TokenCache:
     from modelcatalog.service.principals import TokenCache
 
     return TokenCache()
+
+
+def _rights_cache() -> RightsCache:
+    from modelcatalog.service.access import RightsCache
+
+    return RightsCache()
 
 
 def now_ms() -> int:

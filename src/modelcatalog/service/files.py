@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.service import lookup
+from modelcatalog.service import audit, lookup
+from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys, presign
@@ -134,9 +135,16 @@ def remove_model_files(ctx: ServiceContext, model_id: str) -> None:
 
 
 def resolve_path(
-    ctx: ServiceContext, path: object, *, field: str = "path", directory: bool = False
+    ctx: ServiceContext,
+    caller: Caller,
+    path: object,
+    action: str,
+    *,
+    field: str = "path",
+    directory: bool = False,
 ) -> ResolvedFile:
-    """Resolve `/Models/<catalog>/<schema>/<model>/<version>/<file>` to a version's file."""
+    """Resolve `/Models/<catalog>/<schema>/<model>/<version>/<file>` to a version's file that
+    the caller may use for `action`."""
     if not isinstance(path, str) or not path:
         raise InvalidParameter(
             f"'{field}' is required: /{FILES_ROOT}/<catalog>/<schema>/<model>/<version>/<file>.",
@@ -163,8 +171,9 @@ def resolve_path(
             raise InvalidParameter(
                 f"'{field}' is '{path}': a segment percent-decodes to '.' or '..'.", field
             )
+    audit.describe(name.full, "registered_model", version=number)
     with ctx.db.read() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, action)
         row = lookup.version_row(session, model, name.full, number)
         return ResolvedFile(model.id, number, row.status, relative, name.full)
 
@@ -179,16 +188,18 @@ def _signed_url(ctx: ServiceContext, base_url: str, method: str, key: str, calle
     return f"{base_url.rstrip('/')}/api/modelcatalog/presigned/{path}?{urlencode(params)}"
 
 
+@audited("createUploadUrl")
 def upload_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
-    """A URL the caller may PUT one file of a PENDING version to."""
-    target = resolve_path(ctx, path)
+    """A URL the caller may PUT one file of a PENDING version to (needs CREATE MODEL VERSION)."""
+    target = resolve_path(ctx, caller, path, "create_version")
     require_status(target.full_name, target.version, target.status, write=True)
     return _signed_url(ctx, base_url, "PUT", target.key, caller)
 
 
+@audited("createDownloadUrl")
 def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
-    """A URL the caller may GET one file of a READY version from."""
-    target = resolve_path(ctx, path)
+    """A URL the caller may GET one file of a READY version from (needs EXECUTE)."""
+    target = resolve_path(ctx, caller, path, "read_model")
     require_status(target.full_name, target.version, target.status, write=False)
     return _signed_url(ctx, base_url, "GET", target.key, caller)
 
@@ -207,21 +218,27 @@ def require_status(full_name: str, version: int, status: str, *, write: bool) ->
         )
 
 
+@audited("generateTemporaryModelVersionCredentials", "registered_model")
 def storage_credentials(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object, *, write: bool
 ) -> int:
-    """Grant access to a version's files (through this server's presigned URLs); returns the
-    expiry in milliseconds since the epoch."""
-    from modelcatalog.service.versions import get_version
-
-    view = get_version(ctx, caller, full_name, version)
-    require_status(view.full_name, view.version, view.status, write=write)
+    """Grant access to a version's files (through this server's presigned URLs): reading needs
+    EXECUTE, writing CREATE MODEL VERSION. Returns the expiry in milliseconds since the epoch."""
+    name = rules.model_name(full_name)
+    number = rules.version_number(version)
+    audit.describe(version=number)
+    with ctx.db.read() as session:
+        action = "create_version" if write else "read_model"
+        model = lookup.model_row(ctx, session, caller, name, action)
+        row = lookup.version_row(session, model, name.full, number)
+    require_status(name.full, number, row.status, write=write)
     return int((time.time() + ctx.url_lifetime_seconds) * 1000)
 
 
+@audited("listDirectory")
 def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]:
     """The direct children of a folder of a READY version, Files API style."""
-    target = resolve_path(ctx, path, directory=True)
+    target = resolve_path(ctx, caller, path, "read_model", directory=True)
     require_status(target.full_name, target.version, target.status, write=False)
     prefix = target.key if target.key.endswith("/") else target.key + "/"
     base = "/" + path.strip("/") + "/"
@@ -255,11 +272,16 @@ def _presigned_key(raw_key: str) -> str:
         raise NotFound("No such presigned object.") from None
 
 
+@audited("useSignedUrl")
 def authorize_presigned(
-    ctx: ServiceContext, method: str, raw_key: str, params: dict[str, str]
+    ctx: ServiceContext, caller: Caller, method: str, raw_key: str, params: dict[str, str]
 ) -> tuple[str, str]:
     """Check a presigned request: a confined key, a valid unexpired signature for this method,
-    and a version that still allows it. Returns the storage key and the signing principal."""
+    and a version that still allows it. Returns the storage key and the signing principal.
+
+    `caller` stands for the anonymous bearer of the URL; the record names the principal the
+    URL was issued to once the signature proves it."""
+    audit.describe(action="readArtifact" if method == "GET" else "writeArtifact")
     key = _presigned_key(raw_key)
     try:
         principal = presign.verify(
@@ -268,13 +290,23 @@ def authorize_presigned(
     except presign.PresignError as exc:
         raise PermissionDenied(str(exc)) from None
     model_id, _, rest = key.partition("/")
+    number = int(rest.partition("/")[0])
     with ctx.db.read() as session:
-        status = session.scalar(
-            select(t.ModelVersion.status).where(
-                t.ModelVersion.model_id == model_id,
-                t.ModelVersion.version == int(rest.partition("/")[0]),
-            )
-        )
+        found = session.execute(
+            select(t.ModelVersion.status, t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
+            .join(t.RegisteredModel, t.RegisteredModel.id == t.ModelVersion.model_id)
+            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+            .where(t.ModelVersion.model_id == model_id, t.ModelVersion.version == number)
+        ).first()
+    status = found[0] if found else None
+    audit.describe(
+        ".".join(found[1:]) if found else None,
+        "registered_model",
+        principal=principal,
+        version=number,
+        path=rest.partition("/")[2],
+    )
     if status is None:
         raise NotFound("The model version this URL was issued for no longer exists.")
     wanted = "PENDING_REGISTRATION" if method == "PUT" else "READY"

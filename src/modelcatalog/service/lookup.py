@@ -1,40 +1,119 @@
-"""Finding securables by name inside a session, with precise not-found messages."""
+"""Finding securables by name inside a session, authorized for the caller, with precise
+not-found messages. An object the caller may not see is reported exactly as a missing one."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import privileges as pv
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import NotFound
+from modelcatalog.service import access
+from modelcatalog.service.access import Decision, Securable
+from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
+Chain = tuple[Securable, ...]
 
-def catalog_row(session: Session, name: str) -> t.Catalog:
+
+def authorize(
+    ctx: ServiceContext,
+    session: Session,
+    caller: Caller,
+    action: str,
+    chain: Chain,
+    not_found: str,
+) -> Decision:
+    """Check `action` on the last securable of `chain`; raise as DESIGN.md's table says."""
+    rights = access.rights_of(ctx.rights, session, caller)
+    decision = access.decide(caller, rights, chain)
+    access.require(decision, pv.ACTIONS[action], chain, not_found)
+    return decision
+
+
+def metastore_chain() -> Chain:
+    return (Securable(pv.METASTORE, pv.METASTORE_ID, "metastore", ""),)
+
+
+def catalog_securable(row: t.Catalog) -> Securable:
+    return Securable(pv.CATALOG, row.id, row.name, row.owner)
+
+
+def schema_securable(cat: t.Catalog, row: t.Schema) -> Securable:
+    return Securable(pv.SCHEMA, row.id, f"{cat.name}.{row.name}", row.owner)
+
+
+def _catalog(session: Session, name: str) -> t.Catalog:
     row = session.scalar(select(t.Catalog).where(t.Catalog.name == name))
     if row is None:
         raise NotFound(f"Catalog '{name}' does not exist.")
     return row
 
 
-def schema_row(session: Session, catalog: str, schema: str) -> tuple[t.Catalog, t.Schema]:
-    cat = catalog_row(session, catalog)
-    row = session.scalar(
-        select(t.Schema).where(t.Schema.catalog_id == cat.id, t.Schema.name == schema)
+def catalog_row(
+    ctx: ServiceContext, session: Session, caller: Caller, name: str, action: str
+) -> t.Catalog:
+    row = _catalog(session, name)
+    chain = (catalog_securable(row),)
+    authorize(ctx, session, caller, action, chain, f"Catalog '{name}' does not exist.")
+    return row
+
+
+def schema_row(
+    ctx: ServiceContext, session: Session, caller: Caller, catalog: str, schema: str, action: str
+) -> tuple[t.Catalog, t.Schema]:
+    missing = f"Schema '{catalog}.{schema}' does not exist."
+    cat = session.scalar(select(t.Catalog).where(t.Catalog.name == catalog))
+    row = (
+        session.scalar(
+            select(t.Schema).where(t.Schema.catalog_id == cat.id, t.Schema.name == schema)
+        )
+        if cat is not None
+        else None
     )
-    if row is None:
-        raise NotFound(f"Schema '{catalog}.{schema}' does not exist.")
+    if cat is None or row is None:
+        raise NotFound(missing)
+    chain = (catalog_securable(cat), schema_securable(cat, row))
+    authorize(ctx, session, caller, action, chain, missing)
     return cat, row
 
 
-def model_row(session: Session, name: ModelName, *, for_update: bool = False) -> t.RegisteredModel:
-    query = queries.MODEL_BY_NAME_FOR_UPDATE if for_update else queries.MODEL_BY_NAME
-    row = session.scalar(
-        query, {"catalog": name.catalog, "schema": name.schema, "model": name.model}
+def model_chain(name: ModelName, found: object, model_id: str, model_owner: str) -> Chain:
+    """Catalog → schema → model, from a query row carrying `catalog_id`, `catalog_owner`,
+    `schema_id` and `schema_owner`."""
+    return (
+        Securable(pv.CATALOG, found.catalog_id, name.catalog, found.catalog_owner),  # type: ignore[attr-defined]
+        Securable(
+            pv.SCHEMA,
+            found.schema_id,  # type: ignore[attr-defined]
+            f"{name.catalog}.{name.schema}",
+            found.schema_owner,  # type: ignore[attr-defined]
+        ),
+        Securable(pv.MODEL, model_id, name.full, model_owner),
     )
-    if row is None:
-        raise NotFound(f"Registered model '{name.full}' does not exist.")
+
+
+def model_row(
+    ctx: ServiceContext,
+    session: Session,
+    caller: Caller,
+    name: ModelName,
+    action: str,
+    *,
+    for_update: bool = False,
+) -> t.RegisteredModel:
+    query = queries.MODEL_BY_NAME_FOR_UPDATE if for_update else queries.MODEL_BY_NAME
+    found = session.execute(
+        query, {"catalog": name.catalog, "schema": name.schema, "model": name.model}
+    ).first()
+    missing = f"Registered model '{name.full}' does not exist."
+    if found is None:
+        raise NotFound(missing)
+    row = found[0]
+    chain = model_chain(name, found, row.id, row.owner)
+    authorize(ctx, session, caller, action, chain, missing)
     return row
 
 

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from modelcatalog.domain import rules
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import AlreadyExists, InvalidParameter
-from modelcatalog.service import lookup, paging, principals
+from modelcatalog.service import access, audit, lookup, paging, principals
+from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.tags import change_tags, tags_of
 from modelcatalog.service.views import AliasView, ModelView, Page
 from modelcatalog.store import tables as t
@@ -56,11 +58,7 @@ def model_views(
     ]
 
 
-def _view(ctx: ServiceContext, session: Session, name: ModelName) -> ModelView:
-    row = lookup.model_row(session, name)
-    return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
-
-
+@audited("createRegisteredModel", "registered_model")
 def create_model(
     ctx: ServiceContext,
     caller: Caller,
@@ -76,7 +74,9 @@ def create_model(
     stamp = now_ms()
     try:
         with ctx.db.write() as session:
-            _, schema = lookup.schema_row(session, name.catalog, name.schema)
+            _, schema = lookup.schema_row(
+                ctx, session, caller, name.catalog, name.schema, "create_model"
+            )
             row = t.RegisteredModel(
                 id=new_id(),
                 schema_id=schema.id,
@@ -94,17 +94,21 @@ def create_model(
             session.flush()
             if tags:
                 change_tags(session, "registered_model", row.id, tags)
+            audit.record_in(session)
             return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
     except IntegrityError:
         raise AlreadyExists(f"Registered model '{name.full}' already exists.") from None
 
 
+@audited("getRegisteredModel", "registered_model")
 def get_model(ctx: ServiceContext, caller: Caller, full_name: object) -> ModelView:
     name = rules.model_name(full_name)
     with ctx.db.read() as session:
-        return _view(ctx, session, name)
+        row = lookup.model_row(ctx, session, caller, name, "read_model")
+        return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
 
 
+@audited("listRegisteredModels", "schema")
 def list_models(
     ctx: ServiceContext,
     caller: Caller,
@@ -116,7 +120,8 @@ def list_models(
     page_token: object = None,
     default_size: int = 100,
 ) -> Page:
-    """Models ordered by full name, optionally within a catalog or schema, keyset-paged."""
+    """The models the caller may see, ordered by full name, optionally within a catalog or
+    schema, keyset-paged."""
     catalog = rules.name_part(catalog_name, "catalog_name") if catalog_name else None
     schema = rules.name_part(schema_name, "schema_name") if schema_name else None
     if schema and not catalog:
@@ -131,6 +136,9 @@ def list_models(
             .order_by(t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
             .limit(size + 1)
         )
+        visible = access.model_filter(access.rights_of(ctx.rights, session, caller))
+        if visible is not None:
+            query = query.where(visible)
         if catalog:
             query = query.where(t.Catalog.name == catalog)
         if schema:
@@ -149,6 +157,7 @@ def list_models(
         return Page(model_views(ctx, session, rows[:size]), token)
 
 
+@audited("updateRegisteredModel", "registered_model")
 def update_model(
     ctx: ServiceContext,
     caller: Caller,
@@ -178,7 +187,7 @@ def update_model(
             target = ModelName(name.catalog, name.schema, rules.name_part(new_name, "new_name"))
     try:
         with ctx.db.write() as session:
-            row = lookup.model_row(session, name)
+            row = lookup.model_row(ctx, session, caller, name, "manage_model")
             row.name = target.model
             if comment is not None:
                 row.comment = text
@@ -188,6 +197,7 @@ def update_model(
                 row.deployment_job_id = str(deployment_job_id) or None
             row.updated_at, row.updated_by = now_ms(), caller.name
             session.flush()
+            audit.record_in(session)
             return model_views(ctx, session, [(row, target.catalog, target.schema)])[0]
     except IntegrityError:
         raise AlreadyExists(f"Registered model '{target.full}' already exists.") from None
@@ -215,6 +225,7 @@ def purge_models(ctx: ServiceContext, session: Session, model_ids: list[str]) ->
         )
     )
     session.execute(delete(t.RegisteredModel).where(t.RegisteredModel.id.in_(model_ids)))
+    forget_grants(ctx, session, model_ids)
 
     def remove_files() -> None:
         from modelcatalog.service.files import remove_model_files
@@ -225,9 +236,11 @@ def purge_models(ctx: ServiceContext, session: Session, model_ids: list[str]) ->
     after_commit(session, remove_files)
 
 
+@audited("deleteRegisteredModel", "registered_model")
 def delete_model(ctx: ServiceContext, caller: Caller, full_name: object) -> None:
-    """Delete a model, its versions, aliases, tags and files."""
+    """Delete a model, its versions, aliases, tags, grants and files."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        row = lookup.model_row(session, name)
+        row = lookup.model_row(ctx, session, caller, name, "manage_model")
         purge_models(ctx, session, [row.id])
+        audit.record_in(session)

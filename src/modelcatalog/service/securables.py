@@ -8,8 +8,10 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import AlreadyExists, FailedPrecondition
-from modelcatalog.service import lookup, paging, principals
+from modelcatalog.service import access, audit, lookup, paging, principals
+from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.tags import tags_of
 from modelcatalog.service.views import CatalogView, Page, SchemaView
 from modelcatalog.store import tables as t
@@ -44,15 +46,19 @@ def _schema_view(session: Session, cat: t.Catalog, row: t.Schema) -> SchemaView:
     )
 
 
+@audited("createCatalog", "catalog")
 def create_catalog(
     ctx: ServiceContext, caller: Caller, name: object, comment: object = None
 ) -> CatalogView:
-    """Create a catalog owned by the caller."""
+    """Create a catalog owned by the caller (metastore admins, or CREATE CATALOG holders)."""
     clean = rules.name_part(name, "name")
     text = rules.comment(comment)
     stamp = now_ms()
     try:
         with ctx.db.write() as session:
+            lookup.authorize(
+                ctx, session, caller, "create_catalog", lookup.metastore_chain(), "metastore"
+            )
             row = t.Catalog(
                 id=new_id(),
                 name=clean,
@@ -65,24 +71,33 @@ def create_catalog(
             )
             session.add(row)
             session.flush()
+            audit.record_in(session)
             return _catalog_view(session, row)
     except IntegrityError:
         raise AlreadyExists(f"Catalog '{clean}' already exists.") from None
 
 
+@audited("getCatalog", "catalog")
 def get_catalog(ctx: ServiceContext, caller: Caller, name: object) -> CatalogView:
     clean = rules.name_part(name, "name")
     with ctx.db.read() as session:
-        return _catalog_view(session, lookup.catalog_row(session, clean))
+        return _catalog_view(
+            session, lookup.catalog_row(ctx, session, caller, clean, "read_catalog")
+        )
 
 
+@audited("listCatalogs", "metastore")
 def list_catalogs(
     ctx: ServiceContext, caller: Caller, max_results: object = None, page_token: object = None
 ) -> Page:
+    """The catalogs the caller may see."""
     size = paging.page_size(max_results)
     after = paging.decode(page_token, (str,))
     with ctx.db.read() as session:
         query = select(t.Catalog).order_by(t.Catalog.name).limit(size + 1)
+        visible = access.catalog_filter(access.rights_of(ctx.rights, session, caller))
+        if visible is not None:
+            query = query.where(visible)
         if after:
             query = query.where(t.Catalog.name > after[0])
         rows = list(session.scalars(query))
@@ -90,6 +105,7 @@ def list_catalogs(
         return Page([_catalog_view(session, r) for r in rows[:size]], token)
 
 
+@audited("updateCatalog", "catalog")
 def update_catalog(
     ctx: ServiceContext,
     caller: Caller,
@@ -104,7 +120,7 @@ def update_catalog(
     text = rules.comment(comment)
     try:
         with ctx.db.write() as session:
-            row = lookup.catalog_row(session, clean)
+            row = lookup.catalog_row(ctx, session, caller, clean, "manage_catalog")
             if target:
                 row.name = target
             if comment is not None:
@@ -113,18 +129,20 @@ def update_catalog(
                 row.owner = principals.existing_principal(session, owner)
             row.updated_at, row.updated_by = now_ms(), caller.name
             session.flush()
+            audit.record_in(session)
             return _catalog_view(session, row)
     except IntegrityError:
         raise AlreadyExists(f"Catalog '{target}' already exists.") from None
 
 
+@audited("deleteCatalog", "catalog")
 def delete_catalog(ctx: ServiceContext, caller: Caller, name: object, force: bool = False) -> None:
     """Delete a catalog; with `force`, everything in it too (files included)."""
     from modelcatalog.service.models import purge_models
 
     clean = rules.name_part(name, "name")
     with ctx.db.write() as session:
-        row = lookup.catalog_row(session, clean)
+        row = lookup.catalog_row(ctx, session, caller, clean, "manage_catalog")
         schema_ids = list(session.scalars(select(t.Schema.id).where(t.Schema.catalog_id == row.id)))
         if schema_ids and not force:
             raise FailedPrecondition(
@@ -142,10 +160,13 @@ def delete_catalog(ctx: ServiceContext, caller: Caller, name: object, force: boo
         )
         purge_models(ctx, session, model_ids)
         session.execute(delete(t.Tag).where(t.Tag.securable_id.in_(schema_ids + [row.id])))
+        forget_grants(ctx, session, [*schema_ids, row.id])
         session.execute(delete(t.Schema).where(t.Schema.catalog_id == row.id))
         session.delete(row)
+        audit.record_in(session)
 
 
+@audited("createSchema", "schema")
 def create_schema(
     ctx: ServiceContext, caller: Caller, catalog_name: object, name: object, comment: object = None
 ) -> SchemaView:
@@ -155,7 +176,8 @@ def create_schema(
     stamp = now_ms()
     try:
         with ctx.db.write() as session:
-            cat = lookup.catalog_row(session, cat_name)
+            cat = lookup.catalog_row(ctx, session, caller, cat_name, "create_schema")
+            audit.describe(f"{cat_name}.{clean}")
             row = t.Schema(
                 id=new_id(),
                 catalog_id=cat.id,
@@ -169,18 +191,21 @@ def create_schema(
             )
             session.add(row)
             session.flush()
+            audit.record_in(session)
             return _schema_view(session, cat, row)
     except IntegrityError:
         raise AlreadyExists(f"Schema '{cat_name}.{clean}' already exists.") from None
 
 
+@audited("getSchema", "schema")
 def get_schema(ctx: ServiceContext, caller: Caller, full_name: object) -> SchemaView:
     catalog, schema = rules.split_full_name(full_name, "full_name", 2)
     with ctx.db.read() as session:
-        cat, row = lookup.schema_row(session, catalog, schema)
+        cat, row = lookup.schema_row(ctx, session, caller, catalog, schema, "read_schema")
         return _schema_view(session, cat, row)
 
 
+@audited("listSchemas", "catalog")
 def list_schemas(
     ctx: ServiceContext,
     caller: Caller,
@@ -192,13 +217,17 @@ def list_schemas(
     size = paging.page_size(max_results)
     after = paging.decode(page_token, (str,))
     with ctx.db.read() as session:
-        cat = lookup.catalog_row(session, cat_name)
+        cat = lookup.catalog_row(ctx, session, caller, cat_name, "read_catalog")
         query = (
             select(t.Schema)
             .where(t.Schema.catalog_id == cat.id)
             .order_by(t.Schema.name)
             .limit(size + 1)
         )
+        rights = access.rights_of(ctx.rights, session, caller)
+        visible = access.schema_filter(rights, lookup.catalog_securable(cat))
+        if visible is not None:
+            query = query.where(visible)
         if after:
             query = query.where(t.Schema.name > after[0])
         rows = list(session.scalars(query))
@@ -206,6 +235,7 @@ def list_schemas(
         return Page([_schema_view(session, cat, r) for r in rows[:size]], token)
 
 
+@audited("updateSchema", "schema")
 def update_schema(
     ctx: ServiceContext,
     caller: Caller,
@@ -220,7 +250,7 @@ def update_schema(
     text = rules.comment(comment)
     try:
         with ctx.db.write() as session:
-            cat, row = lookup.schema_row(session, catalog, schema)
+            cat, row = lookup.schema_row(ctx, session, caller, catalog, schema, "manage_schema")
             if target:
                 row.name = target
             if comment is not None:
@@ -229,11 +259,13 @@ def update_schema(
                 row.owner = principals.existing_principal(session, owner)
             row.updated_at, row.updated_by = now_ms(), caller.name
             session.flush()
+            audit.record_in(session)
             return _schema_view(session, cat, row)
     except IntegrityError:
         raise AlreadyExists(f"Schema '{catalog}.{target}' already exists.") from None
 
 
+@audited("deleteSchema", "schema")
 def delete_schema(
     ctx: ServiceContext, caller: Caller, full_name: object, force: bool = False
 ) -> None:
@@ -241,7 +273,7 @@ def delete_schema(
 
     catalog, schema = rules.split_full_name(full_name, "full_name", 2)
     with ctx.db.write() as session:
-        _, row = lookup.schema_row(session, catalog, schema)
+        _, row = lookup.schema_row(ctx, session, caller, catalog, schema, "manage_schema")
         model_ids = list(
             session.scalars(
                 select(t.RegisteredModel.id).where(t.RegisteredModel.schema_id == row.id)
@@ -254,7 +286,9 @@ def delete_schema(
             )
         purge_models(ctx, session, model_ids)
         session.execute(delete(t.Tag).where(t.Tag.securable_id == row.id))
+        forget_grants(ctx, session, [row.id])
         session.delete(row)
+        audit.record_in(session)
 
 
 __all__ = [

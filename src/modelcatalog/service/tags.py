@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter
-from modelcatalog.service import lookup
+from modelcatalog.service import audit, lookup
+from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
 from modelcatalog.store import tables as t
 
@@ -86,6 +87,7 @@ def change_tags(
             )
 
 
+@audited("updateRegisteredModelTags", "registered_model")
 def change_model_tags(
     ctx: ServiceContext,
     caller: Caller,
@@ -96,11 +98,13 @@ def change_model_tags(
     """Set and remove tags on a registered model."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "tag_model")
         change_tags(session, "registered_model", model.id, add, remove)
         model.updated_at, model.updated_by = now_ms(), caller.name
+        audit.record_in(session)
 
 
+@audited("updateModelVersionTags", "registered_model")
 def change_version_tags(
     ctx: ServiceContext,
     caller: Caller,
@@ -112,13 +116,16 @@ def change_version_tags(
     """Set and remove tags on a model version."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
+    audit.describe(version=number)
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "tag_model")
         row = lookup.version_row(session, model, name.full, number)
         change_tags(session, "model_version", row.id, add, remove)
         row.updated_at, row.updated_by = now_ms(), caller.name
+        audit.record_in(session)
 
 
+@audited("updateSecurableTags")
 def change_container_tags(
     ctx: ServiceContext,
     caller: Caller,
@@ -128,11 +135,15 @@ def change_container_tags(
     remove: Iterable[object] = (),
 ) -> None:
     """Set and remove tags on a catalog or a schema."""
+    audit.describe(str(full_name).lower(), securable_type)
     with ctx.db.write() as session:
         if securable_type == "catalog":
-            row = lookup.catalog_row(session, rules.name_part(full_name, "full_name"))
-            securable_id = row.id
+            name = rules.name_part(full_name, "full_name")
+            securable_id = lookup.catalog_row(ctx, session, caller, name, "tag_catalog").id
         else:
             catalog, schema = rules.split_full_name(full_name, "full_name", 2)
-            securable_id = lookup.schema_row(session, catalog, schema)[1].id
+            securable_id = lookup.schema_row(ctx, session, caller, catalog, schema, "tag_schema")[
+                1
+            ].id
         change_tags(session, securable_type, securable_id, add, remove)
+        audit.record_in(session)

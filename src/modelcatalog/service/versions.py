@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
-from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
-from modelcatalog.service import files, lookup, paging
+from modelcatalog.errors import AlreadyExists, FailedPrecondition, InvalidParameter, NotFound
+from modelcatalog.service import access, audit, files, lookup, paging
+from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
@@ -85,6 +87,7 @@ def version_views(
             updated_by=r.updated_by,
             aliases=tuple(aliases.get(r.id, ())),
             tags=tags.get(r.id, {}),
+            origin=json.loads(r.origin) if r.origin else None,
         )
         for r in rows
     ]
@@ -100,6 +103,7 @@ def _one(
     return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
 
 
+@audited("createModelVersion", "registered_model")
 def create_version(
     ctx: ServiceContext,
     caller: Caller,
@@ -120,7 +124,7 @@ def create_version(
             raise InvalidParameter(f"'{field}' must be a string.", field)
     stamp = now_ms()
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name, for_update=True)
+        model = lookup.model_row(ctx, session, caller, name, "create_version", for_update=True)
         # The counter lives on the model row: the UPDATE serialises concurrent creators, so
         # numbers are distinct and consecutive, and a deleted number is never handed out again.
         number = session.execute(
@@ -148,18 +152,127 @@ def create_version(
         session.flush()
         if tags:
             change_tags(session, "model_version", row.id, tags)
+        audit.describe(version=number)
+        audit.record_in(session)
+        return _one(ctx, session, name, row, model)
+
+
+ORIGIN_FIELDS = ("registry", "model", "version", "run_id", "run_link")
+
+
+def _origin(value: object) -> dict[str, str | None]:
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(k), str) and value.get(k) for k in ("registry", "model", "version")
+    ):
+        raise InvalidParameter(
+            "'origin' must be an object with 'registry', 'model' and 'version' (strings) and "
+            "optionally 'run_id' and 'run_link'.",
+            "origin",
+        )
+    unknown = sorted(set(value) - set(ORIGIN_FIELDS))
+    if unknown:
+        raise InvalidParameter(
+            f"'origin' has unknown fields {unknown}; allowed: {', '.join(ORIGIN_FIELDS)}.",
+            "origin",
+        )
+    for key in ("run_id", "run_link"):
+        if value.get(key) is not None and not isinstance(value.get(key), str):
+            raise InvalidParameter(f"'origin.{key}' must be a string.", "origin")
+    return {k: value.get(k) for k in ORIGIN_FIELDS}
+
+
+@audited("importModelVersion", "registered_model")
+def import_version(
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    version: object,
+    *,
+    origin: object,
+    source: object = None,
+    run_id: object = None,
+    comment: object = None,
+    tags: Mapping[str, object] | None = None,
+    signature_waiver: object = None,
+) -> VersionView:
+    """The migration path: create version `version` exactly (numbers kept, gaps kept) with its
+    origin recorded. Needs ownership of or MANAGE on the model (or a metastore admin).
+
+    Rerunning with the same origin answers the version already made, whatever its status, so
+    an interrupted migration can carry on where it stopped."""
+    name = rules.model_name(full_name)
+    number = rules.version_number(version, "version")
+    clean_origin = _origin(origin)
+    text = rules.comment(comment)
+    if signature_waiver is not None and (
+        not isinstance(signature_waiver, str) or not signature_waiver.strip()
+    ):
+        raise InvalidParameter(
+            "'signature_waiver' must be a non-empty reason, or absent.", "signature_waiver"
+        )
+    for field, value in (("source", source), ("run_id", run_id)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameter(f"'{field}' must be a string.", field)
+    audit.describe(version=number)
+    stamp = now_ms()
+    with ctx.db.write() as session:
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", for_update=True)
+        existing = session.scalar(
+            select(t.ModelVersion).where(
+                t.ModelVersion.model_id == model.id, t.ModelVersion.version == number
+            )
+        )
+        if existing is not None:
+            if existing.origin and json.loads(existing.origin) == clean_origin:
+                return _one(ctx, session, name, existing, model)
+            raise AlreadyExists(
+                f"Model version '{name.full}' version {number} already exists and was not "
+                "made by this migration (its origin differs)."
+            )
+        session.execute(
+            update(t.RegisteredModel)
+            .where(t.RegisteredModel.id == model.id)
+            .values(
+                last_version=func.max(t.RegisteredModel.last_version, number)
+                if ctx.db.dialect == "sqlite"
+                else func.greatest(t.RegisteredModel.last_version, number),
+                updated_at=stamp,
+            )
+        )
+        row = t.ModelVersion(
+            id=new_id(),
+            model_id=model.id,
+            version=number,
+            source=source or None,
+            run_id=run_id or None,
+            comment=text,
+            status=PENDING,
+            signature_waiver=signature_waiver.strip() if signature_waiver else None,
+            origin=json.dumps(clean_origin, sort_keys=True),
+            created_at=stamp,
+            created_by=caller.name,
+            updated_at=stamp,
+            updated_by=caller.name,
+        )
+        session.add(row)
+        session.flush()
+        if tags:
+            change_tags(session, "model_version", row.id, tags)
+        audit.record_in(session)
         return _one(ctx, session, name, row, model)
 
 
 def locate_version(
     ctx: ServiceContext,
     session: Session,
+    caller: Caller,
     name: rules.ModelName,
     *,
     version: int | None = None,
     alias: str | None = None,
 ) -> VersionView:
-    """A version by number or by alias, found with one joined query (the hot read path)."""
+    """A version the caller may read, by number or by alias, found with one joined query
+    (the hot read path: authorization is decided from it and the cached rights)."""
     where = {"catalog": name.catalog, "schema": name.schema, "model": name.model}
     if alias is not None:
         query, where["alias"] = queries.VERSION_BY_ALIAS, alias.lower()
@@ -167,23 +280,30 @@ def locate_version(
         query, where["version"] = queries.VERSION_BY_NUMBER, version
     row = session.execute(query, where).first()
     if row is None:
-        lookup.model_row(session, name)  # raises when the model itself is missing
+        # The model may be missing or hidden from the caller: say so exactly as for a model.
+        lookup.model_row(ctx, session, caller, name, "read_model")
         if alias is not None:
             raise NotFound(f"Registered model '{name.full}' has no alias '{alias}'.")
         raise NotFound(f"Model version '{name.full}' version {version} does not exist.")
+    chain = lookup.model_chain(name, row, row.model_id, row.model_owner)
+    lookup.authorize(
+        ctx, session, caller, "read_model", chain, f"Registered model '{name.full}' does not exist."
+    )
     model_ref = ModelRef(row.model_id, row.model_name)
     return version_views(ctx, session, model_ref, name.catalog, name.schema, [row])[0]
 
 
+@audited("getModelVersion", "registered_model")
 def get_version(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
 ) -> VersionView:
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
-        return locate_version(ctx, session, name, version=number)
+        return locate_version(ctx, session, caller, name, version=number)
 
 
+@audited("listModelVersions", "registered_model")
 def list_versions(
     ctx: ServiceContext,
     caller: Caller,
@@ -199,7 +319,7 @@ def list_versions(
     size = paging.page_size(max_results, default_size, maximum=paging.MAX_VERSION_PAGE)
     after = paging.decode(page_token, (int,))
     with ctx.db.read() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "read_model")
         order = t.ModelVersion.version.desc() if newest_first else t.ModelVersion.version
         query = (
             select(t.ModelVersion)
@@ -219,6 +339,7 @@ def list_versions(
         )
 
 
+@audited("searchModelVersions")
 def search_versions(
     ctx: ServiceContext,
     caller: Caller,
@@ -252,6 +373,9 @@ def search_versions(
             .order_by(t.ModelVersion.id)
             .limit(size + 1)
         )
+        visible = access.model_filter(access.rights_of(ctx.rights, session, caller))
+        if visible is not None:
+            query = query.where(visible)
         if after:
             query = query.where(t.ModelVersion.id > after[0])
         rows = list(session.execute(query))
@@ -260,6 +384,7 @@ def search_versions(
         return Page(views, token)
 
 
+@audited("updateModelVersion", "registered_model")
 def update_version(
     ctx: ServiceContext,
     caller: Caller,
@@ -272,20 +397,22 @@ def update_version(
     number = rules.version_number(version)
     text = rules.comment(comment)
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "manage_model")
         row = lookup.version_row(session, model, name.full, number)
         if comment is not None:
             row.comment = text
         row.updated_at, row.updated_by = now_ms(), caller.name
+        audit.record_in(session)
         return _one(ctx, session, name, row, model)
 
 
+@audited("deleteModelVersion", "registered_model")
 def delete_version(ctx: ServiceContext, caller: Caller, full_name: object, version: object) -> None:
     """Delete a version, its aliases, tags, manifest and files. Its number is never reused."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "manage_model")
         row = lookup.version_row(session, model, name.full, number)
         session.execute(delete(t.ModelAlias).where(t.ModelAlias.version_id == row.id))
         session.execute(delete(t.VersionFile).where(t.VersionFile.version_id == row.id))
@@ -295,10 +422,12 @@ def delete_version(ctx: ServiceContext, caller: Caller, full_name: object, versi
             )
         )
         session.delete(row)
+        audit.record_in(session)
         model_id = model.id
         after_commit(session, lambda: files.remove_version_files(ctx, model_id, number))
 
 
+@audited("finalizeModelVersion", "registered_model")
 def finalize_version(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
 ) -> VersionView:
@@ -309,7 +438,7 @@ def finalize_version(
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "create_version")
         row = lookup.version_row(session, model, name.full, number)
         if row.status == READY:
             return _one(ctx, session, name, row, model)
@@ -322,7 +451,7 @@ def finalize_version(
     problem = files.signature_problem(ctx, model_id, number) if waiver is None else None
     manifest = [] if problem else files.compute_manifest(ctx, model_id, number)
     with ctx.db.write() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "create_version")
         row = lookup.version_row(session, model, name.full, number)
         if row.status != PENDING:
             return _one(ctx, session, name, row, model)
@@ -337,6 +466,8 @@ def finalize_version(
                     )
                 )
             row.status, row.status_message = READY, None
+        audit.describe(status=row.status, signature_waiver=row.signature_waiver)
+        audit.record_in(session)
         view = _one(ctx, session, name, row, model)
     if problem:
         raise InvalidParameter(problem, "source")
@@ -344,6 +475,7 @@ def finalize_version(
     return view
 
 
+@audited("getModelVersionManifest", "registered_model")
 def manifest(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
 ) -> list[files.ManifestEntry]:
@@ -351,7 +483,7 @@ def manifest(
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
-        model = lookup.model_row(session, name)
+        model = lookup.model_row(ctx, session, caller, name, "read_model")
         row = lookup.version_row(session, model, name.full, number)
         if row.status != READY:
             raise FailedPrecondition(

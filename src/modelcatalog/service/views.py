@@ -87,6 +87,8 @@ class VersionView:
     updated_by: str
     aliases: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    #: Where a migrated version came from (registry, model, version, run id, run link).
+    origin: dict[str, str | None] | None = None
 
     @property
     def full_name(self) -> str:

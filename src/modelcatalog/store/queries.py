@@ -13,7 +13,13 @@ from modelcatalog.store import tables as t
 _version = t.ModelVersion.__table__
 
 MODEL_BY_NAME = (
-    select(t.RegisteredModel)
+    select(
+        t.RegisteredModel,
+        t.Catalog.id.label("catalog_id"),
+        t.Catalog.owner.label("catalog_owner"),
+        t.Schema.id.label("schema_id"),
+        t.Schema.owner.label("schema_owner"),
+    )
     .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
     .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
     .where(
@@ -22,12 +28,21 @@ MODEL_BY_NAME = (
         t.RegisteredModel.name == bindparam("model"),
     )
 )
-"""A registered model by its full name; parameters catalog, schema, model."""
+"""A registered model by its full name, with its containers' ids and owners (what
+authorization needs); parameters catalog, schema, model."""
 
-MODEL_BY_NAME_FOR_UPDATE = MODEL_BY_NAME.with_for_update()
+MODEL_BY_NAME_FOR_UPDATE = MODEL_BY_NAME.with_for_update(of=t.RegisteredModel)
 
 _VERSION_OF_MODEL = (
-    select(*_version.c, t.RegisteredModel.name.label("model_name"))
+    select(
+        *_version.c,
+        t.RegisteredModel.name.label("model_name"),
+        t.RegisteredModel.owner.label("model_owner"),
+        t.RegisteredModel.schema_id.label("schema_id"),
+        t.Schema.owner.label("schema_owner"),
+        t.Catalog.id.label("catalog_id"),
+        t.Catalog.owner.label("catalog_owner"),
+    )
     .join(t.RegisteredModel, t.RegisteredModel.id == _version.c.model_id)
     .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
     .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
@@ -39,7 +54,8 @@ _VERSION_OF_MODEL = (
 )
 
 VERSION_BY_NUMBER = _VERSION_OF_MODEL.where(_version.c.version == bindparam("version"))
-"""A version's columns and its model's name; parameters catalog, schema, model, version."""
+"""A version's columns, its model's name and the ids and owners up the hierarchy; parameters
+catalog, schema, model, version."""
 
 VERSION_BY_ALIAS = _VERSION_OF_MODEL.join(
     t.ModelAlias, t.ModelAlias.version_id == _version.c.id

@@ -105,6 +105,8 @@ class ModelVersion(Stamped, Base):
     status: Mapped[str] = mapped_column(String(32))
     status_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     signature_waiver: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Where a migrated version came from (JSON: registry, model, version, run id, run link).
+    origin: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ModelAlias(Base):
@@ -142,6 +144,55 @@ class VersionFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
 
+class GroupMember(Base):
+    """A member (user, service principal or group) of a group; groups may nest."""
+
+    __tablename__ = "group_members"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Grant(Base):
+    """One privilege granted to one principal on one securable (the metastore, a catalog, a
+    schema or a registered model)."""
+
+    __tablename__ = "grants"
+    securable_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    securable_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    privilege: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AuditRecord(Base):
+    """One append-only audit record; `hash` chains it to the record before it."""
+
+    __tablename__ = "audit_records"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(100))
+    securable_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    securable: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    parameters: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+Index("ix_group_members_member", GroupMember.member_id)
+Index("ix_grants_principal", Grant.principal_id)
+Index("ix_audit_securable", AuditRecord.securable, AuditRecord.seq)
+Index("ix_audit_principal", AuditRecord.principal, AuditRecord.seq)
+Index("ix_audit_at", AuditRecord.at)
 Index("ix_model_versions_model", ModelVersion.model_id, ModelVersion.version)
 Index("ix_registered_models_name", RegisteredModel.name)
 Index("ix_tokens_principal", Token.principal_id)

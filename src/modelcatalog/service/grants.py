@@ -1,0 +1,348 @@
+"""Grants: who holds which privilege on which securable, changed by owners, MANAGE holders and
+admins; and the effective view that says where each privilege comes from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from modelcatalog.domain import privileges as pv
+from modelcatalog.domain import rules
+from modelcatalog.domain.privileges import Privilege
+from modelcatalog.errors import HiddenFromCaller, InvalidParameter, NotFound, PermissionDenied
+from modelcatalog.service import access, audit, lookup
+from modelcatalog.service.audit import audited
+from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.store import queries
+from modelcatalog.store import tables as t
+from modelcatalog.store.database import after_commit
+
+_MANAGE_ACTION = {
+    pv.CATALOG: "manage_catalog",
+    pv.SCHEMA: "manage_schema",
+    pv.MODEL: "manage_model",
+}
+_TYPE_WORDS = ", ".join(pv.SECURABLE_TYPES)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The privileges granted directly to one principal on one securable."""
+
+    principal: str
+    privileges: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EffectivePrivilege:
+    """One privilege a principal holds on a securable, and where it comes from."""
+
+    privilege: str
+    #: None when granted on the securable itself; else the container it was granted on.
+    inherited_from_type: str | None
+    inherited_from_name: str | None
+    #: The groups it came through, from the principal's own group outwards; empty if direct.
+    via_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EffectiveAssignment:
+    principal: str
+    owner_of: str | None
+    privileges: tuple[EffectivePrivilege, ...]
+
+
+def forget_grants(ctx: ServiceContext, session: Session, securable_ids: Sequence[str]) -> None:
+    """Remove every grant on securables that are being deleted."""
+    if securable_ids:
+        session.execute(delete(t.Grant).where(t.Grant.securable_id.in_(list(securable_ids))))
+        after_commit(session, ctx.rights.clear)
+
+
+def _chain(
+    ctx: ServiceContext, session: Session, caller: Caller, securable_type: object, full_name: object
+) -> tuple[str, tuple[access.Securable, ...], str]:
+    """The securable named on the wire, its chain, and its not-found message (not yet
+    authorized beyond existence)."""
+    kind = securable_type.lower() if isinstance(securable_type, str) else securable_type
+    if kind == pv.METASTORE:
+        return kind, lookup.metastore_chain(), "metastore"
+    if kind == pv.CATALOG:
+        name = rules.name_part(full_name, "full_name")
+        row = session.scalar(select(t.Catalog).where(t.Catalog.name == name))
+        missing = f"Catalog '{name}' does not exist."
+        if row is None:
+            raise NotFound(missing)
+        return kind, (lookup.catalog_securable(row),), missing
+    if kind == pv.SCHEMA:
+        catalog, schema = rules.split_full_name(full_name, "full_name", 2)
+        cat, row = lookup.schema_row(ctx, session, _ADMIN_VIEW, catalog, schema, "read_schema")
+        return (
+            kind,
+            (lookup.catalog_securable(cat), lookup.schema_securable(cat, row)),
+            f"Schema '{catalog}.{schema}' does not exist.",
+        )
+    if kind == pv.MODEL:
+        name = rules.model_name(full_name, "full_name")
+        found = session.execute(
+            queries.MODEL_BY_NAME,
+            {"catalog": name.catalog, "schema": name.schema, "model": name.model},
+        ).first()
+        missing = f"Registered model '{name.full}' does not exist."
+        if found is None:
+            raise NotFound(missing)
+        return kind, lookup.model_chain(name, found, found[0].id, found[0].owner), missing
+    raise InvalidParameter(
+        f"'securable_type' is {securable_type!r}; expected one of {_TYPE_WORDS}.",
+        "securable_type",
+    )
+
+
+# Existence checks run with an admin's eyes; authorization follows with the real caller.
+_ADMIN_VIEW = Caller(name="", principal_id=0, is_admin=True)
+
+
+def _principal_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
+    wanted = set(names)
+    found = dict(
+        session.execute(
+            select(t.Principal.name, t.Principal.id).where(t.Principal.name.in_(wanted))
+        )
+        .tuples()
+        .all()
+    )
+    for name in sorted(wanted - set(found)):
+        raise InvalidParameter(
+            f"'changes' names principal '{name}', which does not exist; create it first "
+            "(modelcatalog users create / groups create).",
+            "changes",
+        )
+    return found
+
+
+def _assignments(
+    session: Session, securable_id: str, only: Iterable[int] | None
+) -> list[Assignment]:
+    query = (
+        select(t.Principal.name, t.Grant.privilege)
+        .join(t.Principal, t.Principal.id == t.Grant.principal_id)
+        .where(t.Grant.securable_id == securable_id)
+        .order_by(t.Principal.name, t.Grant.privilege)
+    )
+    if only is not None:
+        query = query.where(t.Grant.principal_id.in_(list(only)))
+    by_principal: dict[str, list[str]] = {}
+    for name, privilege in session.execute(query):
+        by_principal.setdefault(name, []).append(privilege)
+    return [Assignment(name, tuple(found)) for name, found in by_principal.items()]
+
+
+def _visible_decision(
+    ctx: ServiceContext,
+    session: Session,
+    caller: Caller,
+    chain: tuple[access.Securable, ...],
+    missing: str,
+) -> tuple[access.Decision, access.Rights | None]:
+    rights = access.rights_of(ctx.rights, session, caller)
+    decision = access.decide(caller, rights, chain)
+    if not decision.visible:
+        raise HiddenFromCaller(missing)
+    return decision, rights
+
+
+@audited("getPermissions")
+def get_permissions(
+    ctx: ServiceContext,
+    caller: Caller,
+    securable_type: object,
+    full_name: object,
+    principal: object = None,
+) -> list[Assignment]:
+    """Direct grants on a securable. Owners, MANAGE holders and admins see them all; anyone
+    else who can see the securable sees only their own (and their groups')."""
+    audit.describe(str(full_name).lower(), str(securable_type).lower())
+    with ctx.db.read() as session:
+        kind, chain, missing = _chain(ctx, session, caller, securable_type, full_name)
+        decision, rights = _visible_decision(ctx, session, caller, chain, missing)
+        only = None if decision.manages or rights is None else rights.principal_ids
+        found = _assignments(session, chain[-1].id, only)
+    if principal is not None:
+        found = [a for a in found if a.principal == principal]
+    return found
+
+
+def _parse_changes(
+    changes: object, securable_type: str
+) -> list[tuple[str, set[Privilege], set[Privilege]]]:
+    if not isinstance(changes, list) or not changes:
+        raise InvalidParameter(
+            "'changes' must be a non-empty list of {principal, add, remove} objects.", "changes"
+        )
+    parsed = []
+    for index, change in enumerate(changes):
+        field = f"changes[{index}]"
+        if not isinstance(change, dict) or not isinstance(change.get("principal"), str):
+            raise InvalidParameter(
+                f"'{field}' must be an object with 'principal' (a name), 'add' and 'remove' "
+                "(lists of privileges).",
+                field,
+            )
+        sets = []
+        for key in ("add", "remove"):
+            values = change.get(key) or []
+            if not isinstance(values, list):
+                raise InvalidParameter(f"'{field}.{key}' must be a list of privileges.", field)
+            sets.append({pv.parse_privilege(v, securable_type, f"{field}.{key}") for v in values})
+        parsed.append((change["principal"], sets[0], sets[1]))
+    return parsed
+
+
+@audited("updatePermissions")
+def update_permissions(
+    ctx: ServiceContext,
+    caller: Caller,
+    securable_type: object,
+    full_name: object,
+    changes: object,
+) -> list[Assignment]:
+    """Grant and revoke privileges on a securable (its owner, a MANAGE holder or an admin)."""
+    audit.describe(str(full_name).lower(), str(securable_type).lower())
+    with ctx.db.write() as session:
+        kind, chain, missing = _chain(ctx, session, caller, securable_type, full_name)
+        if kind == pv.METASTORE:
+            if not caller.is_admin:
+                raise PermissionDenied(
+                    "Permission denied: only metastore admins change grants on the metastore."
+                )
+        else:
+            lookup.authorize(ctx, session, caller, _MANAGE_ACTION[kind], chain, missing)
+        parsed = _parse_changes(changes, kind)
+        ids = _principal_ids(session, [p for p, _, _ in parsed])
+        target = chain[-1]
+        for name, add, remove in parsed:
+            if remove:
+                session.execute(
+                    delete(t.Grant).where(
+                        t.Grant.securable_id == target.id,
+                        t.Grant.principal_id == ids[name],
+                        t.Grant.privilege.in_([p.value for p in remove]),
+                    )
+                )
+            existing = set(
+                session.scalars(
+                    select(t.Grant.privilege).where(
+                        t.Grant.securable_id == target.id, t.Grant.principal_id == ids[name]
+                    )
+                )
+            )
+            for privilege in sorted(add - remove, key=lambda p: p.value):
+                if privilege.value not in existing:
+                    session.add(
+                        t.Grant(
+                            securable_type=kind,
+                            securable_id=target.id,
+                            principal_id=ids[name],
+                            privilege=privilege.value,
+                        )
+                    )
+        session.flush()
+        audit.record_in(session)
+        after_commit(session, ctx.rights.clear)
+        return _assignments(session, target.id, None)
+
+
+def _group_paths(session: Session, principal_id: int) -> dict[int, tuple[str, ...]]:
+    """Every group a principal belongs to, with the path of group names that leads there."""
+    paths: dict[int, tuple[str, ...]] = {principal_id: ()}
+    frontier = [principal_id]
+    while frontier:
+        rows = session.execute(
+            select(t.GroupMember.member_id, t.GroupMember.group_id, t.Principal.name)
+            .join(t.Principal, t.Principal.id == t.GroupMember.group_id)
+            .where(t.GroupMember.member_id.in_(frontier))
+            .order_by(t.Principal.name)
+        )
+        frontier = []
+        for member, group, name in rows:
+            if group not in paths:
+                paths[group] = (*paths[member], name)
+                frontier.append(group)
+    return paths
+
+
+@audited("getEffectivePermissions")
+def effective_permissions(
+    ctx: ServiceContext,
+    caller: Caller,
+    securable_type: object,
+    full_name: object,
+    principal: object = None,
+) -> list[EffectiveAssignment]:
+    """Every privilege that reaches a securable, and where it comes from: granted on it
+    directly or on a container, to the principal or through which groups."""
+    audit.describe(str(full_name).lower(), str(securable_type).lower())
+    with ctx.db.read() as session:
+        kind, chain, missing = _chain(ctx, session, caller, securable_type, full_name)
+        decision, rights = _visible_decision(ctx, session, caller, chain, missing)
+        if principal is None:
+            wanted = [caller.name] if not decision.manages else None
+        else:
+            if not isinstance(principal, str):
+                raise InvalidParameter("'principal' must be a principal's name.", "principal")
+            wanted = [principal]
+            if not decision.manages and rights is not None and principal not in rights.names:
+                raise PermissionDenied(
+                    "Permission denied: only the owner, MANAGE holders and admins see the "
+                    "effective permissions of other principals."
+                )
+        if wanted is None:
+            wanted = sorted(
+                set(
+                    session.scalars(
+                        select(t.Principal.name)
+                        .join(t.Grant, t.Grant.principal_id == t.Principal.id)
+                        .where(t.Grant.securable_id.in_([s.id for s in chain]))
+                    )
+                )
+            )
+        return [_effective_for(session, chain, kind, name) for name in wanted]
+
+
+def _effective_for(
+    session: Session, chain: tuple[access.Securable, ...], kind: str, name: str
+) -> EffectiveAssignment:
+    ids = _principal_ids(session, [name])
+    paths = _group_paths(session, ids[name])
+    names_of = dict(
+        session.execute(select(t.Principal.id, t.Principal.name).where(t.Principal.id.in_(paths)))
+        .tuples()
+        .all()
+    )
+    applicable = set(pv.GRANTABLE[kind])
+    found: list[EffectivePrivilege] = []
+    rows = session.execute(
+        select(t.Grant.securable_id, t.Grant.principal_id, t.Grant.privilege).where(
+            t.Grant.securable_id.in_([s.id for s in chain]),
+            t.Grant.principal_id.in_(list(paths)),
+        )
+    )
+    by_id = {s.id: s for s in chain}
+    for securable_id, principal_id, privilege in rows:
+        source = by_id[securable_id]
+        inherited = source.id != chain[-1].id
+        for held in pv.expand([Privilege(privilege)], kind) & applicable:
+            found.append(
+                EffectivePrivilege(
+                    held.value,
+                    source.type if inherited else None,
+                    source.name if inherited else None,
+                    paths[principal_id],
+                )
+            )
+    owner_of = next((s.name for s in chain if s.owner and s.owner in set(names_of.values())), None)
+    found.sort(key=lambda e: (e.privilege, e.inherited_from_name or "", e.via_groups))
+    return EffectiveAssignment(name, owner_of, tuple(found))
