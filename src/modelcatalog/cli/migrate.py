@@ -294,3 +294,92 @@ def verify(
         remote.stderr.print(verify_table(report))
         raise remote.fail(f"{len(report.differences)} difference(s) between source and target")
     remote.done("Source and target match.")
+
+
+@app.command(
+    "assess",
+    help="Report what in a source registry will not move cleanly: every model and version with "
+    "its stage, tags, files and signature; names and tags the catalog does not accept; several "
+    "versions in one stage; comments, transition requests, webhooks and permissions. Each "
+    "finding has a code, a severity, a message and what the migration will do.\n\n"
+    "Credentials come from the variables MLflow's clients read: MLFLOW_TRACKING_USERNAME and "
+    "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) for an MLflow server (permissions of "
+    "its auth app need an admin), DATABRICKS_HOST and DATABRICKS_TOKEN (or a profile) for "
+    "Databricks.\n\n"
+    "Exit status: 0 nothing blocks the migration, 1 some models or versions would not migrate "
+    "as they are (error findings), 2 bad options or a source that cannot be read.",
+)
+def assess(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="Registry URI: an MLflow file-store folder, file:///path, sqlite:///path.db, "
+            "postgresql://..., http(s)://mlflow-server, databricks or databricks://<profile>.",
+            show_default=False,
+        ),
+    ],
+    source_tracking_uri: SourceTrackingOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report here: .html for people, .json for machines. Without it "
+            "only the summary is printed (or the JSON, with --format json).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    report_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="html or json (default: from the suffix of --output).",
+            show_default=False,
+        ),
+    ] = None,
+    auth_users: Annotated[
+        str | None,
+        typer.Option(
+            "--source-auth-users",
+            help="Comma-separated user names whose permissions to read, for MLflow auth apps "
+            "of 3.12 and earlier, which cannot list their users.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Report what in a source registry will not move cleanly."""
+    from rich.console import Console
+
+    from modelcatalog.migrate.assess import AssessError, run_assessment
+    from modelcatalog.migrate.assess_report import (
+        choose_format,
+        print_summary,
+        render_html,
+        render_json,
+    )
+
+    try:
+        chosen = choose_format(output, report_format)
+    except ValueError as exc:
+        raise _usage(str(exc)) from exc
+    users = [u.strip() for u in auth_users.split(",")] if auth_users is not None else None
+    if users is not None and not all(users):
+        raise _usage(f"--source-auth-users is {auth_users!r}: user names separated by commas")
+    try:
+        assessment = run_assessment(source, source_tracking_uri, users)
+    except AssessError as exc:
+        raise _usage(str(exc)) from exc
+    json_to_stdout = chosen == "json" and output is None
+    print_summary(assessment, Console(stderr=json_to_stdout))
+    if output is not None:
+        text = render_html(assessment) if chosen == "html" else render_json(assessment)
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _usage(f"--output {output}: {exc.strerror or exc}") from exc
+        remote.done(f"Wrote {output}.")
+    elif json_to_stdout:
+        typer.echo(render_json(assessment), nl=False)
+    raise typer.Exit(1 if assessment.counts()["error"] else 0)

@@ -56,6 +56,16 @@ def read_webhooks(registry_uri: str, tracking_uri: str | None = None) -> SourceE
             if not token:
                 break
     except MlflowException as exc:
+        if _undecryptable(exc):
+            extras.unavailable.append(
+                Unavailable(
+                    Capability.WEBHOOKS,
+                    f"MLflow cannot decrypt the webhook secrets stored in {registry_uri}; set "
+                    "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY to the key the registry's MLflow server "
+                    "uses (the secrets themselves are never kept), or assess through the server",
+                )
+            )
+            return extras
         if _unsupported(exc):
             extras.unavailable.append(
                 Unavailable(
@@ -65,7 +75,8 @@ def read_webhooks(registry_uri: str, tracking_uri: str | None = None) -> SourceE
                 )
             )
             return extras
-        raise ExtrasError(f"listing webhooks of {registry_uri} failed: {exc.message}") from exc
+        detail = exc.message or repr(exc.__cause__)
+        raise ExtrasError(f"listing webhooks of {registry_uri} failed: {detail}") from exc
     except NotImplementedError:
         extras.unavailable.append(
             Unavailable(
@@ -74,6 +85,16 @@ def read_webhooks(registry_uri: str, tracking_uri: str | None = None) -> SourceE
             )
         )
     return extras
+
+
+def _undecryptable(exc: BaseException) -> bool:
+    """True when a SQL registry's webhook secrets were encrypted with another key."""
+    cause = exc.__cause__
+    while cause is not None:
+        if type(cause).__name__ == "InvalidToken":
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _unsupported(exc: MlflowException) -> bool:

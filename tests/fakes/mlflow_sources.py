@@ -1,0 +1,115 @@
+"""Real MLflow registries for the migration tests: `mlflow server` processes and tiny models.
+
+Nothing here is a fake: the servers are MLflow's own, on SQLite and local folders.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from server_process import free_port, stopped_at_exit, wait_until_answering
+
+ADMIN = "admin"
+ADMIN_PASSWORD = "admin-password-for-tests-1"
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    url: str
+    backend_uri: str
+    artifacts: Path
+
+
+@contextmanager
+def credentials(username: str | None, password: str | None) -> Iterator[None]:
+    """MLflow's client credentials (MLFLOW_TRACKING_USERNAME/PASSWORD) for the block."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+    for key, value in zip(saved, (username, password), strict=True):
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def run_mlflow_server(folder: Path, *, basic_auth: bool = False) -> Iterator[MlflowServer]:
+    """`mlflow server` on SQLite and a local artifact folder (clients write files directly).
+
+    With `basic_auth` it runs MLflow's auth app with its own user database and the admin
+    `ADMIN` / `ADMIN_PASSWORD`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    backend = f"sqlite:///{folder / 'mlflow.db'}"
+    artifacts = folder / "artifacts"
+    env = dict(os.environ)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", backend,
+        "--default-artifact-root", str(artifacts),
+        "--no-serve-artifacts",
+    ]  # fmt: skip
+    if basic_auth:
+        config = folder / "basic_auth.ini"
+        config.write_text(
+            "[mlflow]\n"
+            "default_permission = READ\n"
+            f"database_uri = sqlite:///{folder / 'auth.db'}\n"
+            f"admin_username = {ADMIN}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        command += ["--app-name", "basic-auth"]
+        env.update(
+            MLFLOW_AUTH_CONFIG_PATH=str(config),
+            MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            MLFLOW_FLASK_SERVER_SECRET_KEY="modelcatalog-tests",
+        )
+    log_path = folder / "mlflow-server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    with stopped_at_exit(process):
+        wait_until_answering(f"{url}/health", process, log_path, 120)
+        yield MlflowServer(url, backend, artifacts)
+
+
+def log_tiny_model(
+    tracking_uri: str, signature: str, registry_uri: str | None = None
+) -> tuple[str, str]:
+    """Log a two-feature logistic regression; `signature` is full, inputs or none.
+
+    Returns (run id, the model's artifact URI) for registering versions from it."""
+    import mlflow
+    import numpy as np
+    from mlflow.models import ModelSignature, infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    features = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])
+    labels = np.array([0, 1, 0, 1])
+    model = LogisticRegression().fit(features, labels)
+    full = infer_signature(features, model.predict(features))
+    chosen = {
+        "full": full,
+        "inputs": ModelSignature(inputs=full.inputs),
+        "none": None,
+    }[signature]
+    mlflow.set_tracking_uri(tracking_uri)
+    if registry_uri:
+        mlflow.set_registry_uri(registry_uri)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(model, name="model", signature=chosen)
+    return run.info.run_id, info.model_uri
