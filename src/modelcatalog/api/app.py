@@ -12,7 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from modelcatalog import __version__
-from modelcatalog.api import errors, native, registry_dialect, storage_access, uc_dialect
+from modelcatalog.api import (
+    errors,
+    grants_dialect,
+    native,
+    registry_dialect,
+    storage_access,
+    uc_dialect,
+)
 from modelcatalog.api.deps import caller
 from modelcatalog.api.observability import Metrics, RequestObserver
 from modelcatalog.config import ServerSettings, admin_token_from_env
@@ -101,6 +108,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         registry_dialect.router,
         storage_access.router,
         uc_dialect.router,
+        grants_dialect.router,
         native.router,
     ):
         app.include_router(router)

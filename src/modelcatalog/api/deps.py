@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from modelcatalog.service import principals
+from modelcatalog.errors import Unauthenticated
+from modelcatalog.service import audit, principals
 from modelcatalog.service.context import Caller, ServiceContext
 
 T = TypeVar("T")
@@ -44,7 +45,13 @@ async def caller(request: Request) -> Caller:
     # A token verified moments ago is answered from memory, without a trip to a worker thread.
     found = principals.cached_caller(context(request), token)
     if found is None:
-        found = await run_in_threadpool(principals.authenticate, context(request), token)
+        try:
+            found = await run_in_threadpool(principals.authenticate, context(request), token)
+        except Unauthenticated as exc:
+            audit.record_refused_credentials(
+                context(request).audit, url_bearer(request), request.url.path, exc.message
+            )
+            raise
     request.state.principal = found.name
     return replace(found, request_id=request.state.request_id, client_address=_client(request))
 

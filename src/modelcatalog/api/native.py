@@ -1,4 +1,5 @@
-"""The catalog's own additions, under `/api/modelcatalog/`: identity, tokens, manifests."""
+"""The catalog's own additions, under `/api/modelcatalog/`: identity, the directory of
+principals, tokens, manifests, the migration path and the audit log."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from fastapi import APIRouter, Depends, Request
 
 from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.requests import fields
-from modelcatalog.service import principals, versions
+from modelcatalog.api.uc_shapes import version_json
+from modelcatalog.service import audit_trail, directory, principals, versions
 from modelcatalog.service.context import Caller
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["modelcatalog"])
@@ -39,13 +41,16 @@ async def create_token(request: Request, who: Caller = Depends(caller)) -> dict:
         who,
         comment=f.get("comment"),
         lifetime_seconds=f.get("lifetime_seconds"),
+        principal=f.get("principal"),
     )
     return {"token": token, **_token_json(view)}
 
 
 @router.get("/tokens")
 async def list_tokens(request: Request, who: Caller = Depends(caller)) -> dict:
-    views = await call(principals.list_tokens, context(request), who)
+    views = await call(
+        principals.list_tokens, context(request), who, request.query_params.get("principal")
+    )
     return {"tokens": [_token_json(v) for v in views]}
 
 
@@ -66,3 +71,148 @@ async def manifest(
         "version": int(version),
         "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries],
     }
+
+
+# Principals ---------------------------------------------------------------------------------
+
+
+def _principal_json(view: directory.PrincipalView) -> dict:
+    body = {
+        "name": view.name,
+        "kind": view.kind,
+        "is_admin": view.is_admin,
+        "created_at": view.created_at,
+        "groups": list(view.groups),
+    }
+    if view.kind == "group":
+        body["members"] = list(view.members)
+    return body
+
+
+@router.post("/principals")
+async def create_principal(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Add a user, service principal or group (`{"name", "kind"}`); metastore admins only."""
+    f = await fields(request)
+    view = await call(
+        directory.create_principal, context(request), who, f.get("name"), f.get("kind", "user")
+    )
+    return _principal_json(view)
+
+
+@router.get("/principals")
+async def list_principals(request: Request, who: Caller = Depends(caller)) -> dict:
+    q = request.query_params
+    views = await call(
+        directory.list_principals, context(request), who, q.get("kind"), q.get("name_contains")
+    )
+    return {"principals": [_principal_json(v) for v in views]}
+
+
+@router.get("/principals/{name}")
+async def get_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return _principal_json(await call(directory.get_principal, context(request), who, name))
+
+
+@router.patch("/principals/{name}")
+async def update_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """Appoint or remove a metastore admin: `{"is_admin": true|false}`."""
+    f = await fields(request)
+    view = await call(directory.set_admin, context(request), who, name, f.get("is_admin"))
+    return _principal_json(view)
+
+
+@router.delete("/principals/{name}")
+async def delete_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(directory.delete_principal, context(request), who, name)
+    return {}
+
+
+@router.post("/principals/{group}/members")
+async def add_member(group: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """Put a principal into a group: `{"member": NAME}`."""
+    f = await fields(request)
+    view = await call(directory.add_member, context(request), who, group, f.get("member"))
+    return _principal_json(view)
+
+
+@router.delete("/principals/{group}/members/{member}")
+async def remove_member(
+    group: str, member: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    view = await call(directory.remove_member, context(request), who, group, member)
+    return _principal_json(view)
+
+
+# The migration path -------------------------------------------------------------------------
+
+
+@router.post("/migration/versions")
+async def import_version(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Create a version with its source registry's number and origin (owners, MANAGE holders
+    and admins); rerunning with the same origin answers the version already made."""
+    f = await fields(request)
+    view = await call(
+        versions.import_version,
+        context(request),
+        who,
+        f.get("name"),
+        f.get("version"),
+        origin=f.get("origin"),
+        source=f.get("source"),
+        run_id=f.get("run_id"),
+        comment=f.get("comment"),
+        tags=f.get("tags"),
+        signature_waiver=f.get("signature_waiver"),
+    )
+    return version_json(view)
+
+
+# The audit log ------------------------------------------------------------------------------
+
+
+def _audit_json(entry: audit_trail.AuditEntry) -> dict:
+    return {
+        "seq": entry.seq,
+        "time": entry.at,
+        "principal": entry.principal,
+        "action": entry.action,
+        "securable_type": entry.securable_type,
+        "securable": entry.securable,
+        "parameters": entry.parameters,
+        "outcome": entry.outcome,
+        "error_code": entry.error_code,
+        "request_id": entry.request_id,
+        "client_address": entry.client_address,
+        "hash": entry.hash,
+    }
+
+
+@router.get("/audit")
+async def audit_records(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Audit records, oldest first, by securable, principal, action, request id and time range
+    (`since`/`until` in milliseconds); metastore admins only."""
+    q = request.query_params
+    page = await call(
+        audit_trail.query,
+        context(request),
+        who,
+        securable=q.get("securable"),
+        principal=q.get("principal"),
+        action=q.get("action"),
+        request_id=q.get("request_id"),
+        since=q.get("since"),
+        until=q.get("until"),
+        max_results=q.get("max_results"),
+        page_token=q.get("page_token"),
+    )
+    body: dict = {"records": [_audit_json(e) for e in page.items]}
+    if page.next_page_token:
+        body["next_page_token"] = page.next_page_token
+    return body
+
+
+@router.get("/audit/verify")
+async def verify_audit(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Check the hash chain; lists every edited, deleted or inserted record found."""
+    report = await call(audit_trail.verify, context(request), who)
+    return {"records": report.records, "intact": report.intact, "problems": list(report.problems)}

@@ -103,6 +103,8 @@ def version_json(v: VersionView) -> dict[str, Any]:
         body["status_message"] = v.status_message
     if v.signature_waiver:
         body["signature_waiver"] = v.signature_waiver
+    if v.origin:
+        body["origin"] = v.origin
     return body
 
 

@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,8 +36,8 @@ log = logging.getLogger("modelcatalog.audit")
 HEAD_KEY = "audit_head"
 GENESIS = "0" * 64
 OK, DENIED, FAILED = "ok", "denied", "failed"
-#: Parameter names whose values never reach the log.
-SECRET_WORDS = ("token", "secret", "password", "credential")
+#: Parameter names whose values never reach the log (a token's id may; the token may not).
+SECRET_NAME = re.compile(r"(^|_)(token|secret|password|passwd|credentials?|api_key)$", re.I)
 MAX_PARAMETER_CHARS = 2000
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,7 +60,7 @@ _current: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("audit",
 
 
 def _clean(name: str, value: Any) -> Any:
-    if any(word in name.lower() for word in SECRET_WORDS):
+    if SECRET_NAME.search(name):
         return "[redacted]"
     if isinstance(value, dict):
         return {str(k): _clean(str(k), v) for k, v in value.items()}
@@ -154,6 +155,12 @@ def record_in(session: Session) -> None:
         return
     _append(session, [_entry(scope, OK, None)])
     scope.written = True
+
+
+def record_refused_credentials(log: AuditLog, bearer: Caller, path: str, reason: str) -> None:
+    """A request turned away for missing or bad credentials is a denial too."""
+    scope = Scope(bearer, "authenticate", None, None, {"path": path, "reason": reason})
+    log.later(scope, DENIED, "UNAUTHENTICATED")
 
 
 def _entry(scope: Scope, outcome: str, error_code: str | None) -> dict[str, Any]:

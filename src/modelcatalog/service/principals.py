@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelcatalog.errors import InvalidParameter, NotFound, Unauthenticated
+from modelcatalog.errors import InvalidParameter, NotFound, PermissionDenied, Unauthenticated
+from modelcatalog.service import audit
+from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id
 from modelcatalog.storage import presign
 from modelcatalog.store import tables as t
@@ -151,6 +153,10 @@ class TokenCache:
                 self._entries.clear()
             self._entries[digest] = (caller, time.monotonic(), expires_at, token_id)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def forget(self, token_id: str) -> None:
         with self._lock:
             for digest in [d for d, e in self._entries.items() if e[3] == token_id]:
@@ -193,10 +199,39 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
     return caller
 
 
+def _owner_of_tokens(session: Session, caller: Caller, principal: object) -> tuple[int, str]:
+    """Whose tokens a call is about: the caller's own, or (for admins) a named principal's."""
+    if principal is None or principal == caller.name:
+        return caller.principal_id, caller.name
+    if not caller.is_admin:
+        raise PermissionDenied(
+            "Permission denied: only metastore admins manage other principals' tokens."
+        )
+    if not isinstance(principal, str):
+        raise InvalidParameter("'principal' must be a principal's name.", "principal")
+    row = session.scalar(select(t.Principal).where(t.Principal.name == principal))
+    if row is None:
+        raise NotFound(f"Principal '{principal}' does not exist.")
+    if row.kind == "group":
+        raise InvalidParameter(
+            f"'principal' is '{principal}', a group; tokens belong to users and service "
+            "principals.",
+            "principal",
+        )
+    return row.id, row.name
+
+
+@audited("createToken", "principal")
 def create_token(
-    ctx: ServiceContext, caller: Caller, *, comment: object = None, lifetime_seconds: object = None
+    ctx: ServiceContext,
+    caller: Caller,
+    *,
+    comment: object = None,
+    lifetime_seconds: object = None,
+    principal: object = None,
 ) -> tuple[str, TokenView]:
-    """A new token for the caller; the secret is returned once and never stored."""
+    """A new token for the caller (or, for an admin, for `principal`); the secret is returned
+    once and never stored."""
     if comment is not None and not isinstance(comment, str):
         raise InvalidParameter("'comment' must be a string.", "comment")
     created_at = _now()
@@ -214,17 +249,21 @@ def create_token(
             )
         expires_at = created_at + lifetime_seconds * 1000
     token = new_token()
-    row = t.Token(
-        id=new_id(),
-        principal_id=caller.principal_id,
-        token_hash=hash_token(token),
-        comment=comment,
-        created_at=created_at,
-        expires_at=expires_at,
-    )
     with ctx.db.write() as session:
+        owner_id, owner = _owner_of_tokens(session, caller, principal)
+        audit.describe(owner)
+        row = t.Token(
+            id=new_id(),
+            principal_id=owner_id,
+            token_hash=hash_token(token),
+            comment=comment,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
         session.add(row)
-    return token, _token_view(row, caller.name)
+        session.flush()
+        audit.record_in(session)
+    return token, _token_view(row, owner)
 
 
 def _token_view(row: t.Token, principal: str) -> TokenView:
@@ -233,16 +272,17 @@ def _token_view(row: t.Token, principal: str) -> TokenView:
     )
 
 
-def list_tokens(ctx: ServiceContext, caller: Caller) -> list[TokenView]:
+@audited("listTokens", "principal")
+def list_tokens(ctx: ServiceContext, caller: Caller, principal: object = None) -> list[TokenView]:
     with ctx.db.read() as session:
+        owner_id, owner = _owner_of_tokens(session, caller, principal)
         rows = session.scalars(
-            select(t.Token)
-            .where(t.Token.principal_id == caller.principal_id)
-            .order_by(t.Token.created_at)
+            select(t.Token).where(t.Token.principal_id == owner_id).order_by(t.Token.created_at)
         )
-        return [_token_view(r, caller.name) for r in rows]
+        return [_token_view(r, owner) for r in rows]
 
 
+@audited("revokeToken", "token")
 def revoke_token(ctx: ServiceContext, caller: Caller, token_id: str) -> None:
     with ctx.db.write() as session:
         row = session.get(t.Token, token_id)
@@ -250,4 +290,5 @@ def revoke_token(ctx: ServiceContext, caller: Caller, token_id: str) -> None:
             raise NotFound(f"Token '{token_id}' does not exist.")
         if row.revoked_at is None:
             row.revoked_at = _now()
+        audit.record_in(session)
     ctx.tokens.forget(token_id)

@@ -1,0 +1,96 @@
+"""Grants in the Unity Catalog shape, `/api/2.1/unity-catalog/permissions/...`, and the
+effective-permissions view that says where each privilege comes from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.requests import fields
+from modelcatalog.service import grants
+from modelcatalog.service.context import Caller
+
+router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["grants"])
+
+
+def _assignments(found: list[grants.Assignment]) -> dict[str, Any]:
+    return {
+        "privilege_assignments": [
+            {"principal": a.principal, "privileges": list(a.privileges)} for a in found
+        ]
+    }
+
+
+@router.get("/permissions/{securable_type}/{full_name}")
+async def get_permissions(
+    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    """The privileges granted directly on a securable, by principal."""
+    found = await call(
+        grants.get_permissions,
+        context(request),
+        who,
+        securable_type,
+        full_name,
+        request.query_params.get("principal"),
+    )
+    return _assignments(found)
+
+
+@router.patch("/permissions/{securable_type}/{full_name}")
+async def update_permissions(
+    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    """Grant and revoke: `{"changes": [{"principal", "add": [...], "remove": [...]}]}`."""
+    f = await fields(request)
+    found = await call(
+        grants.update_permissions,
+        context(request),
+        who,
+        securable_type,
+        full_name,
+        f.get("changes"),
+    )
+    return _assignments(found)
+
+
+@router.get("/effective-permissions/{securable_type}/{full_name}")
+async def effective_permissions(
+    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    """Every privilege reaching a securable, with where it comes from: the container it was
+    granted on (`inherited_from_type`, `inherited_from_name`) and the groups it came through."""
+    found = await call(
+        grants.effective_permissions,
+        context(request),
+        who,
+        securable_type,
+        full_name,
+        request.query_params.get("principal"),
+    )
+    return {
+        "privilege_assignments": [
+            {
+                "principal": a.principal,
+                **({"owner_of": a.owner_of} if a.owner_of else {}),
+                "privileges": [
+                    {
+                        "privilege": p.privilege,
+                        **(
+                            {
+                                "inherited_from_type": p.inherited_from_type,
+                                "inherited_from_name": p.inherited_from_name,
+                            }
+                            if p.inherited_from_type
+                            else {}
+                        ),
+                        **({"via_groups": list(p.via_groups)} if p.via_groups else {}),
+                    }
+                    for p in a.privileges
+                ],
+            }
+            for a in found
+        ]
+    }

@@ -1,0 +1,170 @@
+"""Reading the audit log: queries by securable, principal, action and time, and verification
+of the hash chain (an edited, deleted or inserted record breaks it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from modelcatalog.errors import InvalidParameter
+from modelcatalog.service import audit, paging
+from modelcatalog.service.audit import GENESIS, HEAD_KEY, audited, record_hash
+from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.directory import require_admin
+from modelcatalog.service.views import Page
+from modelcatalog.store import tables as t
+
+VERIFY_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: int
+    principal: str
+    action: str
+    securable_type: str | None
+    securable: str | None
+    parameters: dict[str, Any]
+    outcome: str
+    error_code: str | None
+    request_id: str | None
+    client_address: str | None
+    hash: str
+
+
+def _entry(row: t.AuditRecord) -> AuditEntry:
+    return AuditEntry(
+        row.seq,
+        row.at,
+        row.principal,
+        row.action,
+        row.securable_type,
+        row.securable,
+        json.loads(row.parameters),
+        row.outcome,
+        row.error_code,
+        row.request_id,
+        row.client_address,
+        row.hash,
+    )
+
+
+def _millis(value: object, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise InvalidParameter(
+            f"'{field}' is {value!r}: expected milliseconds since the epoch.", field
+        )
+    return number
+
+
+@audited("queryAuditLog")
+def query(
+    ctx: ServiceContext,
+    caller: Caller,
+    *,
+    securable: object = None,
+    principal: object = None,
+    action: object = None,
+    request_id: object = None,
+    since: object = None,
+    until: object = None,
+    max_results: object = None,
+    page_token: object = None,
+) -> Page:
+    """Audit records, oldest first, filtered; metastore admins only."""
+    require_admin(caller, "read the audit log")
+    ctx.audit.flush()
+    size = paging.page_size(max_results, 1000, maximum=10_000)
+    after = paging.decode(page_token, (int,))
+    start, end = _millis(since, "since"), _millis(until, "until")
+    with ctx.db.read() as session:
+        found = select(t.AuditRecord).order_by(t.AuditRecord.seq).limit(size + 1)
+        for column, value in (
+            (t.AuditRecord.securable, securable),
+            (t.AuditRecord.principal, principal),
+            (t.AuditRecord.action, action),
+            (t.AuditRecord.request_id, request_id),
+        ):
+            if value not in (None, ""):
+                if not isinstance(value, str):
+                    raise InvalidParameter(f"'{column.key}' must be a string.", column.key)
+                found = found.where(
+                    column == (value.lower() if column.key == "securable" else value)
+                )
+        if start is not None:
+            found = found.where(t.AuditRecord.at >= start)
+        if end is not None:
+            found = found.where(t.AuditRecord.at < end)
+        if after:
+            found = found.where(t.AuditRecord.seq > after[0])
+        rows = list(session.scalars(found))
+        token = paging.encode([rows[size - 1].seq]) if len(rows) > size else None
+        return Page([_entry(r) for r in rows[:size]], token)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    records: int
+    problems: tuple[str, ...]
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+@audited("verifyAuditLog")
+def verify(ctx: ServiceContext, caller: Caller) -> ChainReport:
+    """Walk the chain: every record's hash, its link to the one before, numbering without gaps,
+    and the head matching the last record."""
+    require_admin(caller, "verify the audit log")
+    ctx.audit.flush()
+    problems: list[str] = []
+    expected_seq, prev, count = 1, GENESIS, 0
+    with ctx.db.read() as session:
+        head = session.get(t.Setting, HEAD_KEY)
+        last_seq = 0
+        while True:
+            rows = list(
+                session.scalars(
+                    select(t.AuditRecord)
+                    .where(t.AuditRecord.seq > last_seq)
+                    .order_by(t.AuditRecord.seq)
+                    .limit(VERIFY_BATCH)
+                )
+            )
+            if not rows:
+                break
+            for row in rows:
+                count += 1
+                if row.seq != expected_seq:
+                    why = "records are missing" if row.seq > expected_seq else "numbering is broken"
+                    problems.append(f"record {row.seq}: expected record {expected_seq} here; {why}")
+                if row.prev_hash != prev:
+                    problems.append(
+                        f"record {row.seq}: does not link to the record before it (deleted, "
+                        "inserted or reordered records)"
+                    )
+                values = {k: getattr(row, k) for k in audit.HASHED_FIELDS}
+                if record_hash(values) != row.hash:
+                    problems.append(
+                        f"record {row.seq}: its contents do not match its hash (edited)"
+                    )
+                prev, expected_seq, last_seq = row.hash, row.seq + 1, row.seq
+        if head is not None:
+            head_seq, _, head_hash = head.value.partition(":")
+            if int(head_seq) != last_seq or head_hash != prev:
+                problems.append(
+                    f"the chain head names record {head_seq}, but the last record is {last_seq} "
+                    "(records removed from or added to the end)"
+                )
+    return ChainReport(count, tuple(problems))

@@ -1,0 +1,254 @@
+"""The directory of principals: users, service principals and groups (which may nest), and who
+the metastore admins are. Changing it is for metastore admins; anyone may look names up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from modelcatalog.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+)
+from modelcatalog.service import audit
+from modelcatalog.service.audit import audited
+from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.store import tables as t
+from modelcatalog.store.database import after_commit
+
+KINDS = ("user", "service_principal", "group")
+# Names as identity providers hand them out: emails, application ids, group names with spaces.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,254}$")
+
+
+@dataclass(frozen=True)
+class PrincipalView:
+    name: str
+    kind: str
+    is_admin: bool
+    created_at: int
+    #: Groups it belongs to directly.
+    groups: tuple[str, ...] = ()
+    #: For a group: its direct members.
+    members: tuple[str, ...] = ()
+
+
+def require_admin(caller: Caller, what: str) -> None:
+    if not caller.is_admin:
+        raise PermissionDenied(f"Permission denied: only metastore admins {what}.")
+
+
+def principal_name(value: object, field: str = "name") -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise InvalidParameter(
+            f"'{field}' is {value!r}: a principal's name is 1 to 255 characters, starting with a "
+            "letter or digit, then letters, digits, spaces or . _ @ + -.",
+            field,
+        )
+    return value
+
+
+def _row(session: Session, name: str) -> t.Principal:
+    row = session.scalar(select(t.Principal).where(t.Principal.name == name))
+    if row is None:
+        raise NotFound(f"Principal '{name}' does not exist.")
+    return row
+
+
+def _view(session: Session, row: t.Principal) -> PrincipalView:
+    groups = session.scalars(
+        select(t.Principal.name)
+        .join(t.GroupMember, t.GroupMember.group_id == t.Principal.id)
+        .where(t.GroupMember.member_id == row.id)
+        .order_by(t.Principal.name)
+    )
+    members = session.scalars(
+        select(t.Principal.name)
+        .join(t.GroupMember, t.GroupMember.member_id == t.Principal.id)
+        .where(t.GroupMember.group_id == row.id)
+        .order_by(t.Principal.name)
+    )
+    return PrincipalView(
+        row.name, row.kind, row.is_admin, row.created_at, tuple(groups), tuple(members)
+    )
+
+
+@audited("createPrincipal", "principal")
+def create_principal(
+    ctx: ServiceContext, caller: Caller, name: object, kind: object = "user"
+) -> PrincipalView:
+    """Add a user, service principal or group to the directory."""
+    require_admin(caller, "create principals")
+    clean = principal_name(name)
+    if kind not in KINDS:
+        raise InvalidParameter(f"'kind' is {kind!r}; expected one of {', '.join(KINDS)}.", "kind")
+    try:
+        with ctx.db.write() as session:
+            row = t.Principal(name=clean, kind=kind, is_admin=False, created_at=now_ms())
+            session.add(row)
+            session.flush()
+            audit.record_in(session)
+            return _view(session, row)
+    except IntegrityError:
+        raise AlreadyExists(f"Principal '{clean}' already exists.") from None
+
+
+@audited("getPrincipal", "principal")
+def get_principal(ctx: ServiceContext, caller: Caller, name: object) -> PrincipalView:
+    with ctx.db.read() as session:
+        return _view(session, _row(session, principal_name(name)))
+
+
+@audited("listPrincipals", "principal")
+def list_principals(
+    ctx: ServiceContext, caller: Caller, kind: object = None, name_contains: object = None
+) -> list[PrincipalView]:
+    if kind is not None and kind not in KINDS:
+        raise InvalidParameter(f"'kind' is {kind!r}; expected one of {', '.join(KINDS)}.", "kind")
+    with ctx.db.read() as session:
+        query = select(t.Principal).order_by(t.Principal.name)
+        if kind:
+            query = query.where(t.Principal.kind == kind)
+        if isinstance(name_contains, str) and name_contains:
+            query = query.where(func.lower(t.Principal.name).contains(name_contains.lower()))
+        return [_view(session, row) for row in session.scalars(query)]
+
+
+@audited("deletePrincipal", "principal")
+def delete_principal(ctx: ServiceContext, caller: Caller, name: object) -> None:
+    """Remove a principal with its tokens, memberships and grants; refused while it owns
+    anything (transfer that first) or when it is the last metastore admin."""
+    require_admin(caller, "delete principals")
+    clean = principal_name(name)
+    with ctx.db.write() as session:
+        row = _row(session, clean)
+        owned = [
+            f"{kind} '{owned_name}'"
+            for kind, table in (
+                ("catalog", t.Catalog),
+                ("schema", t.Schema),
+                ("registered model", t.RegisteredModel),
+            )
+            for owned_name in session.scalars(
+                select(table.name).where(table.owner == clean).limit(3)
+            )
+        ]
+        if owned:
+            raise FailedPrecondition(
+                f"Principal '{clean}' still owns {', '.join(owned)}; transfer ownership first."
+            )
+        if row.is_admin and _admin_count(session) <= 1:
+            raise FailedPrecondition(f"'{clean}' is the last metastore admin.")
+        token_ids = list(session.scalars(select(t.Token.id).where(t.Token.principal_id == row.id)))
+        session.execute(delete(t.Token).where(t.Token.principal_id == row.id))
+        session.execute(delete(t.Grant).where(t.Grant.principal_id == row.id))
+        session.execute(
+            delete(t.GroupMember).where(
+                or_(t.GroupMember.member_id == row.id, t.GroupMember.group_id == row.id)
+            )
+        )
+        session.delete(row)
+        audit.record_in(session)
+
+        def forget() -> None:
+            for token_id in token_ids:
+                ctx.tokens.forget(token_id)
+            ctx.rights.clear()
+
+        after_commit(session, forget)
+
+
+def _admin_count(session: Session) -> int:
+    return session.scalar(select(func.count()).where(t.Principal.is_admin.is_(True))) or 0
+
+
+@audited("updatePrincipal", "principal")
+def set_admin(ctx: ServiceContext, caller: Caller, name: object, is_admin: object) -> PrincipalView:
+    """Make a user or service principal a metastore admin, or no longer one."""
+    require_admin(caller, "appoint metastore admins")
+    if not isinstance(is_admin, bool):
+        raise InvalidParameter("'is_admin' must be true or false.", "is_admin")
+    with ctx.db.write() as session:
+        row = _row(session, principal_name(name))
+        if row.kind == "group":
+            raise InvalidParameter(
+                "Groups cannot be metastore admins; add members instead.", "name"
+            )
+        if row.is_admin and not is_admin and _admin_count(session) <= 1:
+            raise FailedPrecondition(f"'{row.name}' is the last metastore admin.")
+        row.is_admin = is_admin
+        audit.record_in(session)
+        after_commit(session, ctx.tokens.clear)
+        return _view(session, row)
+
+
+def _reaches(session: Session, start: int, target: int) -> bool:
+    """Whether `target` is `start` or one of the groups `start` belongs to, at any depth."""
+    seen = {start}
+    frontier = {start}
+    while frontier:
+        if target in frontier:
+            return True
+        frontier = (
+            set(
+                session.scalars(
+                    select(t.GroupMember.group_id).where(t.GroupMember.member_id.in_(frontier))
+                )
+            )
+            - seen
+        )
+        seen |= frontier
+    return False
+
+
+@audited("addGroupMember", "principal")
+def add_member(ctx: ServiceContext, caller: Caller, group: object, member: object) -> PrincipalView:
+    """Put a principal (a group too) into a group; a group may not end up inside itself."""
+    require_admin(caller, "change group membership")
+    with ctx.db.write() as session:
+        group_row = _row(session, principal_name(group, "group"))
+        member_row = _row(session, principal_name(member, "member"))
+        if group_row.kind != "group":
+            raise InvalidParameter(
+                f"'group' is '{group_row.name}', a {group_row.kind}, not a group.", "group"
+            )
+        if _reaches(session, group_row.id, member_row.id):
+            raise InvalidParameter(
+                f"Adding '{member_row.name}' to '{group_row.name}' would put a group inside "
+                "itself.",
+                "member",
+            )
+        exists = session.get(t.GroupMember, (group_row.id, member_row.id))
+        if exists is None:
+            session.add(t.GroupMember(group_id=group_row.id, member_id=member_row.id))
+            session.flush()
+        audit.record_in(session)
+        after_commit(session, ctx.rights.clear)
+        return _view(session, group_row)
+
+
+@audited("removeGroupMember", "principal")
+def remove_member(
+    ctx: ServiceContext, caller: Caller, group: object, member: object
+) -> PrincipalView:
+    require_admin(caller, "change group membership")
+    with ctx.db.write() as session:
+        group_row = _row(session, principal_name(group, "group"))
+        member_row = _row(session, principal_name(member, "member"))
+        gone = session.execute(
+            delete(t.GroupMember).where(
+                t.GroupMember.group_id == group_row.id, t.GroupMember.member_id == member_row.id
+            )
+        ).rowcount
+        if not gone:
+            raise NotFound(f"'{member_row.name}' is not a member of '{group_row.name}'.")
+        audit.record_in(session)
+        after_commit(session, ctx.rights.clear)
+        return _view(session, group_row)
