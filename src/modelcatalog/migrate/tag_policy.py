@@ -72,7 +72,8 @@ def apply_tag_policy(
     accepted: dict[str, str] = {}
     renames: list[TagRename] = []
     spilled: dict[str, str] = {}
-    for key in sorted(tags):
+    # Keys that are fine keep their names; only the ones being renamed can get a suffix.
+    for key in sorted(tags, key=lambda k: (fixed_key(k)[0] != k, k)):
         value = tags[key]
         if len(value) > MAX_TAG_VALUE:
             spilled[key] = value

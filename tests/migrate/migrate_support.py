@@ -1,0 +1,151 @@
+"""Source registries built with MLflow itself (SQLite and a local artifact folder), and helpers
+to drive `modelcatalog migrate` against a running catalog server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import yaml
+from mlflow import MlflowClient
+from mlflow.models import ModelSignature, infer_signature
+from sklearn.linear_model import LogisticRegression
+
+LONG_DESCRIPTION = ("Modèle de détection de fraude — 日本語の説明 — ñandú. " * 400).strip()
+BAD_TAG_KEYS = ("mlflow.note", "team-owner", "x/y:z", "a b")
+
+
+@dataclass
+class SourceFixture:
+    """A source registry and what was put in it."""
+
+    root: Path
+    uri: str
+    features: np.ndarray
+    #: (model, version) -> expected prediction on `features`.
+    predictions: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+
+def _fit(seed: int) -> tuple[LogisticRegression, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(30, 3))
+    labels = (features[:, 0] * (1 if seed % 2 else -1) + features[:, 2] > 0).astype(int)
+    return LogisticRegression().fit(features, labels), features
+
+
+def _log(
+    source: SourceFixture,
+    experiment_id: str,
+    name: str,
+    seed: int,
+    *,
+    signature: str = "full",
+    example: bool = False,
+    extra_bytes: int = 0,
+) -> int:
+    """Log and register one tiny model; returns its version number."""
+    model, features = _fit(seed)
+    sig: Any = None
+    if signature == "full":
+        sig = infer_signature(features, model.predict(features))
+    elif signature == "inputs":
+        sig = ModelSignature(inputs=infer_signature(features).inputs)
+    with mlflow.start_run(experiment_id=experiment_id):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=sig,
+            input_example=features[:3] if example else None,
+            registered_model_name=name,
+            # Stated requirements spare MLflow its slow inference of the environment.
+            pip_requirements=["scikit-learn"],
+        )
+    folder = Path(mlflow.get_logged_model(info.model_id).artifact_location.removeprefix("file://"))
+    if signature == "none":
+        # Old MLflow releases logged no signature even with an input example; so does this.
+        mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+        mlmodel.pop("signature", None)
+        (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    if extra_bytes:
+        with open(folder / "weights.bin", "wb") as handle:
+            handle.write(np.random.default_rng(seed).bytes(extra_bytes))
+    version = int(info.registered_model_version)
+    source.predictions[(name, version)] = model.predict(source.features)
+    return version
+
+
+def build_source(root: Path, *, big_bytes: int = 0) -> SourceFixture:
+    """The registry the migration tests move: every stage, gaps, bad tags, >50 tags, unsigned
+    and inputs-only versions, long non-ASCII descriptions."""
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root}/mlflow.db"
+    source = SourceFixture(root, uri, np.random.default_rng(99).normal(size=(8, 3)))
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        client = source.client()
+        experiment = client.create_experiment(
+            "source", artifact_location=(root / "artifacts").as_uri()
+        )
+        # Churn Model: several versions per stage, an archived one, the newest per stage aliased.
+        stages = {1: "Archived", 2: "Production", 3: "Production", 4: "Staging", 5: "None"}
+        for number, stage in stages.items():
+            assert _log(source, experiment, "Churn Model", number) == number
+            if stage != "None":
+                client.transition_model_version_stage("Churn Model", str(number), stage)
+        client.update_registered_model("Churn Model", description="Predicts churn.\n\nOwned by CX.")
+        client.update_model_version("Churn Model", "3", description=LONG_DESCRIPTION)
+        for key in BAD_TAG_KEYS:
+            client.set_model_version_tag("Churn Model", "3", key, f"value of {key}")
+        client.set_model_version_tag("Churn Model", "3", "ok_key", "fine")
+        client.set_registered_model_alias("Churn Model", "champion", 3)
+
+        # fraud: a gap (version 2 deleted), unsigned with an example, inputs-only, 60 tags.
+        _log(source, experiment, "fraud", 11)
+        _log(source, experiment, "fraud", 12)
+        _log(source, experiment, "fraud", 13, signature="none", example=True)
+        _log(source, experiment, "fraud", 14, signature="inputs")
+        _log(source, experiment, "fraud", 15)
+        client.delete_model_version("fraud", "2")
+        client.transition_model_version_stage("fraud", "5", "Production")
+        client.transition_model_version_stage("fraud", "3", "Staging")
+        for i in range(60):
+            client.set_registered_model_tag("fraud", f"feature_{i:02d}", f"v{i}")
+        if big_bytes:
+            _log(source, experiment, "bulky", 21, extra_bytes=big_bytes)
+            _log(source, experiment, "bulky", 22, extra_bytes=big_bytes)
+            client.transition_model_version_stage("bulky", "2", "Production")
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri("")
+    return source
+
+
+def migrate(
+    *args: str, env: dict[str, str], cwd: Path, check: int | None = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run `modelcatalog migrate ...` as a child process; check its exit code."""
+    result = subprocess.run(
+        [sys.executable, "-m", "modelcatalog", "migrate", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check is not None:
+        assert result.returncode == check, (
+            f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
