@@ -87,12 +87,23 @@ def run_mlflow_server(folder: Path, *, basic_auth: bool = False) -> Iterator[Mlf
         yield MlflowServer(url, backend, artifacts)
 
 
-def log_tiny_model(
-    tracking_uri: str, signature: str, registry_uri: str | None = None
-) -> tuple[str, str]:
-    """Log a two-feature logistic regression; `signature` is full, inputs or none.
+@dataclass(frozen=True)
+class LoggedModel:
+    """What `create_model_version` needs to register a logged model."""
 
-    Returns (run id, the model's artifact URI) for registering versions from it."""
+    run_id: str
+    source: str
+    model_id: str
+
+    def register(self, client: object, name: str) -> object:
+        """A new version of `name` from this model (through any MLflow client)."""
+        return client.create_model_version(  # type: ignore[attr-defined]
+            name, self.source, self.run_id, model_id=self.model_id
+        )
+
+
+def log_tiny_model(tracking_uri: str, signature: str) -> LoggedModel:
+    """Log a two-feature logistic regression; `signature` is full, inputs or none."""
     import mlflow
     import numpy as np
     from mlflow.models import ModelSignature, infer_signature
@@ -108,8 +119,6 @@ def log_tiny_model(
         "none": None,
     }[signature]
     mlflow.set_tracking_uri(tracking_uri)
-    if registry_uri:
-        mlflow.set_registry_uri(registry_uri)
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(model, name="model", signature=chosen)
-    return run.info.run_id, info.model_uri
+    return LoggedModel(run.info.run_id, info.model_uri, info.model_id)

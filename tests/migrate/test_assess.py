@@ -42,14 +42,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     client = MlflowClient(uri, uri)
 
     client.create_registered_model("churn", tags={"team": "risk"})
-    for (run_id, model_uri), stage in [
+    for logged, stage in [
         (full, "Archived"),
         (full, "Production"),
         (full, "Production"),
         (inputs_only, "Staging"),
         (unsigned, None),
     ]:
-        version = client.create_model_version("churn", model_uri, run_id)
+        version = logged.register(client, "churn")
         if stage:
             client.transition_model_version_stage("churn", version.version, stage)
     client.set_registered_model_alias("churn", "Production", "2")
@@ -61,7 +61,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         tags={"team.name": "fraud", "owner:email": "x", "notes": "n" * 1001},
         description=NON_ASCII,
     )
-    version = client.create_model_version("Fraud Detector", full[1], full[0])
+    version = full.register(client, "Fraud Detector")
     for i in range(50):
         client.set_model_version_tag("Fraud Detector", version.version, f"k{i:02d}", "v")
     client.set_model_version_tag("Fraud Detector", version.version, "migrated_stage", "old")
