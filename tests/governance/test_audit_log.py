@@ -1,0 +1,224 @@
+"""The audit log: what a record holds, queries by securable, principal, action and time, and
+`verify` catching an edited, a deleted and an out-of-order record (tampered with in the
+database itself, as an attacker with database access would)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
+from e2e_support import files_path, ok, ready_version  # noqa: E402
+from governance_support import (  # noqa: E402
+    NATIVE,
+    UC,
+    add_principal,
+    audit_records,
+    grant,
+    token_for,
+)
+
+from server_process import BACKENDS, RunningServer, postgres_database, run_server  # noqa: E402
+
+
+@contextmanager
+def _server_with_activity(backend: str, data_dir: Path) -> Iterator[httpx.Client]:
+    """A server of its own (tests here tamper with its database) and an admin client that has
+    made a catalog, a schema and a model with a READY version."""
+    with ExitStack() as stack:
+        uri = stack.enter_context(postgres_database()) if backend == "postgresql" else None
+        server = stack.enter_context(run_server(data_dir, database_uri=uri))
+        client = stack.enter_context(
+            httpx.Client(base_url=server.url, headers=server.headers(), timeout=60)
+        )
+        catalog = f"a_{uuid.uuid4().hex[:6]}"
+        ok(client.post(f"{UC}/catalogs", json={"name": catalog}))
+        ok(client.post(f"{UC}/schemas", json={"name": "s", "catalog_name": catalog}))
+        ok(
+            client.post(
+                f"{UC}/models", json={"catalog_name": catalog, "schema_name": "s", "name": "m"}
+            )
+        )
+        ready_version(client, f"{catalog}.s.m")
+        client.catalog = catalog  # type: ignore[attr-defined]
+        client.server = server  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def admin(request, tmp_path_factory) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+    """For the tests that only read the log."""
+    with _server_with_activity(request.param, tmp_path_factory.mktemp("audit")) as client:
+        yield client
+
+
+@pytest.fixture(params=BACKENDS)
+def tampered(request, tmp_path) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+    """For one tampering test: a fresh server whose log verifies before the test breaks it."""
+    with _server_with_activity(request.param, tmp_path / "server") as client:
+        response = client.get(f"{NATIVE}/audit/verify")
+        assert ok(response)["intact"]
+        # Tamper only once the verification's own record has landed, so nothing is in flight.
+        request_id = response.headers["x-request-id"]
+        deadline = time.monotonic() + 10
+        while not _sql(
+            client.server,  # type: ignore[attr-defined]
+            "SELECT seq FROM audit_records WHERE request_id = :r",
+            r=request_id,
+        ):
+            assert time.monotonic() < deadline, "the verification's record never landed"
+            time.sleep(0.02)
+        yield client
+
+
+def _verify(admin: httpx.Client) -> dict:
+    return ok(admin.get(f"{NATIVE}/audit/verify"))
+
+
+def _sql(server: RunningServer, statement: str, **params: object) -> list:
+    engine = create_engine(server.database_uri.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(statement), params)
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def test_an_untouched_log_verifies(admin: httpx.Client) -> None:
+    report = _verify(admin)
+    assert report["intact"] and report["problems"] == []
+    assert report["records"] > 5
+
+
+def test_an_edited_record_is_found(tampered: httpx.Client) -> None:
+    own_server, admin = tampered.server, tampered  # type: ignore[attr-defined]
+    target = _sql(own_server, "SELECT seq FROM audit_records WHERE outcome = 'ok' ORDER BY seq")[2][
+        0
+    ]
+    _sql(own_server, "UPDATE audit_records SET principal = 'someone-else' WHERE seq = :s", s=target)
+    report = _verify(admin)
+    assert not report["intact"]
+    assert any(p.startswith(f"record {target}:") and "edited" in p for p in report["problems"])
+
+
+def test_a_deleted_record_is_found(tampered: httpx.Client) -> None:
+    own_server, admin = tampered.server, tampered  # type: ignore[attr-defined]
+    _sql(own_server, "DELETE FROM audit_records WHERE seq = 3")
+    report = _verify(admin)
+    assert not report["intact"]
+    assert any("record 4" in p and "missing" in p for p in report["problems"]), report
+
+
+def test_a_record_inserted_out_of_order_is_found(tampered: httpx.Client) -> None:
+    own_server, admin = tampered.server, tampered  # type: ignore[attr-defined]
+    # A forged record appended with a valid hash of its own, but linked to an old record.
+    from modelcatalog.service.audit import record_hash
+
+    last = _sql(own_server, "SELECT max(seq) FROM audit_records")[0][0]
+    old = _sql(own_server, "SELECT hash FROM audit_records WHERE seq = 2")[0][0]
+    forged = {
+        "seq": last + 1,
+        "at": 1,
+        "principal": "admin",
+        "action": "deleteRegisteredModel",
+        "securable_type": "registered_model",
+        "securable": "x.y.z",
+        "parameters": "{}",
+        "outcome": "ok",
+        "error_code": None,
+        "request_id": None,
+        "client_address": None,
+        "prev_hash": old,
+    }
+    forged["hash"] = record_hash(forged)
+    _sql(
+        own_server,
+        "INSERT INTO audit_records (seq, at, principal, action, securable_type, securable, "
+        "parameters, outcome, error_code, request_id, client_address, prev_hash, hash) VALUES "
+        "(:seq, :at, :principal, :action, :securable_type, :securable, :parameters, :outcome, "
+        ":error_code, :request_id, :client_address, :prev_hash, :hash)",
+        **forged,
+    )
+    problems = _verify(admin)["problems"]
+    assert any(f"record {last + 1}" in p and "does not link" in p for p in problems), problems
+    assert any("chain head" in p for p in problems), problems
+
+
+def test_a_mutation_record_names_who_what_where_and_hides_secrets(admin: httpx.Client) -> None:
+    model = f"{admin.catalog}.s.m"
+    response = admin.patch(f"{UC}/models/{model}", json={"comment": "audited edit"})
+    ok(response)
+    (record,) = audit_records(admin, request_id=response.headers["x-request-id"])
+    assert record["principal"] == "admin"
+    assert record["action"] == "updateRegisteredModel"
+    assert record["securable"] == model
+    assert record["parameters"]["comment"] == "audited edit"
+    assert record["outcome"] == "ok"
+    assert record["client_address"] == "127.0.0.1"
+    made = admin.post(f"{NATIVE}/tokens", json={"comment": "for audit test"})
+    (token_record,) = audit_records(admin, request_id=made.headers["x-request-id"])
+    assert made.json()["token"] not in str(token_record)
+
+
+def test_every_artifact_read_is_recorded_under_the_reader(admin: httpx.Client) -> None:
+    own_server = admin.server  # type: ignore[attr-defined]
+    reader = f"reader-{uuid.uuid4().hex[:6]}"
+    add_principal(admin, reader)
+    grant(admin, "catalog", admin.catalog, reader, "USE CATALOG", "USE SCHEMA", "EXECUTE")
+    client = httpx.Client(
+        base_url=own_server.url, headers={"Authorization": f"Bearer {token_for(admin, reader)}"}
+    )
+    model = f"{admin.catalog}.s.m"
+    url = ok(
+        client.post(
+            "/api/2.0/fs/create-download-url", json={"path": files_path(model, 1, "MLmodel")}
+        )
+    )["url"]
+    download = httpx.get(url)
+    assert download.status_code == 200
+    (record,) = audit_records(admin, request_id=download.headers["x-request-id"])
+    assert record["action"] == "readArtifact"
+    assert record["principal"] == reader
+    assert record["securable"] == model
+    assert record["parameters"]["path"] == "MLmodel"
+    # A read URL cannot write, and that attempt is a recorded denial.
+    refused = httpx.put(url, content=b"overwrite")
+    assert refused.status_code == 403
+    (denial,) = audit_records(admin, request_id=refused.headers["x-request-id"])
+    assert denial["outcome"] == "denied"
+
+
+def test_queries_by_securable_principal_action_and_time(admin: httpx.Client) -> None:
+    model = f"{admin.catalog}.s.m"
+    everything = audit_records(admin)
+    about_model = audit_records(admin, securable=model)
+    assert about_model and all(r["securable"] == model for r in about_model)
+    creations = audit_records(admin, action="createRegisteredModel")
+    assert creations and all(r["action"] == "createRegisteredModel" for r in creations)
+    by_admin = audit_records(admin, principal="admin")
+    assert all(r["principal"] == "admin" for r in by_admin)
+    assert {r["seq"] for r in everything if r["principal"] == "admin"} <= {
+        r["seq"] for r in by_admin
+    }
+    httpx.get(f"{admin.server.url}{NATIVE}/me")  # type: ignore[attr-defined]
+    anonymous = audit_records(admin, principal="anonymous")
+    assert anonymous and all(r["outcome"] == "denied" for r in anonymous)
+    middle = everything[len(everything) // 2]["time"]
+    later = audit_records(admin, since=str(middle))
+    assert later and all(r["time"] >= middle for r in later)
+    earlier = audit_records(admin, until=str(middle))
+    assert all(r["time"] < middle for r in earlier)
+    bad = admin.get(f"{NATIVE}/audit", params={"since": "yesterday"})
+    assert bad.status_code == 400
+    assert "since" in bad.json()["message"]
