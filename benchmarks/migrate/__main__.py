@@ -1,0 +1,3 @@
+from benchmarks.migrate.run import main
+
+main()
