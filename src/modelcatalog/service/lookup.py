@@ -117,6 +117,19 @@ def model_row(
     return row
 
 
+def visible_model_exists(
+    ctx: ServiceContext, session: Session, caller: Caller, name: ModelName
+) -> bool:
+    """Whether the model exists and the caller may see it."""
+    found = session.execute(
+        queries.MODEL_BY_NAME, {"catalog": name.catalog, "schema": name.schema, "model": name.model}
+    ).first()
+    if found is None:
+        return False
+    chain = model_chain(name, found, found[0].id, found[0].owner)
+    return access.decide(caller, access.rights_of(ctx.rights, session, caller), chain).visible
+
+
 def version_row(
     session: Session, model: t.RegisteredModel, full_name: str, version: int
 ) -> t.ModelVersion:

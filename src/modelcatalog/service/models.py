@@ -74,6 +74,10 @@ def create_model(
     stamp = now_ms()
     try:
         with ctx.db.write() as session:
+            if lookup.visible_model_exists(ctx, session, caller, name):
+                # MLflow registers a version by creating the model and carrying on when it
+                # exists: someone who may see the model learns that before lacking CREATE MODEL.
+                raise AlreadyExists(f"Registered model '{name.full}' already exists.")
             _, schema = lookup.schema_row(
                 ctx, session, caller, name.catalog, name.schema, "create_model"
             )
