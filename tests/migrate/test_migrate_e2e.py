@@ -35,6 +35,7 @@ class Migrated:
     catalog: str
     env: dict[str, str]
     first_run: Any
+    planned: Any
 
     @property
     def plan(self) -> Path:
@@ -62,10 +63,14 @@ def migrated(
         "  policy: infer\n"
         "  supplied:\n"
         f"    fraud: {{inputs: '{FRAUD_INPUTS}', outputs: '{FRAUD_OUTPUTS}', versions: [4]}}\n"
+        "principals: {alice@corp.com: alice}\n"
+        "permissions:\n"
+        "  - {model: fraud, principal: data-team, level: CAN_EDIT, kind: group}\n"
+        "  - {model: fraud, principal: alice@corp.com, level: CAN_READ}\n"
     )
     env = server.env(MODELCATALOG_CONFIG_DIR=str(folder / "config"))
     common = ["--source", source_registry.uri, "--target", server.url]
-    migrate(
+    planned = migrate(
         "plan",
         *common,
         "--catalog",
@@ -80,7 +85,7 @@ def migrated(
         cwd=folder,
     )
     first = migrate("run", "plan.yaml", "--workers", "4", env=env, cwd=folder)
-    return Migrated(server, source_registry, folder, catalog, env, first)
+    return Migrated(server, source_registry, folder, catalog, env, first, planned)
 
 
 def _versions(api: httpx.Client, full_name: str) -> dict[int, dict[str, Any]]:
@@ -240,6 +245,22 @@ def test_verify_reports_a_changed_description_and_exits_non_zero(migrated: Migra
     assert "edited by hand" in result.stderr
     assert f"{migrated.name('fraud')} v5" in result.stderr
     assert "1 difference" in result.stderr
+
+
+def test_permissions_are_granted_with_their_parents(migrated: Migrated) -> None:
+    assert f"GRANT EXECUTE ON MODEL {migrated.name('fraud')} TO `alice`;" in migrated.planned.stderr
+    with migrated.api() as api:
+        on_model = api.get(f"{UC}/permissions/registered_model/{migrated.name('fraud')}").json()
+        on_catalog = api.get(f"{UC}/permissions/catalog/{migrated.catalog}").json()
+        on_schema = api.get(f"{UC}/permissions/schema/{migrated.catalog}.ml").json()
+    held = {a["principal"]: sorted(a["privileges"]) for a in on_model["privilege_assignments"]}
+    assert held == {
+        "alice": ["EXECUTE"],
+        "data-team": ["APPLY TAG", "CREATE MODEL VERSION", "EXECUTE"],
+    }
+    for listing, privilege in ((on_catalog, "USE CATALOG"), (on_schema, "USE SCHEMA")):
+        by_principal = {a["principal"]: a["privileges"] for a in listing["privilege_assignments"]}
+        assert by_principal == {"alice": [privilege], "data-team": [privilege]}
 
 
 def test_first_run_printed_a_summary_and_wrote_a_run_log(migrated: Migrated) -> None:
