@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.requests import fields
 from modelcatalog.api.uc_shapes import version_json
-from modelcatalog.service import audit_trail, directory, principals, versions
+from modelcatalog.service import audit_trail, directory, migration_path, principals, versions
 from modelcatalog.service.context import Caller
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["modelcatalog"])
@@ -152,7 +152,7 @@ async def import_version(request: Request, who: Caller = Depends(caller)) -> dic
     and admins); rerunning with the same origin answers the version already made."""
     f = await fields(request)
     view = await call(
-        versions.import_version,
+        migration_path.import_version,
         context(request),
         who,
         f.get("name"),
