@@ -102,8 +102,12 @@ class LoggedModel:
         )
 
 
+EXPERIMENT = "tiny-models"
+
+
 def log_tiny_model(tracking_uri: str, signature: str) -> LoggedModel:
-    """Log a two-feature logistic regression; `signature` is full, inputs or none."""
+    """Log a two-feature logistic regression into the experiment `EXPERIMENT` (made if missing);
+    `signature` is full, inputs or none."""
     import mlflow
     import numpy as np
     from mlflow.models import ModelSignature, infer_signature
@@ -119,6 +123,8 @@ def log_tiny_model(tracking_uri: str, signature: str) -> LoggedModel:
         "none": None,
     }[signature]
     mlflow.set_tracking_uri(tracking_uri)
+    # By name, never by a remembered id: each test module logs into its own registry.
+    mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(model, name="model", signature=chosen)
     return LoggedModel(run.info.run_id, info.model_uri, info.model_id)

@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from fakes.mlflow_sources import log_tiny_model
+from fakes.mlflow_sources import EXPERIMENT, log_tiny_model
 from modelcatalog.cli.migrate import app as migrate_app
 from modelcatalog.migrate.assess import AssessError, Finding, check_source_uri, run_assessment
 from modelcatalog.migrate.assess_report import render_html, render_json, report_data
@@ -35,7 +35,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     previous_tracking_uri = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment("e", str(folder / "art")))
+    mlflow.create_experiment(EXPERIMENT, str(folder / "art"))
     full = log_tiny_model(uri, "full")
     inputs_only = log_tiny_model(uri, "inputs")
     unsigned = log_tiny_model(uri, "none")
