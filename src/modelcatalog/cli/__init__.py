@@ -30,6 +30,13 @@ def _register_commands() -> None:
     app.add_typer(aliases.app, name="aliases")
     app.add_typer(tags.app, name="tags")
     app.add_typer(tokens.app, name="tokens")
+    from modelcatalog.cli import audit, grants, principals
+
+    app.add_typer(principals.users, name="users")
+    app.add_typer(principals.service_principals, name="service-principals")
+    app.add_typer(principals.groups, name="groups")
+    app.add_typer(grants.app, name="grants")
+    app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

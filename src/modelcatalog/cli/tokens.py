@@ -11,14 +11,34 @@ from modelcatalog.cli.remote import OutputFormat, OutputOption, UrlOption
 from modelcatalog.client.http import CATALOG_API, segment
 from modelcatalog.client.lifetimes import parse_lifetime
 
-app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
+app = typer.Typer(
+    help="Personal access tokens: your own, or (metastore admins) another principal's.",
+    no_args_is_help=True,
+)
 
 COLUMNS: list[remote.Column] = [
     ("token id", "token_id"),
+    ("principal", "principal"),
     ("comment", "comment"),
     ("created", lambda t: remote.timestamp(t.get("created_at") or t.get("creation_time"))),
     ("expires", lambda t: remote.timestamp(t.get("expires_at") or t.get("expiry_time"))),
+    ("revoked", lambda t: "yes" if t.get("revoked") else ""),
 ]
+
+PrincipalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--principal",
+        help="Whose tokens: a user or service principal (metastore admins only). Default: yours.",
+        show_default=False,
+    ),
+]
+
+
+def _principal(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter("a principal's name is required.", param_hint="'--principal'")
+    return value
 
 
 def _lifetime_seconds(value: str | None) -> int | None:
@@ -45,17 +65,24 @@ def create(
             show_default=False,
         ),
     ] = None,
+    principal: PrincipalOption = None,
     url: UrlOption = None,
     output: OutputOption = OutputFormat.text,
 ) -> None:
-    """Create a token for yourself. This is the only time the token is shown.
+    """Create a token for yourself, or with --principal for someone else (metastore admins).
 
-    With --output text the token alone goes to stdout (so it can be captured) and its id and
-    expiry to stderr; with --output json the server's whole answer is printed.
+    The token is shown this once only.
+
+    --output text prints the token alone on stdout, and its id and expiry on stderr.
+
+    --output json prints the server's whole answer, the token included.
     """
     body: dict[str, Any] = {"comment": comment}
     if lifetime is not None:
         body["lifetime_seconds"] = _lifetime_seconds(lifetime)
+    owner = _principal(principal)
+    if owner is not None:
+        body["principal"] = owner
     with remote.connect(url) as client:
         created = client.post(f"{CATALOG_API}/tokens", body)
     if output is OutputFormat.json:
@@ -65,16 +92,22 @@ def create(
     expiry = remote.timestamp(created.get("expires_at"))
     remote.done(
         f"Created token {created.get('token_id', '')}"
+        + (f" for {owner}" if owner is not None else "")
         + (f", valid until {expiry}" if expiry else "")
         + ". Store it now: it cannot be shown again."
     )
 
 
 @app.command("list")
-def list_(url: UrlOption = None, output: OutputOption = OutputFormat.text) -> None:
-    """List your tokens (their ids and comments; never the tokens themselves)."""
+def list_(
+    principal: PrincipalOption = None,
+    url: UrlOption = None,
+    output: OutputOption = OutputFormat.text,
+) -> None:
+    """List your tokens, or another principal's with --principal; never the tokens themselves."""
+    owner = _principal(principal)
     with remote.connect(url) as client:
-        tokens = list(client.paginate(f"{CATALOG_API}/tokens", "tokens"))
+        tokens = list(client.paginate(f"{CATALOG_API}/tokens", "tokens", principal=owner))
     remote.print_list(tokens, COLUMNS, output, "tokens")
 
 
