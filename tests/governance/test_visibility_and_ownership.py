@@ -157,17 +157,32 @@ def test_effective_permissions_say_where_each_privilege_comes_from(estate: Estat
     )
     (assignment,) = seen["privilege_assignments"]
     assert assignment["principal"] == estate.reader
+    groups = [estate.inner, estate.outer]
     assert assignment["privileges"] == [
-        {"privilege": "EXECUTE", "via_groups": [estate.inner, estate.outer]}
+        {"privilege": "EXECUTE", "via_groups": groups},
+        {
+            "privilege": "USE CATALOG",
+            "inherited_from_type": "catalog",
+            "inherited_from_name": estate.a,
+            "via_groups": groups,
+        },
+        {
+            "privilege": "USE SCHEMA",
+            "inherited_from_type": "schema",
+            "inherited_from_name": f"{estate.a}.s",
+            "via_groups": groups,
+        },
     ]
+    assert "metastore_admin" not in assignment
     in_b = ok(
         estate.client.get(
             f"{UC}/effective-permissions/registered_model/{estate.b}.s.hidden",
             params={"principal": estate.reader},
         )
     )
+    from_b = {"inherited_from_type": "catalog", "inherited_from_name": estate.b}
     assert in_b["privilege_assignments"][0]["privileges"] == [
-        {"privilege": "EXECUTE", "inherited_from_type": "catalog", "inherited_from_name": estate.b}
+        {"privilege": p, **from_b} for p in ("EXECUTE", "USE CATALOG", "USE SCHEMA")
     ]
     others = estate.client.get(
         f"{UC}/effective-permissions/registered_model/{estate.b}.s.hidden",

@@ -75,6 +75,7 @@ async def effective_permissions(
             {
                 "principal": a.principal,
                 **({"owner_of": a.owner_of} if a.owner_of else {}),
+                **({"metastore_admin": True} if a.is_admin else {}),
                 "privileges": [
                     {
                         "privilege": p.privilege,

@@ -153,3 +153,18 @@ def comment(value: object, field: str = "comment") -> str | None:
             field,
         )
     return value
+
+
+_PRINCIPAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,254}$")
+
+
+def principal_name(value: object, field: str = "name") -> str:
+    """A user's, service principal's or group's name, as identity providers hand them out
+    (emails, application ids, group names with spaces); compared exactly."""
+    if not isinstance(value, str) or not _PRINCIPAL.match(value):
+        raise InvalidParameter(
+            f"'{field}' is {value!r}: a principal's name is 1 to 255 characters, starting with a "
+            "letter or digit, then letters, digits, spaces or . _ @ + -.",
+            field,
+        )
+    return value

@@ -73,6 +73,17 @@ def _clean(name: str, value: Any) -> Any:
     return str(value)
 
 
+#: Securables whose names compare case-insensitively (stored lower-case); a principal's name
+#: is kept exactly as written.
+_CASELESS = ("metastore", "catalog", "schema", "registered_model")
+
+
+def _securable_name(value: object, securable_type: str | None) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.lower() if securable_type in _CASELESS or securable_type is None else value
+
+
 def audited(action: str, securable_type: str | None = None) -> Callable[[F], F]:
     """Make a service operation leave exactly one audit record, whatever its outcome.
 
@@ -97,7 +108,7 @@ def audited(action: str, securable_type: str | None = None) -> Callable[[F], F]:
                 caller,
                 action,
                 securable_type,
-                first.lower() if isinstance(first, str) else None,
+                _securable_name(first, securable_type),
                 parameters,
             )
             token = _current.set(scope)
@@ -137,10 +148,10 @@ def describe(
     scope = _current.get()
     if scope is None:
         return
-    if securable is not None:
-        scope.securable = securable
     if securable_type is not None:
         scope.securable_type = securable_type
+    if securable is not None:
+        scope.securable = _securable_name(securable, scope.securable_type)
     if action is not None:
         scope.action = action
     if principal is not None:

@@ -3,13 +3,13 @@ the metastore admins are. Changing it is for metastore admins; anyone may look n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain.rules import principal_name
 from modelcatalog.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -24,8 +24,6 @@ from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit
 
 KINDS = ("user", "service_principal", "group")
-# Names as identity providers hand them out: emails, application ids, group names with spaces.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,254}$")
 
 
 @dataclass(frozen=True)
@@ -43,16 +41,6 @@ class PrincipalView:
 def require_admin(caller: Caller, what: str) -> None:
     if not caller.is_admin:
         raise PermissionDenied(f"Permission denied: only metastore admins {what}.")
-
-
-def principal_name(value: object, field: str = "name") -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise InvalidParameter(
-            f"'{field}' is {value!r}: a principal's name is 1 to 255 characters, starting with a "
-            "letter or digit, then letters, digits, spaces or . _ @ + -.",
-            field,
-        )
-    return value
 
 
 def _row(session: Session, name: str) -> t.Principal:

@@ -26,6 +26,7 @@ _MANAGE_ACTION = {
     pv.MODEL: "manage_model",
 }
 _TYPE_WORDS = ", ".join(pv.SECURABLE_TYPES)
+_USAGE = {pv.CATALOG: Privilege.USE_CATALOG, pv.SCHEMA: Privilege.USE_SCHEMA}
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class EffectiveAssignment:
     principal: str
     owner_of: str | None
     privileges: tuple[EffectivePrivilege, ...]
+    #: Metastore admins may do anything, whatever their grants.
+    is_admin: bool = False
 
 
 def forget_grants(ctx: ServiceContext, session: Session, securable_ids: Sequence[str]) -> None:
@@ -322,7 +325,11 @@ def _effective_for(
         .tuples()
         .all()
     )
-    applicable = set(pv.GRANTABLE[kind])
+    # What the securable itself allows, and the usage its containers need (USE CATALOG, USE
+    # SCHEMA), so the view shows whether the principal can reach it at all.
+    applicable = set(pv.GRANTABLE[kind]) | {
+        usage for s in chain if (usage := _USAGE.get(s.type)) is not None
+    }
     found: list[EffectivePrivilege] = []
     rows = session.execute(
         select(t.Grant.securable_id, t.Grant.principal_id, t.Grant.privilege).where(
@@ -334,7 +341,7 @@ def _effective_for(
     for securable_id, principal_id, privilege in rows:
         source = by_id[securable_id]
         inherited = source.id != chain[-1].id
-        for held in pv.expand([Privilege(privilege)], kind) & applicable:
+        for held in pv.expand([Privilege(privilege)], source.type) & applicable:
             found.append(
                 EffectivePrivilege(
                     held.value,
@@ -345,4 +352,5 @@ def _effective_for(
             )
     owner_of = next((s.name for s in chain if s.owner and s.owner in set(names_of.values())), None)
     found.sort(key=lambda e: (e.privilege, e.inherited_from_name or "", e.via_groups))
-    return EffectiveAssignment(name, owner_of, tuple(found))
+    is_admin = bool(session.scalar(select(t.Principal.is_admin).where(t.Principal.id == ids[name])))
+    return EffectiveAssignment(name, owner_of, tuple(found), is_admin)
