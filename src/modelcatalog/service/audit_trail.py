@@ -98,9 +98,11 @@ def query(
             if value not in (None, ""):
                 if not isinstance(value, str):
                     raise InvalidParameter(f"'{column.key}' must be a string.", column.key)
-                found = found.where(
-                    column == (value.lower() if column.key == "securable" else value)
-                )
+                if column.key == "securable":
+                    # Catalogs, schemas and models are recorded lower-case; principals as written.
+                    found = found.where(column.in_({value, value.lower()}))
+                else:
+                    found = found.where(column == value)
         if start is not None:
             found = found.where(t.AuditRecord.at >= start)
         if end is not None:
