@@ -20,9 +20,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
 from e2e_support import (  # noqa: E402
     REGISTRY_2_0,
+    SIGNED_MLMODEL,
     create_version,
     files_path,
     ok,
+    put_file,
     ready_version,
 )
 from governance_support import (  # noqa: E402
@@ -180,7 +182,7 @@ def _fresh_version(world: World) -> str:
     return ready_version(world.admin, world.model)
 
 
-def _fresh_model(world: World, kind: str) -> str:
+def _fresh_model(world: World) -> str:
     name = f"m_{uuid.uuid4().hex[:8]}"
     full = f"{world.schema}.{name}"
     ok(
@@ -196,6 +198,13 @@ def _temp_alias(world: World) -> str:
     alias = f"t{uuid.uuid4().hex[:6]}"
     ok(world.admin.put(f"{UC}/models/{world.model}/aliases/{alias}", json={"version_num": 1}))
     return alias
+
+
+def _uploaded(world: World) -> str:
+    """A PENDING version whose signed MLmodel is uploaded: ready to be finalized."""
+    version = create_version(world.admin, world.model)
+    put_file(world.admin, world.model, version, "MLmodel", SIGNED_MLMODEL)
+    return version
 
 
 def _pending(world: World) -> str:
@@ -299,7 +308,7 @@ OPERATIONS = [
         "uc delete model",
         M,
         None,
-        lambda c, w, k: c.delete(f"{UC}/models/{_fresh_model(w, k)}"),
+        lambda c, w, k: c.delete(f"{UC}/models/{_fresh_model(w)}"),
     ),
     Operation(
         "uc change grants",
@@ -386,6 +395,81 @@ OPERATIONS = [
             json={"name": w.model, "description": f"by {k}"},
         ),
     ),
+    Operation(
+        "2.0 finalize version",
+        M,
+        "CREATE MODEL VERSION",
+        lambda c, w, k: c.post(
+            f"{REGISTRY_2_0}/model-versions/finalize",
+            json={"name": w.model, "version": _uploaded(w)},
+        ),
+    ),
+    Operation(
+        "2.0 download uri",
+        M,
+        "EXECUTE",
+        lambda c, w, k: c.get(
+            f"{REGISTRY_2_0}/model-versions/get-download-uri",
+            params={"name": w.model, "version": "1"},
+        ),
+    ),
+    Operation(
+        "2.0 search versions",
+        M,
+        "EXECUTE",
+        lambda c, w, k: c.get(
+            f"{REGISTRY_2_0}/model-versions/search", params={"filter": f"name = '{w.model}'"}
+        ),
+    ),
+    Operation(
+        "2.0 delete version tag",
+        M,
+        "APPLY TAG",
+        lambda c, w, k: c.request(
+            "DELETE",
+            f"{REGISTRY_2_0}/model-versions/delete-tag",
+            json={"name": w.model, "version": "1", "key": "k2"},
+        ),
+    ),
+    Operation(
+        "2.0 edit version description",
+        M,
+        None,
+        lambda c, w, k: c.patch(
+            f"{REGISTRY_2_0}/model-versions/update",
+            json={"name": w.model, "version": "1", "description": f"by {k}"},
+        ),
+    ),
+    Operation(
+        "2.0 delete alias",
+        M,
+        None,
+        lambda c, w, k: c.request(
+            "DELETE",
+            f"{REGISTRY_2_0}/registered-models/alias",
+            json={"name": w.model, "alias": _temp_alias(w)},
+        ),
+    ),
+    Operation(
+        "2.0 delete model",
+        M,
+        None,
+        lambda c, w, k: c.request(
+            "DELETE", f"{REGISTRY_2_0}/registered-models/delete", json={"name": _fresh_model(w)}
+        ),
+    ),
+    Operation(
+        "uc finalize version",
+        M,
+        "CREATE MODEL VERSION",
+        lambda c, w, k: c.patch(f"{UC}/models/{w.model}/versions/{_uploaded(w)}/finalize", json={}),
+    ),
+    Operation(
+        "uc edit version description",
+        M,
+        None,
+        lambda c, w, k: c.patch(f"{UC}/models/{w.model}/versions/1", json={"comment": k}),
+    ),
     # Files API and the catalog's own additions
     Operation(
         "files download url",
@@ -459,6 +543,27 @@ OPERATIONS = [
                 "name": f"n_{uuid.uuid4().hex[:6]}",
             },
         ),
+    ),
+    Operation(
+        "uc edit catalog",
+        CATALOG,
+        None,
+        lambda c, w, k: c.patch(f"{UC}/catalogs/{w.catalog}", json={"comment": k}),
+    ),
+    Operation(
+        "uc tag catalog",
+        CATALOG,
+        "APPLY TAG",
+        lambda c, w, k: c.patch(
+            f"{UC}/securable-tags/catalog/{w.catalog}",
+            json={"changes": {"add_tags": [{"key": "k", "value": k}]}},
+        ),
+    ),
+    Operation(
+        "uc edit schema",
+        SCHEMA,
+        None,
+        lambda c, w, k: c.patch(f"{UC}/schemas/{w.schema}", json={"comment": k}),
     ),
     Operation(
         "uc tag schema",
