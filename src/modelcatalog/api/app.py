@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from modelcatalog import __version__
@@ -86,6 +89,13 @@ def build_context(settings: ServerSettings) -> ServiceContext:
     )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # A stopping server writes the audit records still queued before it goes.
+    await run_in_threadpool(app.state.ctx.audit.flush)
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """The ASGI application for these settings."""
     app = FastAPI(
@@ -94,6 +104,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         description="A governed model catalog with Unity Catalog semantics.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.ctx = build_context(settings)
     metrics = Metrics()
@@ -117,7 +128,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def health(request: Request) -> dict:
         """Liveness and readiness: answers when the database does."""
         from sqlalchemy import text
-        from starlette.concurrency import run_in_threadpool
 
         def ping() -> None:
             with request.app.state.ctx.db.read() as session:
