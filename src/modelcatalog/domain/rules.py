@@ -168,3 +168,10 @@ def principal_name(value: object, field: str = "name") -> str:
             field,
         )
     return value
+
+
+def optional_text(value: object, field: str) -> str | None:
+    """A free-text field that may be absent (None or empty); anything but a string is refused."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidParameter(f"'{field}' must be a string.", field)
+    return value or None

@@ -71,9 +71,7 @@ def import_version(
         raise InvalidParameter(
             "'signature_waiver' must be a non-empty reason, or absent.", "signature_waiver"
         )
-    for field, value in (("source", source), ("run_id", run_id)):
-        if value is not None and not isinstance(value, str):
-            raise InvalidParameter(f"'{field}' must be a string.", field)
+    source, run_id = rules.optional_text(source, "source"), rules.optional_text(run_id, "run_id")
     audit.describe(version=number)
     stamp = now_ms()
     with ctx.db.write() as session:
@@ -104,8 +102,8 @@ def import_version(
             id=new_id(),
             model_id=model.id,
             version=number,
-            source=source or None,
-            run_id=run_id or None,
+            source=source,
+            run_id=run_id,
             comment=text,
             status=PENDING,
             signature_waiver=signature_waiver.strip() if signature_waiver else None,

@@ -119,9 +119,7 @@ def create_version(
     """Create the next version of a model in PENDING_REGISTRATION, ready to receive files."""
     name = rules.model_name(full_name)
     text = rules.comment(comment)
-    for field, value in (("source", source), ("run_id", run_id)):
-        if value is not None and not isinstance(value, str):
-            raise InvalidParameter(f"'{field}' must be a string.", field)
+    source, run_id = rules.optional_text(source, "source"), rules.optional_text(run_id, "run_id")
     stamp = now_ms()
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, "create_version", for_update=True)
@@ -137,8 +135,8 @@ def create_version(
             id=new_id(),
             model_id=model.id,
             version=number,
-            source=source or None,
-            run_id=run_id or None,
+            source=source,
+            run_id=run_id,
             run_tracking_server_id=str(run_tracking_server_id) if run_tracking_server_id else None,
             logged_model_id=str(logged_model_id) if logged_model_id else None,
             comment=text,
