@@ -66,7 +66,7 @@ def forget_grants(ctx: ServiceContext, session: Session, securable_ids: Sequence
 
 
 def _chain(
-    ctx: ServiceContext, session: Session, caller: Caller, securable_type: object, full_name: object
+    session: Session, securable_type: object, full_name: object
 ) -> tuple[str, tuple[access.Securable, ...], str]:
     """The securable named on the wire, its chain, and its not-found message (not yet
     authorized beyond existence)."""
@@ -75,17 +75,14 @@ def _chain(
         return kind, lookup.metastore_chain(), "metastore"
     if kind == pv.CATALOG:
         name = rules.name_part(full_name, "full_name")
-        row = session.scalar(select(t.Catalog).where(t.Catalog.name == name))
-        missing = f"Catalog '{name}' does not exist."
-        if row is None:
-            raise NotFound(missing)
-        return kind, (lookup.catalog_securable(row),), missing
+        row = lookup.find_catalog(session, name)
+        return kind, (lookup.catalog_securable(row),), f"Catalog '{name}' does not exist."
     if kind == pv.SCHEMA:
         catalog, schema = rules.split_full_name(full_name, "full_name", 2)
-        cat, row = lookup.schema_row(ctx, session, _ADMIN_VIEW, catalog, schema, "read_schema")
+        cat, found = lookup.find_schema(session, catalog, schema)
         return (
             kind,
-            (lookup.catalog_securable(cat), lookup.schema_securable(cat, row)),
+            (lookup.catalog_securable(cat), lookup.schema_securable(cat, found)),
             f"Schema '{catalog}.{schema}' does not exist.",
         )
     if kind == pv.MODEL:
@@ -102,10 +99,6 @@ def _chain(
         f"'securable_type' is {securable_type!r}; expected one of {_TYPE_WORDS}.",
         "securable_type",
     )
-
-
-# Existence checks run with an admin's eyes; authorization follows with the real caller.
-_ADMIN_VIEW = Caller(name="", principal_id=0, is_admin=True)
 
 
 def _principal_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
@@ -169,7 +162,7 @@ def get_permissions(
     else who can see the securable sees only their own (and their groups')."""
     audit.describe(str(full_name).lower(), str(securable_type).lower())
     with ctx.db.read() as session:
-        kind, chain, missing = _chain(ctx, session, caller, securable_type, full_name)
+        kind, chain, missing = _chain(session, securable_type, full_name)
         decision, rights = _visible_decision(ctx, session, caller, chain, missing)
         only = None if decision.manages or rights is None else rights.principal_ids
         found = _assignments(session, chain[-1].id, only)
@@ -215,7 +208,7 @@ def update_permissions(
     """Grant and revoke privileges on a securable (its owner, a MANAGE holder or an admin)."""
     audit.describe(str(full_name).lower(), str(securable_type).lower())
     with ctx.db.write() as session:
-        kind, chain, missing = _chain(ctx, session, caller, securable_type, full_name)
+        kind, chain, missing = _chain(session, securable_type, full_name)
         if kind == pv.METASTORE:
             if not caller.is_admin:
                 raise PermissionDenied(
@@ -289,7 +282,7 @@ def effective_permissions(
     directly or on a container, to the principal or through which groups."""
     audit.describe(str(full_name).lower(), str(securable_type).lower())
     with ctx.db.read() as session:
-        kind, chain, missing = _chain(ctx, session, caller, securable_type, full_name)
+        kind, chain, missing = _chain(session, securable_type, full_name)
         decision, rights = _visible_decision(ctx, session, caller, chain, missing)
         if principal is None:
             wanted = [caller.name] if not decision.manages else None

@@ -45,7 +45,8 @@ def schema_securable(cat: t.Catalog, row: t.Schema) -> Securable:
     return Securable(pv.SCHEMA, row.id, f"{cat.name}.{row.name}", row.owner)
 
 
-def _catalog(session: Session, name: str) -> t.Catalog:
+def find_catalog(session: Session, name: str) -> t.Catalog:
+    """A catalog, whoever asks (authorization is the caller's business)."""
     row = session.scalar(select(t.Catalog).where(t.Catalog.name == name))
     if row is None:
         raise NotFound(f"Catalog '{name}' does not exist.")
@@ -55,16 +56,14 @@ def _catalog(session: Session, name: str) -> t.Catalog:
 def catalog_row(
     ctx: ServiceContext, session: Session, caller: Caller, name: str, action: str
 ) -> t.Catalog:
-    row = _catalog(session, name)
+    row = find_catalog(session, name)
     chain = (catalog_securable(row),)
     authorize(ctx, session, caller, action, chain, f"Catalog '{name}' does not exist.")
     return row
 
 
-def schema_row(
-    ctx: ServiceContext, session: Session, caller: Caller, catalog: str, schema: str, action: str
-) -> tuple[t.Catalog, t.Schema]:
-    missing = f"Schema '{catalog}.{schema}' does not exist."
+def find_schema(session: Session, catalog: str, schema: str) -> tuple[t.Catalog, t.Schema]:
+    """A schema and its catalog, whoever asks (authorization is the caller's business)."""
     cat = session.scalar(select(t.Catalog).where(t.Catalog.name == catalog))
     row = (
         session.scalar(
@@ -74,9 +73,16 @@ def schema_row(
         else None
     )
     if cat is None or row is None:
-        raise NotFound(missing)
+        raise NotFound(f"Schema '{catalog}.{schema}' does not exist.")
+    return cat, row
+
+
+def schema_row(
+    ctx: ServiceContext, session: Session, caller: Caller, catalog: str, schema: str, action: str
+) -> tuple[t.Catalog, t.Schema]:
+    cat, row = find_schema(session, catalog, schema)
     chain = (catalog_securable(cat), schema_securable(cat, row))
-    authorize(ctx, session, caller, action, chain, missing)
+    authorize(ctx, session, caller, action, chain, f"Schema '{catalog}.{schema}' does not exist.")
     return cat, row
 
 
