@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from modelcatalog.domain.privileges import Privilege, expand, parse_privilege, permission_map
+from modelcatalog.domain.privileges import (
+    Privilege,
+    expand,
+    normalise_level,
+    parse_privilege,
+    permission_map,
+)
 from modelcatalog.errors import InvalidParameter
 
 P = Privilege
@@ -38,6 +44,24 @@ def test_each_source_level_maps_to_its_grants(level: str, privileges: set, appro
 @pytest.mark.parametrize("level", ["NO_PERMISSIONS", "DENY", "CAN_NO_ACCESS"])
 def test_levels_that_grant_nothing_map_to_nothing(level: str) -> None:
     assert permission_map(level) is None
+
+
+@pytest.mark.parametrize(
+    ("spelling", "level"),
+    [
+        ("CAN_EDIT", "CAN_EDIT"),
+        (" can_edit ", "CAN_EDIT"),
+        ("USE", "CAN_READ"),
+        ("manage", "CAN_MANAGE"),
+        ("DENY", "DENY"),
+        ("no_permissions", "NO_PERMISSIONS"),
+        ("CAN_OWN", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_level_is_normalised_to_the_name_the_map_uses(spelling: object, level: str) -> None:
+    assert normalise_level(spelling) == level
 
 
 @pytest.mark.parametrize("level", ["CAN_OWN", "", "SUPERUSER"])

@@ -157,6 +157,15 @@ _ALIASES = MappingProxyType(
 NO_ACCESS_LEVELS = frozenset({"NO_PERMISSIONS", "DENY", "CAN_NO_ACCESS"})
 
 
+def normalise_level(level: object) -> str | None:
+    """A source's spelling of a permission level (any case; MLflow auth's READ/USE/EDIT/MANAGE
+    or Databricks' `CAN_*`) as the permission map names it: a `CAN_*` level, a level of
+    NO_ACCESS_LEVELS, or None if the level is not known."""
+    key = level.strip().upper() if isinstance(level, str) else ""
+    key = _ALIASES.get(key, key)
+    return key if key in _LEVELS or key in NO_ACCESS_LEVELS else None
+
+
 def permission_map(level: str) -> MappedPermission | None:
     """The catalog grants for one source permission level (Databricks `CAN_*` or MLflow auth
     `READ/USE/EDIT/MANAGE`); None for levels that grant nothing.
@@ -165,14 +174,13 @@ def permission_map(level: str) -> MappedPermission | None:
     Production Versions → APPLY TAG + approval in the deployment job; Can Manage → MANAGE.
     Every grantee also gets USE CATALOG and USE SCHEMA, and each level keeps EXECUTE so the
     grantee can still read the model it could read before."""
-    key = level.strip().upper() if isinstance(level, str) else ""
-    key = _ALIASES.get(key, key)
-    if key in NO_ACCESS_LEVELS:
-        return None
-    if key not in _LEVELS:
+    key = normalise_level(level)
+    if key is None:
         known = ", ".join([*_LEVELS, *_ALIASES, *sorted(NO_ACCESS_LEVELS)])
         raise InvalidParameter(
             f"Permission level {level!r} is not known; expected one of {known}.", "level"
         )
+    if key in NO_ACCESS_LEVELS:
+        return None
     privileges, approver = _LEVELS[key]
     return MappedPermission(key, privileges, _PARENTS, approver)

@@ -19,7 +19,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied
 from databricks.sdk.service.ml import Activity, RegisteredModelAccessControlResponse
 
-from modelcatalog.migrate.extras.levels import NO_ACCESS, normalise_level
+from modelcatalog.migrate.extras.levels import NO_ACCESS, granted_level
 from modelcatalog.migrate.extras.model import (
     Capability,
     ExtrasError,
@@ -124,7 +124,7 @@ def _read_permissions(w: WorkspaceClient, model: str, extras: SourceExtras) -> b
         principal, kind = _principal(entry)
         for permission in entry.all_permissions or []:
             raw = permission.permission_level.value if permission.permission_level else ""
-            level = normalise_level(raw)
+            level = granted_level(raw)
             if level is None:
                 if raw not in NO_ACCESS:
                     extras.unmapped_permissions.setdefault(model, []).append(

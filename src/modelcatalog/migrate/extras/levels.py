@@ -1,28 +1,21 @@
-"""Permission levels as each source spells them, normalised to the workspace registry's names."""
+"""Permission levels as each source spells them, read through the catalog's permission map.
+
+`domain.privileges.normalise_level` owns the spellings (MLflow auth's READ/USE/EDIT/MANAGE,
+the workspace registry's CAN_*); this module gives its answer as the extras' `Level`.
+"""
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
+from modelcatalog.domain.privileges import NO_ACCESS_LEVELS, normalise_level
 from modelcatalog.migrate.extras.model import Level
 
-#: MLflow auth app levels (READ, USE, EDIT, MANAGE) and the workspace registry's own CAN_*.
-_KNOWN = MappingProxyType(
-    {
-        "READ": Level.CAN_READ,
-        # USE lets a principal read and load a model; on a registered model that is reading.
-        "USE": Level.CAN_READ,
-        "EDIT": Level.CAN_EDIT,
-        "MANAGE": Level.CAN_MANAGE,
-        **{level.value: level for level in Level},
-    }
-)
-#: Levels that grant nothing. An absent grant means the same in the catalog, except DENY,
-#: which overrides other grants in MLflow's auth app and has no counterpart in the catalog.
-NO_ACCESS = frozenset({"NO_PERMISSIONS", "CAN_NO_ACCESS"})
+#: DENY overrides other grants in MLflow's auth app and has no counterpart in the catalog, so
+#: the readers report it; the other levels that grant nothing mean what an absent grant means.
 DENY = "DENY"
+NO_ACCESS = NO_ACCESS_LEVELS - {DENY}
 
 
-def normalise_level(raw: str) -> Level | None:
-    """The normalised level for a source's spelling, or None if it is not a known level."""
-    return _KNOWN.get(raw.strip().upper()) if isinstance(raw, str) else None
+def granted_level(raw: str) -> Level | None:
+    """The level a source's grant gives, or None if it grants nothing or is not known."""
+    key = normalise_level(raw)
+    return Level(key) if key is not None and key not in NO_ACCESS_LEVELS else None

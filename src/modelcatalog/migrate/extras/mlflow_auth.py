@@ -23,7 +23,7 @@ from typing import Any
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request
 
-from modelcatalog.migrate.extras.levels import DENY, NO_ACCESS, normalise_level
+from modelcatalog.migrate.extras.levels import DENY, NO_ACCESS, granted_level
 from modelcatalog.migrate.extras.model import (
     Capability,
     ExtrasError,
@@ -170,7 +170,7 @@ def _add(
     raw_level: str,
     inherited: bool,
 ) -> None:
-    level = normalise_level(raw_level)
+    level = granted_level(raw_level)
     if level is not None:
         grant = ModelPermission(principal, kind, level, raw_level, inherited)
         existing = extras.permissions.setdefault(model, [])
