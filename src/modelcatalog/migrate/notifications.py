@@ -26,6 +26,14 @@ EVENTS = {
     "transition_request_to_staging_created": "alias_set",
 }
 
+#: What the plan says, by kind, of a hook whose source does not tell whether it had a secret.
+SECRET_UNKNOWN = {
+    "webhook": "the source does not say whether this webhook signed its calls with a secret; "
+    "secrets are never copied, so set a new one (and give it to the receiver) if it checks them",
+    "job": "the source does not say whether this trigger started its job with an access token; "
+    "tokens are never copied, so give it one if the job runs in another workspace",
+}
+
 
 def _events(events: tuple[str, ...]) -> tuple[list[str], list[str]]:
     mapped, unmapped = set(), []
@@ -46,17 +54,22 @@ def plan_webhooks(plan: Plan, extras: Any) -> list[dict[str, Any]]:
         if hook.model_name is not None and hook.model_name not in targets:
             continue
         events, unmapped = _events(tuple(hook.events))
+        kind = "webhook" if hook.target_kind == "http" else "job"
         definition: dict[str, Any] = {
             "source_id": hook.id,
             "origin": hook.origin,
             "model": targets.get(hook.model_name) if hook.model_name else None,
             "events": events,
-            "kind": "webhook" if hook.target_kind == "http" else "job",
+            "kind": kind,
             "target": hook.target,
             "status": hook.status,
-            "needs_secret": bool(hook.has_secret),
+            # Unknown is not "none": MLflow and Databricks never return secrets, and a receiver
+            # that checks signatures refuses every call until it is given a new one.
+            "needs_secret": hook.has_secret is not False,
             "applied": False,
         }
+        if hook.has_secret is None:
+            definition["secret_note"] = SECRET_UNKNOWN[kind]
         if unmapped:
             definition["unmapped_events"] = unmapped
         definitions.append(definition)
