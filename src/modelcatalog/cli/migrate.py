@@ -95,9 +95,19 @@ def _read_plan(path: Path) -> Any:
         raise _usage(str(exc)) from exc
 
 
-def _connect(stack: ExitStack, url: str, workers: int) -> Any:
+def _connect(stack: ExitStack, url: str, workers: int, built: Any) -> Any:
+    from modelcatalog.migrate.plan_model import UC_TARGET
     from modelcatalog.migrate.target import CatalogTarget
 
+    if url.startswith(UC_TARGET):
+        from modelcatalog.migrate.uc_target import DatabricksUcTarget, UcTargetError
+
+        try:
+            uc_target = DatabricksUcTarget(url, built)
+        except UcTargetError as exc:
+            raise _usage(str(exc)) from exc
+        stack.callback(uc_target.close)
+        return uc_target
     try:
         token = credentials.resolve_token(credentials.normalize_url(url))
     except (CredentialsFileError, ValueError) as exc:
@@ -127,7 +137,9 @@ def plan(
         str | None,
         typer.Option(
             "--target",
-            help="Catalog server URL. Default: $MODELCATALOG_URL, else the last login's.",
+            help="Catalog server URL (default: $MODELCATALOG_URL, else the last login's), or "
+            "databricks-uc / databricks-uc://PROFILE for a Unity Catalog reached with MLflow's "
+            "databricks-uc client (DATABRICKS_HOST and DATABRICKS_TOKEN, or the profile).",
             show_default=False,
         ),
     ] = None,
@@ -153,7 +165,7 @@ def plan(
 
     catalog_name = remote.catalog_name(catalog, "'--catalog'")
     schema_name = remote.catalog_name(schema, "'--schema'")
-    target_url = remote.server_url(target)
+    target_url = _target_url(target)
     try:
         settings = MigrationConfig.load(config)
     except MappingError as exc:
@@ -175,6 +187,17 @@ def plan(
         raise _usage(str(exc)) from exc
     write_plan(built, output)
     _print_plan_summary(built, output)
+
+
+def _target_url(target: str | None) -> str:
+    from modelcatalog.migrate.plan_model import TARGET_URL_FORMS, UC_TARGET, target_url_problem
+
+    if target is None or not target.startswith(UC_TARGET):
+        return remote.server_url(target)
+    problem = target_url_problem(target)
+    if problem:
+        raise typer.BadParameter(f"{problem}: {TARGET_URL_FORMS}", param_hint="'--target'")
+    return target
 
 
 def _extras_reader(registry: Any) -> Any:
@@ -238,7 +261,7 @@ def run(
     suffix = "" if chosen.count == 1 else f"-{chosen.index}of{chosen.count}"
     log_path = log or plan_file.with_name(f"{plan_file.stem}.run{suffix}.jsonl")
     with ExitStack() as stack:
-        target = _connect(stack, built.target_url, workers)
+        target = _connect(stack, built.target_url, workers, built)
         run_log = RunLog(log_path)
         stack.callback(run_log.close)
         progress = stack.enter_context(RichProgress(remote.stderr))
@@ -280,7 +303,7 @@ def verify(
         source or built.source_registry, source_tracking_uri or built.source_tracking
     )
     with ExitStack() as stack:
-        target = _connect(stack, built.target_url, workers)
+        target = _connect(stack, built.target_url, workers, built)
         try:
             with remote.stderr.status("comparing source and target"):
                 report = Verifier(built, registry, target, workers=workers, shard=chosen).verify()

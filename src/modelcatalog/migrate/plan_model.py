@@ -7,6 +7,7 @@ tag renamed and why, each signature decision, every skipped version with its rea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,8 +294,9 @@ def read_plan(path: str | Path) -> Plan:
     src = top.mapping("source")
     target = top.mapping("target").only("url", "catalog", "schema")
     url = target.str("url", required=True)
-    if not url.startswith(("http://", "https://")):
-        raise target.error("url", f"is {url!r}", "an http(s) URL of the catalog server")
+    problem = target_url_problem(url)
+    if problem:
+        raise target.error("url", problem, TARGET_URL_FORMS)
     catalog = target.str("catalog", required=True)
     schema = target.str("schema", required=True)
     _full_name(source, "target", f"{catalog}.{schema}.m")
@@ -329,6 +331,33 @@ def read_plan(path: str | Path) -> Plan:
             seen[name] = item.where
         plan.models.append(model)
     return plan
+
+
+UC_TARGET = "databricks-uc"
+TARGET_URL_FORMS = (
+    "an http(s) URL of the catalog server, or databricks-uc / databricks-uc://PROFILE for a "
+    "Unity Catalog reached with MLflow's databricks-uc client"
+)
+_PROFILE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def target_url_problem(url: str) -> str | None:
+    """Why `url` names no migration target, or None if it does: an http(s) URL of this catalog,
+    or `databricks-uc` (DATABRICKS_HOST and DATABRICKS_TOKEN) or `databricks-uc://PROFILE` (a
+    profile of ~/.databrickscfg); credentials never appear in it."""
+    if url.startswith(("http://", "https://")):
+        return None
+    if url == UC_TARGET:
+        return None
+    scheme, separator, profile = url.partition("://")
+    if scheme != UC_TARGET or not separator:
+        return f"is {url!r}"
+    if not _PROFILE.fullmatch(profile):
+        return (
+            f"is {url!r}: a profile name is letters, digits, '_', '.' or '-' (the token comes "
+            "from the profile or DATABRICKS_TOKEN, never from the plan)"
+        )
+    return None
 
 
 def _grant(item: Fields) -> Grant:
