@@ -18,6 +18,7 @@ from modelcatalog import __version__
 from modelcatalog.api import (
     errors,
     grants_dialect,
+    migration_files,
     native,
     registry_dialect,
     storage_access,
@@ -121,6 +122,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         uc_dialect.router,
         grants_dialect.router,
         native.router,
+        migration_files.router,
     ):
         app.include_router(router)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from modelcatalog.api.deps import call, caller, context, url_bearer
+from modelcatalog.api.request_body import with_body
 from modelcatalog.api.requests import fields
 from modelcatalog.errors import NotFound
 from modelcatalog.service import files
@@ -19,7 +19,6 @@ from modelcatalog.service.context import Caller
 from modelcatalog.storage.base import ObjectNotFound
 
 router = APIRouter(tags=["files"])
-WRITE_BUFFER = 1 << 20
 
 
 async def temporary_credentials(
@@ -62,21 +61,7 @@ async def put_object(key: str, request: Request) -> Response:
     clean, request.state.principal = await call(
         files.authorize_presigned, ctx, url_bearer(request), "PUT", key, dict(request.query_params)
     )
-    writer = await run_in_threadpool(ctx.store.open_writer, clean)
-    await run_in_threadpool(writer.__enter__)
-    try:
-        pending = bytearray()
-        async for chunk in request.stream():
-            pending += chunk
-            if len(pending) >= WRITE_BUFFER:
-                await run_in_threadpool(writer.write, bytes(pending))
-                pending.clear()
-        if pending:
-            await run_in_threadpool(writer.write, bytes(pending))
-    except BaseException as exc:
-        await run_in_threadpool(writer.__exit__, type(exc), exc, exc.__traceback__)
-        raise
-    await run_in_threadpool(writer.__exit__, None, None, None)
+    await with_body(request, files.store_object, ctx, clean)
     return Response(status_code=200)
 
 

@@ -4,6 +4,13 @@ Idempotent and resumable. Each version is created through the migration endpoint
 with the existing version when the same origin is already there: a READY version is left alone,
 a PENDING one (from a run that was killed) gets the files it is missing and is finalized, and a
 version is never created twice. Aliases and grants follow once a model's versions are READY.
+
+Which files a PENDING version is missing, the target says when it can list them (the catalog
+lists a PENDING version's files to whoever may write them); otherwise the run log's
+`file_uploaded` events say. Files are written atomically one by one, so a file the target holds
+is complete: a rerun sends only the others. A small version's files go in one request when the
+target offers it (`Capabilities.bulk_files`); if that request is cut off, the files it had
+already written are kept and the rest are sent by the rerun, in one request again.
 """
 
 from __future__ import annotations
@@ -21,11 +28,14 @@ from modelcatalog.client import AlreadyExists, CatalogClientError
 from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
 from modelcatalog.migrate.runlog import RunLog
 from modelcatalog.migrate.signatures import signed_mlmodel
-from modelcatalog.migrate.source import SourceRegistry, SourceVersion
-from modelcatalog.migrate.target import Capabilities, CatalogTarget
+from modelcatalog.migrate.source import SourceFile, SourceRegistry, SourceVersion
+from modelcatalog.migrate.target import CHUNK_SIZE, Capabilities, CatalogTarget
 
 READY = "READY"
 PENDING = "PENDING_REGISTRATION"
+BULK_VERSION_BYTES = 16 << 20
+"""A version whose missing files add up to at most this goes in one request (when the target
+offers it); bigger ones go file by file, each streamed on its own."""
 
 
 class RunError(Exception):
@@ -129,6 +139,7 @@ class Runner:
         self.summary = RunSummary(models=len(self.models))
         self._started_ms = 0
         self._lock = threading.Lock()
+        self._bulk = False
 
     def _count(self, **increments: int) -> None:
         with self._lock:
@@ -180,6 +191,8 @@ class Runner:
 
     def run(self) -> RunSummary:
         capabilities = self.preflight()
+        # Another target (Unity Catalog through MLflow) may offer no bulk upload at all.
+        self._bulk = capabilities.bulk_files and hasattr(self.target, "upload_files")
         began = time.monotonic()
         self._started_ms = int(time.time() * 1000)
         versions = [(m, v) for m in self.models for v in m.versions]
@@ -267,7 +280,7 @@ class Runner:
         self.log.event(
             "version_started", model=model.target, version=version.version, resumed=resumed
         )
-        sent = self._upload_files(model, version)
+        sent = self._upload_files(model, version, resumed)
         finalized = self.target.finalize(model.target, version.version)
         if finalized.get("status") != READY:
             raise RuntimeError(
@@ -283,30 +296,73 @@ class Runner:
         )
         return "resumed" if resumed else "copied"
 
-    def _upload_files(self, model: ModelPlan, version: VersionPlan) -> dict[str, str]:
+    def _upload_files(
+        self, model: ModelPlan, version: VersionPlan, resumed: bool
+    ) -> dict[str, str]:
         """Upload each file the target lacks; returns every file's sha256 by path."""
         located = SourceVersion.located(model.source, version.version, version.artifact_uri)
+        on_target = self._files_on_target(model, version) if resumed else {}
         logged = self.log.uploaded(model.target, version.version)
         sent: dict[str, str] = {}
+        missing: list[tuple[SourceFile, int]] = []
         for file in self.source.files(located):
+            size = self._planned_size(located, file, version)
+            earlier = logged.get(file.path)
+            known = earlier.sha256 if earlier is not None and earlier.size == size else None
+            # The target's own listing is the truth when it has one; else the run log.
+            present = known is not None if on_target is None else on_target.get(file.path) == size
+            if not present:
+                missing.append((file, size))
+            else:
+                sent[file.path] = known or self._source_digest(located, file.path, version)
+        if self._bulk and missing and sum(size for _, size in missing) <= BULK_VERSION_BYTES:
+            opened = [(f.path, self._opened(located, f.path, version)) for f, _ in missing]
+            uploaded = self.target.upload_files(model.target, version.version, opened)
+            for item in uploaded.values():
+                sent[item.path] = item.sha256
+                self._uploaded(model, version, item.path, item.size, item.sha256)
+            return sent
+        for file, _ in missing:
             with self._opened(located, file.path, version) as (stream, size):
-                earlier = logged.get(file.path)
-                if earlier is not None and earlier.size == size:
-                    sent[file.path] = earlier.sha256
-                    continue
                 digest = self.target.upload(model.target, version.version, file.path, stream, size)
             sent[file.path] = digest
-            self._count(files_uploaded=1, bytes_uploaded=size)
-            self.observer.advance_bytes(size)
-            self.log.event(
-                "file_uploaded",
-                model=model.target,
-                version=version.version,
-                path=file.path,
-                size=size,
-                sha256=digest,
-            )
+            self._uploaded(model, version, file.path, size, digest)
         return sent
+
+    def _files_on_target(self, model: ModelPlan, version: VersionPlan) -> dict[str, int] | None:
+        """Sizes of the files an interrupted version already holds; None if the target cannot
+        tell (then the run log says what was sent)."""
+        list_files = getattr(self.target, "list_files", None)
+        return None if list_files is None else list_files(model.target, version.version)
+
+    def _uploaded(
+        self, model: ModelPlan, version: VersionPlan, path: str, size: int, digest: str
+    ) -> None:
+        self._count(files_uploaded=1, bytes_uploaded=size)
+        self.observer.advance_bytes(size)
+        self.log.event(
+            "file_uploaded",
+            model=model.target,
+            version=version.version,
+            path=path,
+            size=size,
+            sha256=digest,
+        )
+
+    def _planned_size(self, located: SourceVersion, file: SourceFile, version: VersionPlan) -> int:
+        """The size of what is sent for a file (the MLmodel may gain a signature)."""
+        if file.path == "MLmodel" and version.signature.action in ("inferred", "supplied"):
+            with self._opened(located, file.path, version) as (_, size):
+                return size
+        return file.size
+
+    def _source_digest(self, located: SourceVersion, path: str, version: VersionPlan) -> str:
+        """sha256 of what would be sent for a file the target already holds."""
+        digest = hashlib.sha256()
+        with self._opened(located, path, version) as (stream, _):
+            while chunk := stream.read(CHUNK_SIZE):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def _opened(self, located: SourceVersion, path: str, version: VersionPlan) -> Any:
         """(stream, size) of a source file; the MLmodel with its added signature if planned."""

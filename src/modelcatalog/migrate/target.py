@@ -1,25 +1,32 @@
 """The catalog a migration writes to, over its HTTP API (one client shared by all workers).
 
-Version numbers are kept through the privileged migration endpoint; files go through the same
-presigned URLs stock MLflow uses, streamed; the manifest recorded at finalize is read back to
-check every file's sha256.
+Version numbers are kept through the privileged migration endpoint. A small version's files go
+in one request, as an uncompressed tar stream (the bulk upload); a large file goes on its own
+through the same presigned URLs stock MLflow uses. Either way bytes are streamed and hashed once,
+as they are read from the source, and the manifest recorded at finalize is read back to check
+every file's sha256.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import tarfile
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import httpx
 
 from modelcatalog.client import AlreadyExists, CatalogClient, NotFound
-from modelcatalog.client.errors import ServerUnreachable, server_error
+from modelcatalog.client.errors import InvalidRequest, ServerUnreachable, server_error
 from modelcatalog.client.http import CATALOG_API, UC_API, segment
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 8 << 20
+"""Bytes read from a source file and sent at a time."""
 MIGRATION_VERSIONS = f"{CATALOG_API}/migration/versions"
+BULK_FILES = f"{MIGRATION_VERSIONS}/{{full_name}}/{{version}}/files"
+DIRECTORIES = "/api/2.0/fs/directories"
 PERMISSIONS = f"{UC_API}/permissions/{{securable_type}}/{{full_name}}"
 PRINCIPALS = f"{CATALOG_API}/principals"
 
@@ -31,6 +38,13 @@ class Capabilities:
     migration_versions: bool
     permissions: bool
     principals: bool
+    bulk_files: bool = False
+    """PUT .../migration/versions/{full_name}/{version}/files takes a version's files as a tar
+    stream (`CatalogTarget.upload_files`)."""
+
+
+OpenedFile = AbstractContextManager[tuple[BinaryIO, int]]
+"""A source file not opened yet: entering it gives (stream, size)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class CatalogTarget:
             migration_versions=MIGRATION_VERSIONS in paths,
             permissions=PERMISSIONS in paths,
             principals=PRINCIPALS in paths,
+            bulk_files=BULK_FILES in paths,
         )
 
     def whoami(self) -> dict[str, Any]:
@@ -156,25 +171,92 @@ class CatalogTarget:
             {"path": f"/Models/{catalog}/{schema}/{model}/{number}/{path}"},
         )
         digest = hashlib.sha256()
-
-        def chunks() -> Iterator[bytes]:
-            while chunk := stream.read(CHUNK_SIZE):
-                digest.update(chunk)
-                yield chunk
-
         headers = {h["name"]: h["value"] for h in answer.get("headers") or [] if "name" in h}
         headers["Content-Length"] = str(size)
+        self._send("PUT", answer["url"], _hashed(stream, size, path, digest), headers, path)
+        return digest.hexdigest()
+
+    def upload_files(
+        self, full_name: str, number: int, files: Iterable[tuple[str, OpenedFile]]
+    ) -> dict[str, Uploaded]:
+        """Send files to the version in one request, as an uncompressed tar stream, each opened
+        only when its turn comes. Returns what was sent, by path, after checking that the
+        server wrote exactly that (the sizes and sha256 it computed itself)."""
+        sent: dict[str, Uploaded] = {}
+
+        def archive() -> Iterator[bytes]:
+            for path, opened in files:
+                with opened as (stream, size):
+                    info = tarfile.TarInfo(path)
+                    info.size, info.mode = size, 0o644
+                    yield info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
+                    digest = hashlib.sha256()
+                    yield from _hashed(stream, size, path, digest)
+                    sent[path] = Uploaded(path, size, digest.hexdigest())
+                    if size % tarfile.BLOCKSIZE:
+                        yield bytes(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE)
+            yield bytes(2 * tarfile.BLOCKSIZE)
+
+        url = self.client.url + BULK_FILES.format(full_name=segment(full_name), version=number)
+        headers = {
+            # The bulk route authenticates like every API call, with the bearer token.
+            "Authorization": f"Bearer {self.client._token}",  # noqa: SLF001
+            "Content-Type": "application/x-tar",
+        }
+        body = self._send("PUT", url, archive(), headers, f"the files of version {number}")
+        written = {
+            f["path"]: Uploaded(f["path"], int(f["size"]), f["sha256"])
+            for f in body.get("files") or []
+        }
+        if written != sent:
+            raise RuntimeError(
+                f"the server wrote other files than were sent (sent {sorted(sent)}, written "
+                f"{sorted(written)}, or sizes and sha256 differ)"
+            )
+        return sent
+
+    def list_files(self, full_name: str, number: int) -> dict[str, int] | None:
+        """Size of every file a version holds, by path (a PENDING version's too); None when
+        the server cannot list a PENDING version's files."""
+        catalog, schema, model = full_name.split(".")
+        root = "/".join(segment(p) for p in ("Models", catalog, schema, model, str(number)))
+        found: dict[str, int] = {}
+        folders = [""]
+        while folders:
+            folder = folders.pop()
+            where = f"{DIRECTORIES}/{root}/" + "/".join(segment(p) for p in folder.split("/") if p)
+            try:
+                body = self.client.get(where.rstrip("/") + "/")
+            except NotFound:
+                continue  # no file yet
+            except InvalidRequest:
+                return None  # a server that lists only READY versions
+            for entry in body.get("contents") or []:
+                path = f"{folder}/{entry['name']}" if folder else str(entry["name"])
+                if entry.get("is_directory"):
+                    folders.append(path)
+                else:
+                    found[path] = int(entry.get("file_size") or 0)
+        return found
+
+    def _send(
+        self, method: str, url: str, content: Iterator[bytes], headers: dict[str, str], what: str
+    ) -> dict[str, Any]:
         try:
-            response = self._files.put(answer["url"], content=chunks(), headers=headers)
+            response = self._files.request(method, url, content=content, headers=headers)
         except httpx.TransportError as exc:
-            raise ServerUnreachable(self.client.url, f"upload of {path} failed: {exc}") from exc
+            raise ServerUnreachable(self.client.url, f"upload of {what} failed: {exc}") from exc
         if response.is_error:
             try:
-                body: object = response.json()
+                error: object = response.json()
             except ValueError:
-                body = response.text
-            raise server_error(response.status_code, body, response.reason_phrase)
-        return digest.hexdigest()
+                error = response.text
+            raise server_error(response.status_code, error, response.reason_phrase)
+        try:
+            answer = response.json() if response.content else {}
+        except ValueError:
+            answer = {}
+        return answer if isinstance(answer, dict) else {}
 
     def finalize(self, full_name: str, number: int) -> dict[str, Any]:
         return self.client.patch(
@@ -222,6 +304,20 @@ class CatalogTarget:
                 str(p).replace("_", " ") for p in entry.get("privileges") or []
             )
         return found
+
+
+def _hashed(stream: BinaryIO, size: int, path: str, digest: Any) -> Iterator[bytes]:
+    """Exactly `size` bytes of `stream` in chunks, each added to `digest` as it goes by."""
+    left = size
+    while left:
+        chunk = stream.read(min(CHUNK_SIZE, left))
+        if not chunk:
+            raise OSError(f"{path} is shorter than the {size} bytes it had when listed")
+        digest.update(chunk)
+        left -= len(chunk)
+        yield chunk
+    if stream.read(1):
+        raise OSError(f"{path} is longer than the {size} bytes it had when listed")
 
 
 def tag_dict(tags: object) -> dict[str, str]:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 from urllib.parse import quote, unquote, urlencode
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
@@ -20,7 +22,7 @@ from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys, presign
-from modelcatalog.storage.base import ObjectNotFound
+from modelcatalog.storage.base import ObjectNotFound, WrittenObject
 from modelcatalog.store import tables as t
 
 __all__ = ["ManifestEntry", "ResolvedFile"]
@@ -111,10 +113,17 @@ def signature_problem(ctx: ServiceContext, model_id: str, version: int) -> str |
 
 
 def compute_manifest(ctx: ServiceContext, model_id: str, version: int) -> list[ManifestEntry]:
-    """Path, size and sha256 of every file of a version, read back from storage."""
+    """Path, size and sha256 of every file of a version.
+
+    A digest the store computed itself while writing the file (and still vouches for) is used
+    as it is; any other file is read back and hashed."""
     prefix = keys.version_prefix(model_id, version)
     entries = []
     for obj in ctx.store.list(prefix):
+        recorded = ctx.store.recorded_sha256(obj.key)
+        if recorded is not None:
+            entries.append(ManifestEntry(obj.key[len(prefix) :], obj.size, recorded))
+            continue
         digest = hashlib.sha256()
         size = 0
         for chunk in ctx.store.iter_bytes(obj.key):
@@ -134,17 +143,11 @@ def remove_model_files(ctx: ServiceContext, model_id: str) -> None:
     ctx.store.delete_prefix(f"{model_id}/")
 
 
-def resolve_path(
-    ctx: ServiceContext,
-    caller: Caller,
-    path: object,
-    action: str,
-    *,
-    field: str = "path",
-    directory: bool = False,
-) -> ResolvedFile:
-    """Resolve `/Models/<catalog>/<schema>/<model>/<version>/<file>` to a version's file that
-    the caller may use for `action`."""
+def parse_path(
+    path: object, *, field: str = "path", directory: bool = False
+) -> tuple[rules.ModelName, int, str]:
+    """Split `/Models/<catalog>/<schema>/<model>/<version>[/<file>]` into the model's name, the
+    version number and the confined relative path ("" for the version's root)."""
     if not isinstance(path, str) or not path:
         raise InvalidParameter(
             f"'{field}' is required: /{FILES_ROOT}/<catalog>/<schema>/<model>/<version>/<file>.",
@@ -171,11 +174,47 @@ def resolve_path(
             raise InvalidParameter(
                 f"'{field}' is '{path}': a segment percent-decodes to '.' or '..'.", field
             )
+    return name, number, relative
+
+
+def resolve_path(
+    ctx: ServiceContext,
+    caller: Caller,
+    path: object,
+    action: str | Callable[[str | None], str],
+    *,
+    field: str = "path",
+    directory: bool = False,
+) -> ResolvedFile:
+    """Resolve `/Models/<catalog>/<schema>/<model>/<version>/<file>` to a version's file that
+    the caller may use for `action` (or for the action a function picks from the version's
+    status, None when there is no such version)."""
+    name, number, relative = parse_path(path, field=field, directory=directory)
     audit.describe(name.full, "registered_model", version=number)
     with ctx.db.read() as session:
+        if callable(action):
+            status = session.scalar(_version_status_query(name, number))
+            action = action(status)
         model = lookup.model_row(ctx, session, caller, name, action)
         row = lookup.version_row(session, model, name.full, number)
         return ResolvedFile(model.id, number, row.status, relative, name.full)
+
+
+def _version_status_query(name: rules.ModelName, number: int) -> Select:
+    """The status of a version found by name, without any authorization (never answered as
+    it is: it only chooses which right the caller is then checked for)."""
+    return (
+        select(t.ModelVersion.status)
+        .join(t.RegisteredModel, t.RegisteredModel.id == t.ModelVersion.model_id)
+        .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+        .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+        .where(
+            t.Catalog.name == name.catalog,
+            t.Schema.name == name.schema,
+            t.RegisteredModel.name == name.model,
+            t.ModelVersion.version == number,
+        )
+    )
 
 
 def _signed_url(ctx: ServiceContext, base_url: str, method: str, key: str, caller: Caller) -> str:
@@ -235,11 +274,26 @@ def storage_credentials(
     return int((time.time() + ctx.url_lifetime_seconds) * 1000)
 
 
+def _listing_action(status: str | None) -> str:
+    # A PENDING version's files are listed for whoever may write them (a resumed upload needs
+    # to know what is already there); a READY version's for whoever may read them.
+    return "create_version" if status == "PENDING_REGISTRATION" else "read_model"
+
+
 @audited("listDirectory")
 def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]:
-    """The direct children of a folder of a READY version, Files API style."""
-    target = resolve_path(ctx, caller, path, "read_model", directory=True)
-    require_status(target.full_name, target.version, target.status, write=False)
+    """The direct children of a folder of a version, Files API style: of a READY version for
+    callers with EXECUTE, of a PENDING one for callers with CREATE MODEL VERSION.
+
+    A path naming a file has no children: its listing is empty, which is how MLflow's
+    presigned-URL repository tells a file from a folder before downloading it."""
+    target = resolve_path(ctx, caller, path, _listing_action, directory=True)
+    require_status(
+        target.full_name,
+        target.version,
+        target.status,
+        write=target.status == "PENDING_REGISTRATION",
+    )
     prefix = target.key if target.key.endswith("/") else target.key + "/"
     base = "/" + path.strip("/") + "/"
     children: dict[str, dict] = {}
@@ -257,8 +311,27 @@ def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]
                 "last_modified": int(obj.last_modified * 1000),
             }
     if not children:
+        if target.relative_path and _is_file(ctx, target.key):
+            return []
         raise NotFound(f"Directory '{path}' does not exist.")
     return [children[k] for k in sorted(children)]
+
+
+def _is_file(ctx: ServiceContext, key: str) -> bool:
+    try:
+        ctx.store.stat(key)
+    except ObjectNotFound:
+        return False
+    return True
+
+
+def store_object(ctx: ServiceContext, key: str, body: BinaryIO) -> WrittenObject:
+    """Stream a presigned PUT's body into the store (the key was checked by
+    `authorize_presigned`); the store computes and keeps its sha256 on the way in."""
+    with ctx.store.open_writer(key) as writer:
+        while chunk := body.read(-1):
+            writer.write(chunk)
+    return writer.result
 
 
 def _presigned_key(raw_key: str) -> str:

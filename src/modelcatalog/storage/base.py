@@ -105,6 +105,10 @@ class ObjectWriter(ABC):
         self._result = WrittenObject(key=self.key, size=self._size, sha256=self._digest.hexdigest())
         return self._result
 
+    def _sha256(self) -> str:
+        """The digest of every byte written so far (for stores that keep it with the object)."""
+        return self._digest.hexdigest()
+
     def abort(self) -> None:
         """Discard everything written; the key is left as it was before."""
         if self._state == "open":
@@ -174,6 +178,16 @@ class ArtifactStore(Protocol):
 
     def stat(self, key: str) -> StoredObject:
         """Describe the object under ``key``."""
+        ...
+
+    def recorded_sha256(self, key: str) -> str | None:
+        """The sha256 this store computed while writing the object, if it kept one that still
+        describes the object; None when it must be read to be known.
+
+        The digest comes from the writer's own pass over the bytes and is bound to the object
+        it was computed for: rewriting the object through the store replaces it, and a change
+        made behind the store's back makes it unusable (None), never wrong.
+        """
         ...
 
     def list(self, prefix: str) -> list[StoredObject]:

@@ -10,6 +10,12 @@ Committed files are read-only (mode 0o444 less the umask). That is what makes a 
 mirror safe to hand out: a link shares its content with the managed file, so a client able to
 rewrite a mirrored file in place would rewrite the managed one too. Deleting, renaming or
 replacing a mirrored file only touches the link.
+
+Each committed file carries the sha256 its writer computed, in the extended attribute
+:data:`DIGEST_ATTRIBUTE`, bound to the file's size and modification time: a file rewritten
+through the store gets a new one, a file changed behind the store's back no longer matches and
+is read again (:meth:`LocalArtifactStore.recorded_sha256`). File systems without user extended
+attributes simply keep no digest.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ from modelcatalog.storage.keys import RESERVED_SEGMENT_PREFIX, confine, confine_
 
 TEMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
 """Names of temporary files and folders, hidden from listings and removed by sweep_temp."""
+
+DIGEST_ATTRIBUTE = "user.modelcatalog.sha256"
+"""Extended attribute holding ``<sha256 hex> <size> <mtime in ns>`` of a committed file."""
 
 # Errors with which a file system says "no hard links here"; the mirror then copies instead.
 _NO_HARD_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
@@ -88,6 +97,7 @@ class _LocalObjectWriter(ObjectWriter):
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
+            _record_digest(self._file.fileno(), self._sha256())
             self._file.close()
             os.chmod(self._temp_path, self._file_mode)
             os.replace(self._temp_path, self._destination)
@@ -170,6 +180,24 @@ class LocalArtifactStore:
         if not stat_module.S_ISREG(info.st_mode):
             raise ObjectNotFound(key)
         return StoredObject(key=key, size=info.st_size, last_modified=info.st_mtime)
+
+    def recorded_sha256(self, key: str) -> str | None:
+        """The sha256 the writer recorded on the file, if the file is still the one it wrote."""
+        path = self._path(key)
+        try:
+            info = path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        if not stat_module.S_ISREG(info.st_mode):
+            raise ObjectNotFound(key)
+        try:
+            value = os.getxattr(path, DIGEST_ATTRIBUTE, follow_symlinks=False).decode("ascii")
+        except (OSError, UnicodeDecodeError):
+            return None
+        digest, _, bound = value.partition(" ")
+        if bound != f"{info.st_size} {info.st_mtime_ns}" or len(digest) != 64:
+            return None
+        return digest
 
     def list(self, prefix: str) -> list[StoredObject]:
         """Every object under ``prefix`` (``""`` for the whole store), sorted by key."""
@@ -310,6 +338,16 @@ class LocalArtifactStore:
             file.close()
             raise ObjectNotFound(key)
         return file
+
+
+def _record_digest(fd: int, sha256: str) -> None:
+    # Setting an attribute changes the inode's ctime but not its mtime, so the binding holds.
+    info = os.fstat(fd)
+    value = f"{sha256} {info.st_size} {info.st_mtime_ns}".encode("ascii")
+    try:
+        os.setxattr(fd, DIGEST_ATTRIBUTE, value)
+    except OSError:
+        pass  # no user attributes here: the digest is computed again when it is needed
 
 
 def _older_than(path: Path, cutoff: float) -> bool:

@@ -4,6 +4,10 @@ Writes under 8 MiB are one PutObject; larger ones become a multipart upload whos
 are sent as they fill, so memory stays bounded by one part whatever the object's size, and an
 abandoned upload is aborted rather than left to accrue storage. Either way the object appears
 under its key only when complete: S3 never shows a partial object.
+
+An object written in one PutObject carries the sha256 its writer computed as user metadata
+(:data:`DIGEST_METADATA`); S3 replaces metadata with the object, so it cannot outlive a rewrite.
+A multipart object has no recorded digest (its metadata is fixed before the first byte).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from modelcatalog.storage.keys import confine, confine_prefix
 
 PART_SIZE = 8 * 1024 * 1024
 """Multipart part size, and the size from which a write becomes a multipart upload."""
+
+DIGEST_METADATA = "modelcatalog-sha256"
+"""User metadata key (x-amz-meta-...) holding the sha256 of an object written in one request."""
 
 DELETE_BATCH = 1000
 """Most keys one DeleteObjects request accepts."""
@@ -100,7 +107,10 @@ class _S3ObjectWriter(ObjectWriter):
         try:
             if self._upload_id is None:
                 self._client.put_object(
-                    Bucket=self._bucket, Key=self._object_key, Body=bytes(self._buffer)
+                    Bucket=self._bucket,
+                    Key=self._object_key,
+                    Body=bytes(self._buffer),
+                    Metadata={DIGEST_METADATA: self._sha256()},
                 )
             else:
                 self._upload_part()  # the last part, never empty (see _send)
@@ -209,6 +219,19 @@ class S3ArtifactStore:
             size=response["ContentLength"],
             last_modified=response["LastModified"].timestamp(),
         )
+
+    def recorded_sha256(self, key: str) -> str | None:
+        """The sha256 recorded when the object was written in one request, else None."""
+        try:
+            response = self._client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+        except ClientError as error:
+            if _error_code(error) in _NOT_FOUND_CODES:
+                raise ObjectNotFound(key) from None
+            raise StorageError(f"cannot stat {key!r}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"cannot stat {key!r}: {error}") from error
+        digest = (response.get("Metadata") or {}).get(DIGEST_METADATA)
+        return digest if isinstance(digest, str) and len(digest) == 64 else None
 
     def list(self, prefix: str) -> list[StoredObject]:
         """Every object under ``prefix`` (``""`` for the whole store), sorted by key."""
