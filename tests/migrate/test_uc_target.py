@@ -6,6 +6,7 @@ DATABRICKS_TOKEN, the model-registry dialect), so every call is the one a real w
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +21,9 @@ import yaml
 from migrate_support import LONG_DESCRIPTION, SourceFixture, migrate
 from mlflow import MlflowClient
 
-from modelcatalog.migrate.plan_model import target_url_problem
+from modelcatalog.migrate.plan_model import read_plan, target_url_problem
 from modelcatalog.migrate.runlog import read_events
-from modelcatalog.migrate.uc_target import ORIGIN_TAGS
+from modelcatalog.migrate.uc_target import ORIGIN_TAGS, DatabricksUcTarget
 
 FRAUD_INPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]'
 FRAUD_OUTPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]'
@@ -247,19 +248,22 @@ def test_verify_reports_a_changed_lineage_tag(uc: UcMigration, databricks_uc: Ml
     assert "1 difference" in result.stderr
 
 
+def _only_fraud(numbers: list[int], target: str) -> Any:
+    """A plan edit: just the fraud versions `numbers`, into `target`, with no aliases or grants."""
+
+    def edit(plan: dict[str, Any]) -> None:
+        fraud = next(m for m in plan["models"] if m["source"] == "fraud")
+        fraud["target"] = f"{plan['target']['catalog']}.ml.{target}"
+        fraud["versions"] = [v for v in fraud["versions"] if v["version"] in numbers]
+        fraud["aliases"], fraud["grants"] = {}, []
+        plan["models"], plan["grants"] = [fraud], []
+
+    return edit
+
+
 def test_a_number_the_target_has_passed_is_refused_with_the_reason(uc: UcMigration) -> None:
-    def only(numbers: list[int], target: str) -> Any:
-        def edit(plan: dict[str, Any]) -> None:
-            fraud = next(m for m in plan["models"] if m["source"] == "fraud")
-            fraud["target"] = uc.name(target)
-            fraud["versions"] = [v for v in fraud["versions"] if v["version"] in numbers]
-            fraud["aliases"], fraud["grants"] = {}, []
-            plan["models"], plan["grants"] = [fraud], []
-
-        return edit
-
-    uc.run(uc.plan_with("late-3.yaml", only([3], "fraud_late")))
-    refused = uc.run(uc.plan_with("late-1.yaml", only([1], "fraud_late")), check=1)
+    uc.run(uc.plan_with("late-3.yaml", _only_fraud([3], "fraud_late")))
+    refused = uc.run(uc.plan_with("late-1.yaml", _only_fraud([1], "fraud_late")), check=1)
     assert (
         f"{uc.name('fraud_late')} already has version 3 and Unity Catalog numbers versions in "
         "order, never reusing one, so version 1 cannot be created with its number"
@@ -284,6 +288,43 @@ def test_a_waived_signature_goes_as_far_as_the_target_allows(uc: UcMigration) ->
     assert found.json()["status"] == "FAILED_REGISTRATION"
     tags = {t["key"]: t["value"] for t in found.json()["tags"]}
     assert tags["migrated_signature_waiver"] == "legacy, inputs only"
+
+
+def test_an_interrupted_version_is_finished_by_the_next_run(
+    uc: UcMigration, databricks_uc: MlflowClient
+) -> None:
+    plan_file = uc.plan_with("resume.yaml", _only_fraud([1], "fraud_resumed"))
+    plan = read_plan(uc.folder / plan_file)
+    model, version = plan.models[0], plan.models[0].versions[0]
+    # What a run killed after its first upload leaves: a PENDING version with part of its files.
+    target = DatabricksUcTarget("databricks-uc", plan)
+    target.ensure_model(model.target, model.comment, model.tags)
+    body = {"source": version.source, "run_id": version.run_id, "comment": version.comment}
+    body.update(tags=version.tags, origin=version.origin.to_dict())
+    assert target.create_version(model.target, 1, body)["status"] == "PENDING_REGISTRATION"
+    target.upload(model.target, 1, "requirements.txt", io.BytesIO(b"partial"), 7)
+
+    uc.run(plan_file)
+    events = read_events(uc.folder / "resume.run.jsonl")
+    assert [
+        (e["event"], e.get("resumed")) for e in events if e["event"].startswith("version_")
+    ] == [
+        ("version_started", True),
+        ("version_copied", True),
+    ]
+    assert databricks_uc.get_model_version(model.target, "1").status == "READY"
+    assert _numbers(databricks_uc, model.target) == [1]
+    migrate("verify", plan_file, env=uc.env, cwd=uc.folder)
+
+
+def test_run_with_a_bad_token_is_refused_before_any_write(uc: UcMigration) -> None:
+    plan_file = uc.plan_with("bad-token.yaml", _only_fraud([1], "fraud_never"))
+    env = {**uc.env, "DATABRICKS_TOKEN": "not-a-token"}
+    refused = migrate("run", plan_file, env=env, cwd=uc.folder, check=2)
+    assert "target databricks-uc: UNAUTHENTICATED" in refused.stderr
+    with uc.api() as api:
+        found = api.get(f"/api/2.1/unity-catalog/models/{uc.name('fraud_never')}")
+    assert found.status_code == 404
 
 
 @pytest.mark.parametrize(
