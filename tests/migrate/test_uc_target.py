@@ -20,6 +20,7 @@ import pytest
 import yaml
 from migrate_support import LONG_DESCRIPTION, SourceFixture, migrate
 from mlflow import MlflowClient
+from mlflow.utils.file_utils import local_file_uri_to_path
 
 from modelcatalog.migrate.plan_model import read_plan, target_url_problem
 from modelcatalog.migrate.runlog import read_events
@@ -302,10 +303,15 @@ def test_an_interrupted_version_is_finished_by_the_next_run(
     body = {"source": version.source, "run_id": version.run_id, "comment": version.comment}
     body.update(tags=version.tags, origin=version.origin.to_dict())
     assert target.create_version(model.target, 1, body)["status"] == "PENDING_REGISTRATION"
+    complete = (Path(local_file_uri_to_path(version.artifact_uri)) / "python_env.yaml").read_bytes()
+    target.upload(model.target, 1, "python_env.yaml", io.BytesIO(complete), len(complete))
     target.upload(model.target, 1, "requirements.txt", io.BytesIO(b"partial"), 7)
 
     uc.run(plan_file)
     events = read_events(uc.folder / "resume.run.jsonl")
+    # The target's listing says what is there: the complete file stays, the torn one is sent.
+    sent = {e["path"] for e in events if e["event"] == "file_uploaded"}
+    assert "requirements.txt" in sent and "python_env.yaml" not in sent
     assert [
         (e["event"], e.get("resumed")) for e in events if e["event"].startswith("version_")
     ] == [

@@ -340,6 +340,26 @@ class DatabricksUcTarget:
                 )
         return digest.hexdigest()
 
+    def list_files(self, full_name: str, number: int) -> dict[str, int] | None:
+        """Size of every file an interrupted version already holds, by path, as its artifact
+        repository lists them; None when the target will not list them (the run log decides)."""
+        found: dict[str, int] = {}
+        folders = [""]
+        try:
+            repository = self._repository(full_name, number)
+            while folders:
+                for info in repository.list_artifacts(folders.pop()):
+                    if info.is_dir:
+                        folders.append(info.path)
+                    else:
+                        found[info.path] = int(info.file_size or 0)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                return found
+            logger.info("%s v%d: files not listed (%s)", full_name, number, exc.message)
+            return None
+        return found
+
     def _repository(self, full_name: str, number: int) -> Any:
         key = (full_name, number)
         if key not in self._repositories:
