@@ -70,6 +70,7 @@ PROTECTED = [
     ("GET", "/api/modelcatalog/tokens"),
     ("DELETE", "/api/modelcatalog/tokens/t"),
     ("GET", f"/api/modelcatalog/models/{M}/versions/1/manifest"),
+    ("PUT", f"/api/modelcatalog/migration/versions/{M}/1/files"),
     ("GET", f"{UC_2_1}/permissions/registered_model/{M}"),
     ("PATCH", f"{UC_2_1}/permissions/registered_model/{M}"),
     ("GET", f"{UC_2_1}/effective-permissions/registered_model/{M}"),

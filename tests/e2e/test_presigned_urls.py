@@ -294,3 +294,45 @@ def test_urls_expire_after_the_configured_lifetime(tmp_path: Path) -> None:
         assert refused_get >= lifetime - 1.5 and refused_put >= lifetime - 1.5
         # A fresh URL for the same file works again.
         assert httpx.get(_download_url(api, name, done, "MLmodel")).text == SIGNED_MLMODEL
+
+
+def test_directory_listing_of_a_file_path_is_empty(
+    api: httpx.Client, ready: tuple[str, str]
+) -> None:
+    """MLflow lists a path to tell a file from a folder; a file has no children."""
+    listed = api.get(f"/api/2.0/fs/directories{files_path(*ready, 'MLmodel')}")
+    assert ok(listed) == {"contents": []}
+    missing = api.get(f"/api/2.0/fs/directories{files_path(*ready, 'no-such')}")
+    assert error_of(missing, 404)["message"].startswith("Directory ")
+
+
+def test_mlflow_get_model_info_reads_a_version_through_the_modelcatalog_scheme(
+    server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: httpx.Client, schema: str
+) -> None:
+    import mlflow
+    import numpy as np
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    for key, value in server.env(MODELCATALOG_CONFIG_DIR=str(tmp_path / "config")).items():
+        monkeypatch.setenv(key, value)
+    name = f"{schema}.{unique()}"
+    features = np.random.default_rng(3).normal(size=(20, 3))
+    model = LogisticRegression().fit(features, (features[:, 0] > 0).astype(int))
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_registry_uri(f"modelcatalog://{urlsplit(server.url).netloc}")
+    try:
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(features, model.predict(features)),
+                registered_model_name=name,
+                pip_requirements=["scikit-learn"],
+            )
+        info = mlflow.models.get_model_info(f"models:/{name}/1")
+    finally:
+        mlflow.set_registry_uri("")
+        mlflow.set_tracking_uri("")
+    assert {"sklearn", "python_function"} <= set(info.flavors)
+    assert info.signature is not None and info.signature.outputs is not None

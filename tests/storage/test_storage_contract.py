@@ -269,3 +269,19 @@ def test_location_uri_names_the_prefix(store: ArtifactStore) -> None:
     assert location.startswith(store.uri + "/")
     assert location.endswith(f"/{MODEL}/1/")
     assert store.location_uri("") == store.uri
+
+
+def test_recorded_sha256_is_the_writers_digest(store: ArtifactStore) -> None:
+    written = store.write_bytes(key("model.pkl"), b"pickled bytes")
+    assert store.recorded_sha256(key("model.pkl")) == written.sha256
+
+
+def test_rewriting_an_object_records_the_new_digest(store: ArtifactStore) -> None:
+    store.write_bytes(key("model.pkl"), b"first")
+    store.write_bytes(key("model.pkl"), b"second")
+    assert store.recorded_sha256(key("model.pkl")) == hashlib.sha256(b"second").hexdigest()
+
+
+def test_recorded_sha256_of_a_missing_object_raises(store: ArtifactStore) -> None:
+    with pytest.raises(ObjectNotFound):
+        store.recorded_sha256(key("absent"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from modelcatalog.storage import ObjectNotFound, StorageError, file_key, version_prefix
-from modelcatalog.storage.local import TEMP_PREFIX, LocalArtifactStore
+from modelcatalog.storage.local import DIGEST_ATTRIBUTE, TEMP_PREFIX, LocalArtifactStore
 
 MODEL = "0123456789abcdef0123456789abcdef"
 SOURCE = version_prefix(MODEL, 1)
@@ -243,3 +243,42 @@ def test_root_is_created(tmp_path: Path) -> None:
     store = LocalArtifactStore(tmp_path / "a" / "b")
     assert (tmp_path / "a" / "b").is_dir()
     assert store.list("") == []
+
+
+def test_a_file_changed_behind_the_store_has_no_recorded_digest(
+    local_store: LocalArtifactStore,
+) -> None:
+    key = file_key(MODEL, 1, "weights.bin")
+    local_store.write_bytes(key, b"original")
+    path = local_store.root / key
+    written = path.stat().st_mtime_ns
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:  # same size, other bytes, written in place
+        handle.write(b"ORIGINAL")
+    # An edit made later; the kernel's coarse clock could give one made in the same tick the
+    # same time, so the test states the time instead of depending on the tick.
+    os.utime(path, ns=(written + 10**9, written + 10**9))
+    assert local_store.recorded_sha256(key) is None
+
+
+def test_a_forged_digest_needs_the_files_own_size_and_time(
+    local_store: LocalArtifactStore,
+) -> None:
+    key = file_key(MODEL, 1, "weights.bin")
+    local_store.write_bytes(key, b"original")
+    path = local_store.root / key
+    os.setxattr(path, DIGEST_ATTRIBUTE, b"0" * 64 + b" 8 1")
+    assert local_store.recorded_sha256(key) is None
+
+
+def test_a_file_system_without_user_attributes_records_nothing(
+    local_store: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOTSUP, "Operation not supported")
+
+    monkeypatch.setattr(os, "setxattr", unsupported)
+    key = file_key(MODEL, 1, "MLmodel")
+    local_store.write_bytes(key, b"flavors: {}\n")
+    assert local_store.read_bytes(key) == b"flavors: {}\n"
+    assert local_store.recorded_sha256(key) is None

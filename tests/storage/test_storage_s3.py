@@ -101,3 +101,10 @@ def test_has_no_local_path(s3_store: S3ArtifactStore) -> None:
 def test_refuses_unconfined_store_prefix(prefix: str) -> None:
     with pytest.raises(ValueError):
         S3ArtifactStore("bucket", prefix, client=object())
+
+
+def test_a_multipart_object_has_no_recorded_digest(s3_store: S3ArtifactStore) -> None:
+    key = file_key(MODEL, 1, "big.bin")
+    with s3_store.open_writer(key) as writer:
+        writer.write(b"m" * (PART_SIZE + 1))
+    assert s3_store.recorded_sha256(key) is None

@@ -186,7 +186,8 @@ class ArtifactStore(Protocol):
 
         The digest comes from the writer's own pass over the bytes and is bound to the object
         it was computed for: rewriting the object through the store replaces it, and a change
-        made behind the store's back makes it unusable (None), never wrong.
+        made behind the store's back (which alters the size or the modification time) makes it
+        unusable (None).
         """
         ...
 
