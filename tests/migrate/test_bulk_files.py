@@ -135,6 +135,41 @@ def test_one_request_writes_every_file_and_answers_the_servers_digests(
     assert recorded(api, model, number) == manifest_of(FILES)
 
 
+def test_finalize_in_the_same_request_answers_the_version_and_its_manifest(
+    api: httpx.Client, model: str
+) -> None:
+    number = pending(api, model)
+    answer = api.put(
+        BULK.format(name=model, version=number) + "?finalize=true",
+        content=tar_of(*FILES.items()),
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["model_version"]["status"] == "READY"
+    assert sorted(body["manifest"], key=lambda f: f["path"]) == manifest_of(FILES)
+    assert recorded(api, model, number) == manifest_of(FILES)
+    records = audit_records(api, request_id=answer.headers["x-request-id"])
+    assert sorted(r["action"] for r in records) == [
+        "finalizeModelVersion",
+        "getModelVersionManifest",
+        "uploadModelVersionFiles",
+    ]
+
+
+def test_finalize_in_the_same_request_still_checks_the_signature(
+    api: httpx.Client, model: str
+) -> None:
+    number = pending(api, model)
+    answer = api.put(
+        BULK.format(name=model, version=number) + "?finalize=true",
+        content=tar_of(("MLmodel", b"flavors: {}\n"), ("model.pkl", b"p")),
+    )
+    assert answer.status_code == 400
+    assert "did not contain any signature metadata" in answer.json()["message"]
+    found = api.get(f"{UC}/models/{model}/versions/{number}").json()
+    assert found["status"] == "FAILED_REGISTRATION"
+
+
 def test_the_body_is_streamed_not_held_in_memory(
     server: Any, api: httpx.Client, model: str
 ) -> None:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from modelcatalog.api.deps import caller, context
+from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.request_body import with_body
-from modelcatalog.service import bulk_files
+from modelcatalog.api.uc_shapes import version_json
+from modelcatalog.service import bulk_files, versions
 from modelcatalog.service.context import Caller
+from modelcatalog.service.views import ManifestEntry
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["modelcatalog"])
+
+
+def _files_json(entries: list[ManifestEntry]) -> list[dict]:
+    return [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries]
 
 
 @router.put("/migration/versions/{full_name}/{version}/files")
@@ -18,12 +24,20 @@ async def upload_files(
 ) -> dict:
     """Write every member of the tar body (`Content-Type: application/x-tar`) into the PENDING
     version; needs CREATE MODEL VERSION. Answers the path, size and sha256 of each file
-    written, as the server computed them."""
-    entries = await with_body(
-        request, bulk_files.upload_files, context(request), who, full_name, version
-    )
-    return {
+    written, as the server computed them.
+
+    With `?finalize=true` the version is then finalized as by `PATCH .../finalize` (its own
+    audit record, the same checks), and the answer adds the finalized version and the manifest
+    recorded for it: one request instead of three for a small version."""
+    ctx = context(request)
+    entries = await with_body(request, bulk_files.upload_files, ctx, who, full_name, version)
+    body: dict = {
         "full_name": full_name.lower(),
         "version": int(version),
-        "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries],
+        "files": _files_json(entries),
     }
+    if request.query_params.get("finalize", "").lower() == "true":
+        view = await call(versions.finalize_version, ctx, who, full_name, version)
+        body["model_version"] = version_json(view)
+        body["manifest"] = _files_json(await call(versions.manifest, ctx, who, full_name, version))
+    return body

@@ -29,7 +29,13 @@ from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
 from modelcatalog.migrate.runlog import RunLog
 from modelcatalog.migrate.signatures import signed_mlmodel
 from modelcatalog.migrate.source import SourceFile, SourceRegistry, SourceVersion
-from modelcatalog.migrate.target import CHUNK_SIZE, Capabilities, CatalogTarget
+from modelcatalog.migrate.target import (
+    CHUNK_SIZE,
+    BulkUpload,
+    Capabilities,
+    CatalogTarget,
+    Uploaded,
+)
 
 READY = "READY"
 PENDING = "PENDING_REGISTRATION"
@@ -280,13 +286,18 @@ class Runner:
         self.log.event(
             "version_started", model=model.target, version=version.version, resumed=resumed
         )
-        sent = self._upload_files(model, version, resumed)
-        finalized = self.target.finalize(model.target, version.version)
+        sent, bulk = self._upload_files(model, version, resumed)
+        finalized = bulk.version if bulk else None
+        if finalized is None:
+            finalized = self.target.finalize(model.target, version.version)
         if finalized.get("status") != READY:
             raise RuntimeError(
                 f"finalize left it {finalized.get('status')}: {finalized.get('status_message')}"
             )
-        self._check_manifest(model, version, sent)
+        manifest = bulk.manifest if bulk else None
+        if manifest is None:
+            manifest = self.target.manifest(model.target, version.version)
+        self._check_manifest(manifest, sent)
         self.log.event(
             "version_copied",
             model=model.target,
@@ -298,8 +309,9 @@ class Runner:
 
     def _upload_files(
         self, model: ModelPlan, version: VersionPlan, resumed: bool
-    ) -> dict[str, str]:
-        """Upload each file the target lacks; returns every file's sha256 by path."""
+    ) -> tuple[dict[str, str], BulkUpload | None]:
+        """Upload each file the target lacks; returns every file's sha256 by path, and the
+        bulk request's answer when the files went in one request (which also finalized)."""
         located = SourceVersion.located(model.source, version.version, version.artifact_uri)
         on_target = self._files_on_target(model, version) if resumed else {}
         logged = self.log.uploaded(model.target, version.version)
@@ -317,17 +329,17 @@ class Runner:
                 sent[file.path] = known or self._source_digest(located, file.path, version)
         if self._bulk and missing and sum(size for _, size in missing) <= BULK_VERSION_BYTES:
             opened = [(f.path, self._opened(located, f.path, version)) for f, _ in missing]
-            uploaded = self.target.upload_files(model.target, version.version, opened)
-            for item in uploaded.values():
+            bulk = self.target.upload_files(model.target, version.version, opened, finalize=True)
+            for item in bulk.sent.values():
                 sent[item.path] = item.sha256
                 self._uploaded(model, version, item.path, item.size, item.sha256)
-            return sent
+            return sent, bulk
         for file, _ in missing:
             with self._opened(located, file.path, version) as (stream, size):
                 digest = self.target.upload(model.target, version.version, file.path, stream, size)
             sent[file.path] = digest
             self._uploaded(model, version, file.path, size, digest)
-        return sent
+        return sent, None
 
     def _files_on_target(self, model: ModelPlan, version: VersionPlan) -> dict[str, int] | None:
         """Sizes of the files an interrupted version already holds; None if the target cannot
@@ -379,8 +391,7 @@ class Runner:
 
         return opened()
 
-    def _check_manifest(self, model: ModelPlan, version: VersionPlan, sent: dict[str, str]) -> None:
-        manifest = self.target.manifest(model.target, version.version)
+    def _check_manifest(self, manifest: dict[str, Uploaded], sent: dict[str, str]) -> None:
         if set(manifest) != set(sent):
             extra = sorted(set(manifest) - set(sent))
             lost = sorted(set(sent) - set(manifest))

@@ -56,6 +56,17 @@ class Uploaded:
     sha256: str
 
 
+@dataclass(frozen=True)
+class BulkUpload:
+    """What one bulk request sent and, when it also finalized, what the target recorded."""
+
+    sent: dict[str, Uploaded]
+    version: dict[str, Any] | None = None
+    """The finalized version (when asked to finalize)."""
+    manifest: dict[str, Uploaded] | None = None
+    """The manifest recorded at finalize, by path (when asked to finalize)."""
+
+
 class CatalogTarget:
     """Migration-level operations on one catalog server."""
 
@@ -177,11 +188,17 @@ class CatalogTarget:
         return digest.hexdigest()
 
     def upload_files(
-        self, full_name: str, number: int, files: Iterable[tuple[str, OpenedFile]]
-    ) -> dict[str, Uploaded]:
+        self,
+        full_name: str,
+        number: int,
+        files: Iterable[tuple[str, OpenedFile]],
+        *,
+        finalize: bool = False,
+    ) -> BulkUpload:
         """Send files to the version in one request, as an uncompressed tar stream, each opened
-        only when its turn comes. Returns what was sent, by path, after checking that the
-        server wrote exactly that (the sizes and sha256 it computed itself)."""
+        only when its turn comes, and finalize it in the same request if asked. Returns what
+        was sent, by path, after checking that the server wrote exactly that (the sizes and
+        sha256 it computed itself)."""
         sent: dict[str, Uploaded] = {}
 
         def archive() -> Iterator[bytes]:
@@ -198,22 +215,23 @@ class CatalogTarget:
             yield bytes(2 * tarfile.BLOCKSIZE)
 
         url = self.client.url + BULK_FILES.format(full_name=segment(full_name), version=number)
+        if finalize:
+            url += "?finalize=true"
         headers = {
             # The bulk route authenticates like every API call, with the bearer token.
             "Authorization": f"Bearer {self.client._token}",  # noqa: SLF001
             "Content-Type": "application/x-tar",
         }
         body = self._send("PUT", url, archive(), headers, f"the files of version {number}")
-        written = {
-            f["path"]: Uploaded(f["path"], int(f["size"]), f["sha256"])
-            for f in body.get("files") or []
-        }
+        written = _by_path(body.get("files"))
         if written != sent:
             raise RuntimeError(
                 f"the server wrote other files than were sent (sent {sorted(sent)}, written "
                 f"{sorted(written)}, or sizes and sha256 differ)"
             )
-        return sent
+        if not finalize:
+            return BulkUpload(sent)
+        return BulkUpload(sent, body.get("model_version") or {}, _by_path(body.get("manifest")))
 
     def list_files(self, full_name: str, number: int) -> dict[str, int] | None:
         """Size of every file a version holds, by path (a PENDING version's too); None when
@@ -268,10 +286,7 @@ class CatalogTarget:
         body = self.client.get(
             f"{CATALOG_API}/models/{segment(full_name)}/versions/{number}/manifest"
         )
-        return {
-            f["path"]: Uploaded(f["path"], int(f["size"]), f["sha256"])
-            for f in body.get("files") or []
-        }
+        return _by_path(body.get("files"))
 
     def set_alias(self, full_name: str, alias: str, number: int) -> None:
         self.client.put(
@@ -304,6 +319,15 @@ class CatalogTarget:
                 str(p).replace("_", " ") for p in entry.get("privileges") or []
             )
         return found
+
+
+def _by_path(files: object) -> dict[str, Uploaded]:
+    """A manifest answer (`[{"path", "size", "sha256"}]`) by path."""
+    return {
+        f["path"]: Uploaded(f["path"], int(f["size"]), f["sha256"])
+        for f in files or []  # type: ignore[attr-defined]
+        if isinstance(f, dict)
+    }
 
 
 def _hashed(stream: BinaryIO, size: int, path: str, digest: Any) -> Iterator[bytes]:
