@@ -209,26 +209,38 @@ def schema_filter(rights: Rights | None, catalog: Securable) -> ColumnElement[bo
     )
 
 
-def model_filter(rights: Rights | None) -> ColumnElement[bool] | None:
-    """Models the caller may see, for a query joining models, schemas and catalogs."""
+def model_filter(session: Session, rights: Rights | None) -> ColumnElement[bool] | None:
+    """Models the caller may see, as a condition on `registered_models` alone.
+
+    Catalogs and schemas are few: which of them the caller can use, and in which every model
+    is visible, is decided here in Python, so that the database checks each model row against
+    two short lists instead of joining owners and grants row by row."""
     if rights is None:
         return None
     names = rights.names
-    model_level = rights.ids_with(pv.GRANTABLE[pv.MODEL])
-    return and_(
-        or_(t.Catalog.owner.in_(names), t.Catalog.id.in_(rights.ids_with([P.USE_CATALOG]))),
-        or_(
-            t.Catalog.owner.in_(names),
-            t.Schema.owner.in_(names),
-            t.Schema.id.in_(rights.ids_with([P.USE_SCHEMA])),
-            t.Catalog.id.in_(rights.ids_with([P.USE_SCHEMA])),
-        ),
-        or_(
-            t.Catalog.owner.in_(names),
-            t.Schema.owner.in_(names),
-            t.RegisteredModel.owner.in_(names),
-            t.RegisteredModel.id.in_(model_level),
-            t.Schema.id.in_(model_level),
-            t.Catalog.id.in_(model_level),
-        ),
+    model_level = set(rights.ids_with(pv.GRANTABLE[pv.MODEL]))
+    use_catalog = set(rights.ids_with([P.USE_CATALOG]))
+    use_schema = set(rights.ids_with([P.USE_SCHEMA]))
+    whole: list[str] = []  # schemas where every model is visible
+    some: list[str] = []  # usable schemas where only owned or granted models are
+    containers = session.execute(
+        select(t.Schema.id, t.Schema.owner, t.Catalog.id, t.Catalog.owner)
+        .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+        .where(or_(t.Catalog.owner.in_(names), t.Catalog.id.in_(use_catalog)))
     )
+    for schema_id, schema_owner, catalog_id, catalog_owner in containers:
+        owns_schema = catalog_owner in names or schema_owner in names
+        if not (owns_schema or schema_id in use_schema or catalog_id in use_schema):
+            continue
+        if owns_schema or schema_id in model_level or catalog_id in model_level:
+            whole.append(schema_id)
+        else:
+            some.append(schema_id)
+    in_whole = t.RegisteredModel.schema_id.in_(whole)
+    if not some:
+        return in_whole
+    in_some = and_(
+        t.RegisteredModel.schema_id.in_(some),
+        or_(t.RegisteredModel.id.in_(model_level), t.RegisteredModel.owner.in_(names)),
+    )
+    return or_(in_whole, in_some) if whole else in_some

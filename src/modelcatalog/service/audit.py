@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -91,18 +91,16 @@ def audited(action: str, securable_type: str | None = None) -> Callable[[F], F]:
     that knows better calls `describe`. Calls nested inside another audited call add nothing."""
 
     def wrap(fn: F) -> F:
-        signature = inspect.signature(fn)
+        # Positional names after (ctx, caller), worked out once: binding a signature on every
+        # call would cost the hot read path more than the rest of the record.
+        positional = list(inspect.signature(fn).parameters)[2:]
 
         @functools.wraps(fn)
         def run(ctx: Any, caller: Caller, *args: Any, **kwargs: Any) -> Any:
             if _current.get() is not None:
                 return fn(ctx, caller, *args, **kwargs)
-            bound = signature.bind_partial(ctx, caller, *args, **kwargs).arguments
-            parameters = {
-                k: _clean(k, v)
-                for k, v in bound.items()
-                if k not in ("ctx", "caller") and v is not None
-            }
+            given = {**dict(zip(positional, args, strict=False)), **kwargs}
+            parameters = {k: _clean(k, v) for k, v in given.items() if v is not None}
             first = next(iter(args), None)
             scope = Scope(
                 caller,
@@ -217,11 +215,13 @@ def _append(session: Session, entries: list[dict[str, Any]]) -> None:
         raise RuntimeError("the audit chain head is missing; start the server once to create it")
     seq_text, _, prev = head.value.partition(":")
     seq = int(seq_text)
+    rows = []
     for entry in entries:
         seq += 1
         values = {**entry, "seq": seq, "prev_hash": prev}
         values["hash"] = prev = record_hash(values)
-        session.add(t.AuditRecord(**values))
+        rows.append(values)
+    session.execute(insert(t.AuditRecord), rows)
     head.value = f"{seq}:{prev}"
 
 

@@ -140,7 +140,7 @@ def list_models(
             .order_by(t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
             .limit(size + 1)
         )
-        visible = access.model_filter(access.rights_of(ctx.rights, session, caller))
+        visible = access.model_filter(session, access.rights_of(ctx.rights, session, caller))
         if visible is not None:
             query = query.where(visible)
         if catalog:

@@ -266,7 +266,7 @@ def search_versions(
             .order_by(t.ModelVersion.id)
             .limit(size + 1)
         )
-        visible = access.model_filter(access.rights_of(ctx.rights, session, caller))
+        visible = access.model_filter(session, access.rights_of(ctx.rights, session, caller))
         if visible is not None:
             query = query.where(visible)
         if after:
