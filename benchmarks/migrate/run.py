@@ -249,7 +249,7 @@ def main() -> None:
     from server_process import run_server
 
     scratch = Path(tempfile.mkdtemp(prefix="migrate-bench-"))
-    results: dict[str, Any] = {"options": vars(options)}
+    results: dict[str, Any] = {"options": vars(options), "load": {"start": os.getloadavg()}}
     try:
         began = time.monotonic()
         small_uri = build_small(scratch, options.models, options.versions)
@@ -258,16 +258,21 @@ def main() -> None:
         with run_server(scratch / "server", workers=options.server_workers) as server:
             env = server.env(MODELCATALOG_CONFIG_DIR=str(scratch / "config"))
             small_count = options.models * options.versions
+            results["load"]["small"] = os.getloadavg()
             small = plan_and_run("small", small_uri, server, scratch, options.workers, env)
             small["versions_per_second"] = small_count / small["seconds"]
             small["versions_per_second_in_run"] = small_count / small["run_seconds"]
+            results["load"]["loop"] = os.getloadavg()
             loop = vendor_loop(small_uri, server, options.loop_versions, scratch)
             loop["versions_per_second"] = loop["versions"] / loop["seconds"]
+            results["load"]["large"] = os.getloadavg()
             large = plan_and_run("large", large_uri, server, scratch, options.workers, env)
             large_bytes = options.large_versions * options.large_mib * MiB
             large["mib_per_second"] = large_bytes / MiB / large["seconds"]
             large["mib_per_second_in_run"] = large_bytes / MiB / large["run_seconds"]
+        results["load"]["cp"] = os.getloadavg()
         cp_seconds = copy_bytes(scratch / "large-artifacts", scratch)
+        results["load"]["end"] = os.getloadavg()
         results.update(
             small=small,
             loop=loop,
@@ -288,13 +293,20 @@ def write_results(results: dict[str, Any]) -> None:
     (RESULTS / "migrate.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     o = results["options"]
     small, loop, large, cp = results["small"], results["loop"], results["large"], results["cp"]
+    count = o["server_workers"]
+    processes = f"{count} worker process" + ("es" if count > 1 else "")
     lines = [
         "# Migration benchmark",
         "",
         f"Small set: {o['models']} models x {o['versions']} versions of a tiny scikit-learn "
         f"model; large set: {o['large_versions']} versions with one {o['large_mib']} MiB file. "
-        f"`migrate run --workers {o['workers']}`; server ({o['server_workers']} worker) on "
-        f"SQLite and a local folder, same machine ({os.cpu_count()} CPUs).",
+        f"`migrate run --workers {o['workers']}`; server ({processes}) on "
+        f"SQLite and a local folder, same machine ({os.cpu_count()} CPUs). The loop talks to "
+        "the same server.",
+        "",
+        "Load average (1 min) when each part started, from other work on the machine: "
+        + ", ".join(f"{part} {values[0]:.2f}" for part, values in results["load"].items())
+        + ".",
         "",
         "| work | measure | result | target |",
         "|---|---|---:|---|",

@@ -24,6 +24,9 @@ from e2e_support import (
     error_of,
     files_path,
     finalize,
+    fit_tiny_model,
+    log_tiny_model,
+    mlflow_registry,
     ok,
     put_file,
     unique,
@@ -307,32 +310,16 @@ def test_directory_listing_of_a_file_path_is_empty(
 
 
 def test_mlflow_get_model_info_reads_a_version_through_the_modelcatalog_scheme(
-    server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: httpx.Client, schema: str
+    server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: str
 ) -> None:
+    """MLflow lists `.../1/MLmodel` before downloading it; the empty listing lets it."""
     import mlflow
-    import numpy as np
-    from mlflow.models import infer_signature
-    from sklearn.linear_model import LogisticRegression
 
-    for key, value in server.env(MODELCATALOG_CONFIG_DIR=str(tmp_path / "config")).items():
-        monkeypatch.setenv(key, value)
     name = f"{schema}.{unique()}"
-    features = np.random.default_rng(3).normal(size=(20, 3))
-    model = LogisticRegression().fit(features, (features[:, 0] > 0).astype(int))
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    mlflow.set_registry_uri(f"modelcatalog://{urlsplit(server.url).netloc}")
-    try:
-        with mlflow.start_run():
-            mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=infer_signature(features, model.predict(features)),
-                registered_model_name=name,
-                pip_requirements=["scikit-learn"],
-            )
+    env = server.env(MODELCATALOG_CONFIG_DIR=str(tmp_path / "config"))
+    registry = f"modelcatalog://{urlsplit(server.url).netloc}"
+    with mlflow_registry(registry, tmp_path, monkeypatch, **env):
+        log_tiny_model(fit_tiny_model(), name)
         info = mlflow.models.get_model_info(f"models:/{name}/1")
-    finally:
-        mlflow.set_registry_uri("")
-        mlflow.set_tracking_uri("")
     assert {"sklearn", "python_function"} <= set(info.flavors)
     assert info.signature is not None and info.signature.outputs is not None
