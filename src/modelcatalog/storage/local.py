@@ -14,8 +14,8 @@ replacing a mirrored file only touches the link.
 Each committed file carries the sha256 its writer computed, in the extended attribute
 :data:`DIGEST_ATTRIBUTE`, bound to the file's size and modification time: a file rewritten
 through the store gets a new one, a file changed behind the store's back (its size or mtime
-changes) no longer matches and is read again (:meth:`LocalArtifactStore.recorded_sha256`). File systems without user extended
-attributes simply keep no digest.
+changes) no longer matches and is read again (:meth:`LocalArtifactStore.recorded_sha256`).
+File systems without user extended attributes simply keep no digest.
 """
 
 from __future__ import annotations
