@@ -29,6 +29,7 @@ from e2e_support import (
     mlflow_registry,
     ok,
     put_file,
+    ready_version,
     unique,
     upload_url,
 )
@@ -323,3 +324,15 @@ def test_mlflow_get_model_info_reads_a_version_through_the_modelcatalog_scheme(
         info = mlflow.models.get_model_info(f"models:/{name}/1")
     assert {"sklearn", "python_function"} <= set(info.flavors)
     assert info.signature is not None and info.signature.outputs is not None
+
+
+def test_files_api_missing_directory_speaks_databricks_not_found(
+    api: httpx.Client, schema: str
+) -> None:
+    """MLflow's presigned-URL repository treats exactly NOT_FOUND as 'no such directory'."""
+    name = f"{schema}.{unique()}"
+    create_model(api, name)
+    version = ready_version(api, name)
+    missing = api.get(f"/api/2.0/fs/directories{files_path(name, version, 'no/such/dir')}")
+    assert missing.status_code == 404
+    assert missing.json()["error_code"] == "NOT_FOUND"

@@ -113,12 +113,13 @@ def listing(client: httpx.Client, model: str, number: int, relative: str = "") -
 
 
 def stored_file(server: Any, api: httpx.Client, model: str, number: int, path: str) -> Path:
-    """The file a local store holds for a version's path (found by its unique content)."""
-    data = FILES[path]
-    for candidate in (server.data_dir / "artifacts").rglob(Path(path).name):
-        if "_mirror" not in candidate.parts and candidate.read_bytes() == data:
-            return candidate
-    raise AssertionError(f"{path} not found in the store")
+    """The file a local store holds for one version's path (other versions hold equal bytes)."""
+    answer = api.get(f"{UC}/models/{model}")
+    assert answer.status_code == 200, answer.text
+    model_id = answer.json()["id"]
+    found = server.data_dir / "artifacts" / model_id / str(number) / path
+    assert found.is_file(), f"{path} not found in the store at {found}"
+    return found
 
 
 # Writing -------------------------------------------------------------------------------------

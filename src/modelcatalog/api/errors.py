@@ -38,8 +38,16 @@ UC_CODES = {
 }
 
 
+# The Files API answers a missing path with the platform's NOT_FOUND, which is exactly what
+# MLflow's presigned-URL repository takes to mean "not a directory".
+FILES_CODES = {**MLFLOW_CODES, "NOT_FOUND": "NOT_FOUND"}
+
+
 def error_body(kind: str, message: str, path: str) -> JSONResponse:
-    codes = MLFLOW_CODES if path.startswith("/api/2.0/") else UC_CODES
+    if path.startswith("/api/2.0/fs/"):
+        codes = FILES_CODES
+    else:
+        codes = MLFLOW_CODES if path.startswith("/api/2.0/") else UC_CODES
     return JSONResponse(
         status_code=STATUS.get(kind, 500),
         content={"error_code": codes.get(kind, kind), "message": message},

@@ -34,6 +34,13 @@ class CatalogClient:
             headers={"User-Agent": f"modelcatalog-cli/{__version__}"},
         )
 
+    def authorization(self, token: str | None = None) -> dict[str, str]:
+        """The header that authenticates a request (for bodies this client does not send)."""
+        bearer = token or self._token
+        if not bearer:
+            raise MissingToken(self.url)
+        return {"Authorization": f"Bearer {bearer}"}
+
     def __enter__(self) -> CatalogClient:
         return self
 
@@ -54,9 +61,7 @@ class CatalogClient:
         token: str | None = None,
     ) -> Json:
         """Send one request and return its JSON body; raise a typed error for an error answer."""
-        bearer = token or self._token
-        if not bearer:
-            raise MissingToken(self.url)
+        authorization = self.authorization(token)
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(
@@ -64,7 +69,7 @@ class CatalogClient:
                 path,
                 params=query,
                 json=json,
-                headers={"Authorization": f"Bearer {bearer}"},
+                headers=authorization,
             )
         except httpx.TransportError as exc:
             raise ServerUnreachable(self.url, _describe(exc)) from exc

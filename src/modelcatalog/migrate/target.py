@@ -255,11 +255,7 @@ class CatalogTarget:
         url = self.client.url + BULK_FILES.format(full_name=segment(full_name), version=number)
         if finalize:
             url += "?finalize=true"
-        headers = {
-            # The bulk route authenticates like every API call, with the bearer token.
-            "Authorization": f"Bearer {self.client._token}",  # noqa: SLF001
-            "Content-Type": "application/x-tar",
-        }
+        headers = {**self.client.authorization(), "Content-Type": "application/x-tar"}
         body = self._send("PUT", url, archive(), headers, f"the files of version {number}")
         written = _by_path(body.get("files"))
         if written != sent:
