@@ -222,4 +222,3 @@ def test_queries_by_securable_principal_action_and_time(admin: httpx.Client) -> 
     bad = admin.get(f"{NATIVE}/audit", params={"since": "yesterday"})
     assert bad.status_code == 400
     assert "since" in bad.json()["message"]
-
