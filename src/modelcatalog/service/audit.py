@@ -70,6 +70,8 @@ def _clean(name: str, value: Any) -> Any:
         return value[:MAX_PARAMETER_CHARS] + "…"
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if hasattr(value, "read"):
+        return "[stream]"  # a request body: what was written is described by the operation
     return str(value)
 
 
