@@ -149,3 +149,24 @@ def migrate(
             f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result
+
+
+FRAUD_INPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]'
+FRAUD_OUTPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]'
+
+
+def write_migration_config(folder: Path) -> Path:
+    """The migration.yaml both end-to-end migrations use: inferred signatures, one supplied,
+    a principal renamed, and permissions for a group and a user."""
+    path = folder / "migration.yaml"
+    path.write_text(
+        "signatures:\n"
+        "  policy: infer\n"
+        "  supplied:\n"
+        f"    fraud: {{inputs: '{FRAUD_INPUTS}', outputs: '{FRAUD_OUTPUTS}', versions: [4]}}\n"
+        "principals: {alice@corp.com: alice}\n"
+        "permissions:\n"
+        "  - {model: fraud, principal: data-team, level: CAN_EDIT, kind: group}\n"
+        "  - {model: fraud, principal: alice@corp.com, level: CAN_READ}\n"
+    )
+    return path

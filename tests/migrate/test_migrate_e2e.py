@@ -15,14 +15,19 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from migrate_support import BAD_TAG_KEYS, LONG_DESCRIPTION, SourceFixture, migrate
+from migrate_support import (
+    BAD_TAG_KEYS,
+    FRAUD_OUTPUTS,
+    LONG_DESCRIPTION,
+    SourceFixture,
+    migrate,
+    write_migration_config,
+)
 
 from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.migrate.runlog import read_events
 
 UC = "/api/2.1/unity-catalog"
-FRAUD_INPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]'
-FRAUD_OUTPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]'
 
 
 @dataclass
@@ -58,16 +63,7 @@ def migrated(
 ) -> Migrated:
     folder = tmp_path_factory.mktemp("migration")
     catalog = f"mig_{uuid.uuid4().hex[:8]}"
-    (folder / "migration.yaml").write_text(
-        "signatures:\n"
-        "  policy: infer\n"
-        "  supplied:\n"
-        f"    fraud: {{inputs: '{FRAUD_INPUTS}', outputs: '{FRAUD_OUTPUTS}', versions: [4]}}\n"
-        "principals: {alice@corp.com: alice}\n"
-        "permissions:\n"
-        "  - {model: fraud, principal: data-team, level: CAN_EDIT, kind: group}\n"
-        "  - {model: fraud, principal: alice@corp.com, level: CAN_READ}\n"
-    )
+    write_migration_config(folder)
     env = server.env(MODELCATALOG_CONFIG_DIR=str(folder / "config"))
     common = ["--source", source_registry.uri, "--target", server.url]
     planned = migrate(

@@ -18,16 +18,13 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from migrate_support import LONG_DESCRIPTION, SourceFixture, migrate
+from migrate_support import LONG_DESCRIPTION, SourceFixture, migrate, write_migration_config
 from mlflow import MlflowClient
 from mlflow.utils.file_utils import local_file_uri_to_path
 
 from modelcatalog.migrate.plan_model import read_plan, target_url_problem
 from modelcatalog.migrate.runlog import read_events
 from modelcatalog.migrate.uc_target import ORIGIN_TAGS, DatabricksUcTarget
-
-FRAUD_INPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]'
-FRAUD_OUTPUTS = '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]'
 
 
 @dataclass
@@ -83,16 +80,7 @@ def uc(
 ) -> UcMigration:
     folder = tmp_path_factory.mktemp("uc-migration")
     catalog = f"uc_{uuid.uuid4().hex[:8]}"
-    (folder / "migration.yaml").write_text(
-        "signatures:\n"
-        "  policy: infer\n"
-        "  supplied:\n"
-        f"    fraud: {{inputs: '{FRAUD_INPUTS}', outputs: '{FRAUD_OUTPUTS}', versions: [4]}}\n"
-        "principals: {alice@corp.com: alice}\n"
-        "permissions:\n"
-        "  - {model: fraud, principal: data-team, level: CAN_EDIT, kind: group}\n"
-        "  - {model: fraud, principal: alice@corp.com, level: CAN_READ}\n"
-    )
+    write_migration_config(folder)
     env = _uc_env(server, folder)
     with httpx.Client(base_url=server.url, headers=server.headers(), timeout=60) as api:
         # Unity Catalog's principals come from the workspace's identity provider, not from a
