@@ -7,10 +7,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from modelcatalog.jobs.settings import JobSettings
 from modelcatalog.storage.base import ArtifactStore
 from modelcatalog.store.database import Database
 
 if TYPE_CHECKING:
+    from modelcatalog.jobs.engine import JobEngine
+    from modelcatalog.jobs.secrets import SecretBox
     from modelcatalog.service.access import RightsCache
     from modelcatalog.service.audit import AuditLog
     from modelcatalog.service.principals import TokenCache
@@ -26,6 +29,8 @@ class Caller:
     # Where the request came from, for the audit log.
     request_id: str | None = None
     client_address: str | None = None
+    # A deployment task's token acts only on this registered model (and never as an admin).
+    scope_model_id: str | None = None
 
 
 @dataclass
@@ -41,6 +46,16 @@ class ServiceContext:
     rights: RightsCache = field(default_factory=lambda: _rights_cache())
     # Set by the application: writes queued audit records.
     audit: AuditLog = field(default=None)  # type: ignore[assignment]
+    jobs: JobSettings = field(default_factory=JobSettings)
+    # Encrypts webhook secrets and the SMTP password at rest.
+    secrets: SecretBox | None = None
+    # Set by the application when it runs the job engine: woken after commits that made work.
+    engine: JobEngine | None = None
+
+    def wake_engine(self) -> None:
+        """Tell the job engine there is work (a queued task, an event, a due delivery)."""
+        if self.engine is not None:
+            self.engine.wake()
 
 
 def _token_cache() -> TokenCache:

@@ -49,6 +49,8 @@ class Token(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # A token handed to a deployment task acts only on this one registered model.
+    scope_model_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Stamped:
@@ -188,6 +190,192 @@ class AuditRecord(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class DeploymentJob(Stamped, Base):
+    """A deployment job: a graph of tasks, defined in YAML, that each new READY version of a
+    linked model runs."""
+
+    __tablename__ = "deployment_jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    # The validated definition, as JSON (see jobs/definition.py).
+    definition: Mapped[str] = mapped_column(Text)
+
+
+class JobRun(Base):
+    """One run of a deployment job for one model version. The definition is copied at start,
+    so later edits of the job never change a run under way."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    job_name: Mapped[str] = mapped_column(String(255))
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    model_name: Mapped[str] = mapped_column(String(800))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[str] = mapped_column(Text)
+    # PENDING, RUNNING, APPROVAL, SUCCEEDED, FAILED, CANCELLED.
+    state: Mapped[str] = mapped_column(String(32))
+    state_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What started it: version_ready, trigger, manual.
+    cause: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set to the version's id while the run is not finished: at most one run per version at a
+    # time, enforced by the database.
+    active_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+    # Set for the run a version's READY starts: each version starts that run exactly once.
+    ready_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+
+
+class TaskRun(Base):
+    """One task of a run: its state, attempts, output and timing."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (UniqueConstraint("run_id", "task_name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("job_runs.id", ondelete="CASCADE"))
+    task_name: Mapped[str] = mapped_column(String(255))
+    # BLOCKED, QUEUED, RUNNING, WAITING_APPROVAL, SUCCEEDED, FAILED, UPSTREAM_FAILED,
+    # REJECTED, CANCELLED.
+    state: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # When a QUEUED task may start (a retry waits out its delay).
+    not_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The worker running it and its last sign of life: a stale heartbeat means a lost worker.
+    worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    heartbeat_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # For approval tasks: APPROVED or REJECTED, who decided, and how (tag, cli, rest). A decision
+    # made before the task is reached is kept and applies when it is.
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    decided_via: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class DeploymentApprover(Base):
+    """A principal (or group) allowed to approve deployment runs of one model, besides its
+    owner and MANAGE holders: where "Can Manage Staging/Production Versions" lands."""
+
+    __tablename__ = "deployment_approvers"
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class TaskAttempt(Base):
+    """Every attempt of a task, kept after retries so earlier output stays viewable."""
+
+    __tablename__ = "task_attempts"
+    task_run_id: Mapped[str] = mapped_column(
+        ForeignKey("task_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ModelEvent(Base):
+    """A model event (created, version ready, alias set, run and approval changes), written in
+    the transaction of the change it records and consumed by triggers and notifications."""
+
+    __tablename__ = "model_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(255))
+    catalog_id: Mapped[str] = mapped_column(String(32))
+    schema_id: Mapped[str] = mapped_column(String(32))
+    model_id: Mapped[str] = mapped_column(String(32))
+    model_name: Mapped[str] = mapped_column(String(800))
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    alias: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Everything else the event says, as JSON.
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Trigger(Base):
+    """Fires on model events in a scope (a model, a schema or a catalog), throttled, and starts a
+    job run or sends notifications."""
+
+    __tablename__ = "triggers"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    scope_type: Mapped[str] = mapped_column(String(32))
+    scope_id: Mapped[str] = mapped_column(String(32))
+    scope_name: Mapped[str] = mapped_column(String(800))
+    # JSON list of event kinds; JSON list of alias names (empty: any alias).
+    events: Mapped[str] = mapped_column(Text)
+    aliases: Mapped[str] = mapped_column(Text, default="[]")
+    min_time_between_triggers_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    wait_after_last_change_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # JSON list of notification destination names.
+    destinations: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_fired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The first and last change waiting in the current batch (none waiting: both null).
+    first_pending_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_pending_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class TriggerChange(Base):
+    """A model event waiting in a trigger's batch until the trigger fires."""
+
+    __tablename__ = "trigger_changes"
+    trigger_id: Mapped[str] = mapped_column(
+        ForeignKey("triggers.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class NotificationDestination(Base):
+    """Where notifications go: an email address or a webhook URL (with its signing secret,
+    encrypted at rest)."""
+
+    __tablename__ = "notification_destinations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(Text)
+    encrypted_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Delivery(Base):
+    """One notification to one destination, retried with backoff; the delivery log."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    destination_id: Mapped[str] = mapped_column(
+        ForeignKey("notification_destinations.id", ondelete="CASCADE")
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    # PENDING, DELIVERED, FAILED.
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 Index("ix_group_members_member", GroupMember.member_id)
 Index("ix_grants_principal", Grant.principal_id)
 Index("ix_audit_securable", AuditRecord.securable, AuditRecord.seq)
@@ -196,3 +384,7 @@ Index("ix_audit_at", AuditRecord.at)
 Index("ix_model_versions_model", ModelVersion.model_id, ModelVersion.version)
 Index("ix_registered_models_name", RegisteredModel.name)
 Index("ix_tokens_principal", Token.principal_id)
+Index("ix_job_runs_model", JobRun.model_id, JobRun.version)
+Index("ix_task_runs_state", TaskRun.state)
+Index("ix_model_events_dispatched", ModelEvent.dispatched, ModelEvent.seq)
+Index("ix_deliveries_due", Delivery.state, Delivery.next_attempt_at)

@@ -1,0 +1,1 @@
+"""Deployment jobs, model event triggers and notifications."""

@@ -1,0 +1,129 @@
+"""Model events: small typed records of what happened to a model, written in the transaction of
+the change itself (an outbox), so that a committed change always has its event and a rolled-back
+one never does. The engine hands each event once to triggers and notifications."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from modelcatalog.service.context import now_ms
+from modelcatalog.store import tables as t
+
+#: A registered model was created.
+MODEL_CREATED = "MODEL_CREATED"
+#: A version was created (PENDING_REGISTRATION, files still to come).
+MODEL_VERSION_CREATED = "MODEL_VERSION_CREATED"
+#: A version became READY.
+MODEL_VERSION_READY = "MODEL_VERSION_READY"
+#: An alias was set or moved; `alias` names it.
+MODEL_ALIAS_SET = "MODEL_ALIAS_SET"
+#: A deployment run started (its first task was queued).
+RUN_STARTED = "RUN_STARTED"
+#: A deployment run finished with every task done.
+RUN_SUCCEEDED = "RUN_SUCCEEDED"
+#: A deployment run failed (a task failed for good, or an approval was rejected).
+RUN_FAILED = "RUN_FAILED"
+#: An approval task is waiting for a decision.
+APPROVAL_REQUESTED = "APPROVAL_REQUESTED"
+#: An approval task was approved.
+APPROVED = "APPROVED"
+#: An approval task was rejected.
+REJECTED = "REJECTED"
+
+#: What a trigger may listen to.
+TRIGGER_EVENTS = (MODEL_CREATED, MODEL_VERSION_READY, MODEL_ALIAS_SET)
+#: What a notification may be sent on.
+NOTIFIABLE = (
+    MODEL_VERSION_CREATED,
+    MODEL_VERSION_READY,
+    MODEL_ALIAS_SET,
+    RUN_STARTED,
+    RUN_SUCCEEDED,
+    RUN_FAILED,
+    APPROVAL_REQUESTED,
+    APPROVED,
+    REJECTED,
+)
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    """An event as triggers and notifications see it."""
+
+    seq: int
+    kind: str
+    at: int
+    actor: str
+    catalog_id: str
+    schema_id: str
+    model_id: str
+    model_name: str
+    version: int | None
+    alias: str | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: t.ModelEvent) -> ModelEvent:
+        return cls(
+            row.seq,
+            row.kind,
+            row.at,
+            row.actor,
+            row.catalog_id,
+            row.schema_id,
+            row.model_id,
+            row.model_name,
+            row.version,
+            row.alias,
+            json.loads(row.details or "{}"),
+        )
+
+    def payload(self) -> dict[str, Any]:
+        """The event as notifications carry it."""
+        body: dict[str, Any] = {
+            "event": self.kind,
+            "timestamp": self.at,
+            "actor": self.actor,
+            "model_name": self.model_name,
+        }
+        if self.version is not None:
+            body["version"] = str(self.version)
+        if self.alias is not None:
+            body["alias"] = self.alias
+        body.update(self.details)
+        return body
+
+
+def emit(
+    session: Session,
+    kind: str,
+    model: t.RegisteredModel,
+    full_name: str,
+    *,
+    actor: str,
+    version: int | None = None,
+    alias: str | None = None,
+    **details: Any,
+) -> None:
+    """Record an event in the session's transaction (it exists only if the change commits)."""
+    catalog_id = session.scalar(select(t.Schema.catalog_id).where(t.Schema.id == model.schema_id))
+    session.add(
+        t.ModelEvent(
+            kind=kind,
+            at=now_ms(),
+            actor=actor,
+            catalog_id=catalog_id or "",
+            schema_id=model.schema_id,
+            model_id=model.id,
+            model_name=full_name,
+            version=version,
+            alias=alias,
+            details=json.dumps(details, sort_keys=True),
+            dispatched=False,
+        )
+    )

@@ -1,0 +1,58 @@
+"""Secrets kept at rest (webhook signing secrets, the SMTP password) are encrypted with a key
+that never enters the database: Fernet (AES-128-CBC with HMAC-SHA256) from `cryptography`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+KEY_ENV = "MODELCATALOG_SECRET_KEY"
+
+
+class SecretBox:
+    """Encrypts and decrypts short secrets."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def seal(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            raise ValueError(
+                "a stored secret cannot be decrypted: the server's secret key changed "
+                f"(set {KEY_ENV} or restore <data-dir>/secret-key)"
+            ) from None
+
+
+def load_key(key_file: Path) -> bytes:
+    """The key from MODELCATALOG_SECRET_KEY, else from `key_file` (made, mode 600, if missing).
+
+    Replicas and workers on other machines must share it: set the variable there."""
+    value = os.environ.get(KEY_ENV, "").strip()
+    if value:
+        try:
+            Fernet(value.encode())
+        except ValueError:
+            raise ValueError(
+                f"{KEY_ENV} is not a Fernet key (32 url-safe base64-encoded bytes); make one "
+                "with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            ) from None
+        return value.encode()
+    if key_file.exists():
+        return key_file.read_bytes().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_bytes().strip()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key + b"\n")
+    return key
