@@ -217,6 +217,10 @@ class JobRun(Base):
     # PENDING, RUNNING, APPROVAL, SUCCEEDED, FAILED, CANCELLED.
     state: Mapped[str] = mapped_column(String(32))
     state_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The task under way (or waiting for approval, or the one that failed).
+    current_task_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # When its first task started.
+    started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # What started it: version_ready, trigger, manual.
     cause: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 18:56:16.217883
+Create Date: 2026-11-27 19:01:01.027007
 """
 
 import sqlalchemy as sa
@@ -128,6 +128,8 @@ def upgrade() -> None:
         sa.Column("definition", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("state_message", sa.Text(), nullable=True),
+        sa.Column("current_task_name", sa.String(length=255), nullable=True),
+        sa.Column("started_at", sa.BigInteger(), nullable=True),
         sa.Column("cause", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.String(length=255), nullable=False),
