@@ -1,0 +1,53 @@
+"""Model event triggers over REST, under `/api/modelcatalog/triggers`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, Request
+
+from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.requests import fields
+from modelcatalog.jobs import triggers
+from modelcatalog.service.context import Caller
+
+router = APIRouter(prefix="/api/modelcatalog/triggers", tags=["triggers"])
+
+FIELDS = (
+    "scope_type",
+    "scope",
+    "events",
+    "aliases",
+    "min_time_between_triggers_seconds",
+    "wait_after_last_change_seconds",
+    "job",
+    "destinations",
+)
+
+
+@router.post("")
+async def create_trigger(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Create a trigger: `{"name", "scope_type", "scope", "events", "aliases"?,
+    "min_time_between_triggers_seconds"?, "wait_after_last_change_seconds"?, "job" |
+    "destinations"}`."""
+    f = await fields(request)
+    given = {k: f[k] for k in FIELDS if f.get(k) is not None}
+    view = await call(triggers.create_trigger, context(request), who, name=f.get("name"), **given)
+    return asdict(view)
+
+
+@router.get("")
+async def list_triggers(request: Request, who: Caller = Depends(caller)) -> dict:
+    views = await call(triggers.list_triggers, context(request), who)
+    return {"triggers": [asdict(v) for v in views]}
+
+
+@router.get("/{name}")
+async def get_trigger(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return asdict(await call(triggers.get_trigger, context(request), who, name))
+
+
+@router.delete("/{name}")
+async def delete_trigger(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(triggers.delete_trigger, context(request), who, name)
+    return {}

@@ -1,0 +1,539 @@
+"""Model event triggers: a trigger watches a model, a schema or a catalog for model events, batches
+the changes, and fires once the batch has been quiet for `wait_after_last_change_seconds` and the
+previous firing is `min_time_between_triggers_seconds` behind, starting a deployment run for each
+changed model or sending one notification for the whole batch.
+
+Both halves live in the database: `collect` adds an event to the batches of the triggers it
+concerns (in the transaction that dispatches the event), `fire_due` claims a due batch with a
+conditional UPDATE so that exactly one replica fires it. A server that dies in between loses
+nothing; the next engine tick of any replica picks the batch up."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from modelcatalog.domain import privileges as pv
+from modelcatalog.domain import rules
+from modelcatalog.domain.privileges import Privilege, Rule
+from modelcatalog.errors import (
+    AlreadyExists,
+    CatalogError,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+)
+from modelcatalog.jobs import events as ev
+from modelcatalog.jobs.definition import JobDefinition
+from modelcatalog.service import access, audit, lookup
+from modelcatalog.service.access import Securable
+from modelcatalog.service.audit import audited
+from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.store import tables as t
+
+log = logging.getLogger("modelcatalog.triggers")
+
+SCOPE_TYPES = (pv.CATALOG, pv.SCHEMA, pv.MODEL)
+MAX_SECONDS = 86_400
+#: A trigger's name is carried in its runs' cause, `trigger:<name>`, which holds 64 characters.
+MAX_NAME = 56
+#: The event kind of a notification whose batch mixes several kinds.
+MIXED = "MODEL_EVENTS"
+READY = "READY"
+#: What a notification trigger may listen to: the trigger events and every notifiable one.
+NOTIFY_EVENTS = tuple(dict.fromkeys((*ev.TRIGGER_EVENTS, *ev.NOTIFIABLE)))
+
+# Creating a trigger needs EXECUTE on its scope: the right to read what the trigger reports.
+_WATCH = {
+    kind: Rule(kind, Privilege.EXECUTE, f"create a trigger on a {kind.replace('_', ' ')}")
+    for kind in SCOPE_TYPES
+}
+# A job action also needs the right to manage the scope, because runs act with the model
+# owner's rights.
+_START_RUNS = {
+    kind: Rule(
+        kind, None, f"create a trigger that starts deployment runs on a {kind.replace('_', ' ')}"
+    )
+    for kind in SCOPE_TYPES
+}
+
+
+@dataclass(frozen=True)
+class TriggerView:
+    """A trigger as the API shows it."""
+
+    name: str
+    owner: str
+    scope_type: str
+    scope: str
+    events: list[str]
+    aliases: list[str]
+    min_time_between_triggers_seconds: int
+    wait_after_last_change_seconds: int
+    job: str | None
+    destinations: list[str]
+    created_at: int
+    last_fired_at: int | None
+    pending_changes: int
+    first_pending_at: int | None
+    last_pending_at: int | None
+
+
+# Input ------------------------------------------------------------------------------------
+
+
+def _name(value: object) -> str:
+    clean = rules.name_part(value, "name")
+    if len(clean) > MAX_NAME:
+        raise InvalidParameter(
+            f"'name' is {len(clean)} characters long; a trigger's name has at most {MAX_NAME}.",
+            "name",
+        )
+    return clean
+
+
+def _seconds(value: object, field: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
+        raise InvalidParameter(
+            f"'{field}' is {value!r}: expected whole seconds from 0 to {MAX_SECONDS}.", field
+        )
+    return value
+
+
+def _strings(value: object, field: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameter(f"'{field}' must be a list of strings.", field)
+    return [v.strip() for v in value]
+
+
+def _events(value: object, allowed: tuple[str, ...], action: str) -> list[str]:
+    given = _strings(value, "events")
+    if not given:
+        raise InvalidParameter(
+            f"'events' is required: one or more of {', '.join(allowed)}.", "events"
+        )
+    chosen: list[str] = []
+    for kind in given:
+        if kind.upper() not in allowed:
+            raise InvalidParameter(
+                f"'events' has '{kind}', which a trigger that {action} cannot listen to; "
+                f"allowed: {', '.join(allowed)}.",
+                "events",
+            )
+        if kind.upper() not in chosen:
+            chosen.append(kind.upper())
+    return chosen
+
+
+def _aliases(value: object, chosen_events: list[str]) -> list[str]:
+    given = _strings(value, "aliases")
+    if given and ev.MODEL_ALIAS_SET not in chosen_events:
+        raise InvalidParameter(
+            f"'aliases' is only allowed with the {ev.MODEL_ALIAS_SET} event; "
+            f"'events' is {', '.join(chosen_events)}.",
+            "aliases",
+        )
+    clean: list[str] = []
+    for alias in given:
+        checked = rules.alias_name(alias, "aliases")
+        if checked.lower() not in (a.lower() for a in clean):
+            clean.append(checked)
+    return clean
+
+
+def _scope_chain(session: Session, scope_type: object, scope: object) -> lookup.Chain:
+    """The securables from the catalog down to the scope, whoever asks."""
+    if scope_type not in SCOPE_TYPES:
+        raise InvalidParameter(
+            f"'scope_type' is {scope_type!r}; allowed: {', '.join(SCOPE_TYPES)}.", "scope_type"
+        )
+    if scope_type == pv.CATALOG:
+        return (
+            lookup.catalog_securable(lookup.find_catalog(session, rules.name_part(scope, "scope"))),
+        )
+    if scope_type == pv.SCHEMA:
+        catalog, schema = rules.split_full_name(scope, "scope", 2)
+        cat, row = lookup.find_schema(session, catalog, schema)
+        return (lookup.catalog_securable(cat), lookup.schema_securable(cat, row))
+    name = rules.model_name(scope, "scope")
+    cat, sch = lookup.find_schema(session, name.catalog, name.schema)
+    model = session.scalar(
+        select(t.RegisteredModel).where(
+            t.RegisteredModel.schema_id == sch.id, t.RegisteredModel.name == name.model
+        )
+    )
+    if model is None:
+        raise NotFound(f"Registered model '{name.full}' does not exist.")
+    return (
+        lookup.catalog_securable(cat),
+        lookup.schema_securable(cat, sch),
+        Securable(pv.MODEL, model.id, name.full, model.owner),
+    )
+
+
+def _authorize_scope(
+    ctx: ServiceContext, session: Session, caller: Caller, chain: lookup.Chain, runs: bool
+) -> None:
+    target = chain[-1]
+    missing = f"{target.type.replace('_', ' ').capitalize()} '{target.name}' does not exist."
+    decision = access.decide(caller, access.rights_of(ctx.rights, session, caller), chain)
+    access.require(decision, _WATCH[target.type], chain, missing)
+    if runs:
+        access.require(decision, _START_RUNS[target.type], chain, missing)
+
+
+# Service operations ------------------------------------------------------------------------
+
+
+@audited("createTrigger", "trigger")
+def create_trigger(
+    ctx: ServiceContext,
+    caller: Caller,
+    *,
+    name: object,
+    scope_type: object = pv.MODEL,
+    scope: object = None,
+    events: object = None,
+    aliases: object = None,
+    min_time_between_triggers_seconds: object = 0,
+    wait_after_last_change_seconds: object = 60,
+    job: object = None,
+    destinations: object = None,
+) -> TriggerView:
+    """Create a trigger; needs EXECUTE on its scope (and ownership or MANAGE for a job action)."""
+    from modelcatalog.jobs import deployment_jobs, notifications
+
+    clean = _name(name)
+    audit.describe(clean)
+    if caller.scope_model_id is not None:
+        raise PermissionDenied(
+            "Permission denied: a deployment task's token cannot create triggers."
+        )
+    targets = _strings(destinations, "destinations")
+    if (job in (None, "")) == (not targets):
+        raise InvalidParameter(
+            "A trigger has exactly one action: 'job' (a deployment job's name or id) or "
+            "'destinations' (notification destination names); "
+            + ("neither was given." if not targets else "both were given."),
+            "job" if targets else "destinations",
+        )
+    if job not in (None, ""):
+        kinds = _events(events, ev.TRIGGER_EVENTS, "starts deployment runs")
+    else:
+        kinds = _events(events, NOTIFY_EVENTS, "sends notifications")
+    chosen_aliases = _aliases(aliases, kinds)
+    min_between = _seconds(
+        min_time_between_triggers_seconds, "min_time_between_triggers_seconds", 0
+    )
+    wait = _seconds(wait_after_last_change_seconds, "wait_after_last_change_seconds", 60)
+    with ctx.db.write() as session:
+        chain = _scope_chain(session, scope_type, scope)
+        _authorize_scope(ctx, session, caller, chain, runs=job not in (None, ""))
+        job_row = None
+        if job not in (None, ""):
+            if not isinstance(job, str):
+                raise InvalidParameter("'job' must be a deployment job's name or id.", "job")
+            job_row = deployment_jobs.find_job(session, job.strip())
+            required = JobDefinition.from_json(job_row.definition).required_parameters
+            if required:
+                raise InvalidParameter(
+                    f"'job' is '{job_row.name}', which needs parameters a trigger cannot supply "
+                    f"({', '.join(required)}); give them defaults in the job's definition.",
+                    "job",
+                )
+        else:
+            notifications.require_destinations(session, targets, "destinations")
+        if session.scalar(select(t.Trigger.id).where(t.Trigger.name == clean)) is not None:
+            raise AlreadyExists(f"Trigger '{clean}' already exists.")
+        row = t.Trigger(
+            id=new_id(),
+            name=clean,
+            owner=caller.name,
+            scope_type=chain[-1].type,
+            scope_id=chain[-1].id,
+            scope_name=chain[-1].name,
+            events=json.dumps(kinds),
+            aliases=json.dumps(chosen_aliases),
+            min_time_between_triggers_seconds=min_between,
+            wait_after_last_change_seconds=wait,
+            job_id=job_row.id if job_row is not None else None,
+            destinations=json.dumps(targets if job_row is None else []),
+            created_at=now_ms(),
+        )
+        session.add(row)
+        session.flush()
+        audit.record_in(session)
+        return _views(session, [row])[0]
+
+
+@audited("listTriggers", "trigger")
+def list_triggers(ctx: ServiceContext, caller: Caller) -> list[TriggerView]:
+    """The caller's triggers (a metastore admin sees every trigger)."""
+    with ctx.db.read() as session:
+        query = select(t.Trigger).order_by(t.Trigger.name)
+        if not caller.is_admin:
+            query = query.where(t.Trigger.owner == caller.name)
+        return _views(session, list(session.scalars(query)))
+
+
+@audited("getTrigger", "trigger")
+def get_trigger(ctx: ServiceContext, caller: Caller, name: str) -> TriggerView:
+    with ctx.db.read() as session:
+        return _views(session, [_own_trigger(session, caller, name)])[0]
+
+
+@audited("deleteTrigger", "trigger")
+def delete_trigger(ctx: ServiceContext, caller: Caller, name: str) -> None:
+    """Delete a trigger (its owner or a metastore admin); a waiting batch goes with it."""
+    with ctx.db.write() as session:
+        session.delete(_own_trigger(session, caller, name))
+        audit.record_in(session)
+
+
+def _own_trigger(session: Session, caller: Caller, name: object) -> t.Trigger:
+    """A trigger the caller owns (any, for an admin); others' triggers answer as missing ones."""
+    key = name.strip().lower() if isinstance(name, str) else ""
+    row = session.scalar(select(t.Trigger).where(t.Trigger.name == key))
+    if row is None or not (caller.is_admin or row.owner == caller.name):
+        raise NotFound(f"Trigger '{name}' does not exist.")
+    return row
+
+
+def _views(session: Session, rows: list[t.Trigger]) -> list[TriggerView]:
+    ids = [r.id for r in rows]
+    counts = dict(
+        session.execute(
+            select(t.TriggerChange.trigger_id, func.count())
+            .where(t.TriggerChange.trigger_id.in_(ids))
+            .group_by(t.TriggerChange.trigger_id)
+        ).all()
+    )
+    job_ids = [r.job_id for r in rows if r.job_id]
+    jobs = dict(
+        session.execute(
+            select(t.DeploymentJob.id, t.DeploymentJob.name).where(t.DeploymentJob.id.in_(job_ids))
+        ).all()
+    )
+    return [
+        TriggerView(
+            name=r.name,
+            owner=r.owner,
+            scope_type=r.scope_type,
+            scope=r.scope_name,
+            events=json.loads(r.events),
+            aliases=json.loads(r.aliases or "[]"),
+            min_time_between_triggers_seconds=r.min_time_between_triggers_seconds,
+            wait_after_last_change_seconds=r.wait_after_last_change_seconds,
+            # A job deleted since shows by its id, so the trigger's dead end is visible.
+            job=jobs.get(r.job_id, r.job_id) if r.job_id else None,
+            destinations=json.loads(r.destinations or "[]"),
+            created_at=r.created_at,
+            last_fired_at=r.last_fired_at,
+            pending_changes=counts.get(r.id, 0),
+            first_pending_at=r.first_pending_at,
+            last_pending_at=r.last_pending_at,
+        )
+        for r in rows
+    ]
+
+
+# Batching and firing -----------------------------------------------------------------------
+
+
+def collect(session: Session, event: ev.ModelEvent) -> None:
+    """Add `event` to the waiting batch of every trigger it concerns (in the caller's
+    transaction, the one that marks the event dispatched)."""
+    candidates = session.execute(
+        select(t.Trigger.id, t.Trigger.aliases).where(
+            or_(
+                and_(t.Trigger.scope_type == pv.MODEL, t.Trigger.scope_id == event.model_id),
+                and_(t.Trigger.scope_type == pv.SCHEMA, t.Trigger.scope_id == event.schema_id),
+                and_(t.Trigger.scope_type == pv.CATALOG, t.Trigger.scope_id == event.catalog_id),
+            ),
+            # Kinds are stored as a JSON list; the quoted kind matches exactly one element.
+            t.Trigger.events.contains(json.dumps(event.kind)),
+        )
+    ).all()
+    concerned = [
+        trigger_id
+        for trigger_id, aliases in candidates
+        if _alias_matches(json.loads(aliases or "[]"), event)
+    ]
+    if not concerned:
+        return
+    insert = _insert_for(session)
+    for trigger_id in concerned:
+        session.execute(
+            insert(t.TriggerChange)
+            .values(trigger_id=trigger_id, event_seq=event.seq)
+            .on_conflict_do_nothing()
+        )
+    last = t.Trigger.last_pending_at
+    session.execute(
+        update(t.Trigger)
+        .where(t.Trigger.id.in_(concerned))
+        .values(
+            first_pending_at=func.coalesce(t.Trigger.first_pending_at, event.at),
+            # Events arrive in order, but clocks of replicas may not agree to the millisecond.
+            last_pending_at=case((or_(last.is_(None), last < event.at), event.at), else_=last),
+        )
+    )
+
+
+def _alias_matches(aliases: list[str], event: ev.ModelEvent) -> bool:
+    if event.kind != ev.MODEL_ALIAS_SET or not aliases:
+        return True
+    return (event.alias or "").lower() in {a.lower() for a in aliases}
+
+
+def _insert_for(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def fire_due(ctx: ServiceContext) -> int:
+    """Fire every trigger whose batch is due; returns how many fired."""
+    now = now_ms()
+    with ctx.db.read() as session:
+        due = session.execute(
+            select(t.Trigger.id, t.Trigger.last_pending_at).where(
+                t.Trigger.last_pending_at.is_not(None),
+                t.Trigger.last_pending_at + t.Trigger.wait_after_last_change_seconds * 1000 <= now,
+                or_(
+                    t.Trigger.last_fired_at.is_(None),
+                    t.Trigger.last_fired_at + t.Trigger.min_time_between_triggers_seconds * 1000
+                    <= now,
+                ),
+            )
+        ).all()
+    fired = 0
+    for trigger_id, seen in due:
+        try:
+            fired += _fire(ctx, trigger_id, seen)
+        except Exception:
+            # The claim rolled back with the failure: the batch waits for the next tick.
+            log.exception("Trigger %s could not fire; its batch is kept.", trigger_id)
+    if fired:
+        ctx.wake_engine()
+    return fired
+
+
+def _fire(ctx: ServiceContext, trigger_id: str, seen: int) -> bool:
+    """Claim one trigger's batch (unless another replica did, or a change just arrived) and
+    act on it, in one transaction."""
+    with ctx.db.write() as session:
+        now = now_ms()
+        claimed = session.execute(
+            update(t.Trigger)
+            .where(t.Trigger.id == trigger_id, t.Trigger.last_pending_at == seen)
+            .values(last_fired_at=now, first_pending_at=None, last_pending_at=None)
+        ).rowcount
+        if not claimed:
+            return False
+        trigger = session.get(t.Trigger, trigger_id)
+        assert trigger is not None
+        seqs = list(
+            session.scalars(
+                select(t.TriggerChange.event_seq).where(t.TriggerChange.trigger_id == trigger_id)
+            )
+        )
+        # Only the changes read here leave the batch: one committed meanwhile stays for the next.
+        session.execute(
+            delete(t.TriggerChange).where(
+                t.TriggerChange.trigger_id == trigger_id, t.TriggerChange.event_seq.in_(seqs)
+            )
+        )
+        rows = session.scalars(
+            select(t.ModelEvent).where(t.ModelEvent.seq.in_(seqs)).order_by(t.ModelEvent.seq)
+        )
+        batch = [ev.ModelEvent.of(r) for r in rows]
+        if not batch:
+            return True
+        try:
+            with session.begin_nested():
+                if trigger.job_id is not None:
+                    _start_runs(ctx, session, trigger, batch)
+                else:
+                    _notify(session, trigger, batch)
+        except CatalogError as exc:
+            # A job or destination deleted since: retrying would never succeed.
+            log.warning("Trigger %s fired but could not act: %s", trigger.name, exc.message)
+    return True
+
+
+def _start_runs(
+    ctx: ServiceContext, session: Session, trigger: t.Trigger, batch: list[ev.ModelEvent]
+) -> None:
+    """One run per changed model, of the newest READY version the batch names."""
+    from modelcatalog.jobs import runs
+
+    job = session.get(t.DeploymentJob, trigger.job_id)
+    if job is None:
+        raise NotFound(f"Deployment job '{trigger.job_id}' of trigger '{trigger.name}' is gone.")
+    required = JobDefinition.from_json(job.definition).required_parameters
+    if required:
+        # The job gained parameters without defaults since the trigger was made.
+        raise InvalidParameter(f"Deployment job '{job.name}' needs {', '.join(required)}.", "job")
+    numbers: dict[str, set[int]] = {}
+    for event in batch:
+        if event.version is not None:
+            numbers.setdefault(event.model_id, set()).add(event.version)
+    for model_id, versions in numbers.items():
+        found = session.execute(
+            select(t.RegisteredModel, t.Schema.name, t.Catalog.name)
+            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+            .where(t.RegisteredModel.id == model_id)
+        ).first()
+        if found is None:
+            continue  # deleted since
+        model, schema_name, catalog_name = found
+        newest = session.scalar(
+            select(t.ModelVersion)
+            .where(
+                t.ModelVersion.model_id == model_id,
+                t.ModelVersion.version.in_(versions),
+                t.ModelVersion.status == READY,
+            )
+            .order_by(t.ModelVersion.version.desc())
+            .limit(1)
+        )
+        if newest is None:
+            continue
+        runs.start_run(
+            ctx,
+            session,
+            job=job,
+            model=model,
+            full_name=f"{catalog_name}.{schema_name}.{model.name}",
+            version=newest,
+            cause=f"trigger:{trigger.name}",
+            actor=trigger.owner,
+        )
+
+
+def _notify(session: Session, trigger: t.Trigger, batch: Iterable[ev.ModelEvent]) -> None:
+    """One notification for the whole batch."""
+    from modelcatalog.jobs import notifications
+
+    changes = list(batch)
+    kinds = {e.kind for e in changes}
+    notifications.enqueue(
+        session,
+        json.loads(trigger.destinations or "[]"),
+        kinds.pop() if len(kinds) == 1 else MIXED,
+        {"trigger": trigger.name, "changes": [e.payload() for e in changes]},
+    )
