@@ -32,9 +32,9 @@ from modelcatalog.errors import (
 from modelcatalog.jobs import events as ev
 from modelcatalog.jobs.definition import JobDefinition
 from modelcatalog.service import access, audit, lookup
-from modelcatalog.service.access import Securable
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.triggers")
@@ -170,19 +170,12 @@ def _scope_chain(session: Session, scope_type: object, scope: object) -> lookup.
         cat, row = lookup.find_schema(session, catalog, schema)
         return (lookup.catalog_securable(cat), lookup.schema_securable(cat, row))
     name = rules.model_name(scope, "scope")
-    cat, sch = lookup.find_schema(session, name.catalog, name.schema)
-    model = session.scalar(
-        select(t.RegisteredModel).where(
-            t.RegisteredModel.schema_id == sch.id, t.RegisteredModel.name == name.model
-        )
-    )
-    if model is None:
+    found = session.execute(
+        queries.MODEL_BY_NAME, {"catalog": name.catalog, "schema": name.schema, "model": name.model}
+    ).first()
+    if found is None:
         raise NotFound(f"Registered model '{name.full}' does not exist.")
-    return (
-        lookup.catalog_securable(cat),
-        lookup.schema_securable(cat, sch),
-        Securable(pv.MODEL, model.id, name.full, model.owner),
-    )
+    return lookup.model_chain(name, found, found[0].id, found[0].owner)
 
 
 def _authorize_scope(
