@@ -1,0 +1,98 @@
+"""Notifications over REST: destinations, the delivery log and the SMTP settings, under
+`/api/modelcatalog/`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, Request
+
+from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.requests import fields
+from modelcatalog.jobs import notifications
+from modelcatalog.service.context import Caller
+
+router = APIRouter(prefix="/api/modelcatalog", tags=["notifications"])
+
+SMTP_FIELDS = ("host", "port", "username", "password", "from_address", "security")
+
+
+@router.post("/notification-destinations")
+async def create_destination(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Create a destination: `{"name", "kind": "email"|"webhook", "address", "secret"?}`.
+
+    A webhook's secret signs its requests as MLflow does; it is never shown again."""
+    f = await fields(request)
+    view = await call(
+        notifications.create_destination,
+        context(request),
+        who,
+        name=f.get("name"),
+        kind=f.get("kind"),
+        address=f.get("address"),
+        secret=f.get("secret"),
+    )
+    return asdict(view)
+
+
+@router.get("/notification-destinations")
+async def list_destinations(request: Request, who: Caller = Depends(caller)) -> dict:
+    views = await call(notifications.list_destinations, context(request), who)
+    return {"destinations": [asdict(v) for v in views]}
+
+
+@router.get("/notification-destinations/{name}")
+async def get_destination(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return asdict(await call(notifications.get_destination, context(request), who, name))
+
+
+@router.delete("/notification-destinations/{name}")
+async def delete_destination(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(notifications.delete_destination, context(request), who, name)
+    return {}
+
+
+@router.post("/notification-destinations/{name}/test")
+async def send_test(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """Queue a TEST notification; the answer is its entry in the delivery log."""
+    return asdict(await call(notifications.send_test, context(request), who, name))
+
+
+@router.get("/deliveries")
+async def list_deliveries(request: Request, who: Caller = Depends(caller)) -> dict:
+    """The delivery log, newest first: `?destination=&state=PENDING|DELIVERED|FAILED`."""
+    q = request.query_params
+    page = await call(
+        notifications.list_deliveries,
+        context(request),
+        who,
+        destination=q.get("destination"),
+        state=q.get("state"),
+        max_results=q.get("max_results"),
+        page_token=q.get("page_token"),
+    )
+    body: dict = {"deliveries": [asdict(d) for d in page.items]}
+    if page.next_page_token:
+        body["next_page_token"] = page.next_page_token
+    return body
+
+
+@router.get("/notifications/smtp")
+async def get_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
+    """The SMTP settings, without the password; metastore admins only."""
+    return await call(notifications.get_smtp, context(request), who)
+
+
+@router.put("/notifications/smtp")
+async def set_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Set the SMTP server: `{"host", "port"?, "security"?: "starttls"|"ssl"|"none",
+    "from_address", "username"?, "password"?}`; metastore admins only."""
+    f = await fields(request)
+    given = {k: f.get(k) for k in SMTP_FIELDS}
+    return await call(notifications.set_smtp, context(request), who, **given)
+
+
+@router.delete("/notifications/smtp")
+async def delete_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(notifications.delete_smtp, context(request), who)
+    return {}

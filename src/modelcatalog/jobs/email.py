@@ -1,0 +1,258 @@
+"""Notifications by email: the SMTP server's settings, a plain-text message per notification, and
+sending it with the standard library's smtplib."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelcatalog.errors import InvalidParameter
+from modelcatalog.store import tables as t
+
+TIMEOUT_SECONDS = 10.0
+SECURITY = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+MAX_ADDRESS = 254
+# One plain address: a dotted domain, no display name, no list, no comments.
+ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+#: The `settings` row that holds the SMTP settings as JSON (the password sealed).
+SETTING_KEY = "notifications.smtp"
+NOT_CONFIGURED = (
+    "no SMTP server is configured: modelcatalog notifications smtp set --host HOST --from ADDRESS"
+)
+HOST = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,253}$")
+
+SUBJECTS = {
+    "MODEL_CREATED": "registered model created",
+    "MODEL_VERSION_CREATED": "version created",
+    "MODEL_VERSION_READY": "version ready",
+    "MODEL_ALIAS_SET": "alias set",
+    "MODEL_EVENTS": "model changes",
+    "RUN_STARTED": "deployment run started",
+    "RUN_SUCCEEDED": "deployment run succeeded",
+    "RUN_FAILED": "deployment run failed",
+    "APPROVAL_REQUESTED": "approval requested",
+    "APPROVED": "approved",
+    "REJECTED": "rejected",
+    "TEST": "test notification",
+}
+
+
+def address(value: object, field: str) -> str:
+    """One email address, `name@example.com`; InvalidParameter naming `field` otherwise."""
+    text = value.strip() if isinstance(value, str) else ""
+    _, parsed = email.utils.parseaddr(text)
+    if not text or parsed != text or len(text) > MAX_ADDRESS or not ADDRESS.match(text):
+        shown = value if isinstance(value, str) and len(value) <= 80 else "(given value)"
+        raise InvalidParameter(
+            f"'{field}' is {shown!r}: expected one email address such as ops@example.com "
+            "(no display name, no list; the domain must contain a dot).",
+            field,
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How the server reaches its SMTP server. `password` is the sealed (encrypted) password."""
+
+    host: str
+    port: int
+    security: str
+    from_address: str
+    username: str | None = None
+    password: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """What an admin may read back: everything but the password."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "security": self.security,
+            "from_address": self.from_address,
+            "username": self.username,
+            "has_password": self.password is not None,
+        }
+
+
+def smtp_settings(
+    *,
+    host: object,
+    port: object,
+    security: object,
+    from_address: object,
+    username: object,
+    password: object,
+) -> tuple[SmtpSettings, str | None]:
+    """Validated settings, and the plain password (still to be sealed)."""
+    if not isinstance(host, str) or not HOST.match(host.strip()):
+        raise InvalidParameter(
+            f"'host' is {host!r}: expected the SMTP server's host name or IP address.", "host"
+        )
+    mode = security.strip().lower() if isinstance(security, str) and security.strip() else None
+    mode = mode or "starttls"
+    if mode not in SECURITY:
+        raise InvalidParameter(
+            f"'security' is {security!r}; allowed: {', '.join(SECURITY)}.", "security"
+        )
+    if port in (None, ""):
+        number = DEFAULT_PORTS[mode]
+    else:
+        if isinstance(port, str) and port.strip().isdigit():
+            port = int(port.strip())
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise InvalidParameter(f"'port' is {port!r}: expected 1 to 65535.", "port")
+        number = port
+    sender = address(from_address, "from_address")
+    user = username.strip() if isinstance(username, str) and username.strip() else None
+    if username not in (None, "") and not isinstance(username, str):
+        raise InvalidParameter("'username' must be a string.", "username")
+    secret = password if isinstance(password, str) and password else None
+    if password not in (None, "") and not isinstance(password, str):
+        raise InvalidParameter("'password' must be a string.", "password")
+    if (user is None) != (secret is None):
+        raise InvalidParameter(
+            "SMTP authentication needs both 'username' and 'password' (or neither).",
+            "password" if user else "username",
+        )
+    return SmtpSettings(host.strip(), number, mode, sender, user), secret
+
+
+def stored(settings: SmtpSettings, sealed_password: str | None) -> SmtpSettings:
+    """The settings as kept: with the sealed password."""
+    return SmtpSettings(
+        settings.host,
+        settings.port,
+        settings.security,
+        settings.from_address,
+        settings.username,
+        sealed_password,
+    )
+
+
+def store(session: Session, settings: SmtpSettings, sealed_password: str | None) -> None:
+    """Replace the stored SMTP settings."""
+    value = json.dumps(
+        {
+            "host": settings.host,
+            "port": settings.port,
+            "security": settings.security,
+            "from_address": settings.from_address,
+            "username": settings.username,
+            "password": sealed_password,
+        },
+        sort_keys=True,
+    )
+    row = session.get(t.Setting, SETTING_KEY)
+    if row is None:
+        session.add(t.Setting(key=SETTING_KEY, value=value))
+    else:
+        row.value = value
+
+
+def load(session: Session) -> SmtpSettings | None:
+    """The stored SMTP settings (password sealed), or None when none are."""
+    row = session.get(t.Setting, SETTING_KEY)
+    if row is None:
+        return None
+    raw = json.loads(row.value)
+    return SmtpSettings(
+        raw["host"],
+        raw["port"],
+        raw["security"],
+        raw["from_address"],
+        raw.get("username"),
+        raw.get("password"),
+    )
+
+
+def remove(session: Session) -> bool:
+    """Delete the SMTP settings; False when there were none."""
+    row = session.get(t.Setting, SETTING_KEY)
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def message(kind: str, payload: dict[str, Any], sender: str, to: str) -> EmailMessage:
+    """A plain-text email for one notification: what happened, to which model, by whom."""
+    what = SUBJECTS.get(kind, kind.replace("_", " ").lower())
+    model = payload.get("model_name")
+    version = payload.get("version")
+    about = f"{model} version {version}" if model and version else (model or "")
+    if kind == "TEST":
+        about = str(payload.get("destination", ""))
+    mail = EmailMessage()
+    mail["Subject"] = f"[modelcatalog] {what}" + (f": {about}" if about else "")
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Date"] = email.utils.formatdate(localtime=False)
+    mail["Message-ID"] = email.utils.make_msgid(domain=sender.rsplit("@", 1)[1])
+    lines = [f"Event: {kind}"]
+    for key, label in (
+        ("model_name", "Model"),
+        ("version", "Version"),
+        ("alias", "Alias"),
+        ("job", "Deployment job"),
+        ("run_id", "Run"),
+        ("task", "Task"),
+        ("state", "State"),
+        ("message", "Message"),
+        ("actor", "By"),
+        ("trigger", "Trigger"),
+        ("destination", "Destination"),
+    ):
+        if payload.get(key) not in (None, ""):
+            lines.append(f"{label}: {payload[key]}")
+    if isinstance(payload.get("timestamp"), int):
+        moment = dt.datetime.fromtimestamp(payload["timestamp"] / 1000, tz=dt.UTC)
+        lines.append(f"When: {moment:%Y-%m-%d %H:%M:%S} UTC")
+    for change in payload.get("changes") or []:
+        if isinstance(change, dict):
+            parts = [str(change.get("event", "")), str(change.get("model_name", ""))]
+            if change.get("version"):
+                parts.append(f"version {change['version']}")
+            if change.get("alias"):
+                parts.append(f"alias {change['alias']}")
+            if change.get("actor"):
+                parts.append(f"by {change['actor']}")
+            lines.append("- " + " ".join(p for p in parts if p))
+    if kind == "TEST":
+        lines.append("")
+        lines.append("This is a test: the destination receives modelcatalog notifications.")
+    mail.set_content("\n".join(lines) + "\n")
+    return mail
+
+
+def send(settings: SmtpSettings, password: str | None, mail: EmailMessage) -> None:
+    """Send one message; smtplib's exceptions (and OSError) say what went wrong."""
+    client: smtplib.SMTP
+    if settings.security == "ssl":
+        client = smtplib.SMTP_SSL(
+            settings.host,
+            settings.port,
+            timeout=TIMEOUT_SECONDS,
+            context=ssl.create_default_context(),
+        )
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT_SECONDS)
+    with client:
+        if settings.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if settings.username is not None and password is not None:
+            client.login(settings.username, password)
+        client.send_message(mail)
