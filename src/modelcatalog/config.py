@@ -47,6 +47,11 @@ class ServerSettings:
     def admin_token_file(self) -> Path:
         return self.data_dir / "admin-token"
 
+    @property
+    def secret_key_file(self) -> Path:
+        """The key that encrypts stored secrets, unless MODELCATALOG_SECRET_KEY gives one."""
+        return self.data_dir / "secret-key"
+
 
 def admin_token_from_env() -> str | None:
     value = os.environ.get("MODELCATALOG_ADMIN_TOKEN", "").strip()

@@ -33,6 +33,7 @@ def model_json(m: ModelView) -> dict[str, Any]:
     }
     if m.deployment_job_id:
         body["deployment_job_id"] = m.deployment_job_id
+        body["deployment_job_state"] = m.deployment_job_state
     return body
 
 
@@ -57,6 +58,8 @@ def version_json(v: VersionView) -> dict[str, Any]:
         body["run_tracking_server_id"] = v.run_tracking_server_id
     if v.logged_model_id:
         body["model_id"] = v.logged_model_id
+    if v.deployment_job_state:
+        body["deployment_job_state"] = v.deployment_job_state
     return body
 
 

@@ -75,6 +75,7 @@ def model_json(m: ModelView) -> dict[str, Any]:
     }
     if m.deployment_job_id:
         body["deployment_job_id"] = m.deployment_job_id
+        body["deployment_job_state"] = m.deployment_job_state
     return body
 
 
@@ -105,6 +106,8 @@ def version_json(v: VersionView) -> dict[str, Any]:
         body["signature_waiver"] = v.signature_waiver
     if v.origin:
         body["origin"] = v.origin
+    if v.deployment_job_state:
+        body["deployment_job_state"] = v.deployment_job_state
     return body
 
 

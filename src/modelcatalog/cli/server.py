@@ -55,6 +55,60 @@ def server(
     log_level: Annotated[
         str, typer.Option(envvar="MODELCATALOG_LOG_LEVEL", help="debug, info, warning or error.")
     ] = "info",
+    job_queue: Annotated[
+        str,
+        typer.Option(
+            envvar="MODELCATALOG_JOB_QUEUE",
+            help="Where deployment tasks run: 'embedded' (worker threads in this server) or "
+            "'celery' (a Celery broker and 'modelcatalog worker' processes).",
+        ),
+    ] = "embedded",
+    job_workers: Annotated[
+        int,
+        typer.Option(
+            envvar="MODELCATALOG_JOB_WORKERS",
+            min=0,
+            max=64,
+            help="Deployment tasks an embedded server runs at once, per server process.",
+        ),
+    ] = 2,
+    broker_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_BROKER_URL",
+            help="Celery broker for --job-queue celery, e.g. redis://localhost:6379/0 or "
+            "amqp://guest@localhost//.",
+        ),
+    ] = None,
+    job_lease: Annotated[
+        float,
+        typer.Option(
+            "--job-lease-seconds",
+            envvar="MODELCATALOG_JOB_LEASE_SECONDS",
+            help="A running task silent this long is taken for lost and retried or failed.",
+        ),
+    ] = 30.0,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_PUBLIC_URL",
+            help="The URL deployment tasks reach this catalog at. Default: http://HOST:PORT.",
+        ),
+    ] = None,
+    allow_http_webhooks: Annotated[
+        bool,
+        typer.Option(
+            envvar="MODELCATALOG_ALLOW_HTTP_WEBHOOKS",
+            help="Accept webhook URLs that are plain http:// (https only by default).",
+        ),
+    ] = False,
+    allow_private_webhooks: Annotated[
+        bool,
+        typer.Option(
+            envvar="MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS",
+            help="Accept webhooks to private, loopback and link-local addresses.",
+        ),
+    ] = False,
 ) -> None:
     """Start the catalog on http://HOST:PORT (SQLite and a local folder unless told otherwise).
 
@@ -70,6 +124,20 @@ def server(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
     configure_logging(log_level)
+    from modelcatalog.jobs.settings import JobSettings
+
+    try:
+        JobSettings(
+            queue=job_queue,
+            workers=job_workers,
+            broker_url=broker_url,
+            lease_seconds=job_lease,
+            allow_http_webhooks=allow_http_webhooks,
+            allow_private_webhooks=allow_private_webhooks,
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         settings = ServerSettings.resolve(
             data_dir=data_dir,
@@ -102,6 +170,16 @@ def server(
     os.environ["MODELCATALOG_DATABASE_URI"] = settings.database_uri
     os.environ["MODELCATALOG_STORAGE_ROOT"] = settings.storage_root
     os.environ["MODELCATALOG_URL_LIFETIME_SECONDS"] = str(settings.url_lifetime_seconds)
+    os.environ["MODELCATALOG_HOST"], os.environ["MODELCATALOG_PORT"] = host, str(port)
+    os.environ["MODELCATALOG_JOB_QUEUE"] = job_queue
+    os.environ["MODELCATALOG_JOB_WORKERS"] = str(job_workers)
+    os.environ["MODELCATALOG_JOB_LEASE_SECONDS"] = str(job_lease)
+    os.environ["MODELCATALOG_ALLOW_HTTP_WEBHOOKS"] = "1" if allow_http_webhooks else ""
+    os.environ["MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS"] = "1" if allow_private_webhooks else ""
+    if broker_url:
+        os.environ["MODELCATALOG_BROKER_URL"] = broker_url
+    if public_url:
+        os.environ["MODELCATALOG_PUBLIC_URL"] = public_url
     typer.echo(
         f"modelcatalog serving on http://{host}:{port} "
         f"(database: {settings.database_uri.split('://')[0]}, "

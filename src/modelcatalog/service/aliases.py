@@ -7,6 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, NotFound
+from modelcatalog.jobs import events
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
@@ -45,9 +46,20 @@ def set_alias(
             )
         )
         model.updated_at, model.updated_by = now_ms(), caller.name
+        events.emit(
+            session,
+            events.MODEL_ALIAS_SET,
+            model,
+            name.full,
+            actor=caller.name,
+            version=number,
+            alias=clean,
+        )
         session.flush()
         audit.record_in(session)
-        return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
+        view = version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
+    ctx.wake_engine()
+    return view
 
 
 @audited("getModelVersionByAlias", "registered_model")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import privileges as pv
 from modelcatalog.domain.rules import ModelName
-from modelcatalog.errors import NotFound
+from modelcatalog.errors import HiddenFromCaller, NotFound
 from modelcatalog.service import access
 from modelcatalog.service.access import Decision, Securable
 from modelcatalog.service.context import Caller, ServiceContext
@@ -27,6 +27,9 @@ def authorize(
     not_found: str,
 ) -> Decision:
     """Check `action` on the last securable of `chain`; raise as DESIGN.md's table says."""
+    if caller.scope_model_id is not None and chain[-1].id != caller.scope_model_id:
+        # A deployment task's token: its one model, nothing else.
+        raise HiddenFromCaller(not_found)
     rights = access.rights_of(ctx.rights, session, caller)
     decision = access.decide(caller, rights, chain)
     access.require(decision, pv.ACTIONS[action], chain, not_found)

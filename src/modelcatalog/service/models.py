@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from modelcatalog.domain import rules
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import AlreadyExists, InvalidParameter
+from modelcatalog.jobs import deployment_jobs, events
 from modelcatalog.service import access, audit, lookup, paging, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
@@ -27,6 +28,7 @@ def model_views(
     """Views of many models, with their aliases and tags loaded in two queries."""
     ids = [m.id for m, _, _ in rows]
     tags = tags_of(session, "registered_model", ids)
+    links = deployment_jobs.connection_states(session, (m.deployment_job_id for m, _, _ in rows))
     aliases: dict[str, list[AliasView]] = {}
     if ids:
         found = session.execute(
@@ -51,6 +53,7 @@ def model_views(
             updated_by=m.updated_by,
             storage_location=ctx.store.location_uri(f"{m.id}/"),
             deployment_job_id=m.deployment_job_id,
+            deployment_job_state=links.get(m.deployment_job_id or "", deployment_jobs.NOT_SET_UP),
             aliases=tuple(aliases.get(m.id, ())),
             tags=tags.get(m.id, {}),
         )
@@ -92,12 +95,13 @@ def create_model(
                 updated_at=stamp,
                 updated_by=caller.name,
                 last_version=0,
-                deployment_job_id=str(deployment_job_id) if deployment_job_id else None,
+                deployment_job_id=deployment_jobs.resolve_link(session, deployment_job_id),
             )
             session.add(row)
             session.flush()
             if tags:
                 change_tags(session, "registered_model", row.id, tags)
+            events.emit(session, events.MODEL_CREATED, row, name.full, actor=caller.name)
             audit.record_in(session)
             return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
     except IntegrityError:
@@ -198,7 +202,7 @@ def update_model(
             if owner is not None:
                 row.owner = principals.existing_principal(session, owner)
             if deployment_job_id is not None:
-                row.deployment_job_id = str(deployment_job_id) or None
+                row.deployment_job_id = deployment_jobs.resolve_link(session, deployment_job_id)
             row.updated_at, row.updated_by = now_ms(), caller.name
             session.flush()
             audit.record_in(session)

@@ -194,7 +194,13 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
         raise Unauthenticated("The token has been revoked.")
     if row.expires_at is not None and row.expires_at <= _now():
         raise Unauthenticated("The token has expired.")
-    caller = Caller(name=principal.name, principal_id=principal.id, is_admin=principal.is_admin)
+    caller = Caller(
+        name=principal.name,
+        principal_id=principal.id,
+        # A deployment task's token acts on its one model, with the owner's rights there only.
+        is_admin=principal.is_admin and row.scope_model_id is None,
+        scope_model_id=row.scope_model_id,
+    )
     ctx.tokens.put(digest, caller, row.expires_at, row.id)
     return caller
 
@@ -234,6 +240,8 @@ def create_token(
     once and never stored."""
     if comment is not None and not isinstance(comment, str):
         raise InvalidParameter("'comment' must be a string.", "comment")
+    if caller.scope_model_id is not None:
+        raise PermissionDenied("Permission denied: a deployment task's token cannot make tokens.")
     created_at = _now()
     expires_at = None
     if lifetime_seconds not in (None, 0, ""):

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter
+from modelcatalog.jobs import approvals
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
@@ -122,7 +123,11 @@ def change_version_tags(
         row = lookup.version_row(session, model, name.full, number)
         change_tags(session, "model_version", row.id, add, remove)
         row.updated_at, row.updated_by = now_ms(), caller.name
+        # `<approval task>=Approved` decides that task of the version's deployment run.
+        decided = approvals.apply_version_tags(ctx, session, caller, row, add)
         audit.record_in(session)
+    if decided:
+        ctx.wake_engine()
 
 
 @audited("updateSecurableTags")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
+from modelcatalog.jobs import deployment_jobs, events
 from modelcatalog.service import access, audit, files, lookup, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
@@ -29,10 +30,11 @@ _FILTER = re.compile(r"^\s*(name|run_id)\s*=\s*(['\"])(.*)\2\s*$", re.IGNORECASE
 
 
 class ModelRef(NamedTuple):
-    """The two facts about a model that a version view needs."""
+    """The facts about a model that a version view needs."""
 
     id: str
     name: str
+    deployment_job_id: str | None = None
 
 
 def _attachments(
@@ -64,6 +66,14 @@ def version_views(
 ) -> list[VersionView]:
     """Views of versions of one model (ORM rows or Core rows with the same columns)."""
     tags, aliases = _attachments(session, [r.id for r in rows])
+    # Only a model linked to a deployment job shows its versions' deployment states.
+    deployments = (
+        deployment_jobs.version_states(
+            session, model.id, model.deployment_job_id, [r.version for r in rows]
+        )
+        if model.deployment_job_id
+        else {}
+    )
     return [
         VersionView(
             id=r.id,
@@ -88,6 +98,7 @@ def version_views(
             aliases=tuple(aliases.get(r.id, ())),
             tags=tags.get(r.id, {}),
             origin=json.loads(r.origin) if r.origin else None,
+            deployment_job_state=deployments.get(r.version),
         )
         for r in rows
     ]
@@ -150,6 +161,14 @@ def create_version(
         session.flush()
         if tags:
             change_tags(session, "model_version", row.id, tags)
+        events.emit(
+            session,
+            events.MODEL_VERSION_CREATED,
+            model,
+            name.full,
+            actor=caller.name,
+            version=number,
+        )
         audit.describe(version=number)
         audit.record_in(session)
         return _one(ctx, session, name, row, model)
@@ -182,7 +201,7 @@ def locate_version(
     lookup.authorize(
         ctx, session, caller, "read_model", chain, f"Registered model '{name.full}' does not exist."
     )
-    model_ref = ModelRef(row.model_id, row.model_name)
+    model_ref = ModelRef(row.model_id, row.model_name, row.model_deployment_job_id)
     return version_views(ctx, session, model_ref, name.catalog, name.schema, [row])[0]
 
 
@@ -359,12 +378,26 @@ def finalize_version(
                     )
                 )
             row.status, row.status_message = READY, None
+            events.emit(
+                session,
+                events.MODEL_VERSION_READY,
+                model,
+                name.full,
+                actor=caller.name,
+                version=number,
+            )
+            # The version's deployment run starts in the transaction that makes it READY: a
+            # committed READY always has its run, and never two.
+            deployment_jobs.start_for_ready_version(
+                ctx, session, model, name.full, row, caller.name
+            )
         audit.describe(status=row.status, signature_waiver=row.signature_waiver)
         audit.record_in(session)
         view = _one(ctx, session, name, row, model)
     if problem:
         raise InvalidParameter(problem, "source")
     files.publish_version(ctx, model_id, number)
+    ctx.wake_engine()
     return view
 
 

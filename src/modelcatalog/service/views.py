@@ -56,6 +56,8 @@ class ModelView:
     updated_by: str
     storage_location: str
     deployment_job_id: str | None = None
+    #: NOT_SET_UP, CONNECTED, NOT_FOUND or REQUIRED_PARAMETERS_CHANGED.
+    deployment_job_state: str = "NOT_SET_UP"
     aliases: tuple[AliasView, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -89,6 +91,8 @@ class VersionView:
     tags: dict[str, str] = field(default_factory=dict)
     #: Where a migrated version came from (registry, model, version, run id, run link).
     origin: dict[str, str | None] | None = None
+    #: ModelVersionDeploymentJobState: job_id, run_id, job_state, run_state, current_task_name.
+    deployment_job_state: dict[str, str] | None = None
 
     @property
     def full_name(self) -> str:

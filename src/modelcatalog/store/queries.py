@@ -38,6 +38,7 @@ _VERSION_OF_MODEL = (
         *_version.c,
         t.RegisteredModel.name.label("model_name"),
         t.RegisteredModel.owner.label("model_owner"),
+        t.RegisteredModel.deployment_job_id.label("model_deployment_job_id"),
         t.RegisteredModel.schema_id.label("schema_id"),
         t.Schema.owner.label("schema_owner"),
         t.Catalog.id.label("catalog_id"),

@@ -1,0 +1,139 @@
+"""Deployment jobs, their runs, approvals and approvers over REST, under `/api/modelcatalog/`.
+
+A model is linked to a job through the registered-model update every dialect already carries
+(`deployment_job_id`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, Request
+
+from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.requests import fields
+from modelcatalog.jobs import approvals, deployment_jobs, deployment_runs
+from modelcatalog.service.context import Caller
+
+router = APIRouter(prefix="/api/modelcatalog", tags=["deployment jobs"])
+
+
+@router.post("/jobs")
+async def create_job(request: Request, who: Caller = Depends(caller)) -> dict:
+    """Create a job: `{"definition": "<YAML text>"}` or the definition as a JSON object."""
+    f = await fields(request)
+    view = await call(deployment_jobs.create_job, context(request), who, f.get("definition"))
+    return asdict(view)
+
+
+@router.get("/jobs")
+async def list_jobs(request: Request, who: Caller = Depends(caller)) -> dict:
+    views = await call(deployment_jobs.list_jobs, context(request), who)
+    return {"jobs": [asdict(v) for v in views]}
+
+
+@router.get("/jobs/{name}")
+async def get_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return asdict(await call(deployment_jobs.get_job, context(request), who, name))
+
+
+@router.put("/jobs/{name}")
+async def update_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """Replace a job's definition: `{"definition": ...}`; runs under way keep theirs."""
+    f = await fields(request)
+    view = await call(deployment_jobs.update_job, context(request), who, name, f.get("definition"))
+    return asdict(view)
+
+
+@router.delete("/jobs/{name}")
+async def delete_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(deployment_jobs.delete_job, context(request), who, name)
+    return {}
+
+
+@router.get("/models/{full_name}/deployment-runs")
+async def list_runs(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """A model's deployment runs, newest first (`?version=N`, `max_results`, `page_token`)."""
+    q = request.query_params
+    views, token = await call(
+        deployment_runs.list_runs,
+        context(request),
+        who,
+        full_name,
+        version=q.get("version"),
+        max_results=q.get("max_results"),
+        page_token=q.get("page_token"),
+    )
+    body: dict = {"runs": [asdict(v) for v in views]}
+    if token:
+        body["next_page_token"] = token
+    return body
+
+
+@router.post("/models/{full_name}/versions/{version}/deployment-runs")
+async def start_run(
+    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    """Start the model's deployment job for a READY version by hand."""
+    view = await call(deployment_runs.start_run, context(request), who, full_name, version)
+    return asdict(view)
+
+
+@router.get("/deployment-runs/{run_id}")
+async def get_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """A run: its tasks with state, attempts, output, exit status and timing."""
+    return asdict(await call(deployment_runs.get_run, context(request), who, run_id))
+
+
+@router.post("/deployment-runs/{run_id}/cancel")
+async def cancel_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    return asdict(await call(deployment_runs.cancel_run, context(request), who, run_id))
+
+
+@router.post("/deployment-runs/{run_id}/repair")
+async def repair_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """Run again what did not succeed in a FAILED or CANCELLED run."""
+    return asdict(await call(deployment_runs.repair_run, context(request), who, run_id))
+
+
+@router.post("/deployment-runs/{run_id}/tasks/{task}/approve")
+async def approve(run_id: str, task: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(
+        approvals.decide, context(request), who, run_id, task, approve=True, via=_via(request)
+    )
+    return asdict(await call(deployment_runs.get_run, context(request), who, run_id))
+
+
+@router.post("/deployment-runs/{run_id}/tasks/{task}/reject")
+async def reject(run_id: str, task: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    await call(
+        approvals.decide, context(request), who, run_id, task, approve=False, via=_via(request)
+    )
+    return asdict(await call(deployment_runs.get_run, context(request), who, run_id))
+
+
+def _via(request: Request) -> str:
+    # The CLI says so; anything else is the REST API.
+    return "cli" if request.headers.get("user-agent", "").startswith("modelcatalog-cli") else "api"
+
+
+@router.get("/models/{full_name}/deployment-approvers")
+async def list_approvers(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    names = await call(approvals.list_approvers, context(request), who, full_name)
+    return {"approvers": names}
+
+
+@router.put("/models/{full_name}/deployment-approvers/{principal}")
+async def add_approver(
+    full_name: str, principal: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    """Let a principal (or a group's members) approve the model's deployment runs."""
+    await call(approvals.add_approver, context(request), who, full_name, principal)
+    return {}
+
+
+@router.delete("/models/{full_name}/deployment-approvers/{principal}")
+async def remove_approver(
+    full_name: str, principal: str, request: Request, who: Caller = Depends(caller)
+) -> dict:
+    await call(approvals.remove_approver, context(request), who, full_name, principal)
+    return {}

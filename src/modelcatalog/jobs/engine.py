@@ -1,0 +1,282 @@
+"""The job engine: one thread in each server process that moves everything forward.
+
+Each tick it hands new model events to triggers and notifications, fires due triggers, recovers
+tasks whose worker was lost, hands queued tasks to workers and sends due notifications. All of
+its state is in the database, so a restarted (or another) replica carries on where one stopped;
+every step claims its rows with conditional updates, so replicas never do one thing twice."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from sqlalchemy import select, update
+
+from modelcatalog.jobs import events, notifications, runs, triggers, worker
+from modelcatalog.jobs.definition import JobDefinition
+from modelcatalog.jobs.settings import CELERY
+from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.store import tables as t
+
+log = logging.getLogger("modelcatalog.jobs")
+
+EVENT_BATCH = 200
+#: Which job-definition notification list each run event goes to.
+NOTIFY_ON = {
+    events.RUN_STARTED: "on_start",
+    events.RUN_SUCCEEDED: "on_success",
+    events.RUN_FAILED: "on_failure",
+    events.APPROVAL_REQUESTED: "on_approval_requested",
+    events.APPROVED: "on_approved",
+    events.REJECTED: "on_rejected",
+}
+
+
+class TaskQueue(Protocol):
+    """Where queued tasks go to be run."""
+
+    def free_slots(self) -> int | None:
+        """How many more tasks it takes now (None: no limit, a broker queues them)."""
+
+    def submit(self, task_run_id: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EmbeddedQueue:
+    """Worker threads inside the server process (the default)."""
+
+    def __init__(self, ctx: ServiceContext, workers: int, name: str) -> None:
+        self._ctx = ctx
+        self._name = name
+        self._workers = workers
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="task")
+
+    def free_slots(self) -> int | None:
+        return self._workers - self._busy
+
+    def submit(self, task_run_id: str) -> None:
+        with self._lock:
+            self._busy += 1
+        self._pool.submit(self._run, task_run_id)
+
+    def _run(self, task_run_id: str) -> None:
+        try:
+            worker.execute(self._ctx, task_run_id, self._name)
+        except Exception:
+            log.exception("task run %s could not be executed", task_run_id)
+        finally:
+            with self._lock:
+                self._busy -= 1
+            self._ctx.wake_engine()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class JobEngine:
+    """Runs `tick` every `poll_seconds`, and at once when woken."""
+
+    def __init__(self, ctx: ServiceContext, queue: TaskQueue | None = None) -> None:
+        self.ctx = ctx
+        self.name = f"engine-{uuid.uuid4().hex[:12]}"
+        self.queue = queue or EmbeddedQueue(ctx, ctx.jobs.workers, self.name)
+        self._woken = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="job-engine", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._woken.set()
+        self._thread.join(timeout=10)
+        self.queue.close()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            self._woken.clear()
+            try:
+                busy = self.tick()
+            except Exception:
+                log.exception("the job engine's tick failed; retrying")
+                busy = False
+            if not busy:
+                self._woken.wait(self.ctx.jobs.poll_seconds)
+
+    def tick(self) -> bool:
+        """One round of work; True if there may be more right away."""
+        more = dispatch_events(self.ctx) >= EVENT_BATCH
+        for step in (triggers.fire_due, self._recover, self._submit, notifications.deliver_due):
+            step(self.ctx)
+        return more
+
+    def _recover(self, ctx: ServiceContext) -> int:
+        return recover_lost_tasks(ctx, resubmit_after=self._resubmit_after())
+
+    def _resubmit_after(self) -> float:
+        # A broker may hold a task for long under load; only an embedded hand-over is quick.
+        lease = self.ctx.jobs.lease_seconds
+        return max(lease * 10, 300.0) if self.ctx.jobs.queue == CELERY else lease
+
+    def _submit(self, ctx: ServiceContext) -> int:
+        return submit_queued(ctx, self.queue, self.name)
+
+
+def dispatch_events(ctx: ServiceContext) -> int:
+    """Hand new model events, in order, to triggers and to job-definition notifications."""
+    with ctx.db.read() as session:
+        seqs = list(
+            session.scalars(
+                select(t.ModelEvent.seq)
+                .where(t.ModelEvent.dispatched.is_(False))
+                .order_by(t.ModelEvent.seq)
+                .limit(EVENT_BATCH)
+            )
+        )
+    handled = 0
+    for seq in seqs:
+        with ctx.db.write() as session:
+            claimed = session.execute(
+                update(t.ModelEvent)
+                .where(t.ModelEvent.seq == seq, t.ModelEvent.dispatched.is_(False))
+                .values(dispatched=True)
+            ).rowcount
+            if not claimed:
+                continue
+            event = events.ModelEvent.of(session.get(t.ModelEvent, seq))
+            triggers.collect(session, event)
+            _notify_from_definition(session, event)
+        handled += 1
+    if handled:
+        ctx.wake_engine()
+    return len(seqs)
+
+
+def _notify_from_definition(session, event: events.ModelEvent) -> None:  # type: ignore[no-untyped-def]
+    key = NOTIFY_ON.get(event.kind)
+    run_id = event.details.get("run_id")
+    if key is None or not run_id:
+        return
+    run = session.get(t.JobRun, run_id)
+    if run is None:
+        return
+    definition = JobDefinition.from_json(run.definition)
+    names = set(definition.notifications.get(key, ()))
+    task_name = event.details.get("task")
+    if task_name:
+        task = next((x for x in definition.tasks if x.name == task_name), None)
+        if task is not None:
+            names |= set(task.notifications.get(key, ()))
+    if names:
+        notifications.enqueue(session, sorted(names), event.kind, event.payload())
+
+
+def submit_queued(ctx: ServiceContext, queue: TaskQueue, engine: str) -> int:
+    """Hand due QUEUED tasks to the queue, as many as it takes; mark them SUBMITTED."""
+    free = queue.free_slots()
+    if free is not None and free <= 0:
+        return 0
+    stamp = now_ms()
+    with ctx.db.read() as session:
+        query = (
+            select(t.TaskRun.id)
+            .where(t.TaskRun.state == runs.QUEUED, t.TaskRun.not_before <= stamp)
+            .order_by(t.TaskRun.not_before)
+            .limit(free if free is not None else 500)
+        )
+        due = list(session.scalars(query))
+    submitted = 0
+    for task_run_id in due:
+        with ctx.db.write() as session:
+            taken = session.execute(
+                update(t.TaskRun)
+                .where(t.TaskRun.id == task_run_id, t.TaskRun.state == runs.QUEUED)
+                .values(state=runs.SUBMITTED, worker=engine, heartbeat_at=stamp)
+            ).rowcount
+        if taken:
+            # Sent after the mark commits: a crash in between leaves it SUBMITTED, and recovery
+            # queues it again; a duplicate delivery is harmless (claims are conditional).
+            queue.submit(task_run_id)
+            submitted += 1
+    return submitted
+
+
+def recover_lost_tasks(ctx: ServiceContext, *, resubmit_after: float) -> int:
+    """Fail (or retry) attempts whose worker stopped sending heartbeats, and queue again tasks
+    handed to a queue that never started them."""
+    stamp = now_ms()
+    lost_before = stamp - int(ctx.jobs.lease_seconds * 1000)
+    with ctx.db.read() as session:
+        lost = list(
+            session.scalars(
+                select(t.TaskRun.id).where(
+                    t.TaskRun.state == runs.TASK_RUNNING, t.TaskRun.heartbeat_at < lost_before
+                )
+            )
+        )
+    recovered = 0
+    for task_run_id in lost:
+        with ctx.db.write() as session:
+            row = session.get(t.TaskRun, task_run_id)
+            if row is None or row.state != runs.TASK_RUNNING or row.heartbeat_at >= lost_before:
+                continue
+            run = session.get(t.JobRun, row.run_id)
+            task = JobDefinition.from_json(run.definition).task(row.task_name)
+            problem = (
+                f"was lost: its worker ({row.worker}) stopped answering (its process ended or "
+                "lost the database)"
+            )
+            attempt = session.get(t.TaskAttempt, (row.id, row.attempt))
+            if attempt is not None:
+                attempt.ended_at, attempt.message = stamp, problem
+            session.execute(
+                update(t.Token)
+                .where(t.Token.scope_model_id == run.model_id, t.Token.revoked_at.is_(None))
+                .where(t.Token.comment.like(f"deployment run {run.id}, task {task.name},%"))
+                .values(revoked_at=stamp)
+            )
+            worker.settle_attempt(row, task, None, row.output, problem, stamp)
+            runs.advance(session, run)
+            recovered += 1
+            log.warning("task %s of run %s %s", task.name, run.id, problem)
+    resubmit_before = stamp - int(resubmit_after * 1000)
+    with ctx.db.write() as session:
+        recovered += session.execute(
+            update(t.TaskRun)
+            .where(t.TaskRun.state == runs.SUBMITTED, t.TaskRun.heartbeat_at < resubmit_before)
+            .values(state=runs.QUEUED, worker=None)
+        ).rowcount
+    if recovered:
+        ctx.tokens.clear()
+        ctx.wake_engine()
+    return recovered
+
+
+def task_queue_factory(ctx: ServiceContext) -> Callable[[], TaskQueue] | None:
+    """The queue the settings ask for: None for the embedded worker threads."""
+    if ctx.jobs.queue != CELERY:
+        return None
+    from modelcatalog.jobs.celery_queue import CeleryQueue
+
+    return lambda: CeleryQueue(ctx.jobs.broker_url or "")
+
+
+def start_engine(
+    ctx: ServiceContext, queue_factory: Callable[[], TaskQueue] | None = None
+) -> JobEngine:
+    """Start the engine for this process and attach it to the context."""
+    engine = JobEngine(ctx, queue_factory() if queue_factory else None)
+    ctx.engine = engine
+    engine.start()
+    return engine

@@ -1,0 +1,60 @@
+"""Fixtures of the deployment job, trigger and notification tests: a catalog server whose job
+engine is quick (short poll, lease and backoff) and lets webhooks reach this machine."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
+
+from server_process import BACKENDS, RunningServer, postgres_database, run_server  # noqa: E402
+
+#: The engine of a test server: quick to notice work, quick to take a silent task for lost.
+QUICK_ENGINE = {
+    "MODELCATALOG_JOB_POLL_SECONDS": "0.1",
+    "MODELCATALOG_JOB_LEASE_SECONDS": "3",
+    "MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1",
+    "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1",
+    "MODELCATALOG_DELIVERY_BACKOFF_SECONDS": "0.05",
+}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def job_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A running catalog with a quick job engine, one per database backend."""
+    with ExitStack() as stack:
+        database_uri = None
+        if request.param == "postgresql":
+            database_uri = stack.enter_context(postgres_database())
+        data_dir = tmp_path_factory.mktemp(f"jobs-{request.param}")
+        yield stack.enter_context(
+            run_server(data_dir, database_uri=database_uri, extra_env=QUICK_ENGINE)
+        )
+
+
+@pytest.fixture
+def jobs_api(job_server: RunningServer) -> Iterator[httpx.Client]:
+    """An HTTP client of the job server, authenticated as the admin."""
+    with httpx.Client(base_url=job_server.url, headers=job_server.headers(), timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def job_schema(jobs_api: httpx.Client) -> str:
+    """A fresh `catalog.schema` on the job server for one test."""
+    catalog = f"c_{uuid.uuid4().hex[:10]}"
+    jobs_api.post("/api/2.1/unity-catalog/catalogs", json={"name": catalog}).raise_for_status()
+    jobs_api.post(
+        "/api/2.1/unity-catalog/schemas", json={"name": "s", "catalog_name": catalog}
+    ).raise_for_status()
+    return f"{catalog}.s"
