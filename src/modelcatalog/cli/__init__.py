@@ -37,6 +37,11 @@ def _register_commands() -> None:
     app.add_typer(principals.groups, name="groups")
     app.add_typer(grants.app, name="grants")
     app.add_typer(audit.app, name="audit")
+    from modelcatalog.cli import jobs, notifications, triggers
+
+    app.add_typer(jobs.app, name="jobs")
+    app.add_typer(triggers.app, name="triggers")
+    app.add_typer(notifications.app, name="notifications")
 
 
 def main() -> None:
