@@ -18,6 +18,7 @@ import hmac
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -27,6 +28,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+# The SMTP test server authenticates without TLS on purpose (it only listens on 127.0.0.1).
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
 def free_port() -> int:
