@@ -29,6 +29,7 @@ from modelcatalog.errors import (
     NotFound,
     PermissionDenied,
 )
+from modelcatalog.jobs import deployment_jobs, notifications, runs
 from modelcatalog.jobs import events as ev
 from modelcatalog.jobs.definition import JobDefinition
 from modelcatalog.service import access, audit, lookup
@@ -208,15 +209,14 @@ def create_trigger(
     destinations: object = None,
 ) -> TriggerView:
     """Create a trigger; needs EXECUTE on its scope (and ownership or MANAGE for a job action)."""
-    from modelcatalog.jobs import deployment_jobs, notifications
-
     clean = _name(name)
     audit.describe(clean)
     if caller.scope_model_id is not None:
         raise PermissionDenied(
             "Permission denied: a deployment task's token cannot create triggers."
         )
-    targets = _strings(destinations, "destinations")
+    # Destination names are stored lower-case, like every name.
+    targets = list(dict.fromkeys(n.lower() for n in _strings(destinations, "destinations")))
     if (job in (None, "")) == (not targets):
         raise InvalidParameter(
             "A trigger has exactly one action: 'job' (a deployment job's name or id) or "
@@ -471,8 +471,6 @@ def _start_runs(
     ctx: ServiceContext, session: Session, trigger: t.Trigger, batch: list[ev.ModelEvent]
 ) -> None:
     """One run per changed model, of the newest READY version the batch names."""
-    from modelcatalog.jobs import runs
-
     job = session.get(t.DeploymentJob, trigger.job_id)
     if job is None:
         raise NotFound(f"Deployment job '{trigger.job_id}' of trigger '{trigger.name}' is gone.")
@@ -520,8 +518,6 @@ def _start_runs(
 
 def _notify(session: Session, trigger: t.Trigger, batch: Iterable[ev.ModelEvent]) -> None:
     """One notification for the whole batch."""
-    from modelcatalog.jobs import notifications
-
     changes = list(batch)
     kinds = {e.kind for e in changes}
     notifications.enqueue(
