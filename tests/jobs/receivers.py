@@ -207,3 +207,14 @@ class SmtpCapture:
                     f"expected {count} emails within {timeout} s, got {len(self.messages)}"
                 )
             return self.messages[:count]
+
+    def wait_for_mail_to(self, address: str, timeout: float = 30.0) -> CapturedMail:
+        """The first message to `address`, once it has arrived (others may come in between)."""
+
+        def first() -> CapturedMail | None:
+            return next((m for m in self.messages if address in m.rcpt_tos), None)
+
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: first() is not None, timeout):
+                raise AssertionError(f"expected an email to {address} within {timeout} s")
+            return first()  # type: ignore[return-value]

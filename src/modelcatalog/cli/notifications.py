@@ -133,11 +133,11 @@ def create(
         raise typer.BadParameter(
             "give exactly one of --email or --webhook.", param_hint="'--email'"
         )
-    secret = read_secret(secret_stdin, secret_env, "secret", "--secret-stdin", "--secret-env")
-    if secret is not None and webhook is None:
+    if (secret_stdin or secret_env) and webhook is None:
         raise typer.BadParameter(
             "a signing secret applies to --webhook only.", param_hint="'--secret-stdin'"
         )
+    secret = read_secret(secret_stdin, secret_env, "secret", "--secret-stdin", "--secret-env")
     body: dict[str, Any] = {
         "name": clean,
         "kind": "email" if email is not None else "webhook",
