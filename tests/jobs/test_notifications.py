@@ -516,3 +516,31 @@ def test_the_address_is_checked_again_before_each_attempt(tmp_path: Path) -> Non
                 )
         assert hook.requests == []
     assert logged["last_error"].startswith("refused: the host '127.0.0.1' resolves to 127.0.0.1")
+
+
+def test_two_server_processes_send_each_delivery_exactly_once(tmp_path: Path) -> None:
+    """Both workers run an engine over one database; the claim lets only one send."""
+    quick = {
+        "MODELCATALOG_JOB_POLL_SECONDS": "0.05",
+        "MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1",
+        "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1",
+    }
+    with WebhookReceiver() as hook, run_server(tmp_path / "srv", workers=2, extra_env=quick) as s:
+        with httpx.Client(base_url=s.url, headers=s.headers(), timeout=60) as client:
+            name = webhook(client, hook.url)
+            ids = [ok(client.post(f"{DESTINATIONS}/{name}/test"))["id"] for _ in range(30)]
+            wait_for(
+                lambda: (
+                    len(
+                        ok(
+                            client.get(
+                                DELIVERIES, params={"destination": name, "state": "DELIVERED"}
+                            )
+                        )["deliveries"]
+                    )
+                    == len(ids)
+                ),
+                "every delivery to be DELIVERED",
+            )
+        sent = [r.header("X-MLflow-Delivery-Id") for r in hook.requests]
+    assert sorted(sent) == sorted(ids)
