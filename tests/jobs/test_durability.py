@@ -1,0 +1,137 @@
+"""A server killed mid-run (kill -9) and started again loses no run and no approval: a task whose
+worker died is retried (or failed with the reason), its orphaned process is gone, and a waiting
+approval is still waiting."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import httpx
+from jobs_support import (
+    NATIVE,
+    create_job,
+    linked_model,
+    new_ready_version,
+    ok,
+    run,
+    task,
+    unique,
+    wait_for,
+    wait_for_run,
+)
+
+from conftest import QUICK_ENGINE
+from server_process import run_server
+
+PY = sys.executable
+
+
+def _client(server) -> httpx.Client:  # type: ignore[no-untyped-def]
+    return httpx.Client(base_url=server.url, headers=server.headers(), timeout=60)
+
+
+def _schema(api: httpx.Client) -> str:
+    catalog = unique("c")
+    ok(api.post("/api/2.1/unity-catalog/catalogs", json={"name": catalog}))
+    ok(api.post("/api/2.1/unity-catalog/schemas", json={"name": "s", "catalog_name": catalog}))
+    return f"{catalog}.s"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too: it only waits for its parent to read its status.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
+
+
+def _slow_job(api: httpx.Client, pid_file: Path, retries: int) -> dict:
+    script = (
+        "import os, time\n"
+        f"open({str(pid_file)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+        "print('training', flush=True)\n"
+        "time.sleep(4)\n"
+        "print('trained')\n"
+    )
+    return create_job(
+        api,
+        f"""
+        name: {unique("train")}
+        tasks:
+          - name: train
+            command: [{PY!r}, "-c", {script!r}]
+            retries: {retries}
+            retry_delay_seconds: 0
+        """,
+    )
+
+
+def _running(api: httpx.Client, model: str, version: int, pid_file: Path) -> dict:
+    found = wait_for_run(api, model, version, ("RUNNING",))
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), "the task to start")
+    return found
+
+
+def test_a_task_lost_with_a_killed_server_is_retried_after_restart(tmp_path: Path) -> None:
+    data_dir, pid_file = tmp_path / "catalog", tmp_path / "pids"
+    with run_server(data_dir, extra_env=QUICK_ENGINE) as first, _client(first) as api:
+        model = linked_model(api, _schema(api), _slow_job(api, pid_file, retries=1)["id"])
+        version = new_ready_version(api, model)
+        started = _running(api, model, version, pid_file)
+        first.process.kill()
+        first.process.wait()
+    orphan = int(pid_file.read_text().split()[0])
+    wait_for(lambda: not _alive(orphan), "the task's process to die with its server", 10)
+    with run_server(data_dir, extra_env=QUICK_ENGINE) as second, _client(second) as api:
+        done = wait_for_run(api, model, version, ("SUCCEEDED", "FAILED"))
+        assert done["run_id"] == started["run_id"]
+        assert done["state"] == "SUCCEEDED", done
+        attempts = task(run(api, done["run_id"]), "train")["attempts"]
+        assert [a["attempt"] for a in attempts] == [1, 2]
+        assert "was lost" in attempts[0]["message"]
+        assert "trained" in attempts[1]["output"]
+
+
+def test_a_task_lost_without_retries_fails_the_run_with_the_reason(tmp_path: Path) -> None:
+    data_dir, pid_file = tmp_path / "catalog", tmp_path / "pids"
+    with run_server(data_dir, extra_env=QUICK_ENGINE) as first, _client(first) as api:
+        model = linked_model(api, _schema(api), _slow_job(api, pid_file, retries=0)["id"])
+        version = new_ready_version(api, model)
+        _running(api, model, version, pid_file)
+        first.process.kill()
+        first.process.wait()
+    with run_server(data_dir, extra_env=QUICK_ENGINE) as second, _client(second) as api:
+        done = wait_for_run(api, model, version, ("SUCCEEDED", "FAILED"))
+        assert done["state"] == "FAILED"
+        assert "was lost: its worker" in done["state_message"]
+
+
+def test_a_waiting_approval_survives_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "catalog"
+    with run_server(data_dir, extra_env=QUICK_ENGINE) as first, _client(first) as api:
+        job = create_job(
+            api,
+            f"""
+            name: {unique("gate")}
+            tasks:
+              - name: approval
+                approval: {{}}
+              - name: deploy
+                depends_on: [approval]
+                command: [{PY!r}, "-c", "print('deployed')"]
+            """,
+        )
+        model = linked_model(api, _schema(api), job["id"])
+        version = new_ready_version(api, model)
+        waiting = wait_for_run(api, model, version, ("APPROVAL",))
+        first.process.kill()
+        first.process.wait()
+    with run_server(data_dir, extra_env=QUICK_ENGINE) as second, _client(second) as api:
+        assert run(api, waiting["run_id"])["state"] == "APPROVAL"
+        ok(api.post(f"{NATIVE}/deployment-runs/{waiting['run_id']}/tasks/approval/approve"))
+        done = wait_for_run(api, model, version, ("SUCCEEDED",))
+        assert task(done, "deploy")["state"] == "SUCCEEDED"
