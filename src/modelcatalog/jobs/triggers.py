@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import privileges as pv
@@ -233,6 +234,38 @@ def create_trigger(
         min_time_between_triggers_seconds, "min_time_between_triggers_seconds", 0
     )
     wait = _seconds(wait_after_last_change_seconds, "wait_after_last_change_seconds", 60)
+    try:
+        return _insert(
+            ctx,
+            caller,
+            clean,
+            scope_type,
+            scope,
+            job,
+            targets,
+            kinds,
+            chosen_aliases,
+            min_between,
+            wait,
+        )
+    except IntegrityError:
+        # Two requests raced for the same name; the unique index let one of them in.
+        raise AlreadyExists(f"Trigger '{clean}' already exists.") from None
+
+
+def _insert(
+    ctx: ServiceContext,
+    caller: Caller,
+    clean: str,
+    scope_type: object,
+    scope: object,
+    job: object,
+    targets: list[str],
+    kinds: list[str],
+    chosen_aliases: list[str],
+    min_between: int,
+    wait: int,
+) -> TriggerView:
     with ctx.db.write() as session:
         chain = _scope_chain(session, scope_type, scope)
         _authorize_scope(ctx, session, caller, chain, runs=job not in (None, ""))
