@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sqlalchemy import select, update
 
-from modelcatalog.jobs import deliveries, events, notifications, runs, triggers, worker
+from modelcatalog.jobs import deliveries, events, notifications, runs, trigger_batches, worker
 from modelcatalog.jobs.definition import JobDefinition
 from modelcatalog.jobs.settings import CELERY
 from modelcatalog.service.context import ServiceContext, now_ms
@@ -117,7 +117,7 @@ class JobEngine:
     def tick(self) -> bool:
         """One round of work; True if there may be more right away."""
         more = dispatch_events(self.ctx) >= EVENT_BATCH
-        for step in (triggers.fire_due, self._recover, self._submit, deliveries.deliver_due):
+        for step in (trigger_batches.fire_due, self._recover, self._submit, deliveries.deliver_due):
             step(self.ctx)
         return more
 
@@ -155,7 +155,7 @@ def dispatch_events(ctx: ServiceContext) -> int:
             if not claimed:
                 continue
             event = events.ModelEvent.of(session.get(t.ModelEvent, seq))
-            triggers.collect(session, event)
+            trigger_batches.collect(session, event)
             _notify_from_definition(session, event)
         handled += 1
     if handled:

@@ -1,0 +1,207 @@
+"""Trigger batches: `collect` adds a model event to the waiting batch of every trigger it
+concerns (in the transaction that dispatches the event); `fire_due` claims a due batch with a
+conditional UPDATE, so that exactly one replica fires it, and starts deployment runs or sends one
+notification for the whole batch. A server that dies in between loses nothing: the next engine
+tick of any replica picks the batch up."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from modelcatalog.domain import privileges as pv
+from modelcatalog.errors import CatalogError, InvalidParameter, NotFound
+from modelcatalog.jobs import events as ev
+from modelcatalog.jobs import notifications, runs
+from modelcatalog.jobs.definition import JobDefinition
+from modelcatalog.jobs.triggers import MIXED, READY
+from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.store import tables as t
+
+log = logging.getLogger("modelcatalog.triggers")
+
+
+def collect(session: Session, event: ev.ModelEvent) -> None:
+    """Add `event` to the waiting batch of every trigger it concerns (in the caller's
+    transaction, the one that marks the event dispatched)."""
+    candidates = session.execute(
+        select(t.Trigger.id, t.Trigger.aliases).where(
+            or_(
+                and_(t.Trigger.scope_type == pv.MODEL, t.Trigger.scope_id == event.model_id),
+                and_(t.Trigger.scope_type == pv.SCHEMA, t.Trigger.scope_id == event.schema_id),
+                and_(t.Trigger.scope_type == pv.CATALOG, t.Trigger.scope_id == event.catalog_id),
+            ),
+            # Kinds are stored as a JSON list; the quoted kind matches exactly one element.
+            t.Trigger.events.contains(json.dumps(event.kind)),
+        )
+    ).all()
+    concerned = [
+        trigger_id
+        for trigger_id, aliases in candidates
+        if _alias_matches(json.loads(aliases or "[]"), event)
+    ]
+    if not concerned:
+        return
+    insert = _insert_for(session)
+    for trigger_id in concerned:
+        session.execute(
+            insert(t.TriggerChange)
+            .values(trigger_id=trigger_id, event_seq=event.seq)
+            .on_conflict_do_nothing()
+        )
+    last = t.Trigger.last_pending_at
+    session.execute(
+        update(t.Trigger)
+        .where(t.Trigger.id.in_(concerned))
+        .values(
+            first_pending_at=func.coalesce(t.Trigger.first_pending_at, event.at),
+            # Events arrive in order, but clocks of replicas may not agree to the millisecond.
+            last_pending_at=case((or_(last.is_(None), last < event.at), event.at), else_=last),
+        )
+    )
+
+
+def _alias_matches(aliases: list[str], event: ev.ModelEvent) -> bool:
+    if event.kind != ev.MODEL_ALIAS_SET or not aliases:
+        return True
+    return (event.alias or "").lower() in {a.lower() for a in aliases}
+
+
+def _insert_for(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def fire_due(ctx: ServiceContext) -> int:
+    """Fire every trigger whose batch is due; returns how many fired."""
+    now = now_ms()
+    with ctx.db.read() as session:
+        due = session.execute(
+            select(t.Trigger.id, t.Trigger.last_pending_at).where(
+                t.Trigger.last_pending_at.is_not(None),
+                t.Trigger.last_pending_at + t.Trigger.wait_after_last_change_seconds * 1000 <= now,
+                or_(
+                    t.Trigger.last_fired_at.is_(None),
+                    t.Trigger.last_fired_at + t.Trigger.min_time_between_triggers_seconds * 1000
+                    <= now,
+                ),
+            )
+        ).all()
+    fired = 0
+    for trigger_id, seen in due:
+        try:
+            fired += _fire(ctx, trigger_id, seen)
+        except Exception:
+            # The claim rolled back with the failure: the batch waits for the next tick.
+            log.exception("Trigger %s could not fire; its batch is kept.", trigger_id)
+    if fired:
+        ctx.wake_engine()
+    return fired
+
+
+def _fire(ctx: ServiceContext, trigger_id: str, seen: int) -> bool:
+    """Claim one trigger's batch (unless another replica did, or a change just arrived) and
+    act on it, in one transaction."""
+    with ctx.db.write() as session:
+        now = now_ms()
+        claimed = session.execute(
+            update(t.Trigger)
+            .where(t.Trigger.id == trigger_id, t.Trigger.last_pending_at == seen)
+            .values(last_fired_at=now, first_pending_at=None, last_pending_at=None)
+        ).rowcount
+        if not claimed:
+            return False
+        trigger = session.get(t.Trigger, trigger_id)
+        assert trigger is not None
+        seqs = list(
+            session.scalars(
+                select(t.TriggerChange.event_seq).where(t.TriggerChange.trigger_id == trigger_id)
+            )
+        )
+        # Only the changes read here leave the batch: one committed meanwhile stays for the next.
+        session.execute(
+            delete(t.TriggerChange).where(
+                t.TriggerChange.trigger_id == trigger_id, t.TriggerChange.event_seq.in_(seqs)
+            )
+        )
+        rows = session.scalars(
+            select(t.ModelEvent).where(t.ModelEvent.seq.in_(seqs)).order_by(t.ModelEvent.seq)
+        )
+        batch = [ev.ModelEvent.of(r) for r in rows]
+        if not batch:
+            return True
+        try:
+            with session.begin_nested():
+                if trigger.job_id is not None:
+                    _start_runs(ctx, session, trigger, batch)
+                else:
+                    _notify(session, trigger, batch)
+        except CatalogError as exc:
+            # A job or destination deleted since: retrying would never succeed.
+            log.warning("Trigger %s fired but could not act: %s", trigger.name, exc.message)
+    return True
+
+
+def _start_runs(
+    ctx: ServiceContext, session: Session, trigger: t.Trigger, batch: list[ev.ModelEvent]
+) -> None:
+    """One run per changed model, of the newest READY version the batch names."""
+    job = session.get(t.DeploymentJob, trigger.job_id)
+    if job is None:
+        raise NotFound(f"Deployment job '{trigger.job_id}' of trigger '{trigger.name}' is gone.")
+    required = JobDefinition.from_json(job.definition).required_parameters
+    if required:
+        # The job gained parameters without defaults since the trigger was made.
+        raise InvalidParameter(f"Deployment job '{job.name}' needs {', '.join(required)}.", "job")
+    numbers: dict[str, set[int]] = {}
+    for event in batch:
+        if event.version is not None:
+            numbers.setdefault(event.model_id, set()).add(event.version)
+    for model_id, versions in numbers.items():
+        found = session.execute(
+            select(t.RegisteredModel, t.Schema.name, t.Catalog.name)
+            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+            .where(t.RegisteredModel.id == model_id)
+        ).first()
+        if found is None:
+            continue  # deleted since
+        model, schema_name, catalog_name = found
+        newest = session.scalar(
+            select(t.ModelVersion)
+            .where(
+                t.ModelVersion.model_id == model_id,
+                t.ModelVersion.version.in_(versions),
+                t.ModelVersion.status == READY,
+            )
+            .order_by(t.ModelVersion.version.desc())
+            .limit(1)
+        )
+        if newest is None:
+            continue
+        runs.start_run(
+            ctx,
+            session,
+            job=job,
+            model=model,
+            full_name=f"{catalog_name}.{schema_name}.{model.name}",
+            version=newest,
+            cause=f"trigger:{trigger.name}",
+            actor=trigger.owner,
+        )
+
+
+def _notify(session: Session, trigger: t.Trigger, batch: Iterable[ev.ModelEvent]) -> None:
+    """One notification for the whole batch."""
+    changes = list(batch)
+    kinds = {e.kind for e in changes}
+    notifications.enqueue(
+        session,
+        json.loads(trigger.destinations or "[]"),
+        kinds.pop() if len(kinds) == 1 else MIXED,
+        {"trigger": trigger.name, "changes": [e.payload() for e in changes]},
+    )
