@@ -105,10 +105,11 @@ async def approve(run_id: str, task: str, request: Request, who: Caller = Depend
 
 @router.post("/deployment-runs/{run_id}/tasks/{task}/reject")
 async def reject(run_id: str, task: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    """Reject an approval task: the run fails and nothing after the task runs."""
     await call(
         approvals.decide, context(request), who, run_id, task, approve=False, via=_via(request)
     )
-    return asdict(await call(deployment_runs.get_run, context(request), who, run_id))
+    return {}
 
 
 def _via(request: Request) -> str:

@@ -233,7 +233,8 @@ def start(
 
 def _run_action(run_id: str, action: str, url: str | None, output: OutputFormat) -> None:
     with remote.connect(url) as client:
-        found = client.post(f"{CATALOG_API}/deployment-runs/{segment(run_id)}/{action}", {})
+        path = f"{CATALOG_API}/deployment-runs/{segment(run_id)}"
+        found = client.post(f"{path}/{action}", {}) or client.get(path)
     _print_run(found, output)
 
 
