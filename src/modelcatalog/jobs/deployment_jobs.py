@@ -244,13 +244,14 @@ def version_states(
         )
         .where(t.JobRun.model_id == model_id, t.JobRun.version.in_(numbers))
         .order_by(t.JobRun.created_at)
-    )
-    link_state = connection_state(session, job_id) if job_id else None
+    ).all()
+    states = connection_states(session, {job_id, *(row[1] for row in rows)})
+    link_state = states.get(job_id) if job_id else None
     for number, run_job, run_id, state, task in rows:
         found[number] = {
             "job_id": run_job,
             "run_id": run_id,
-            "job_state": connection_state(session, run_job),
+            "job_state": states.get(run_job, NOT_FOUND),
             # CANCELLED is ours; the protos know it as FAILED.
             "run_state": runs.FAILED if state == runs.CANCELLED else state,
             "current_task_name": task or "",

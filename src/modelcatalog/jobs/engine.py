@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from modelcatalog.jobs import deliveries, events, notifications, runs, trigger_batches, worker
 from modelcatalog.jobs.definition import JobDefinition
@@ -25,6 +26,9 @@ from modelcatalog.store import tables as t
 log = logging.getLogger("modelcatalog.jobs")
 
 EVENT_BATCH = 200
+#: Dispatched model events are kept this long (for triggers still batching them, and to read).
+EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000
+PRUNE_EVERY_SECONDS = 3600.0
 #: Which job-definition notification list each run event goes to.
 NOTIFY_ON = {
     events.RUN_STARTED: "on_start",
@@ -90,6 +94,7 @@ class JobEngine:
         self._woken = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="job-engine", daemon=True)
+        self._pruned_at = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -119,6 +124,9 @@ class JobEngine:
         more = dispatch_events(self.ctx) >= EVENT_BATCH
         for step in (trigger_batches.fire_due, self._recover, self._submit, deliveries.deliver_due):
             step(self.ctx)
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+            prune_events(self.ctx)
+            self._pruned_at = time.monotonic()
         return more
 
     def _recover(self, ctx: ServiceContext) -> int:
@@ -161,6 +169,18 @@ def dispatch_events(ctx: ServiceContext) -> int:
     if handled:
         ctx.wake_engine()
     return len(seqs)
+
+
+def prune_events(ctx: ServiceContext) -> int:
+    """Forget dispatched model events older than the retention that no trigger batch holds."""
+    with ctx.db.write() as session:
+        return session.execute(
+            delete(t.ModelEvent).where(
+                t.ModelEvent.dispatched.is_(True),
+                t.ModelEvent.at < now_ms() - EVENT_RETENTION_MS,
+                t.ModelEvent.seq.not_in(select(t.TriggerChange.event_seq)),
+            )
+        ).rowcount
 
 
 def _notify_from_definition(session, event: events.ModelEvent) -> None:  # type: ignore[no-untyped-def]
