@@ -257,6 +257,7 @@ def test_a_task_token_acts_on_its_model_only(jobs_api: httpx.Client, job_schema:
         f"print('other', httpx.get(u + '{other}', headers=h).status_code)\n"
         "tokens = os.environ['MODELCATALOG_URL'] + '/api/modelcatalog/tokens'\n"
         "print('token', httpx.post(tokens, json={}, headers=h).status_code)\n"
+        "print('tokens', httpx.get(tokens, headers=h).status_code)\n"
         "print('admin', 'MODELCATALOG_ADMIN_TOKEN' in os.environ)\n"
     )
     job = create_job(
@@ -273,7 +274,18 @@ def test_a_task_token_acts_on_its_model_only(jobs_api: httpx.Client, job_schema:
     done = wait_for_run(jobs_api, model, version, ("SUCCEEDED", "FAILED"))
     assert done["state"] == "SUCCEEDED", done
     lines = task(run(jobs_api, done["run_id"]), "probe")["output"].split()
-    assert lines == ["own", "200", "other", "404", "token", "403", "admin", "False"]
+    assert lines == [
+        "own",
+        "200",
+        "other",
+        "404",
+        "token",
+        "403",
+        "tokens",
+        "403",
+        "admin",
+        "False",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -207,6 +207,8 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
 
 def _owner_of_tokens(session: Session, caller: Caller, principal: object) -> tuple[int, str]:
     """Whose tokens a call is about: the caller's own, or (for admins) a named principal's."""
+    if caller.scope_model_id is not None:
+        raise PermissionDenied("Permission denied: a deployment task's token cannot manage tokens.")
     if principal is None or principal == caller.name:
         return caller.principal_id, caller.name
     if not caller.is_admin:
@@ -240,8 +242,6 @@ def create_token(
     once and never stored."""
     if comment is not None and not isinstance(comment, str):
         raise InvalidParameter("'comment' must be a string.", "comment")
-    if caller.scope_model_id is not None:
-        raise PermissionDenied("Permission denied: a deployment task's token cannot make tokens.")
     created_at = _now()
     expires_at = None
     if lifetime_seconds not in (None, 0, ""):
@@ -293,6 +293,7 @@ def list_tokens(ctx: ServiceContext, caller: Caller, principal: object = None) -
 @audited("revokeToken", "token")
 def revoke_token(ctx: ServiceContext, caller: Caller, token_id: str) -> None:
     with ctx.db.write() as session:
+        _owner_of_tokens(session, caller, None)
         row = session.get(t.Token, token_id)
         if row is None or (row.principal_id != caller.principal_id and not caller.is_admin):
             raise NotFound(f"Token '{token_id}' does not exist.")
