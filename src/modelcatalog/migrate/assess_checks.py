@@ -84,8 +84,12 @@ def source_findings(extras: SourceExtras) -> Iterator[Finding]:
             "MA311", "info", where, None,
             f"Webhook {hook.name or hook.id} ({hook.status}) calls {hook.target_kind} "
             f"{hook.target or '?'} on {', '.join(hook.events)} for {scope}.",
-            "becomes a trigger with a notification on the matching catalog events "
-            "(version ready, alias set, model created); stage events map to alias events",
+            "becomes a webhook destination and a notification trigger on the matching catalog "
+            "events (version created, alias set for the stage's alias, model created, approval "
+            "requested); tag and comment events have no equivalent and are reported"
+            if hook.target_kind == "http" else
+            "not converted: a deployment job is defined in YAML and linked to the model "
+            "(`modelcatalog jobs create`, `modelcatalog jobs link`)",
         )  # fmt: skip
         if hook.target_kind == "http" and hook.has_secret is not False:
             yield _finding(
@@ -93,8 +97,8 @@ def source_findings(extras: SourceExtras) -> Iterator[Finding]:
                 f"Webhook {hook.name or hook.id}: its secret "
                 + ("is set" if hook.has_secret else "cannot be read from the source")
                 + " and is never copied.",
-                "the notification is created without a secret; set a new signing secret on "
-                "it and give it to the receiver",
+                "the destination is created without a secret unless the plan's secret_env "
+                "names an environment variable holding a new one; give it to the receiver",
             )  # fmt: skip
 
 

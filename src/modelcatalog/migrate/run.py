@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 from modelcatalog.client import AlreadyExists, CatalogClientError
-from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
+from modelcatalog.migrate.notifications import HookConverter
+from modelcatalog.migrate.plan_model import UC_TARGET, ModelPlan, Plan, VersionPlan
 from modelcatalog.migrate.runlog import RunLog
 from modelcatalog.migrate.signatures import signed_mlmodel
 from modelcatalog.migrate.source import SourceFile, SourceRegistry, SourceVersion
@@ -112,6 +113,12 @@ class RunSummary:
     grants_applied: int = 0
     grants_not_applied: int = 0
     grants_note: str = ""
+    approvers_set: int = 0
+    approvers_not_applied: int = 0
+    hooks_converted: int = 0
+    hooks_not_converted: int = 0
+    #: Why each webhook or subscription was not converted, or why none could be applied.
+    hook_notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
@@ -230,6 +237,8 @@ class Runner:
         for model in self.models:
             self._finish_model(model, failed_versions[model.target])
         self._apply_grants(capabilities)
+        self._apply_approvers(capabilities)
+        self._apply_hooks(capabilities)
         self.summary.seconds = time.monotonic() - began
         self.log.event("run_finished", **_summary_fields(self.summary))
         return self.summary
@@ -406,11 +415,17 @@ class Runner:
     # After the versions --------------------------------------------------------------------
 
     def _finish_model(self, model: ModelPlan, failed: set[int]) -> None:
+        found = (self.target.get_model(model.target) or {}).get("aliases") or []
+        current = {a.get("alias_name"): a.get("version_num") for a in found}
         for alias, number in model.aliases.items():
             if number in failed:
                 self.summary.failures.append(
                     f"{model.target}: alias {alias!r} not set, version {number} failed"
                 )
+                continue
+            if current.get(alias) == number:
+                # Setting it again would be an alias event: migrated triggers would fire.
+                self.log.event("alias_present", model=model.target, alias=alias, version=number)
                 continue
             self.target.set_alias(model.target, alias, number)
             self.summary.aliases_set += 1
@@ -443,6 +458,64 @@ class Runner:
                 privileges=list(grant.privileges),
             )
 
+    def _apply_approvers(self, capabilities: Capabilities) -> None:
+        """Make the source's stage managers approvers of each model's deployment runs."""
+        planned = [(m.target, p) for m in self.models for p in m.approvers]
+        if not planned:
+            return
+        if not (capabilities.approvers and capabilities.principals):
+            self.summary.approvers_not_applied = len(planned)
+            note = f"{len(planned)} deployment approvers not applied: {_unsupported(self.plan)}"
+            self.summary.hook_notes.append(note)
+            self.log.event("approvers_not_applied", count=len(planned), reason=note)
+            return
+        for model, principal in planned:
+            try:
+                self.target.add_approver(model, principal)
+            except CatalogClientError as exc:
+                message = exc.message
+                self.summary.failures.append(f"{model}: approver {principal}: {message}")
+                self.log.event("approver_failed", model=model, principal=principal, error=message)
+                continue
+            self.summary.approvers_set += 1
+            self.log.event("approver_set", model=model, principal=principal)
+
+    def _apply_hooks(self, capabilities: Capabilities) -> None:
+        """Webhooks and e-mail subscriptions become destinations and triggers."""
+        mine = {m.target for m in self.models}
+        definitions = [
+            d
+            for d in self.plan.webhooks + self.plan.notifications
+            # A registry-wide hook goes with the shard its trigger name falls in.
+            if d.get("model") in mine
+            or (d.get("model") is None and self.shard.includes(str(d.get("trigger"))))
+        ]
+        converter = HookConverter(self.target, self.log.event)
+        for definition in definitions:
+            if capabilities.notifications or not definition.get("convert", True):
+                converter.convert(definition)
+            else:
+                converter.skip(definition, _unsupported(self.plan))
+        outcome = converter.outcome
+        self.summary.hooks_converted += outcome.converted
+        self.summary.hooks_not_converted += outcome.not_converted
+        self.summary.hook_notes.extend(outcome.notes)
+        self.summary.failures.extend(outcome.failures)
+
+
+def _unsupported(plan: Plan) -> str:
+    """Why the target cannot take triggers, destinations or approvers."""
+    if plan.target_url.startswith(UC_TARGET):
+        return (
+            "Databricks Unity Catalog has no API for model triggers, notification destinations "
+            "or deployment approvers; set them up by hand (Databricks jobs and workflows) if "
+            "still wanted"
+        )
+    return (
+        f"the catalog at {plan.target_url} has no notification, trigger or deployment approver "
+        "endpoints yet; upgrade it and run `migrate run` again"
+    )
+
 
 def _size_of(handle: BinaryIO) -> int:
     position = handle.tell()
@@ -459,7 +532,8 @@ def _describe(error: BaseException) -> str:
 
 
 def _summary_fields(summary: RunSummary) -> dict[str, Any]:
-    fields = {k: v for k, v in vars(summary).items() if k != "failures"}
+    fields = {k: v for k, v in vars(summary).items() if k not in ("failures", "hook_notes")}
     fields["failures"] = list(summary.failures)
+    fields["hook_notes"] = list(summary.hook_notes)
     fields["seconds"] = round(summary.seconds, 3)
     return fields

@@ -40,6 +40,9 @@ BULK_FILES = f"{MIGRATION_VERSIONS}/{{full_name}}/{{version}}/files"
 DIRECTORIES = "/api/2.0/fs/directories"
 PERMISSIONS = f"{UC_API}/permissions/{{securable_type}}/{{full_name}}"
 PRINCIPALS = f"{CATALOG_API}/principals"
+DESTINATIONS = f"{CATALOG_API}/notification-destinations"
+TRIGGERS = f"{CATALOG_API}/triggers"
+APPROVERS = f"{CATALOG_API}/models/{{full_name}}/deployment-approvers"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ class Capabilities:
     bulk_files: bool = False
     """PUT .../migration/versions/{full_name}/{version}/files takes a version's files as a tar
     stream (`CatalogTarget.upload_files`)."""
+    notifications: bool = False
+    """Notification destinations and triggers: the source's webhooks can be converted."""
+    approvers: bool = False
+    """Deployment approvers: the source's stage managers can be made approvers."""
 
 
 OpenedFile = AbstractContextManager[tuple[BinaryIO, int]]
@@ -102,6 +109,8 @@ class CatalogTarget:
             permissions=PERMISSIONS in paths,
             principals=PRINCIPALS in paths,
             bulk_files=BULK_FILES in paths,
+            notifications=DESTINATIONS in paths and TRIGGERS in paths,
+            approvers=f"{APPROVERS}/{{principal}}" in paths,
         )
 
     def whoami(self) -> dict[str, Any]:
@@ -343,6 +352,38 @@ class CatalogTarget:
         self.client.patch(
             path, {"changes": [{"principal": principal, "add": privileges, "remove": []}]}
         )
+
+    def add_approver(self, full_name: str, principal: str) -> None:
+        """Let a principal approve the model's deployment runs (nothing if it already may)."""
+        where = APPROVERS.format(full_name=segment(full_name))
+        self.client.put(f"{where}/{segment(principal)}", {})
+
+    def approvers(self, full_name: str) -> list[str]:
+        body = self.client.get(APPROVERS.format(full_name=segment(full_name)))
+        return [str(name) for name in body.get("approvers") or []]
+
+    # Notification destinations and triggers -----------------------------------------------
+
+    def create_destination(self, body: dict[str, Any]) -> None:
+        """Create a notification destination; AlreadyExists if the name is taken."""
+        self.client.post(DESTINATIONS, body)
+
+    def get_destination(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.client.get(f"{DESTINATIONS}/{segment(name)}")
+        except NotFound:
+            return None
+
+    def create_trigger(self, body: dict[str, Any]) -> None:
+        """Create a trigger; AlreadyExists if the name is taken."""
+        self.client.post(TRIGGERS, body)
+
+    def get_trigger(self, name: str) -> dict[str, Any] | None:
+        """A trigger the caller owns (another's answers as missing)."""
+        try:
+            return self.client.get(f"{TRIGGERS}/{segment(name)}")
+        except NotFound:
+            return None
 
     def privileges(self, securable_type: str, full_name: str) -> dict[str, set[str]]:
         """Privileges granted directly on a securable, by principal."""

@@ -1,5 +1,6 @@
 """Comparing source and target after a run: versions, file checksums, aliases, tags,
-descriptions, lineage and grants. Every difference is reported; none is fixed here."""
+descriptions, lineage, grants, deployment approvers, and the destinations and triggers the
+source's webhooks became. Every difference is reported; none is fixed here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelcatalog.migrate.notifications import hook_differences
 from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
 from modelcatalog.migrate.run import READY, Shard
 from modelcatalog.migrate.signatures import signed_mlmodel
@@ -63,7 +65,8 @@ class Verifier:
         self.source = source
         self.target = target
         self.workers = workers
-        self.models = [m for m in plan.models if (shard or Shard()).includes(m.source)]
+        self.shard = shard or Shard()
+        self.models = [m for m in plan.models if self.shard.includes(m.source)]
         self.report = VerifyReport()
 
     def _differ(
@@ -95,6 +98,11 @@ class Verifier:
                 for check in checks:
                     check.result()
         self._compare_grants()
+        capabilities = self.target.capabilities()
+        if capabilities.approvers:
+            self._compare_approvers()
+        if capabilities.notifications:
+            self._compare_hooks()
         self.report.differences.sort(key=lambda d: (d.model, d.version or 0, d.what))
         return self.report
 
@@ -189,3 +197,27 @@ class Verifier:
                     ", ".join(grant.privileges),
                     ", ".join(sorted(held)) or "nothing",
                 )
+
+    def _compare_approvers(self) -> None:
+        for model in self.models:
+            if not model.approvers:
+                continue
+            held = {a.lower() for a in self.target.approvers(model.target)}
+            for principal in model.approvers:
+                if principal.lower() not in held:
+                    self._differ(
+                        model.target, None, f"approver {principal}", "approver", "not an approver"
+                    )
+
+    def _compare_hooks(self) -> None:
+        """The run's rule for which shard converts a definition, and what it should have made."""
+        mine = {m.target for m in self.models}
+        for definition in self.plan.webhooks + self.plan.notifications:
+            model = definition.get("model")
+            if model not in mine and not (
+                model is None and self.shard.includes(str(definition.get("trigger")))
+            ):
+                continue
+            where = str(model or definition.get("scope"))
+            for what, expected, found in hook_differences(self.target, definition):
+                self._differ(where, None, what, expected, found)
