@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from server_process import BACKENDS, RunningServer, postgres_database, run_server  # noqa: E402
+from server_process import BACKENDS, RunningServer, backend_server  # noqa: E402
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -25,14 +24,8 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     """A running catalog server (one per backend for the whole session), admin token included."""
-    with ExitStack() as stack:
-        database_uri = None
-        if request.param == "postgresql":
-            database_uri = stack.enter_context(postgres_database())
-        elif request.param != "sqlite":
-            raise ValueError(f"unknown backend {request.param!r} in MODELCATALOG_TEST_BACKENDS")
-        data_dir = tmp_path_factory.mktemp(f"server-{request.param}")
-        yield stack.enter_context(run_server(data_dir, database_uri=database_uri))
+    with backend_server(request.param, tmp_path_factory.mktemp(f"server-{request.param}")) as up:
+        yield up
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,3 +179,19 @@ def run_server(
     with stopped_at_exit(process):
         wait_until_answering(f"{url}/health", process, log_path, startup_timeout)
         yield server
+
+
+@contextmanager
+def backend_server(
+    backend: str, data_dir: Path, *, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """A running server on one of BACKENDS: SQLite in `data_dir`, or a fresh PostgreSQL database."""
+    with ExitStack() as stack:
+        database_uri = None
+        if backend == "postgresql":
+            database_uri = stack.enter_context(postgres_database())
+        elif backend != "sqlite":
+            raise ValueError(f"unknown backend {backend!r} in MODELCATALOG_TEST_BACKENDS")
+        yield stack.enter_context(
+            run_server(data_dir, database_uri=database_uri, extra_env=extra_env)
+        )

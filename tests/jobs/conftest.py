@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "governance"))
 
-from server_process import BACKENDS, RunningServer, postgres_database, run_server  # noqa: E402
+from server_process import BACKENDS, RunningServer, backend_server  # noqa: E402
 
 #: The engine of a test server: quick to notice work, quick to take a silent task for lost.
 QUICK_ENGINE = {
@@ -33,14 +32,9 @@ def job_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     """A running catalog with a quick job engine, one per database backend."""
-    with ExitStack() as stack:
-        database_uri = None
-        if request.param == "postgresql":
-            database_uri = stack.enter_context(postgres_database())
-        data_dir = tmp_path_factory.mktemp(f"jobs-{request.param}")
-        yield stack.enter_context(
-            run_server(data_dir, database_uri=database_uri, extra_env=QUICK_ENGINE)
-        )
+    data_dir = tmp_path_factory.mktemp(f"jobs-{request.param}")
+    with backend_server(request.param, data_dir, extra_env=QUICK_ENGINE) as up:
+        yield up
 
 
 @pytest.fixture
