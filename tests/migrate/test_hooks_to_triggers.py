@@ -292,3 +292,44 @@ def test_verify_reports_a_deleted_trigger_and_a_removed_approver(
     assert f"trigger {trigger}" in result.stderr and "approver bob" in result.stderr
     migrate("run", "plan.yaml", env=migration.env, cwd=migration.folder)
     migrate("verify", "plan.yaml", env=migration.env, cwd=migration.folder)
+
+
+def test_into_databricks_unity_catalog_hooks_and_approvers_are_reported_not_applied(
+    catalog: RunningServer, source: Source, tmp_path: Path
+) -> None:
+    name = f"uc_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "migration.yaml").write_text(
+        "permissions:\n"
+        "  - {model: scoring, principal: bob, level: CAN_MANAGE_PRODUCTION_VERSIONS}\n"
+    )
+    env = catalog.env(
+        DATABRICKS_HOST=catalog.url,
+        DATABRICKS_TOKEN=catalog.admin_token,
+        MODELCATALOG_CONFIG_DIR=str(tmp_path / "config"),
+        HOME=str(tmp_path),  # no ~/.databrickscfg of the machine takes part
+    )
+    for key in ("MLFLOW_ENABLE_UC_NATIVE_MODEL_REGISTRY", "DATABRICKS_CONFIG_PROFILE"):
+        env.pop(key, None)
+    with _api(catalog) as api:
+        # Unity Catalog's principals exist before a migration runs.
+        answer = api.post(f"{API}/principals", json={"name": "bob", "kind": "user"})
+        assert answer.status_code in (200, 201, 409), answer.text
+    migrate(
+        "plan", "--source", source.uri, "--target", "databricks-uc", "--catalog", name,
+        "--schema", "ml", "--config", "migration.yaml", "-o", "plan.yaml", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    migrate("run", "plan.yaml", env=env, cwd=tmp_path)
+    events = read_events(tmp_path / "plan.run.jsonl")
+    skipped = {e["source"]: e["reason"] for e in events if e["event"] == "hook_not_converted"}
+    assert len(skipped) == 3
+    unsupported = [r for s, r in skipped.items() if "tags-only" not in s]
+    assert len(unsupported) == 2
+    assert all("Databricks Unity Catalog has no API" in r for r in unsupported)
+    [approvers] = [e for e in events if e["event"] == "approvers_not_applied"]
+    assert approvers["count"] == 1
+    with _api(catalog) as api:
+        triggers = api.get(f"{API}/triggers").json()["triggers"]
+        held = api.get(f"{API}/models/{name}.ml.scoring/deployment-approvers").json()
+    assert not [t for t in triggers if t["scope"].startswith(f"{name}.")]
+    assert held["approvers"] == []
+    migrate("verify", "plan.yaml", env=env, cwd=tmp_path)
