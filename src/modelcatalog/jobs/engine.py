@@ -121,9 +121,12 @@ class JobEngine:
 
     def tick(self) -> bool:
         """One round of work; True if there may be more right away."""
+        # Tasks first: a queued task waits for nothing else, while events may come in hundreds.
+        self._recover(self.ctx)
+        self._submit(self.ctx)
         more = dispatch_events(self.ctx) >= EVENT_BATCH
-        for step in (trigger_batches.fire_due, self._recover, self._submit, deliveries.deliver_due):
-            step(self.ctx)
+        trigger_batches.fire_due(self.ctx)
+        deliveries.deliver_due(self.ctx)
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             prune_events(self.ctx)
             self._pruned_at = time.monotonic()
