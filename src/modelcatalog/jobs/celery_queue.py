@@ -1,0 +1,180 @@
+"""Deployment tasks through a Celery broker (Redis or RabbitMQ), run by `modelcatalog worker`
+processes on this machine or others.
+
+The server's engine marks a task SUBMITTED and sends its id, by task name, to the queue
+`modelcatalog-tasks`; a worker runs `worker.execute` on it, exactly as an embedded worker thread
+would. Everything a task needs is in the database, so a message carries only the task run's id.
+
+Delivery is at least once (a message is acknowledged after the task, and a worker that dies
+leaves it to be delivered again), and a duplicate is harmless: `worker.claim` takes a task with
+a conditional update, so a second delivery of a task that is running or finished claims nothing
+and is acknowledged. A task whose worker died mid-run is taken for lost by the engine when its
+heartbeat is older than the lease, and retried (a new message) or failed with the reason."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from urllib.parse import urlsplit
+
+from celery import Celery
+from kombu import Queue
+from kombu.utils.url import maybe_sanitize_url
+from sqlalchemy import select, update
+
+from modelcatalog.jobs import runs, worker
+from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.store import tables as t
+
+log = logging.getLogger("modelcatalog.jobs")
+
+TASK_NAME = "modelcatalog.execute_task"
+QUEUE = "modelcatalog-tasks"
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+#: How a send to an unreachable broker is retried before the engine's tick gives up on it (the
+#: task stays SUBMITTED and the engine queues it again later).
+SEND_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
+
+
+def check_broker_url(url: str) -> str:
+    """The broker URL if Celery can use it here (Redis or RabbitMQ); ValueError otherwise."""
+    scheme = urlsplit(url.strip()).scheme.lower()
+    if scheme not in BROKER_SCHEMES or "://" not in url:
+        raise ValueError(
+            f"the broker URL {maybe_sanitize_url(url)!r} is not a Redis or RabbitMQ URL; expected "
+            "redis://host:6379/0 or amqp://user:password@host:5672/vhost (rediss:// and "
+            "amqps:// for TLS)"
+        )
+    return url.strip()
+
+
+def make_app(broker_url: str) -> Celery:
+    """A Celery application for the broker, configured the same way in servers and workers."""
+    app = Celery("modelcatalog", broker=check_broker_url(broker_url), set_as_current=False)
+    app.conf.update(
+        task_queues=[Queue(QUEUE)],
+        task_default_queue=QUEUE,
+        # JSON only: a pickled message from whoever can write to the broker would run code.
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        # Acknowledge after the task: a worker that dies mid-task leaves its message to be
+        # delivered again (RabbitMQ at once, Redis after its visibility timeout) instead of
+        # losing it; the conditional claim makes that second delivery harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # One message at a time per slot: a busy worker does not hold tasks an idle one could run.
+        worker_prefetch_multiplier=1,
+        broker_connection_retry=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    app.task(name=TASK_NAME, bind=True, ignore_result=True)(_execute_task)
+    return app
+
+
+class CeleryQueue:
+    """The engine's TaskQueue over a broker: it takes every task, the broker holds them."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._app = make_app(broker_url)
+
+    def free_slots(self) -> int | None:
+        return None
+
+    def submit(self, task_run_id: str) -> None:
+        _send(self._app, task_run_id)
+
+    def close(self) -> None:
+        self._app.close()
+
+
+def _send(app: Celery, task_run_id: str) -> None:
+    app.send_task(TASK_NAME, args=[task_run_id], queue=QUEUE, retry=True, retry_policy=SEND_RETRY)
+
+
+_contexts: dict[int, ServiceContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def worker_context() -> ServiceContext:
+    """The service context of this worker process, built once from its MODELCATALOG_* settings
+    (a forked pool process builds its own: database connections do not survive a fork)."""
+    with _contexts_lock:
+        ctx = _contexts.get(os.getpid())
+        if ctx is None:
+            ctx = _contexts[os.getpid()] = _context_from_environment()
+        return ctx
+
+
+def _context_from_environment() -> ServiceContext:
+    from modelcatalog.config import ServerSettings
+    from modelcatalog.jobs import settings as job_settings
+    from modelcatalog.service import principals
+    from modelcatalog.storage import open_store
+    from modelcatalog.store.database import Database
+
+    settings = ServerSettings.resolve(
+        data_dir=os.environ.get("MODELCATALOG_DATA_DIR"),
+        database_uri=os.environ.get("MODELCATALOG_DATABASE_URI"),
+        storage_root=os.environ.get("MODELCATALOG_STORAGE_ROOT"),
+    )
+    db = Database(settings.database_uri)
+    jobs = job_settings.from_environment(dict(os.environ), "")
+    # No secret box: a worker sends no notifications (the server's engine does), so it never
+    # needs MODELCATALOG_SECRET_KEY.
+    return ServiceContext(
+        db=db,
+        store=open_store(settings.storage_root),
+        signing_secret=principals.signing_secret(db),
+        jobs=jobs,
+    )
+
+
+def _execute_task(task, task_run_id: str) -> bool:  # type: ignore[no-untyped-def]
+    """Run one attempt of a task run, then hand its run's next tasks straight to the broker."""
+    ctx = worker_context()
+    name = task.request.hostname or f"celery-{os.getpid()}"
+    ran = worker.execute(ctx, task_run_id, name)
+    if ran:
+        try:
+            _submit_next(ctx, task.app, task_run_id, name)
+        except Exception:  # the server's engine sends them at its next poll anyway
+            log.exception("could not hand on the tasks after task run %s", task_run_id)
+    return ran
+
+
+def _submit_next(ctx: ServiceContext, app: Celery, task_run_id: str, name: str) -> int:
+    """Send the tasks this one's outcome queued (in its run) without waiting for the engine.
+
+    The engine is in another process and polls; without this each step of a run would wait up
+    to a poll interval. The same conditional QUEUED → SUBMITTED update as the engine's
+    `submit_queued` decides who sends a task, so the two never both send it."""
+    stamp = now_ms()
+    with ctx.db.read() as session:
+        run_id = session.scalar(select(t.TaskRun.run_id).where(t.TaskRun.id == task_run_id))
+        due = list(
+            session.scalars(
+                select(t.TaskRun.id).where(
+                    t.TaskRun.run_id == run_id,
+                    t.TaskRun.state == runs.QUEUED,
+                    t.TaskRun.not_before <= stamp,
+                )
+            )
+        )
+    sent = 0
+    for next_id in due:
+        with ctx.db.write() as session:
+            taken = session.execute(
+                update(t.TaskRun)
+                .where(t.TaskRun.id == next_id, t.TaskRun.state == runs.QUEUED)
+                .values(state=runs.SUBMITTED, worker=name, heartbeat_at=stamp)
+            ).rowcount
+        if taken:
+            _send(app, next_id)
+            sent += 1
+    return sent
