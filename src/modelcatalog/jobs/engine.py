@@ -85,39 +85,57 @@ class EmbeddedQueue:
 
 
 class JobEngine:
-    """Runs `tick` every `poll_seconds`, and at once when woken."""
+    """Runs `tick` every `poll_seconds`, and at once when woken. Notifications are sent by a
+    thread of their own, so that a slow receiver never holds up the tasks."""
 
     def __init__(self, ctx: ServiceContext, queue: TaskQueue | None = None) -> None:
         self.ctx = ctx
         self.name = f"engine-{uuid.uuid4().hex[:12]}"
         self.queue = queue or EmbeddedQueue(ctx, ctx.jobs.workers, self.name)
-        self._woken = threading.Event()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="job-engine", daemon=True)
+        self._woken = threading.Event()
+        self._deliveries_woken = threading.Event()
+        self._threads = [
+            threading.Thread(
+                target=self._loop, args=(self.tick, self._woken), name="job-engine", daemon=True
+            ),
+            threading.Thread(
+                target=self._loop,
+                args=(self._deliver, self._deliveries_woken),
+                name="notification-sender",
+                daemon=True,
+            ),
+        ]
         self._pruned_at = 0.0
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stopped.set()
-        self._woken.set()
-        self._thread.join(timeout=10)
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.queue.close()
 
     def wake(self) -> None:
         self._woken.set()
+        self._deliveries_woken.set()
 
-    def _loop(self) -> None:
+    def _loop(self, step: Callable[[], bool], woken: threading.Event) -> None:
         while not self._stopped.is_set():
-            self._woken.clear()
+            woken.clear()
             try:
-                busy = self.tick()
+                busy = step()
             except Exception:
-                log.exception("the job engine's tick failed; retrying")
+                log.exception("the job engine's %s failed; retrying", step.__name__)
                 busy = False
             if not busy:
-                self._woken.wait(self.ctx.jobs.poll_seconds)
+                woken.wait(self.ctx.jobs.poll_seconds)
+
+    def _deliver(self) -> bool:
+        return deliveries.deliver_due(self.ctx) >= deliveries.BATCH
 
     def tick(self) -> bool:
         """One round of work; True if there may be more right away."""
@@ -126,7 +144,6 @@ class JobEngine:
         self._submit(self.ctx)
         more = dispatch_events(self.ctx) >= EVENT_BATCH
         trigger_batches.fire_due(self.ctx)
-        deliveries.deliver_due(self.ctx)
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             prune_events(self.ctx)
             self._pruned_at = time.monotonic()
