@@ -156,15 +156,15 @@ def _api(server: RunningServer) -> httpx.Client:
     return httpx.Client(base_url=server.url, headers=server.headers(), timeout=30)
 
 
-def _delivery_for(receiver: WebhookReceiver, version: str) -> ReceivedRequest:
-    """The first request whose notification is about `version` (the migration's own changes
-    may have been notified before)."""
+def _delivery_for(receiver: WebhookReceiver, model: str, version: str) -> ReceivedRequest:
+    """The first request whose notification is about `version` of `model` (other tests' and
+    the migration's own changes may have been notified before)."""
     count = 1
     while True:
         arrived = receiver.wait_for(count)
         for request in arrived:
             changes = json.loads(request.body)["data"]["changes"]
-            if any(change.get("version") == version for change in changes):
+            if any((c.get("model_name"), c.get("version")) == (model, version) for c in changes):
                 return request
         count = len(arrived) + 1
 
@@ -251,7 +251,7 @@ def test_a_new_version_in_the_catalog_fires_the_migrated_webhook_signed_with_the
         )
         assert created.status_code == 200, created.text
     version = str(created.json()["version"])
-    request = _delivery_for(receiver, version)
+    request = _delivery_for(receiver, migration.model, version)
     body = json.loads(request.body)
     assert (body["entity"], body["action"]) == ("model_version", "created")
     [change] = [c for c in body["data"]["changes"] if c["version"] == version]
@@ -333,3 +333,118 @@ def test_into_databricks_unity_catalog_hooks_and_approvers_are_reported_not_appl
     assert not [t for t in triggers if t["scope"].startswith(f"{name}.")]
     assert held["approvers"] == []
     migrate("verify", "plan.yaml", env=env, cwd=tmp_path)
+
+
+# The Databricks workspace registry as the source ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workspace_migration(
+    catalog: RunningServer, receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, dict[str, Any], str]]:
+    """A workspace registry (the local stand-in over a real `mlflow server`) with a stage
+    webhook, a job webhook and a CAN_MANAGE_PRODUCTION_VERSIONS holder, migrated by the CLI."""
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.ml import (
+        HttpUrlSpec,
+        JobSpec,
+        RegisteredModelAccessControlRequest,
+        RegisteredModelPermissionLevel,
+        RegistryWebhookEvent,
+    )
+
+    from fakes.databricks_workspace import run_workspace
+    from fakes.mlflow_sources import run_mlflow_server
+    from server_process import free_port
+
+    folder = tmp_path_factory.mktemp("workspace-hooks")
+    with run_mlflow_server(folder / "upstream") as upstream:
+        registry = MlflowClient(upstream.url, upstream.url)
+        registry.create_registered_model("churn")
+        logged = log_tiny_model(upstream.url, "full")
+        for stage in ("Production", "Staging"):
+            version = logged.register(registry, "churn")
+            registry.transition_model_version_stage("churn", version.version, stage)  # type: ignore[attr-defined]
+        port = free_port()
+        with run_workspace(upstream.url, {"dapi-hooks": "alice@example.com"}, port):
+            host = f"http://127.0.0.1:{port}"
+            w = WorkspaceClient(host=host, token="dapi-hooks").model_registry
+            model_id = w.get_model("churn").registered_model_databricks.id  # type: ignore[union-attr]
+            manage_production = RegisteredModelPermissionLevel.CAN_MANAGE_PRODUCTION_VERSIONS
+            w.set_permissions(
+                model_id,  # type: ignore[arg-type]
+                access_control_list=[
+                    RegisteredModelAccessControlRequest(
+                        user_name="bob@example.com", permission_level=manage_production
+                    )
+                ],
+            )
+            w.create_webhook(
+                events=[RegistryWebhookEvent.MODEL_VERSION_TRANSITIONED_TO_PRODUCTION],
+                model_name="churn",
+                http_url_spec=HttpUrlSpec(url=receiver.url),
+            )
+            w.create_webhook(
+                events=[RegistryWebhookEvent.MODEL_VERSION_CREATED],
+                model_name="churn",
+                job_spec=JobSpec(job_id="42", access_token="dapi-job-token"),
+            )
+            name = f"dbx_{uuid.uuid4().hex[:8]}"
+            (folder / "migration.yaml").write_text(
+                "stage_policy: {aliases: {Production: champion}}\n"
+            )
+            env = catalog.env(
+                DATABRICKS_HOST=host,
+                DATABRICKS_TOKEN="dapi-hooks",
+                HOME=str(folder),
+                MODELCATALOG_CONFIG_DIR=str(folder / "config"),
+            )
+            migrate(
+                "plan", "--source", "databricks", "--target", catalog.url, "--catalog", name,
+                "--schema", "ml", "--config", "migration.yaml", "-o", "plan.yaml", env=env,
+                cwd=folder,
+            )  # fmt: skip
+            migrate("run", "plan.yaml", env=env, cwd=folder)
+            yield folder, yaml.safe_load((folder / "plan.yaml").read_text()), name
+
+
+def test_a_databricks_stage_webhook_fires_when_the_stage_alias_moves_in_the_catalog(
+    workspace_migration: tuple[Path, dict[str, Any], str],
+    catalog: RunningServer,
+    receiver: WebhookReceiver,
+) -> None:
+    folder, plan, name = workspace_migration
+    [stage_hook] = [h for h in plan["webhooks"] if h["kind"] == "webhook"]
+    assert (stage_hook["events"], stage_hook["aliases"]) == (["MODEL_ALIAS_SET"], ["champion"])
+    with _api(catalog) as api:
+        trigger = api.get(f"{API}/triggers/{stage_hook['trigger']}").json()
+        approvers = api.get(f"{API}/models/{name}.ml.churn/deployment-approvers").json()
+        assert (trigger["scope"], trigger["aliases"]) == (f"{name}.ml.churn", ["champion"])
+        assert "bob@example.com" in approvers["approvers"]
+        # Staging's alias moving is not the Production transition the hook watched.
+        moved = api.put(f"{UC}/models/{name}.ml.churn/aliases/Staging", json={"version_num": 1})
+        assert moved.status_code == 200, moved.text
+        moved = api.put(f"{UC}/models/{name}.ml.churn/aliases/champion", json={"version_num": 2})
+        assert moved.status_code == 200, moved.text
+    request = _delivery_for(receiver, f"{name}.ml.churn", "2")
+    [change] = [c for c in json.loads(request.body)["data"]["changes"] if c["version"] == "2"]
+    assert (change["event"], change["alias"], change["model_name"]) == (
+        "MODEL_ALIAS_SET",
+        "champion",
+        f"{name}.ml.churn",
+    )
+    assert not any(
+        c.get("alias") == "Staging"
+        for r in receiver.requests
+        for c in json.loads(r.body)["data"]["changes"]
+    )
+
+
+def test_a_databricks_job_webhook_is_reported_with_how_to_define_a_deployment_job(
+    workspace_migration: tuple[Path, dict[str, Any], str],
+) -> None:
+    folder, _, _ = workspace_migration
+    events = read_events(folder / "plan.run.jsonl")
+    [skipped] = [e for e in events if e["event"] == "hook_not_converted"]
+    assert "job 42" in skipped["reason"] and "modelcatalog jobs create" in skipped["reason"]
+    assert "dapi-job-token" not in (folder / "plan.yaml").read_text()
