@@ -236,6 +236,17 @@ def address_of(definition: dict[str, Any]) -> str:
     return str(definition.get("subscriber") or definition.get("target") or "")
 
 
+def definition_problem(definition: dict[str, Any]) -> str | None:
+    """What an edited plan's definition lacks to be converted, or None."""
+    for key in ("destination", "trigger", "scope_type", "scope"):
+        if not isinstance(definition.get(key), str) or not definition[key]:
+            return f"the plan's definition has no {key}; make a new plan"
+    events = definition.get("events")
+    if not isinstance(events, list) or not events:
+        return "the plan's definition has no events; make a new plan"
+    return None
+
+
 def trigger_body(definition: dict[str, Any]) -> dict[str, Any]:
     """The trigger a definition becomes: one notification per event, as the source sent them."""
     return {
@@ -313,6 +324,10 @@ class HookConverter:
             return
         if not definition.get("convert", True):
             self.skip(definition, str(definition.get("reason") or "the plan says convert: false"))
+            return
+        problem = definition_problem(definition)
+        if problem:
+            self._failed(definition, problem)
             return
         kind = "email" if definition.get("kind") == "email" else "webhook"
         address = address_of(definition)
@@ -402,6 +417,9 @@ def hook_differences(target: Any, definition: dict[str, Any]) -> list[tuple[str,
     """(what, expected, found) for each way the target lacks a converted definition."""
     if "trigger" not in definition or not definition.get("convert", True):
         return []
+    problem = definition_problem(definition)
+    if problem:
+        return [(f"webhook {definition.get('source_id')}", "a complete definition", problem)]
     kind = "email" if definition.get("kind") == "email" else "webhook"
     address = address_of(definition)
     found: list[tuple[str, str, str]] = []
