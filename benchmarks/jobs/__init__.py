@@ -1,0 +1,1 @@
+"""Deployment-job benchmark: a burst of READY versions through the job engine."""
