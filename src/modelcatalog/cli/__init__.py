@@ -15,6 +15,9 @@ def _register_commands() -> None:
     from modelcatalog.cli import code, server
 
     app.command("server")(server.server)
+    from modelcatalog.cli import worker
+
+    app.command("worker")(worker.worker)
     app.add_typer(code.app, name="code")
     from modelcatalog.cli import migrate
 
