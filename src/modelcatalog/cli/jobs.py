@@ -39,14 +39,22 @@ RUN_COLUMNS: list[remote.Column] = [
     ("ended", lambda r: remote.timestamp(r.get("ended_at"))),
     ("message", lambda r: r.get("state_message") or ""),
 ]
+
+
+def _took(item: dict[str, Any]) -> str:
+    """How long a task took (or has been going), in seconds."""
+    started, ended = item.get("started_at"), item.get("ended_at")
+    if not started:
+        return ""
+    return f"{((ended or started) - started) / 1000:.1f} s" if ended else "…"
+
+
 TASK_COLUMNS: list[remote.Column] = [
     ("task", "name"),
-    ("kind", "kind"),
     ("state", "state"),
     ("attempt", "attempt"),
     ("exit", lambda t: "" if t.get("exit_code") is None else t["exit_code"]),
-    ("started", lambda t: remote.timestamp(t.get("started_at"))),
-    ("ended", lambda t: remote.timestamp(t.get("ended_at"))),
+    ("took", _took),
     ("message", lambda t: t.get("message") or ""),
 ]
 
