@@ -38,8 +38,9 @@ def write_results(results: dict[str, Any], folder: Path, *, small: bool) -> None
         "slots' time spent in attempts during the burst. Times in ms as p50 / p99 / max.",
         "",
         "| set-up | slots | burst (s) | all SUCCEEDED (s) | runs/s | READY → start, burst "
-        "| READY → start, idle | hand-over | attempt | slot use | load | lost or twice |",
-        "|---|---:|---:|---:|---:|---|---|---|---|---:|---:|---|",
+        "| READY → start, idle | READY → SUCCEEDED, burst | hand-over | attempt | slot use | load "
+        "| lost or twice |",
+        "|---|---:|---:|---:|---:|---|---|---|---|---|---:|---:|---|",
     ]
     for m in results["setups"]:
         check = m["integrity"]
@@ -52,6 +53,7 @@ def write_results(results: dict[str, Any], folder: Path, *, small: bool) -> None
             f"| {m['setup']} | {m['slots']} | {m['burst_seconds']:,.1f} | "
             f"{m['total_seconds']:,.1f} | {o['versions'] / m['total_seconds']:,.1f} | "
             f"{_ms(m['ready_to_start_ms'])} | {_ms(m['idle_ready_to_start_ms'])} | "
+            f"{_ms(m.get('ready_to_succeeded_ms'))} | "
             f"{_ms(m['task_hand_over_ms'])} | {_ms(m.get('attempt_ms'))} | "
             f"{m['slot_use']:.0%} | {m['load_at_burst']:.2f} | {verdict} |"
         )

@@ -236,6 +236,7 @@ def measure(setup: Setup, options: argparse.Namespace, scratch: Path) -> dict[st
         "burst_seconds": made["seconds"],
         "ready_to_start_ms": summary([float(s - c) for c, s, _ in rows]),
         "idle_ready_to_start_ms": summary(idle),
+        "ready_to_succeeded_ms": summary([float(e - c) for c, _, e in rows]),
         "task_hand_over_ms": summary([float(h[0]) for h in hops]),
         "total_seconds": done_at - made["started"],
         "last_run_ended_seconds": max(e for _, _, e in rows) / 1000 - made["started"],
