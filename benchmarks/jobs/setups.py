@@ -16,12 +16,7 @@ from server_process import RunningServer, run_server, stopped_at_exit
 
 #: A Redis database of the benchmark's own, flushed before and after each Celery set-up.
 REDIS_URL = "redis://127.0.0.1:6379/14"
-#: `modelcatalog worker`, called through its command function.
-WORKER = [
-    sys.executable,
-    "-c",
-    "import typer; from modelcatalog.cli.worker import worker; typer.run(worker)",
-]
+WORKER = [sys.executable, "-m", "modelcatalog", "worker"]
 
 
 @dataclass(frozen=True)

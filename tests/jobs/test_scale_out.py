@@ -36,8 +36,7 @@ PY = sys.executable
 #: A Redis database of its own, flushed before and after each test.
 REDIS_URL = "redis://127.0.0.1:6379/13"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
-#: `modelcatalog worker`, called through its command function.
-WORKER = [PY, "-c", "import typer; from modelcatalog.cli.worker import worker; typer.run(worker)"]
+WORKER = [PY, "-m", "modelcatalog", "worker"]
 #: A task that records which process started it (its worker), then works for a while.
 SLOW_TASK = (
     "import os, sys, time\n"
