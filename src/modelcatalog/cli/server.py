@@ -127,6 +127,10 @@ def server(
     from modelcatalog.jobs.settings import JobSettings
 
     try:
+        if job_queue == "celery" and broker_url:
+            from modelcatalog.jobs.celery_queue import check_broker_url
+
+            check_broker_url(broker_url or "")
         JobSettings(
             queue=job_queue,
             workers=job_workers,
