@@ -277,6 +277,8 @@ def run(
     remote.stderr.print(summary_table(summary))
     if summary.grants_note:
         remote.done(f"grants: {summary.grants_not_applied} {summary.grants_note}")
+    for note in summary.hook_notes:
+        remote.stderr.print(note, markup=False, highlight=False)
     for failure in summary.failures:
         remote.stderr.print(f"failed: {failure}", markup=False, highlight=False)
     remote.done(f"Run log: {log_path}")

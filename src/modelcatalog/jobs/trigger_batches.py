@@ -38,6 +38,8 @@ def collect(session: Session, event: ev.ModelEvent) -> None:
             ),
             # Kinds are stored as a JSON list; the quoted kind matches exactly one element.
             t.Trigger.events.contains(json.dumps(event.kind)),
+            # A trigger sees only changes made after it was created.
+            t.Trigger.created_at <= event.at,
         )
     ).all()
     concerned = [
