@@ -33,9 +33,12 @@ log = logging.getLogger("modelcatalog.jobs")
 
 #: How much of a task's output is kept (the end of it, where errors are).
 OUTPUT_LIMIT = 64 * 1024
-#: Variables of the worker's own environment that a task never inherits (database URIs,
-#: tokens, the secret key).
-PRIVATE_ENV = re.compile(r"^(MODELCATALOG_|DATABRICKS_TOKEN$|MLFLOW_TRACKING_TOKEN$)")
+#: Variables of the worker's own environment that a task never inherits: the catalog's database
+#: URI and password, its secret key and tokens. (Credentials a deployment needs, such as a
+#: cloud's, may come from the worker's environment on purpose.)
+PRIVATE_ENV = re.compile(
+    r"^(MODELCATALOG_|PGPASSWORD$|DATABRICKS_TOKEN$|MLFLOW_TRACKING_TOKEN$|MLFLOW_TRACKING_PASSWORD$)"
+)
 
 
 @dataclass
