@@ -179,21 +179,25 @@ def dispatch_events(ctx: ServiceContext) -> int:
                 .limit(EVENT_BATCH)
             )
         )
-    handled = 0
-    for seq in seqs:
-        with ctx.db.write() as session:
-            claimed = session.execute(
-                update(t.ModelEvent)
-                .where(t.ModelEvent.seq == seq, t.ModelEvent.dispatched.is_(False))
-                .values(dispatched=True)
-            ).rowcount
-            if not claimed:
-                continue
-            event = events.ModelEvent.of(session.get(t.ModelEvent, seq))
+    if not seqs:
+        return 0
+    # One transaction for the batch: the claim names the rows this replica won (another may win
+    # some), and what they cause commits with the claim or not at all.
+    with ctx.db.write() as session:
+        claimed = session.scalars(
+            update(t.ModelEvent)
+            .where(t.ModelEvent.seq.in_(seqs), t.ModelEvent.dispatched.is_(False))
+            .values(dispatched=True)
+            .returning(t.ModelEvent.seq)
+        ).all()
+        rows = session.scalars(
+            select(t.ModelEvent).where(t.ModelEvent.seq.in_(claimed)).order_by(t.ModelEvent.seq)
+        )
+        for row in rows:
+            event = events.ModelEvent.of(row)
             trigger_batches.collect(session, event)
             _notify_from_definition(session, event)
-        handled += 1
-    if handled:
+    if claimed:
         ctx.wake_engine()
     return len(seqs)
 
