@@ -46,6 +46,12 @@ def mlflow_env(
             except AlreadyExists:
                 pass
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    # An experiment of this test's own, made active: an earlier test in the same process may have
+    # left MLflow's active experiment pointing into another tracking store.
+    experiment_id = mlflow.create_experiment(
+        "scheme", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    mlflow.set_experiment(experiment_id=experiment_id)
     mlflow.set_registry_uri(registry_uri)
     try:
         yield MlflowClient()
