@@ -78,6 +78,8 @@ def mlflow_registry(
         "e2e", artifact_location=(tracking_dir / "artifacts").as_uri()
     )
     monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
+    # Made active too: an earlier test in the process may have left another one active.
+    mlflow.set_experiment(experiment_id=experiment_id)
     mlflow.set_registry_uri(registry_uri)
     try:
         yield mlflow.MlflowClient()
