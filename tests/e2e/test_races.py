@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -266,6 +267,110 @@ def test_writes_raced_against_a_model_delete_end_with_the_model_gone(
     fresh = ok(api.get(f"{UC_2_1}/models/{name}"))
     assert not fresh.get("aliases") and not fresh.get("tags")
     assert int(create_version(api, name)) == 1
+
+
+# The safety net ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _rival_tag(server: RunningServer, version_id: str, key: str) -> Iterator[Callable[[], None]]:
+    """A concurrent writer that keeps no lock protocol (as a replica of another release might):
+    it inserts tag `key` on a version in a transaction left open. Yields `win()`, which waits
+    until a request of the server is blocked behind that row, then commits it."""
+    import psycopg
+
+    uri = server.database_uri.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(uri) as rival, psycopg.connect(uri, autocommit=True) as watcher:
+        rival.execute(
+            "INSERT INTO tags (securable_type, securable_id, key, value) "
+            "VALUES ('model_version', %s, %s, 'theirs')",
+            (version_id, key),
+        )
+
+        def win() -> None:
+            deadline = time.monotonic() + 30
+            while not watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]:  # type: ignore[index]
+                assert time.monotonic() < deadline, "the server never waited for the row"
+                time.sleep(0.01)  # polling pg_stat_activity for the wait, not a guessed delay
+            rival.commit()
+
+        yield win
+
+
+def _raced(server: RunningServer, send: Callable[[], Any], version_id: str, key: str) -> Any:
+    with _rival_tag(server, version_id, key) as win, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(send)
+        win()
+        return pending.result(timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "code"), [("uc", "ABORTED"), ("registry", "RESOURCE_CONFLICT")]
+)
+def test_a_lost_race_is_a_409_in_the_dialects_own_words_and_is_audited(
+    server: RunningServer, api: httpx.Client, schema: str, dialect: str, code: str
+) -> None:
+    if server.backend != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time: nobody can hold a row")
+    name = f"{schema}.{unique_name()}"
+    create_model(api, name)
+    version = create_version(api, name)
+    version_id = ok(api.get(f"{UC_2_1}/models/{name}/versions/{version}"))["id"]
+
+    def send() -> httpx.Response:
+        if dialect == "uc":
+            return api.patch(
+                f"{UC_2_1}/subentity-tags/registered_model/{name}/{version}",
+                json={"changes": {"add_tags": [{"key": "raced", "value": "ours"}]}},
+            )
+        return api.post(
+            f"{REGISTRY_2_0}/model-versions/set-tag",
+            json={"name": name, "version": version, "key": "raced", "value": "ours"},
+        )
+
+    response = _raced(server, send, version_id, "raced")
+
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["error_code"] == code
+    assert "concurrent change" in body["message"] and "send it again" in body["message"]
+    request_id = response.headers["x-request-id"]
+    records = ok(api.get(f"{NATIVE}/audit", params={"request_id": request_id}))["records"]
+    assert [(r["outcome"], r["error_code"]) for r in records] == [("failed", "ABORTED")]
+    # Nothing of the request stayed; the winner's value did.
+    tags = ok(api.get(f"{UC_2_1}/models/{name}/versions/{version}"))["tags"]
+    assert tags == [{"key": "raced", "value": "theirs"}]
+
+
+def test_the_cli_client_sends_a_request_that_lost_a_race_again(
+    server: RunningServer, api: httpx.Client, schema: str
+) -> None:
+    if server.backend != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time: nobody can hold a row")
+    from modelcatalog.client import CatalogClient
+
+    name = f"{schema}.{unique_name()}"
+    create_model(api, name)
+    version = create_version(api, name)
+    version_id = ok(api.get(f"{UC_2_1}/models/{name}/versions/{version}"))["id"]
+
+    with CatalogClient(server.url, server.admin_token) as client:
+        _raced(
+            server,
+            lambda: client.patch(
+                f"{UC_2_1}/subentity-tags/registered_model/{name}/{version}",
+                {"changes": {"add_tags": [{"key": "raced", "value": "ours"}]}},
+            ),
+            version_id,
+            "raced",
+        )
+
+    # The first attempt lost; the second found the winner's tag and changed it.
+    tags = ok(api.get(f"{UC_2_1}/models/{name}/versions/{version}"))["tags"]
+    assert tags == [{"key": "raced", "value": "ours"}]
 
 
 # Start-up -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("modelcatalog.server")
 
 # PostgreSQL advisory lock keys (any 64-bit numbers no other application on the cluster uses).
 STARTUP_LOCK = 0x6D6F64656C636174  # "modelcat"
@@ -110,11 +112,14 @@ def startup_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+        key = {"key": STARTUP_LOCK}
+        if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+            log.info("another process is preparing this database; waiting until it is done")
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
         try:
             yield
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
 
 
 def upgrade_schema(engine: Engine) -> None:
