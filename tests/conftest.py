@@ -19,7 +19,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from server_process import BACKENDS, RunningServer, backend_server  # noqa: E402
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(
+    scope="session",
+    # `-m postgres` selects (and `-m "not postgres"` leaves out) every test run on PostgreSQL.
+    params=[
+        pytest.param(b, marks=pytest.mark.postgres) if b == "postgresql" else b for b in BACKENDS
+    ],
+)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:

@@ -127,17 +127,16 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextmanager
-def run_server(
+def launch_server(
     data_dir: Path,
     *,
     database_uri: str | None = None,
     storage_root: str | None = None,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
-    startup_timeout: float = 60.0,
-) -> Iterator[RunningServer]:
-    """Start `modelcatalog server` on a free port and wait until /health answers."""
+) -> RunningServer:
+    """Start `modelcatalog server` on a free port without waiting for it (see `run_server`);
+    the caller stops the process (`stopped_at_exit`)."""
     port = free_port()
     token = "mc_test_" + secrets.token_urlsafe(16)
     env = dict(os.environ)
@@ -170,7 +169,7 @@ def run_server(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    server = RunningServer(
+    return RunningServer(
         url=url,
         admin_token=token,
         data_dir=data_dir,
@@ -179,8 +178,30 @@ def run_server(
         process=process,
         log_path=log_path,
     )
-    with stopped_at_exit(process):
-        wait_until_answering(f"{url}/health", process, log_path, startup_timeout)
+
+
+@contextmanager
+def run_server(
+    data_dir: Path,
+    *,
+    database_uri: str | None = None,
+    storage_root: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    startup_timeout: float = 60.0,
+) -> Iterator[RunningServer]:
+    """Start `modelcatalog server` on a free port and wait until /health answers."""
+    server = launch_server(
+        data_dir,
+        database_uri=database_uri,
+        storage_root=storage_root,
+        workers=workers,
+        extra_env=extra_env,
+    )
+    with stopped_at_exit(server.process):
+        wait_until_answering(
+            f"{server.url}/health", server.process, server.log_path, startup_timeout
+        )
         yield server
 
 

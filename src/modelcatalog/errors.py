@@ -51,6 +51,13 @@ class FailedPrecondition(CatalogError):
     kind = "FAILED_PRECONDITION"
 
 
+class Conflict(CatalogError):
+    """A concurrent change won a race with this request, which changed nothing and may be
+    retried as it is."""
+
+    kind = "ABORTED"
+
+
 class PermissionDenied(CatalogError):
     """The caller is authenticated but not allowed to do this."""
 

@@ -39,7 +39,12 @@ from modelcatalog.jobs.settings import JobSettings
 from modelcatalog.service import audit, principals
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.storage import open_store
-from modelcatalog.store.database import Database, upgrade_schema
+from modelcatalog.store.database import (
+    Database,
+    check_reachable,
+    startup_lock,
+    upgrade_schema,
+)
 
 log = logging.getLogger("modelcatalog.server")
 
@@ -47,15 +52,18 @@ log = logging.getLogger("modelcatalog.server")
 def prepare(settings: ServerSettings) -> Path | None:
     """Once per start, before any worker serves: migrate the schema, make the admin and secret.
 
-    Returns the file holding the admin's new token when this start created one."""
+    Replicas starting together on one database take turns (`startup_lock`). Returns the file
+    holding the admin's new token when this start created one."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_uri)
     try:
-        upgrade_schema(db.engine)
-        open_store(settings.storage_root)
-        created = principals.ensure_admin(db, admin_token_from_env())
-        principals.signing_secret(db)
-        audit.ensure_head(db)
+        check_reachable(db.engine)
+        with startup_lock(db.engine):
+            upgrade_schema(db.engine)
+            open_store(settings.storage_root)
+            created = principals.ensure_admin(db, admin_token_from_env())
+            principals.signing_secret(db)
+            audit.ensure_head(db)
         load_key(settings.secret_key_file)
     finally:
         db.dispose()

@@ -133,11 +133,12 @@ def server(
     On first start it creates the metastore admin. Set MODELCATALOG_ADMIN_TOKEN to choose the admin's token; otherwise one is written to <data-dir>/admin-token (mode 600).
     """  # noqa: E501 -- Rich wraps help text; a line break would show as one.
     import uvicorn
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     from modelcatalog.api.app import prepare, sweep_interrupted_uploads
     from modelcatalog.api.observability import configure_logging
     from modelcatalog.config import ServerSettings
+    from modelcatalog.store.database import UnknownSchema, UnreachableDatabase, first_line
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
@@ -173,12 +174,23 @@ def server(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except SQLAlchemyError as exc:
-        shown = _shown_uri(settings.database_uri)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    except (UnreachableDatabase, ArgumentError, NoSuchModuleError) as exc:
+        # The URI itself is wrong, or names a database that cannot be reached from here.
         typer.echo(
-            f"error: --database-uri {shown}: {reason}. Expected sqlite:///path/to/file.db or "
+            f"error: --database-uri {_shown_uri(settings.database_uri)}: {first_line(exc)}. "
+            "Expected sqlite:///path/to/file.db or "
             "postgresql+psycopg://user[:password]@host[:port]/database, reachable from here.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    except UnknownSchema as exc:
+        typer.echo(f"error: --database-uri {_shown_uri(settings.database_uri)}: {exc}.", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        # Reached, but preparing it failed: say what the database said, not that the URI is bad.
+        typer.echo(
+            f"error: preparing the database at {_shown_uri(settings.database_uri)} failed: "
+            f"{first_line(exc)}",
             err=True,
         )
         raise typer.Exit(2) from None

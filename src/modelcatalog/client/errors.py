@@ -50,6 +50,11 @@ class AlreadyExists(ServerError):
     """409: an object with that name exists already."""
 
 
+class Conflict(ServerError):
+    """409 ABORTED / RESOURCE_CONFLICT: a concurrent change won a race with the request, which
+    changed nothing and may be sent again as it is."""
+
+
 class InvalidRequest(ServerError):
     """400: the server rejected a parameter."""
 
@@ -69,6 +74,9 @@ _BY_STATUS: dict[int, type[ServerError]] = {
     404: NotFound,
     409: AlreadyExists,
 }
+
+#: A 409 with one of these codes is a lost race, not an existing object.
+CONFLICT_CODES = ("ABORTED", "RESOURCE_CONFLICT")
 
 _DEFAULT_CODES = {
     400: "INVALID_PARAMETER_VALUE",
@@ -93,4 +101,6 @@ def server_error(status: int, body: object, reason: str = "") -> ServerError:
     message = message or reason or f"HTTP {status}"
     if status == 401:
         message += " (the token was rejected: run `modelcatalog login` or check MODELCATALOG_TOKEN)"
+    if status == 409 and error_code in CONFLICT_CODES:
+        return Conflict(status, error_code, message)
     return _BY_STATUS.get(status, ServerError)(status, error_code, message)

@@ -9,12 +9,15 @@ from urllib.parse import quote
 import httpx
 
 from modelcatalog import __version__
-from modelcatalog.client.errors import MissingToken, ServerUnreachable, server_error
+from modelcatalog.client.errors import Conflict, MissingToken, ServerUnreachable, server_error
 
 UC_API = "/api/2.1/unity-catalog"
 CATALOG_API = "/api/modelcatalog"
 
 Json = dict[str, Any]
+
+#: Times a request that lost a race (409 ABORTED: nothing changed) is sent in all.
+CONFLICT_ATTEMPTS = 3
 
 
 def segment(value: str | int) -> str:
@@ -60,25 +63,32 @@ class CatalogClient:
         json: Any = None,
         token: str | None = None,
     ) -> Json:
-        """Send one request and return its JSON body; raise a typed error for an error answer."""
+        """Send one request and return its JSON body; raise a typed error for an error answer.
+
+        A request that lost a race with a concurrent change changed nothing on the server; it is
+        sent again, a few times at most, before its Conflict is raised."""
         authorization = self.authorization(token)
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self._http.request(
-                method,
-                path,
-                params=query,
-                json=json,
-                headers=authorization,
-            )
-        except httpx.TransportError as exc:
-            raise ServerUnreachable(self.url, _describe(exc)) from exc
-        if response.is_error:
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                response = self._http.request(
+                    method,
+                    path,
+                    params=query,
+                    json=json,
+                    headers=authorization,
+                )
+            except httpx.TransportError as exc:
+                raise ServerUnreachable(self.url, _describe(exc)) from exc
+            if not response.is_error:
+                break
             try:
                 body: object = response.json()
             except ValueError:
                 body = response.text
-            raise server_error(response.status_code, body, response.reason_phrase)
+            error = server_error(response.status_code, body, response.reason_phrase)
+            if not isinstance(error, Conflict) or attempt == CONFLICT_ATTEMPTS:
+                raise error
         if not response.content:
             return {}
         try:

@@ -187,7 +187,7 @@ def add_approver(ctx: ServiceContext, caller: Caller, full_name: object, princip
     """Let a principal (or a group's members) approve the model's deployment runs."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model")
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         who = principals.existing_principal(session, principal, "principal")
         principal_id = session.scalar(select(t.Principal.id).where(t.Principal.name == who))
         exists = session.get(t.DeploymentApprover, (model.id, principal_id))
@@ -203,7 +203,7 @@ def remove_approver(
 ) -> None:
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model")
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         who = principals.existing_principal(session, principal, "principal")
         principal_id = session.scalar(select(t.Principal.id).where(t.Principal.name == who))
         session.execute(

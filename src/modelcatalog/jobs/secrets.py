@@ -49,10 +49,18 @@ def load_key(key_file: Path) -> bytes:
         return key_file.read_bytes().strip()
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_bytes().strip()
+    # Written in full under another name, then linked into place: a process starting at the
+    # same moment finds either no key file or a whole one, never an empty one.
+    draft = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(draft, key_file)
+    except FileExistsError:
+        return key_file.read_bytes().strip()
+    finally:
+        draft.unlink()
     return key

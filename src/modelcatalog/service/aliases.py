@@ -13,6 +13,7 @@ from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
 from modelcatalog.service.versions import READY, locate_version, version_views
 from modelcatalog.service.views import VersionView
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 
@@ -27,7 +28,10 @@ def set_alias(
     insert = postgresql.insert if ctx.db.dialect == "postgresql" else sqlite.insert
     audit.describe(alias=clean, version=number)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model")
+        # Locked as every write below a model locks it: a delete of the version (or the model)
+        # either comes first, and this finds no version, or waits until the alias is set and
+        # then deletes it with the version.
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         if row.status != READY:
             raise FailedPrecondition(
@@ -78,7 +82,7 @@ def delete_alias(ctx: ServiceContext, caller: Caller, full_name: object, alias: 
     name = rules.model_name(full_name)
     clean = rules.alias_name(alias)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model")
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         gone = session.execute(
             delete(t.ModelAlias).where(
                 t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower()

@@ -22,14 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelcatalog.errors import CatalogError, HiddenFromCaller, PermissionDenied, Unavailable
+from modelcatalog.errors import (
+    CatalogError,
+    Conflict,
+    HiddenFromCaller,
+    PermissionDenied,
+    Unavailable,
+)
 from modelcatalog.service.context import Caller, now_ms
 from modelcatalog.store import tables as t
-from modelcatalog.store.database import Database
+from modelcatalog.store.database import Database, lost_race
 
 log = logging.getLogger("modelcatalog.audit")
 
@@ -120,10 +126,19 @@ def audited(action: str, securable_type: str | None = None) -> Callable[[F], F]:
                     outcome = DENIED if denied else FAILED
                     ctx.audit.later(scope, outcome, exc.kind)
                 raise
-            except Exception:
+            except Exception as exc:
+                race = lost_race(exc)
+                if race is None:
+                    if not scope.written:
+                        ctx.audit.later(scope, FAILED, "INTERNAL_ERROR")
+                    raise
+                # The one place where losing a race to a concurrent writer becomes an answer.
+                conflict = Conflict(
+                    f"The request lost a race with {race} and changed nothing; send it again."
+                )
                 if not scope.written:
-                    ctx.audit.later(scope, FAILED, "INTERNAL_ERROR")
-                raise
+                    ctx.audit.later(scope, FAILED, conflict.kind)
+                raise conflict from exc
             finally:
                 _current.reset(token)
             if not scope.written:
@@ -166,6 +181,8 @@ def record_in(session: Session) -> None:
         return
     _append(session, [_entry(scope, OK, None)])
     scope.written = True
+    # A record rolled back with its change is no record: the outcome is then written later.
+    event.listen(session, "after_rollback", lambda _s: setattr(scope, "written", False), once=True)
 
 
 def record_refused_credentials(

@@ -20,8 +20,9 @@ from modelcatalog.errors import (
 from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
-from modelcatalog.store.database import after_commit
+from modelcatalog.store.database import after_commit, take_turns
 
 KINDS = ("user", "service_principal", "group")
 
@@ -154,7 +155,10 @@ def delete_principal(ctx: ServiceContext, caller: Caller, name: object) -> None:
 
 
 def _admin_count(session: Session) -> int:
-    return session.scalar(select(func.count()).where(t.Principal.is_admin.is_(True))) or 0
+    """How many metastore admins there are, their rows locked: two requests that each remove
+    one of the last two admins take turns, and the second finds the last one."""
+    admins = select(t.Principal.id).where(t.Principal.is_admin.is_(True)).order_by(t.Principal.id)
+    return len(session.scalars(queries.locked(admins, queries.UPDATE)).all())
 
 
 @audited("updatePrincipal", "principal")
@@ -201,6 +205,9 @@ def add_member(ctx: ServiceContext, caller: Caller, group: object, member: objec
     """Put a principal (a group too) into a group; a group may not end up inside itself."""
     require_admin(caller, "change group membership")
     with ctx.db.write() as session:
+        # A cycle can close through memberships added at the same moment by others: additions
+        # take turns, each checking what the ones before it added.
+        take_turns(session, "group membership")
         group_row = _row(session, principal_name(group, "group"))
         member_row = _row(session, principal_name(member, "member"))
         if group_row.kind != "group":

@@ -18,7 +18,7 @@ from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
-from modelcatalog.store.database import after_commit
+from modelcatalog.store.database import after_commit, take_turns
 
 _MANAGE_ACTION = {
     pv.CATALOG: "manage_catalog",
@@ -66,20 +66,20 @@ def forget_grants(ctx: ServiceContext, session: Session, securable_ids: Sequence
 
 
 def _chain(
-    session: Session, securable_type: object, full_name: object
+    session: Session, securable_type: object, full_name: object, lock: str | None = None
 ) -> tuple[str, tuple[access.Securable, ...], str]:
     """The securable named on the wire, its chain, and its not-found message (not yet
-    authorized beyond existence)."""
+    authorized beyond existence); its row locked with `lock` (see store/queries.py)."""
     kind = securable_type.lower() if isinstance(securable_type, str) else securable_type
     if kind == pv.METASTORE:
         return kind, lookup.metastore_chain(), "metastore"
     if kind == pv.CATALOG:
         name = rules.name_part(full_name, "full_name")
-        row = lookup.find_catalog(session, name)
+        row = lookup.find_catalog(session, name, lock)
         return kind, (lookup.catalog_securable(row),), f"Catalog '{name}' does not exist."
     if kind == pv.SCHEMA:
         catalog, schema = rules.split_full_name(full_name, "full_name", 2)
-        cat, found = lookup.find_schema(session, catalog, schema)
+        cat, found = lookup.find_schema(session, catalog, schema, lock)
         return (
             kind,
             (lookup.catalog_securable(cat), lookup.schema_securable(cat, found)),
@@ -88,7 +88,7 @@ def _chain(
     if kind == pv.MODEL:
         name = rules.model_name(full_name, "full_name")
         found = session.execute(
-            queries.MODEL_BY_NAME,
+            queries.MODEL_BY_NAME if lock is None else queries.MODEL_BY_NAME_LOCKED[lock],
             {"catalog": name.catalog, "schema": name.schema, "model": name.model},
         ).first()
         missing = f"Registered model '{name.full}' does not exist."
@@ -208,12 +208,14 @@ def update_permissions(
     """Grant and revoke privileges on a securable (its owner, a MANAGE holder or an admin)."""
     audit.describe(str(full_name).lower(), str(securable_type).lower())
     with ctx.db.write() as session:
-        kind, chain, missing = _chain(session, securable_type, full_name)
+        # Changes of one securable's grants take turns, each seeing what the one before did.
+        kind, chain, missing = _chain(session, securable_type, full_name, queries.UPDATE)
         if kind == pv.METASTORE:
             if not caller.is_admin:
                 raise PermissionDenied(
                     "Permission denied: only metastore admins change grants on the metastore."
                 )
+            take_turns(session, "metastore grants")  # the metastore has no row to lock
         else:
             lookup.authorize(ctx, session, caller, _MANAGE_ACTION[kind], chain, missing)
         parsed = _parse_changes(changes, kind)

@@ -48,42 +48,58 @@ def schema_securable(cat: t.Catalog, row: t.Schema) -> Securable:
     return Securable(pv.SCHEMA, row.id, f"{cat.name}.{row.name}", row.owner)
 
 
-def find_catalog(session: Session, name: str) -> t.Catalog:
-    """A catalog, whoever asks (authorization is the caller's business)."""
-    row = session.scalar(select(t.Catalog).where(t.Catalog.name == name))
+def find_catalog(session: Session, name: str, lock: str | None = None) -> t.Catalog:
+    """A catalog, whoever asks (authorization is the caller's business), its row locked with
+    `lock` (see store/queries.py)."""
+    query = queries.locked(select(t.Catalog).where(t.Catalog.name == name), lock)
+    row = session.scalar(query.execution_options(populate_existing=lock is not None))
     if row is None:
         raise NotFound(f"Catalog '{name}' does not exist.")
     return row
 
 
 def catalog_row(
-    ctx: ServiceContext, session: Session, caller: Caller, name: str, action: str
+    ctx: ServiceContext,
+    session: Session,
+    caller: Caller,
+    name: str,
+    action: str,
+    *,
+    lock: str | None = None,
 ) -> t.Catalog:
-    row = find_catalog(session, name)
+    row = find_catalog(session, name, lock)
     chain = (catalog_securable(row),)
     authorize(ctx, session, caller, action, chain, f"Catalog '{name}' does not exist.")
     return row
 
 
-def find_schema(session: Session, catalog: str, schema: str) -> tuple[t.Catalog, t.Schema]:
-    """A schema and its catalog, whoever asks (authorization is the caller's business)."""
+def find_schema(
+    session: Session, catalog: str, schema: str, lock: str | None = None
+) -> tuple[t.Catalog, t.Schema]:
+    """A schema and its catalog, whoever asks (authorization is the caller's business), the
+    schema's row locked with `lock` (see store/queries.py)."""
     cat = session.scalar(select(t.Catalog).where(t.Catalog.name == catalog))
-    row = (
-        session.scalar(
-            select(t.Schema).where(t.Schema.catalog_id == cat.id, t.Schema.name == schema)
-        )
-        if cat is not None
-        else None
-    )
+    row = None
+    if cat is not None:
+        query = select(t.Schema).where(t.Schema.catalog_id == cat.id, t.Schema.name == schema)
+        query = queries.locked(query, lock).execution_options(populate_existing=lock is not None)
+        row = session.scalar(query)
     if cat is None or row is None:
         raise NotFound(f"Schema '{catalog}.{schema}' does not exist.")
     return cat, row
 
 
 def schema_row(
-    ctx: ServiceContext, session: Session, caller: Caller, catalog: str, schema: str, action: str
+    ctx: ServiceContext,
+    session: Session,
+    caller: Caller,
+    catalog: str,
+    schema: str,
+    action: str,
+    *,
+    lock: str | None = None,
 ) -> tuple[t.Catalog, t.Schema]:
-    cat, row = find_schema(session, catalog, schema)
+    cat, row = find_schema(session, catalog, schema, lock)
     chain = (catalog_securable(cat), schema_securable(cat, row))
     authorize(ctx, session, caller, action, chain, f"Schema '{catalog}.{schema}' does not exist.")
     return cat, row
@@ -111,9 +127,11 @@ def model_row(
     name: ModelName,
     action: str,
     *,
-    for_update: bool = False,
+    lock: str | None = None,
 ) -> t.RegisteredModel:
-    query = queries.MODEL_BY_NAME_FOR_UPDATE if for_update else queries.MODEL_BY_NAME
+    """A model the caller may use for `action`, its row locked with `lock` (see
+    store/queries.py): every write to a model or anything below it locks the model first."""
+    query = queries.MODEL_BY_NAME if lock is None else queries.MODEL_BY_NAME_LOCKED[lock]
     found = session.execute(
         query, {"catalog": name.catalog, "schema": name.schema, "model": name.model}
     ).first()
@@ -142,6 +160,7 @@ def visible_model_exists(
 def version_row(
     session: Session, model: t.RegisteredModel, full_name: str, version: int
 ) -> t.ModelVersion:
+    """A version of a model found with `model_row` (whose lock covers its versions)."""
     row = session.scalar(
         select(t.ModelVersion).where(
             t.ModelVersion.model_id == model.id, t.ModelVersion.version == version

@@ -16,6 +16,7 @@ from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.versions import PENDING, version_views
 from modelcatalog.service.views import VersionView
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 ORIGIN_FIELDS = ("registry", "model", "version", "run_id", "run_link")
@@ -75,7 +76,7 @@ def import_version(
     audit.describe(version=number)
     stamp = now_ms()
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", for_update=True)
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         existing = session.scalar(
             select(t.ModelVersion).where(
                 t.ModelVersion.model_id == model.id, t.ModelVersion.version == number

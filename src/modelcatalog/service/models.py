@@ -18,6 +18,7 @@ from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.tags import change_tags, tags_of
 from modelcatalog.service.views import AliasView, ModelView, Page
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit
 
@@ -81,8 +82,9 @@ def create_model(
                 # MLflow registers a version by creating the model and carrying on when it
                 # exists: someone who may see the model learns that before lacking CREATE MODEL.
                 raise AlreadyExists(f"Registered model '{name.full}' already exists.")
+            # A schema being deleted holds its row: this waits, then finds no schema.
             _, schema = lookup.schema_row(
-                ctx, session, caller, name.catalog, name.schema, "create_model"
+                ctx, session, caller, name.catalog, name.schema, "create_model", lock=queries.SHARE
             )
             row = t.RegisteredModel(
                 id=new_id(),
@@ -195,7 +197,7 @@ def update_model(
             target = ModelName(name.catalog, name.schema, rules.name_part(new_name, "new_name"))
     try:
         with ctx.db.write() as session:
-            row = lookup.model_row(ctx, session, caller, name, "manage_model")
+            row = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
             row.name = target.model
             if comment is not None:
                 row.comment = text
@@ -215,6 +217,16 @@ def purge_models(ctx: ServiceContext, session: Session, model_ids: list[str]) ->
     """Delete models with everything below them; their files go once the deletion commits."""
     if not model_ids:
         return
+    # Locked in one order, so that deletes of overlapping sets of models never deadlock; a
+    # writer of one of them finishes first, and what it added is deleted with the rest.
+    session.execute(
+        queries.locked(
+            select(t.RegisteredModel.id)
+            .where(t.RegisteredModel.id.in_(model_ids))
+            .order_by(t.RegisteredModel.id),
+            queries.DELETE,
+        )
+    )
     version_ids = list(
         session.scalars(select(t.ModelVersion.id).where(t.ModelVersion.model_id.in_(model_ids)))
     )
@@ -249,6 +261,6 @@ def delete_model(ctx: ServiceContext, caller: Caller, full_name: object) -> None
     """Delete a model, its versions, aliases, tags, grants and files."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        row = lookup.model_row(ctx, session, caller, name, "manage_model")
+        row = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.DELETE)
         purge_models(ctx, session, [row.id])
         audit.record_in(session)

@@ -14,6 +14,7 @@ from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.tags import tags_of
 from modelcatalog.service.views import CatalogView, Page, SchemaView
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 
@@ -120,7 +121,9 @@ def update_catalog(
     text = rules.comment(comment)
     try:
         with ctx.db.write() as session:
-            row = lookup.catalog_row(ctx, session, caller, clean, "manage_catalog")
+            row = lookup.catalog_row(
+                ctx, session, caller, clean, "manage_catalog", lock=queries.UPDATE
+            )
             if target:
                 row.name = target
             if comment is not None:
@@ -142,8 +145,17 @@ def delete_catalog(ctx: ServiceContext, caller: Caller, name: object, force: boo
 
     clean = rules.name_part(name, "name")
     with ctx.db.write() as session:
-        row = lookup.catalog_row(ctx, session, caller, clean, "manage_catalog")
-        schema_ids = list(session.scalars(select(t.Schema.id).where(t.Schema.catalog_id == row.id)))
+        # Locked first, top-down: a schema created in it meanwhile either committed before
+        # (and is seen here) or waits and then finds no catalog.
+        row = lookup.catalog_row(ctx, session, caller, clean, "manage_catalog", lock=queries.DELETE)
+        schema_ids = list(
+            session.scalars(
+                queries.locked(
+                    select(t.Schema.id).where(t.Schema.catalog_id == row.id).order_by(t.Schema.id),
+                    queries.DELETE,
+                )
+            )
+        )
         if schema_ids and not force:
             raise FailedPrecondition(
                 f"Catalog '{clean}' is not empty (it holds {len(schema_ids)} schema"
@@ -176,7 +188,9 @@ def create_schema(
     stamp = now_ms()
     try:
         with ctx.db.write() as session:
-            cat = lookup.catalog_row(ctx, session, caller, cat_name, "create_schema")
+            cat = lookup.catalog_row(
+                ctx, session, caller, cat_name, "create_schema", lock=queries.SHARE
+            )
             audit.describe(f"{cat_name}.{clean}")
             row = t.Schema(
                 id=new_id(),
@@ -250,7 +264,9 @@ def update_schema(
     text = rules.comment(comment)
     try:
         with ctx.db.write() as session:
-            cat, row = lookup.schema_row(ctx, session, caller, catalog, schema, "manage_schema")
+            cat, row = lookup.schema_row(
+                ctx, session, caller, catalog, schema, "manage_schema", lock=queries.UPDATE
+            )
             if target:
                 row.name = target
             if comment is not None:
@@ -273,7 +289,9 @@ def delete_schema(
 
     catalog, schema = rules.split_full_name(full_name, "full_name", 2)
     with ctx.db.write() as session:
-        _, row = lookup.schema_row(ctx, session, caller, catalog, schema, "manage_schema")
+        _, row = lookup.schema_row(
+            ctx, session, caller, catalog, schema, "manage_schema", lock=queries.DELETE
+        )
         model_ids = list(
             session.scalars(
                 select(t.RegisteredModel.id).where(t.RegisteredModel.schema_id == row.id)

@@ -8,14 +8,21 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
-from modelcatalog.errors import InvalidParameter
+from modelcatalog.errors import InvalidParameter, NotFound
 from modelcatalog.jobs import approvals
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 SECURABLE_TYPES = ("catalog", "schema", "registered_model", "model_version")
+_TABLES: dict[str, type[t.Catalog | t.Schema | t.RegisteredModel | t.ModelVersion]] = {
+    "catalog": t.Catalog,
+    "schema": t.Schema,
+    "registered_model": t.RegisteredModel,
+    "model_version": t.ModelVersion,
+}
 
 
 def tags_of(session: Session, securable_type: str, ids: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -41,9 +48,18 @@ def change_tags(
     add: Mapping[str, object],
     remove: Iterable[object] = (),
 ) -> None:
-    """Add or replace tags and remove others on one object, keeping the limit of 50."""
+    """Add or replace tags and remove others on one object, keeping the limit of 50.
+
+    The object's row is locked first: concurrent changes of one object's tags take turns, so
+    that each counts the tags the one before it left."""
     clean_add = {rules.tag_key(k, "key"): rules.tag_value(v, "value") for k, v in add.items()}
     clean_remove = [rules.tag_key(k, "remove") for k in remove]
+    table = _TABLES[securable_type]
+    held = session.scalar(
+        queries.locked(select(table.id).where(table.id == securable_id), queries.UPDATE)
+    )
+    if held is None:
+        raise NotFound(f"The {securable_type.replace('_', ' ')} was deleted by another request.")
     if clean_remove:
         session.execute(
             delete(t.Tag).where(
@@ -99,7 +115,7 @@ def change_model_tags(
     """Set and remove tags on a registered model."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "tag_model")
+        model = lookup.model_row(ctx, session, caller, name, "tag_model", lock=queries.UPDATE)
         change_tags(session, "registered_model", model.id, add, remove)
         model.updated_at, model.updated_by = now_ms(), caller.name
         audit.record_in(session)
@@ -119,7 +135,7 @@ def change_version_tags(
     number = rules.version_number(version)
     audit.describe(version=number)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "tag_model")
+        model = lookup.model_row(ctx, session, caller, name, "tag_model", lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         change_tags(session, "model_version", row.id, add, remove)
         row.updated_at, row.updated_by = now_ms(), caller.name
@@ -144,11 +160,14 @@ def change_container_tags(
     with ctx.db.write() as session:
         if securable_type == "catalog":
             name = rules.name_part(full_name, "full_name")
-            securable_id = lookup.catalog_row(ctx, session, caller, name, "tag_catalog").id
+            securable_id = lookup.catalog_row(
+                ctx, session, caller, name, "tag_catalog", lock=queries.UPDATE
+            ).id
         else:
             catalog, schema = rules.split_full_name(full_name, "full_name", 2)
-            securable_id = lookup.schema_row(ctx, session, caller, catalog, schema, "tag_schema")[
-                1
-            ].id
+            _, row = lookup.schema_row(
+                ctx, session, caller, catalog, schema, "tag_schema", lock=queries.UPDATE
+            )
+            securable_id = row.id
         change_tags(session, securable_type, securable_id, add, remove)
         audit.record_in(session)

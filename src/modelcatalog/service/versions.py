@@ -133,8 +133,8 @@ def create_version(
     source, run_id = rules.optional_text(source, "source"), rules.optional_text(run_id, "run_id")
     stamp = now_ms()
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "create_version", for_update=True)
-        # The counter lives on the model row: the UPDATE serialises concurrent creators, so
+        model = lookup.model_row(ctx, session, caller, name, "create_version", lock=queries.UPDATE)
+        # The counter lives on the model row, locked above: concurrent creators take turns, so
         # numbers are distinct and consecutive, and a deleted number is never handed out again.
         number = session.execute(
             update(t.RegisteredModel)
@@ -309,7 +309,7 @@ def update_version(
     number = rules.version_number(version)
     text = rules.comment(comment)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model")
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         if comment is not None:
             row.comment = text
@@ -324,7 +324,9 @@ def delete_version(ctx: ServiceContext, caller: Caller, full_name: object, versi
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model")
+        # The model's lock orders this against alias moves, tag changes and finalize of the
+        # same version: whichever comes second sees what the first did.
+        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         session.execute(delete(t.ModelAlias).where(t.ModelAlias.version_id == row.id))
         session.execute(delete(t.VersionFile).where(t.VersionFile.version_id == row.id))
@@ -363,7 +365,7 @@ def finalize_version(
     problem = files.signature_problem(ctx, model_id, number) if waiver is None else None
     manifest = [] if problem else files.compute_manifest(ctx, model_id, number)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "create_version")
+        model = lookup.model_row(ctx, session, caller, name, "create_version", lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         if row.status != PENDING:
             return _one(ctx, session, name, row, model)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -9,10 +11,34 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("modelcatalog.server")
+
+# PostgreSQL advisory lock keys (any 64-bit numbers no other application on the cluster uses).
+STARTUP_LOCK = 0x6D6F64656C636174  # "modelcat"
+MIGRATION_LOCK = STARTUP_LOCK + 1
+
+#: PostgreSQL SQLSTATEs that mean a concurrent transaction won a race with this one.
+LOST_RACES = {
+    "40P01": "a deadlock with a concurrent change",
+    "40001": "a serialization failure against a concurrent change",
+    "23505": "a concurrent change that created the same row",
+    "23503": "a concurrent change that removed a row this one refers to",
+}
+
+
+class UnreachableDatabase(Exception):
+    """The database cannot be connected to with the URI given (host, port, name or
+    credentials); the message is the driver's reason."""
+
+
+class UnknownSchema(Exception):
+    """The database holds a schema this release does not know (made by a newer one)."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -63,13 +89,78 @@ def create_database_engine(uri: str, *, for_writes: bool = True) -> Engine:
     return create_engine(uri, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
+def first_line(exc: BaseException) -> str:
+    """The driver's own reason for a database error, without SQLAlchemy's decorations."""
+    reason = str(getattr(exc, "orig", None) or exc).strip()
+    return reason.splitlines()[0] if reason else type(exc).__name__
+
+
+def check_reachable(engine: Engine) -> None:
+    """Connect once, so that a database that cannot be reached is reported as exactly that."""
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        raise UnreachableDatabase(first_line(exc)) from exc
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """Hold the cluster-wide start-up lock: replicas that start together on one PostgreSQL
+    database prepare it one after another (SQLite's one writer needs no more)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        key = {"key": STARTUP_LOCK}
+        if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+            log.info("another process is preparing this database; waiting until it is done")
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+
+
 def upgrade_schema(engine: Engine) -> None:
-    """Bring the database schema to the newest migration (a no-op when it is current)."""
+    """Bring the database schema to the newest migration (a no-op when it is current).
+
+    On PostgreSQL the migration runs under an advisory lock, so that two processes never
+    create the same tables at once; the second finds the schema current."""
     config = Config(str(MIGRATIONS / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        try:
+            command.upgrade(config, "head")
+        except CommandError as exc:
+            if "Can't locate revision" not in str(exc):
+                raise
+            raise UnknownSchema(
+                f"the database's schema is at a revision this release does not know ({exc}); it "
+                "was made by a newer release of modelcatalog: run that release, or restore a "
+                "backup taken before the upgrade"
+            ) from exc
+
+
+def take_turns(session: Session, topic: str) -> None:
+    """Make write transactions that name the same `topic` run one after another from here
+    to their end: for a rule about many rows at once, such as "no group inside itself".
+    PostgreSQL takes a transaction-scoped advisory lock; SQLite's writers take turns anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(topic.encode()).digest()[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def lost_race(exc: BaseException) -> str | None:
+    """What a concurrent writer did to make this database error happen, or None when the
+    error is not the loss of a race (PostgreSQL; SQLite admits one writer at a time)."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    return LOST_RACES.get(getattr(exc.orig, "sqlstate", None) or "")
 
 
 class Database:

@@ -6,7 +6,7 @@ therefore built at import time and executed with parameters."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import Select, bindparam, literal, select, union_all
 
 from modelcatalog.store import tables as t
 
@@ -31,7 +31,36 @@ MODEL_BY_NAME = (
 """A registered model by its full name, with its containers' ids and owners (what
 authorization needs); parameters catalog, schema, model."""
 
-MODEL_BY_NAME_FOR_UPDATE = MODEL_BY_NAME.with_for_update(of=t.RegisteredModel)
+# Row locks a write takes on what it finds, by what it does with it. Every write locks before
+# it reads what it decides on, top-down (catalog, schema, model, version), so that writers of
+# one object take turns instead of deadlocking or deciding on what another is changing. On
+# SQLite, which runs one write transaction at a time, the lock clauses render as nothing.
+SHARE = "share"
+"""Adds a child to the row (FOR KEY SHARE): only a delete of the row waits for it."""
+UPDATE = "update"
+"""Changes the row or what hangs below it (FOR NO KEY UPDATE): such writers take turns, while
+foreign-key checks of new children do not wait."""
+DELETE = "delete"
+"""Deletes the row (FOR UPDATE)."""
+
+_LOCK_OPTIONS = {
+    SHARE: {"read": True, "key_share": True},
+    UPDATE: {"key_share": True},
+    DELETE: {},
+}
+
+
+def locked(query: Select, lock: str | None, of: object = None) -> Select:
+    """`query` taking the row lock `lock` (SHARE, UPDATE or DELETE; None for none)."""
+    if lock is None:
+        return query
+    return query.with_for_update(of=of, **_LOCK_OPTIONS[lock])  # type: ignore[arg-type]
+
+
+MODEL_BY_NAME_LOCKED = {
+    lock: locked(MODEL_BY_NAME, lock, of=t.RegisteredModel) for lock in _LOCK_OPTIONS
+}
+"""MODEL_BY_NAME locking the model's row, by lock."""
 
 _VERSION_OF_MODEL = (
     select(
