@@ -45,6 +45,13 @@ class FailedPrecondition(CatalogError):
     kind = "FAILED_PRECONDITION"
 
 
+class Conflict(CatalogError):
+    """The request conflicts with what the object holds now, and the caller can resolve it (for
+    example by deleting a model's versions first, or by asking for a forced delete)."""
+
+    kind = "ABORTED"
+
+
 class PermissionDenied(CatalogError):
     """The caller is authenticated but not allowed to do this."""
 

@@ -147,6 +147,21 @@ def test_second_log_adds_a_version_and_alias_moves(
     assert client.get_registered_model(name).aliases == {"champion": "2"}
 
 
+def test_deleting_a_model_deletes_its_versions_as_mlflow_means_it(
+    mlflow_env: MlflowClient, churn_data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    client = mlflow_env
+    name = _unique("cascade")
+    _log_churn(churn_data, name)
+    _log_churn(churn_data, name)
+    client.set_registered_model_alias(name, "champion", "2")
+    client.delete_registered_model(name)
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST|NOT_FOUND"):
+        client.get_registered_model(name)
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST|NOT_FOUND"):
+        client.get_model_version(name, "1")
+
+
 def test_model_without_signature_is_refused(
     mlflow_env: MlflowClient, churn_data: tuple[np.ndarray, np.ndarray]
 ) -> None:

@@ -82,7 +82,8 @@ async def update_catalog(name: str, request: Request, who: Caller = Depends(call
 @router.delete("/catalogs/{name}")
 async def delete_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
-    await call(securables.delete_catalog, context(request), who, name, flag(f.get("force")))
+    force = flag(f.get("force"), "force")
+    await call(securables.delete_catalog, context(request), who, name, force)
     return {}
 
 
@@ -142,7 +143,8 @@ async def update_schema(full_name: str, request: Request, who: Caller = Depends(
 @router.delete("/schemas/{full_name}")
 async def delete_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
-    await call(securables.delete_schema, context(request), who, full_name, flag(f.get("force")))
+    force = flag(f.get("force"), "force")
+    await call(securables.delete_schema, context(request), who, full_name, force)
     return {}
 
 
@@ -230,7 +232,9 @@ async def update_model(full_name: str, request: Request, who: Caller = Depends(c
 
 @router.delete("/models/{full_name}")
 async def delete_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(models.delete_model, context(request), who, full_name)
+    f = await fields(request)
+    force = flag(f.get("force"), "force")
+    await call(models.delete_model, context(request), who, full_name, force=force)
     return {}
 
 

@@ -3,6 +3,7 @@
 from modelcatalog.client.errors import (
     AlreadyExists,
     CatalogClientError,
+    Conflict,
     InvalidRequest,
     MissingToken,
     NotFound,
@@ -17,6 +18,7 @@ __all__ = [
     "AlreadyExists",
     "CatalogClient",
     "CatalogClientError",
+    "Conflict",
     "InvalidRequest",
     "MissingToken",
     "NotFound",

@@ -50,6 +50,11 @@ class AlreadyExists(ServerError):
     """409: an object with that name exists already."""
 
 
+class Conflict(ServerError):
+    """409 ABORTED: the object is not in a state that allows the request (a model that still
+    has versions, deleted without force)."""
+
+
 class InvalidRequest(ServerError):
     """400: the server rejected a parameter."""
 
@@ -93,4 +98,6 @@ def server_error(status: int, body: object, reason: str = "") -> ServerError:
     message = message or reason or f"HTTP {status}"
     if status == 401:
         message += " (the token was rejected: run `modelcatalog login` or check MODELCATALOG_TOKEN)"
+    if status == 409 and error_code == "ABORTED":
+        return Conflict(status, error_code, message)
     return _BY_STATUS.get(status, ServerError)(status, error_code, message)

@@ -127,10 +127,18 @@ def create_version(
     run_tracking_server_id: object = None,
     logged_model_id: object = None,
 ) -> VersionView:
-    """Create the next version of a model in PENDING_REGISTRATION, ready to receive files."""
+    """Create the next version of a model in PENDING_REGISTRATION, ready to receive files.
+
+    `source` (where the model's files came from) is required, as both dialects' specifications
+    require it and every stock client sends it."""
     name = rules.model_name(full_name)
     text = rules.comment(comment)
     source, run_id = rules.optional_text(source, "source"), rules.optional_text(run_id, "run_id")
+    if source is None:
+        raise InvalidParameter(
+            "'source' is required: the URI of the model's files, e.g. runs:/<run id>/model.",
+            "source",
+        )
     stamp = now_ms()
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, "create_version", for_update=True)
@@ -305,14 +313,19 @@ def update_version(
     *,
     comment: object = None,
 ) -> VersionView:
+    """Change a version's description; a request that changes nothing is refused, as Unity
+    Catalog refuses it."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
+    if comment is None:
+        raise InvalidParameter(
+            "No updated fields defined: give the new comment (description).", "comment"
+        )
     text = rules.comment(comment)
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, "manage_model")
         row = lookup.version_row(session, model, name.full, number)
-        if comment is not None:
-            row.comment = text
+        row.comment = text
         row.updated_at, row.updated_by = now_ms(), caller.name
         audit.record_in(session)
         return _one(ctx, session, name, row, model)
