@@ -12,6 +12,7 @@ from modelcatalog.storage import (
     InvalidPath,
     ObjectNotFound,
     ObjectTooLarge,
+    PathConflict,
     StorageError,
     file_key,
     version_prefix,
@@ -184,6 +185,32 @@ def test_a_folder_is_not_an_object(store: ArtifactStore) -> None:
     store.write_bytes(key("data/x.parquet"), b"x")
     with pytest.raises(ObjectNotFound):
         store.stat(key("data"))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "blocking", "is_folder"),
+    [
+        ("d1", "d1/f", "d1", False),
+        ("a", "a/b/c", "a", False),
+        ("MLmodel/x", "MLmodel", "MLmodel/x", True),
+        ("data/b/1.bin", "data", "data/b/1.bin", True),
+    ],
+    ids=["file-then-file-inside", "file-then-deeper-file", "folder-then-file", "deep-folder"],
+)
+def test_a_path_is_never_both_a_file_and_a_folder(
+    store: ArtifactStore, first: str, second: str, blocking: str, is_folder: bool
+) -> None:
+    store.write_bytes(key(first), b"first")
+    with pytest.raises(PathConflict) as raised:
+        store.write_bytes(key(second), b"second")
+    conflict = raised.value
+    assert (conflict.key, conflict.blocking, conflict.is_folder) == (
+        key(second),
+        key(blocking),
+        is_folder,
+    )
+    assert [item.key for item in store.list(PREFIX)] == [key(first)]
+    assert store.read_bytes(key(first)) == b"first"
 
 
 def test_list_is_recursive_and_sorted(store: ArtifactStore) -> None:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from modelcatalog.storage import ObjectNotFound, StorageError, file_key, version_prefix
+from modelcatalog.storage import (
+    ObjectNotFound,
+    PathConflict,
+    StorageError,
+    file_key,
+    version_prefix,
+)
 from modelcatalog.storage.local import DIGEST_ATTRIBUTE, TEMP_PREFIX, LocalArtifactStore
 
 MODEL = "0123456789abcdef0123456789abcdef"
@@ -128,10 +134,17 @@ def test_symlink_is_not_an_object(local_store: LocalArtifactStore, tmp_path: Pat
     assert local_store.list("") == []
 
 
-def test_key_under_an_existing_file_is_a_storage_error(local_store: LocalArtifactStore) -> None:
-    local_store.write_bytes(key("a"), b"file")
-    with pytest.raises(StorageError):
-        local_store.write_bytes(key("a/b"), b"under a file")
+def test_a_key_that_becomes_a_folder_while_written_is_a_conflict(
+    local_store: LocalArtifactStore,
+) -> None:
+    writer = local_store.open_writer(key("MLmodel"))
+    writer.write(b"flavors: {}")
+    local_store.write_bytes(key("MLmodel/x"), b"x")  # a concurrent writer wins the path
+    with pytest.raises(PathConflict) as raised:
+        writer.commit()
+    assert (raised.value.blocking, raised.value.is_folder) == (key("MLmodel/x"), True)
+    assert local_store.read_bytes(key("MLmodel/x")) == b"x"
+    assert [item.key for item in local_store.list(SOURCE)] == [key("MLmodel/x")]
 
 
 def write_source(store: LocalArtifactStore) -> dict[str, bytes]:

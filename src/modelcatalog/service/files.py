@@ -22,7 +22,7 @@ from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys, presign
-from modelcatalog.storage.base import ObjectNotFound, WrittenObject
+from modelcatalog.storage.base import ObjectNotFound, PathConflict, WrittenObject
 from modelcatalog.store import tables as t
 
 __all__ = ["ManifestEntry", "ResolvedFile"]
@@ -329,11 +329,31 @@ def _is_file(ctx: ServiceContext, key: str) -> bool:
 
 def store_object(ctx: ServiceContext, key: str, body: BinaryIO) -> WrittenObject:
     """Stream a presigned PUT's body into the store (the key was checked by
-    `authorize_presigned`); the store computes and keeps its sha256 on the way in."""
-    with ctx.store.open_writer(key) as writer:
-        while chunk := body.read(-1):
-            writer.write(chunk)
+    `authorize_presigned`); the store computes and keeps its sha256 on the way in.
+
+    A path that would be both a file and a folder of the version is refused, naming it."""
+    try:
+        with ctx.store.open_writer(key) as writer:
+            while chunk := body.read(-1):
+                writer.write(chunk)
+    except PathConflict as exc:
+        raise InvalidParameter(path_conflict_message(exc), "path") from None
     return writer.result
+
+
+def path_conflict_message(conflict: PathConflict) -> str:
+    """Why a file cannot be written, in the version's own paths."""
+
+    def relative(key: str) -> str:
+        return key.split("/", 2)[2] if key.count("/") >= 2 else key
+
+    path, blocking = relative(conflict.key), relative(conflict.blocking)
+    if conflict.is_folder:
+        held = f" (it holds '{blocking}')" if blocking != path else ""
+        why = f"'{path}' is already a folder of this version{held}"
+    else:
+        why = f"'{blocking}' is already a file of this version"
+    return f"Cannot write '{path}': {why}, and a path cannot be both a file and a folder."
 
 
 def _presigned_key(raw_key: str) -> str:

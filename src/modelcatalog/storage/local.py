@@ -26,7 +26,7 @@ import shutil
 import stat as stat_module
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,12 +34,18 @@ from modelcatalog.storage.base import (
     ObjectNotFound,
     ObjectTooLarge,
     ObjectWriter,
+    PathConflict,
     StorageError,
     StoredObject,
     WrittenObject,
     check_range,
 )
-from modelcatalog.storage.keys import RESERVED_SEGMENT_PREFIX, confine, confine_prefix
+from modelcatalog.storage.keys import (
+    RESERVED_SEGMENT_PREFIX,
+    confine,
+    confine_prefix,
+    folders_of,
+)
 
 TEMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
 """Names of temporary files and folders, hidden from listings and removed by sweep_temp."""
@@ -75,13 +81,22 @@ def _fsync_directory(path: Path) -> None:
 class _LocalObjectWriter(ObjectWriter):
     """Writes to a temporary file beside the destination and renames it into place."""
 
-    def __init__(self, key: str, destination: Path, file_mode: int) -> None:
+    def __init__(
+        self,
+        key: str,
+        destination: Path,
+        file_mode: int,
+        conflict: Callable[[], PathConflict],
+    ) -> None:
         super().__init__(key)
         self._destination = destination
         self._file_mode = file_mode
+        self._conflict = conflict
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
             fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=destination.parent)
+        except (FileExistsError, NotADirectoryError):
+            raise conflict() from None  # a folder the key lies in is a file
         except OSError as error:
             raise StorageError(f"cannot start writing {key!r}: {error}") from error
         self._temp_path = Path(temp_name)
@@ -101,6 +116,8 @@ class _LocalObjectWriter(ObjectWriter):
             self._file.close()
             os.chmod(self._temp_path, self._file_mode)
             os.replace(self._temp_path, self._destination)
+        except IsADirectoryError:
+            raise self._conflict() from None  # the key became a folder while it was written
         except OSError as error:
             raise StorageError(f"cannot commit {self.key!r}: {error}") from error
         _fsync_directory(self._destination.parent)
@@ -130,8 +147,13 @@ class LocalArtifactStore:
     # -- writing -------------------------------------------------------------------------------
 
     def open_writer(self, key: str) -> ObjectWriter:
-        """Start streaming an object to ``key``; committed by a rename on normal exit."""
-        return _LocalObjectWriter(key, self._path(key), self._file_mode)
+        """Start streaming an object to ``key``; committed by a rename on normal exit.
+
+        Raises PathConflict when ``key`` is a folder, or lies in a folder that is a file."""
+        destination = self._path(key)
+        if destination.is_dir() and not destination.is_symlink():
+            raise self._conflict(key)  # before any byte is received that could never commit
+        return _LocalObjectWriter(key, destination, self._file_mode, lambda: self._conflict(key))
 
     def write_bytes(self, key: str, data: bytes) -> WrittenObject:
         """Store ``data`` under ``key`` atomically, replacing any previous object."""
@@ -317,6 +339,14 @@ class LocalArtifactStore:
         shutil.rmtree(retired.parent, ignore_errors=True)
 
     # -- keys ----------------------------------------------------------------------------------
+
+    def _conflict(self, key: str) -> PathConflict:
+        """Why ``key`` cannot be a file here: a folder it lies in is a file, or it is a folder."""
+        for folder in folders_of(key):
+            if (self.root / folder).is_file():
+                return PathConflict(key, folder, is_folder=False)
+        inside = self.list(key + "/")
+        return PathConflict(key, inside[0].key if inside else key, is_folder=True)
 
     def _path(self, key: str) -> Path:
         return self.root / confine(key)

@@ -24,12 +24,13 @@ from modelcatalog.storage.base import (
     ObjectNotFound,
     ObjectTooLarge,
     ObjectWriter,
+    PathConflict,
     StorageError,
     StoredObject,
     WrittenObject,
     check_range,
 )
-from modelcatalog.storage.keys import confine, confine_prefix
+from modelcatalog.storage.keys import confine, confine_prefix, folders_of
 
 PART_SIZE = 8 * 1024 * 1024
 """Multipart part size, and the size from which a write becomes a multipart upload."""
@@ -159,8 +160,30 @@ class S3ArtifactStore:
     # -- writing -------------------------------------------------------------------------------
 
     def open_writer(self, key: str) -> ObjectWriter:
-        """Start streaming an object to ``key``; visible only once committed."""
+        """Start streaming an object to ``key``; visible only once committed.
+
+        Raises PathConflict when ``key`` is a folder, or lies in a folder that is a file: a
+        bucket could hold both, a local folder could not, and every version must stay copyable
+        to one. The check is made before the write, so two writers racing can still both win;
+        a folder store then refuses whichever comes second."""
+        self._refuse_conflict(key)
         return _S3ObjectWriter(key, self._client, self.bucket, self._object_key(key))
+
+    def _refuse_conflict(self, key: str) -> None:
+        for folder in folders_of(key):
+            try:
+                self.stat(folder)
+            except ObjectNotFound:
+                continue
+            raise PathConflict(key, folder, is_folder=False)
+        try:
+            inside = self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self._object_key(key) + "/", MaxKeys=1
+            ).get("Contents", [])
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"cannot list {key!r}/: {error}") from error
+        if inside:
+            raise PathConflict(key, inside[0]["Key"][len(self._root()) :], is_folder=True)
 
     def write_bytes(self, key: str, data: bytes) -> WrittenObject:
         """Store ``data`` under ``key`` atomically, replacing any previous object."""
