@@ -213,6 +213,32 @@ def test_a_path_is_never_both_a_file_and_a_folder(
     assert store.read_bytes(key(first)) == b"first"
 
 
+def test_move_prefix_moves_every_object_and_leaves_none_behind(store: ArtifactStore) -> None:
+    contents = {"MLmodel": b"m", "data/model.pkl": b"p" * 1000, "data/x/y": b"y"}
+    for path, data in contents.items():
+        store.write_bytes(key(path), data)
+    store.write_bytes(file_key(MODEL, 2, "MLmodel"), b"another version")
+    destination = "quarantine/" + PREFIX + "attempt-1/"
+    assert store.move_prefix(PREFIX, destination) == 3
+    assert store.list(PREFIX) == []
+    assert {item.key[len(destination) :]: item.size for item in store.list(destination)} == {
+        path: len(data) for path, data in contents.items()
+    }
+    assert store.read_bytes(destination + "data/model.pkl") == contents["data/model.pkl"]
+    assert store.read_bytes(file_key(MODEL, 2, "MLmodel")) == b"another version"
+    # Nothing left to move: moving again is a no-op that keeps what was moved.
+    assert store.move_prefix(PREFIX, "quarantine/" + PREFIX + "attempt-2/") == 0
+    assert len(store.list("quarantine/")) == 3
+
+
+def test_move_prefix_refuses_overlapping_or_unconfined_prefixes(store: ArtifactStore) -> None:
+    store.write_bytes(key("MLmodel"), b"m")
+    for source, destination in [(PREFIX, PREFIX + "inner/"), (PREFIX, "../x/"), ("", "q/")]:
+        with pytest.raises(ValueError):
+            store.move_prefix(source, destination)
+    assert [item.key for item in store.list(PREFIX)] == [key("MLmodel")]
+
+
 def test_list_is_recursive_and_sorted(store: ArtifactStore) -> None:
     paths = ["z.txt", "MLmodel", "data/b/2.bin", "data/a.bin", "data/b/1.bin", "a b/ü.txt"]
     for path in paths:

@@ -295,3 +295,21 @@ def test_a_file_system_without_user_attributes_records_nothing(
     local_store.write_bytes(key, b"flavors: {}\n")
     assert local_store.read_bytes(key) == b"flavors: {}\n"
     assert local_store.recorded_sha256(key) is None
+
+
+def test_move_prefix_is_one_rename_of_the_folder(local_store: LocalArtifactStore) -> None:
+    local_store.write_bytes(key("MLmodel"), b"m")
+    moved_inode = (local_store.root / key("MLmodel")).stat().st_ino
+    assert local_store.move_prefix(SOURCE, "quarantine/a/") == 1
+    assert not (local_store.root / SOURCE).exists()
+    assert (local_store.root / "quarantine/a/MLmodel").stat().st_ino == moved_inode
+
+
+def test_move_prefix_never_merges_into_an_existing_folder(
+    local_store: LocalArtifactStore,
+) -> None:
+    local_store.write_bytes(key("MLmodel"), b"m")
+    local_store.write_bytes("quarantine/a/other", b"o")
+    with pytest.raises(StorageError):
+        local_store.move_prefix(SOURCE, "quarantine/a/")
+    assert local_store.read_bytes(key("MLmodel")) == b"m"

@@ -31,8 +31,11 @@ MODEL_TYPES = {"function", "registered_model", "model"}
 
 
 def _readable(request: Request, v: VersionView) -> VersionView:
+    # The uc: store reads a version's files straight from a file: location it was handed.
     if v.status == versions.READY:
         files.ensure_published(context(request), v.model_id, v.version)
+    elif v.status == versions.FAILED:
+        files.ensure_quarantined(context(request), v.model_id, v.version)
     return v
 
 

@@ -359,7 +359,9 @@ def finalize_version(
     """Check the uploaded model and make the version READY, or FAILED_REGISTRATION with why.
 
     The server checks the signature itself (a client's check cannot be trusted) and records
-    the manifest of every file (path, size, sha256) so that copies can be verified later."""
+    the manifest of every file (path, size, sha256) so that copies can be verified later. A
+    failed version's files are moved into quarantine once the failure is committed; finalizing
+    it again finishes that move if it was cut short."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
@@ -367,12 +369,15 @@ def finalize_version(
         row = lookup.version_row(session, model, name.full, number)
         if row.status == READY:
             return _one(ctx, session, name, row, model)
-        if row.status == FAILED:
-            raise FailedPrecondition(
-                f"Model version '{name.full}' version {number} failed registration: "
-                f"{row.status_message}"
-            )
-        model_id, waiver = model.id, row.signature_waiver
+        model_id, waiver, status = model.id, row.signature_waiver, row.status
+        failure = (
+            f"Model version '{name.full}' version {number} failed registration: "
+            f"{row.status_message}"
+        )
+    if status == FAILED:
+        # A finalize cut short after its commit left the files in place: finish moving them.
+        files.quarantine_version(ctx, model_id, number)
+        raise FailedPrecondition(failure)
     problem = files.signature_problem(ctx, model_id, number) if waiver is None else None
     manifest = [] if problem else files.compute_manifest(ctx, model_id, number)
     with ctx.db.write() as session:
@@ -408,6 +413,8 @@ def finalize_version(
         audit.record_in(session)
         view = _one(ctx, session, name, row, model)
     if problem:
+        if view.status == FAILED:
+            files.quarantine_version(ctx, model_id, number)
         raise InvalidParameter(problem, "source")
     files.publish_version(ctx, model_id, number)
     ctx.wake_engine()

@@ -215,6 +215,12 @@ class ArtifactStore(Protocol):
         """Delete everything under ``prefix``; return how many objects went. Idempotent."""
         ...
 
+    def move_prefix(self, src_prefix: str, dst_prefix: str) -> int:
+        """Move everything under ``src_prefix`` to ``dst_prefix``, which must not exist yet;
+        return how many objects moved. A move cut short is finished by moving again (to a new
+        destination): what has left ``src_prefix`` never comes back."""
+        ...
+
     def local_path(self, key: str) -> Path | None:
         """The object's file when the store is a local folder, else None."""
         ...

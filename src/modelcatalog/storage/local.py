@@ -269,6 +269,29 @@ class LocalArtifactStore:
             raise StorageError(f"cannot delete {prefix!r}: {error}") from error
         return count
 
+    def move_prefix(self, src_prefix: str, dst_prefix: str) -> int:
+        """Move everything under ``src_prefix`` to the new folder ``dst_prefix``; return how
+        many objects moved. One rename moves the whole folder, so a reader sees every file
+        either at its old place or at its new one, and a crash leaves the move done or not."""
+        confine_prefix(src_prefix)
+        confine_prefix(dst_prefix)
+        if src_prefix.startswith(dst_prefix) or dst_prefix.startswith(src_prefix):
+            raise ValueError(f"move of {src_prefix!r} to {dst_prefix!r}: the two overlap")
+        source, destination = self.root / src_prefix, self.root / dst_prefix
+        if not source.is_dir() or source.is_symlink():
+            return 0
+        count = len(self.list(src_prefix))
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if destination.exists():
+                raise FileExistsError(errno.EEXIST, "destination exists", str(destination))
+            os.rename(source, destination)
+        except OSError as error:
+            raise StorageError(f"cannot move {src_prefix!r} to {dst_prefix!r}: {error}") from error
+        _fsync_directory(source.parent)
+        _fsync_directory(destination.parent)
+        return count
+
     def sweep_temp(self, older_than_seconds: float) -> int:
         """Remove temporary files and folders left by interrupted writes; return the count.
 
