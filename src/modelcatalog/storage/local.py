@@ -40,12 +40,7 @@ from modelcatalog.storage.base import (
     WrittenObject,
     check_range,
 )
-from modelcatalog.storage.keys import (
-    RESERVED_SEGMENT_PREFIX,
-    confine,
-    confine_prefix,
-    folders_of,
-)
+from modelcatalog.storage.keys import RESERVED_SEGMENT_PREFIX, confine, confine_prefix
 
 TEMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
 """Names of temporary files and folders, hidden from listings and removed by sweep_temp."""
@@ -365,7 +360,9 @@ class LocalArtifactStore:
 
     def _conflict(self, key: str) -> PathConflict:
         """Why ``key`` cannot be a file here: a folder it lies in is a file, or it is a folder."""
-        for folder in folders_of(key):
+        parts = key.split("/")
+        for end in range(1, len(parts)):  # every folder: this runs only once a write failed
+            folder = "/".join(parts[:end])
             if (self.root / folder).is_file():
                 return PathConflict(key, folder, is_folder=False)
         inside = self.list(key + "/")
