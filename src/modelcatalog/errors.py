@@ -52,8 +52,9 @@ class FailedPrecondition(CatalogError):
 
 
 class Conflict(CatalogError):
-    """A concurrent change won a race with this request, which changed nothing and may be
-    retried as it is."""
+    """The request conflicts with the object as it is now: a concurrent change won a race with
+    it (it changed nothing and may be retried as it is), or the caller must resolve something
+    first (for example delete a model's versions, or ask for a forced delete)."""
 
     kind = "ABORTED"
 

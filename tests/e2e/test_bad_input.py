@@ -21,7 +21,9 @@ def token(value: object) -> str:
 def model(api: httpx.Client, schema: str) -> str:
     name = f"{schema}.m"
     api.post(f"{REGISTRY}/registered-models/create", json={"name": name}).raise_for_status()
-    api.post(f"{REGISTRY}/model-versions/create", json={"name": name}).raise_for_status()
+    api.post(
+        f"{REGISTRY}/model-versions/create", json={"name": name, "source": "runs:/r/model"}
+    ).raise_for_status()
     return name
 
 

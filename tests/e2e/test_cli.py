@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e_support import create_model, ready_version
 
 
 class Cli:
@@ -144,6 +145,18 @@ def test_catalog_with_schema_needs_force(cli: Cli, schema: str) -> None:
     catalog = schema.split(".")[0]
     assert cli("catalogs", "delete", catalog).returncode == 1
     assert cli("catalogs", "delete", catalog, "--force").returncode == 0
+
+
+def test_model_with_versions_needs_force(cli: Cli, api: httpx.Client, schema: str) -> None:
+    name = f"{schema}.versioned"
+    create_model(api, name)
+    ready_version(api, name)
+    refused = cli("models", "delete", name)
+    assert refused.returncode == 1
+    assert "ABORTED" in refused.stderr and "force" in refused.stderr
+    assert cli.json("models", "get", name)["full_name"] == name
+    assert cli("models", "delete", name, "--force").returncode == 0
+    assert cli("models", "get", name).returncode == 1
 
 
 def test_schema_and_model_lifecycle(cli: Cli, schema: str) -> None:

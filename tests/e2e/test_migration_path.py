@@ -32,7 +32,9 @@ def test_numbers_gaps_reruns_and_origin(api: httpx.Client, schema: str) -> None:
     clash = api.post(ROUTE, json={"name": name, "version": 7, "origin": _origin("8")})
     assert error_of(clash, 409)["error_code"] == "ALREADY_EXISTS"
     ok(api.post(ROUTE, json={"name": name, "version": 3, "origin": _origin("3")}))
-    created = ok(api.post(f"{REGISTRY_2_0}/model-versions/create", json={"name": name}))
+    created = ok(
+        api.post(f"{REGISTRY_2_0}/model-versions/create", json={"name": name, "source": "x"})
+    )
     assert created["model_version"]["version"] == "8"  # after the highest number, never reused
     listed = ok(api.get(f"{UC_2_1}/models/{name}/versions"))["model_versions"]
     assert sorted(v["version"] for v in listed) == [3, 7, 8]  # the gaps stay gaps

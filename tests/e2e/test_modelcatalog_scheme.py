@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import mlflow
 import numpy as np
 import pytest
-from e2e_support import all_model_names
+from e2e_support import all_model_names, logged_model_dir, sha256_of_tree
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -147,6 +147,21 @@ def test_second_log_adds_a_version_and_alias_moves(
     assert client.get_registered_model(name).aliases == {"champion": "2"}
 
 
+def test_deleting_a_model_deletes_its_versions_as_mlflow_means_it(
+    mlflow_env: MlflowClient, churn_data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    client = mlflow_env
+    name = _unique("cascade")
+    _log_churn(churn_data, name)
+    _log_churn(churn_data, name)
+    client.set_registered_model_alias(name, "champion", "2")
+    client.delete_registered_model(name)
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST|NOT_FOUND"):
+        client.get_registered_model(name)
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST|NOT_FOUND"):
+        client.get_model_version(name, "1")
+
+
 def test_model_without_signature_is_refused(
     mlflow_env: MlflowClient, churn_data: tuple[np.ndarray, np.ndarray]
 ) -> None:
@@ -183,6 +198,31 @@ def test_register_model_from_run_uri(
     assert version.version == "1"
     loaded = mlflow.pyfunc.load_model(f"models:/{name}/1")
     np.testing.assert_array_equal(loaded.predict(features), model.predict(features))
+
+
+def test_registering_a_local_run_twice_leaves_the_runs_files_as_they_were(
+    mlflow_env: MlflowClient, churn_data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    features, labels = churn_data
+    model = LogisticRegression().fit(features, labels)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(features, model.predict(features))
+        )
+    files = logged_model_dir(info)
+    before = sha256_of_tree(files)
+    assert "MLmodel" in before
+    source = f"runs:/{run.info.run_id}/model"
+
+    first = mlflow.register_model(source, _unique("twice_a"))
+    assert sha256_of_tree(files) == before
+    second = mlflow.register_model(source, _unique("twice_b"))
+    again = mlflow.register_model(source, first.name)
+    assert (first.version, second.version, again.version) == ("1", "1", "2")
+    assert sha256_of_tree(files) == before
+    for uri in (f"models:/{second.name}/1", f"models:/{first.name}/2", info.model_uri):
+        loaded = mlflow.pyfunc.load_model(uri)
+        np.testing.assert_array_equal(loaded.predict(features), model.predict(features))
 
 
 def test_copy_model_version_to_another_model(

@@ -203,6 +203,50 @@ def test_file_names_needing_url_quoting_round_trip(
     assert httpx.get(_download_url(api, name, version, f"data/{file_name}")).text == file_name
 
 
+CLASHES = [
+    ("d1/f", "d1", "'d1' is already a folder of this version (it holds 'd1/f')"),
+    ("d1", "d1/f", "'d1' is already a file of this version"),
+    ("MLmodel", "MLmodel/x", "'MLmodel' is already a file of this version"),
+    ("MLmodel/x", "MLmodel", "'MLmodel' is already a folder of this version"),
+]
+CLASH_IDS = ["folder-then-file", "file-then-inside", "mlmodel-then-inside", "inside-then-mlmodel"]
+
+
+def put_clashing_pair(api: httpx.Client, name: str, version: str, first: str, second: str) -> Any:
+    """Upload `first`, then try `second` through its own presigned URL; the refusal's body."""
+    put_file(api, name, version, first, first)
+    refused = httpx.put(upload_url(api, name, version, second), content=b"second")
+    body = error_of(refused, 400)
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"  # the Files API dialect's code
+    return body
+
+
+@pytest.mark.parametrize(("first", "second", "why"), CLASHES, ids=CLASH_IDS)
+def test_a_path_cannot_be_both_a_file_and_a_folder(
+    api: httpx.Client, pending: tuple[str, str], first: str, second: str, why: str
+) -> None:
+    name, version = pending
+    body = put_clashing_pair(api, name, version, first, second)
+    assert body["message"].startswith(f"Cannot write '{second}': ")
+    assert why in body["message"]
+    assert "both a file and a folder" in body["message"]
+    # What was there is untouched, and nothing of the refused file was kept.
+    assert _files_of(api, name, version) == {first: len(first)}
+
+
+def _files_of(api: httpx.Client, name: str, version: str, folder: str = "") -> dict[str, int]:
+    """Every file of a version (path: size), walked through the Files API listing."""
+    found: dict[str, int] = {}
+    listing = ok(api.get(f"/api/2.0/fs/directories{files_path(name, version, folder)}"))
+    for entry in listing["contents"]:
+        path = f"{folder}{entry['name']}"
+        if entry["is_directory"]:
+            found.update(_files_of(api, name, version, path + "/"))
+        else:
+            found[path] = entry["file_size"]
+    return found
+
+
 def test_ready_version_refuses_new_upload_urls(api: httpx.Client, ready: tuple[str, str]) -> None:
     name, version = ready
     response = api.post(

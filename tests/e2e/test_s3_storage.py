@@ -13,7 +13,18 @@ import httpx
 import mlflow
 import numpy as np
 import pytest
-from e2e_support import UC_2_1, TinyModel, log_tiny_model, mlflow_registry, ok
+from e2e_support import (
+    UC_2_1,
+    TinyModel,
+    create_model,
+    create_version,
+    error_of,
+    log_tiny_model,
+    mlflow_registry,
+    ok,
+    put_file,
+    upload_url,
+)
 
 from server_process import run_server
 
@@ -84,3 +95,29 @@ def test_log_alias_load_with_files_in_s3(
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     assert any(k.endswith("/1/MLmodel") for k in objects)
     assert not (s3_server.data_dir / "artifacts").exists()
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "why"),
+    [
+        ("d1/f", "d1", "'d1' is already a folder of this version (it holds 'd1/f')"),
+        ("MLmodel", "MLmodel/x", "'MLmodel' is already a file of this version"),
+    ],
+    ids=["folder-then-file", "file-then-inside"],
+)
+def test_a_path_is_never_both_a_file_and_a_folder_in_s3_either(
+    s3_server: Any, bucket: Any, first: str, second: str, why: str
+) -> None:
+    with httpx.Client(base_url=s3_server.url, headers=s3_server.headers(), timeout=60) as api:
+        ok(api.post(f"{UC_2_1}/catalogs", json={"name": "ml"}))
+        ok(api.post(f"{UC_2_1}/schemas", json={"name": "s3", "catalog_name": "ml"}))
+        name = "ml.s3.clash"
+        create_model(api, name)
+        version = create_version(api, name)
+        put_file(api, name, version, first, b"first")
+        refused = httpx.put(upload_url(api, name, version, second), content=b"second")
+        body = error_of(refused, 400)
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert body["message"].startswith(f"Cannot write '{second}': {why}")
+    keys = [o.key.split(f"/{version}/", 1)[1] for o in bucket.objects.filter(Prefix="catalog/")]
+    assert keys == [first]

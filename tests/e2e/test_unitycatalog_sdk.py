@@ -20,6 +20,10 @@ from unitycatalog.client import (
     ModelVersionsApi,
     RegisteredModelsApi,
     SchemasApi,
+    UpdateCatalog,
+    UpdateModelVersion,
+    UpdateRegisteredModel,
+    UpdateSchema,
 )
 from unitycatalog.client.exceptions import ApiException
 
@@ -103,3 +107,96 @@ def test_sdk_reports_a_missing_model_as_not_found(server: Any, schema: str) -> N
         _run(server, use)
     assert raised.value.status == 404
     assert "NOT_FOUND" in str(raised.value.body)
+
+
+def test_sdk_deletes_a_model_with_versions_only_with_force(
+    server: Any, api: httpx.Client, model_with_versions: str
+) -> None:
+    name = model_with_versions
+
+    async def plain(client: ApiClient) -> Any:
+        return await RegisteredModelsApi(client).delete_registered_model(full_name=name)
+
+    with pytest.raises(ApiException) as raised:
+        _run(server, plain)
+    assert raised.value.status == 409
+    assert "ABORTED" in str(raised.value.body) and "force=true" in str(raised.value.body)
+    assert api.get(f"{UC_2_1}/models/{name}").status_code == 200
+
+    async def forced(client: ApiClient) -> Any:
+        await RegisteredModelsApi(client).delete_registered_model(full_name=name, force=True)
+        return await RegisteredModelsApi(client).get_registered_model(full_name=name)
+
+    with pytest.raises(ApiException) as raised:
+        _run(server, forced)
+    assert raised.value.status == 404
+
+
+def test_sdk_deletes_a_non_empty_schema_and_catalog_only_with_force(
+    server: Any, api: httpx.Client, model_with_versions: str
+) -> None:
+    catalog, schema_name, _ = model_with_versions.split(".")
+    schema = f"{catalog}.{schema_name}"
+
+    async def plain(client: ApiClient) -> list[int]:
+        statuses = []
+        for attempt in (
+            SchemasApi(client).delete_schema(full_name=schema),
+            CatalogsApi(client).delete_catalog(name=catalog),
+        ):
+            try:
+                await attempt
+            except ApiException as exc:
+                statuses.append(exc.status)
+        return statuses
+
+    assert _run(server, plain) == [400, 400]
+    assert api.get(f"{UC_2_1}/models/{model_with_versions}").status_code == 200
+
+    async def forced(client: ApiClient) -> None:
+        await SchemasApi(client).delete_schema(full_name=schema, force=True)
+        await CatalogsApi(client).delete_catalog(name=catalog, force=False)
+
+    _run(server, forced)
+    assert api.get(f"{UC_2_1}/catalogs/{catalog}").status_code == 404
+
+
+def test_sdk_empty_updates_answer_as_unity_catalog_does(
+    server: Any, model_with_versions: str
+) -> None:
+    name = model_with_versions
+    catalog, schema_name, _ = name.split(".")
+
+    async def containers(client: ApiClient) -> tuple[Any, Any, Any, Any]:
+        catalogs, schemas = CatalogsApi(client), SchemasApi(client)
+        before = (
+            await catalogs.get_catalog(name=catalog),
+            await schemas.get_schema(full_name=f"{catalog}.{schema_name}"),
+        )
+        after = (
+            await catalogs.update_catalog(name=catalog, update_catalog=UpdateCatalog()),
+            await schemas.update_schema(
+                full_name=f"{catalog}.{schema_name}", update_schema=UpdateSchema()
+            ),
+        )
+        return (*before, *after)
+
+    catalog_before, schema_before, catalog_after, schema_after = _run(server, containers)
+    assert catalog_after == catalog_before
+    assert schema_after == schema_before
+
+    async def model_update(client: ApiClient) -> Any:
+        return await RegisteredModelsApi(client).update_registered_model(
+            full_name=name, update_registered_model=UpdateRegisteredModel()
+        )
+
+    async def version_update(client: ApiClient) -> Any:
+        return await ModelVersionsApi(client).update_model_version(
+            full_name=name, version=2, update_model_version=UpdateModelVersion()
+        )
+
+    for update in (model_update, version_update):
+        with pytest.raises(ApiException) as raised:
+            _run(server, update)
+        assert raised.value.status == 400
+        assert "No updated fields" in str(raised.value.body)

@@ -300,6 +300,27 @@ def test_a_bad_member_fails_the_request_precisely_and_a_rerun_overwrites(
     assert recorded(api, model, number) == manifest_of(FILES)
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "why"),
+    [
+        ("data", "data/x", "'data' is already a file of this version"),
+        ("data/x", "data", "'data' is already a folder of this version (it holds 'data/x')"),
+    ],
+    ids=["file-then-inside", "folder-then-file"],
+)
+def test_a_member_clashing_with_a_file_sent_before_is_refused_by_name(
+    api: httpx.Client, model: str, before: str, after: str, why: str
+) -> None:
+    number = pending(api, model)
+    assert put_tar(api, model, number, tar_of((before, b"first"))).status_code == 200
+    answer = put_tar(api, model, number, tar_of(("MLmodel", MLMODEL), (after, b"second")))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error_code"] == "INVALID_ARGUMENT"
+    message = answer.json()["message"]
+    assert f"member 2: Cannot write '{after}': {why}" in message
+    assert "the 1 file(s) before it were written" in message
+
+
 def test_a_stream_cut_short_leaves_no_partial_file(api: httpx.Client, model: str) -> None:
     number = pending(api, model)
     whole = tar_of(("MLmodel", MLMODEL), ("model.pkl", b"p" * 100_000))

@@ -12,6 +12,7 @@ from modelcatalog.storage import (
     InvalidPath,
     ObjectNotFound,
     ObjectTooLarge,
+    PathConflict,
     StorageError,
     file_key,
     version_prefix,
@@ -184,6 +185,58 @@ def test_a_folder_is_not_an_object(store: ArtifactStore) -> None:
     store.write_bytes(key("data/x.parquet"), b"x")
     with pytest.raises(ObjectNotFound):
         store.stat(key("data"))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "blocking", "is_folder"),
+    [
+        ("d1", "d1/f", "d1", False),
+        ("a", "a/b/c", "a", False),
+        ("MLmodel/x", "MLmodel", "MLmodel/x", True),
+        ("data/b/1.bin", "data", "data/b/1.bin", True),
+    ],
+    ids=["file-then-file-inside", "file-then-deeper-file", "folder-then-file", "deep-folder"],
+)
+def test_a_path_is_never_both_a_file_and_a_folder(
+    store: ArtifactStore, first: str, second: str, blocking: str, is_folder: bool
+) -> None:
+    store.write_bytes(key(first), b"first")
+    with pytest.raises(PathConflict) as raised:
+        store.write_bytes(key(second), b"second")
+    conflict = raised.value
+    assert (conflict.key, conflict.blocking, conflict.is_folder) == (
+        key(second),
+        key(blocking),
+        is_folder,
+    )
+    assert [item.key for item in store.list(PREFIX)] == [key(first)]
+    assert store.read_bytes(key(first)) == b"first"
+
+
+def test_move_prefix_moves_every_object_and_leaves_none_behind(store: ArtifactStore) -> None:
+    contents = {"MLmodel": b"m", "data/model.pkl": b"p" * 1000, "data/x/y": b"y"}
+    for path, data in contents.items():
+        store.write_bytes(key(path), data)
+    store.write_bytes(file_key(MODEL, 2, "MLmodel"), b"another version")
+    destination = "quarantine/" + PREFIX + "attempt-1/"
+    assert store.move_prefix(PREFIX, destination) == 3
+    assert store.list(PREFIX) == []
+    assert {item.key[len(destination) :]: item.size for item in store.list(destination)} == {
+        path: len(data) for path, data in contents.items()
+    }
+    assert store.read_bytes(destination + "data/model.pkl") == contents["data/model.pkl"]
+    assert store.read_bytes(file_key(MODEL, 2, "MLmodel")) == b"another version"
+    # Nothing left to move: moving again is a no-op that keeps what was moved.
+    assert store.move_prefix(PREFIX, "quarantine/" + PREFIX + "attempt-2/") == 0
+    assert len(store.list("quarantine/")) == 3
+
+
+def test_move_prefix_refuses_overlapping_or_unconfined_prefixes(store: ArtifactStore) -> None:
+    store.write_bytes(key("MLmodel"), b"m")
+    for source, destination in [(PREFIX, PREFIX + "inner/"), (PREFIX, "../x/"), ("", "q/")]:
+        with pytest.raises(ValueError):
+            store.move_prefix(source, destination)
+    assert [item.key for item in store.list(PREFIX)] == [key("MLmodel")]
 
 
 def test_list_is_recursive_and_sorted(store: ArtifactStore) -> None:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from modelcatalog.storage import ObjectNotFound, StorageError, file_key, version_prefix
+from modelcatalog.storage import (
+    ObjectNotFound,
+    PathConflict,
+    StorageError,
+    file_key,
+    version_prefix,
+)
 from modelcatalog.storage.local import DIGEST_ATTRIBUTE, TEMP_PREFIX, LocalArtifactStore
 
 MODEL = "0123456789abcdef0123456789abcdef"
@@ -128,10 +134,17 @@ def test_symlink_is_not_an_object(local_store: LocalArtifactStore, tmp_path: Pat
     assert local_store.list("") == []
 
 
-def test_key_under_an_existing_file_is_a_storage_error(local_store: LocalArtifactStore) -> None:
-    local_store.write_bytes(key("a"), b"file")
-    with pytest.raises(StorageError):
-        local_store.write_bytes(key("a/b"), b"under a file")
+def test_a_key_that_becomes_a_folder_while_written_is_a_conflict(
+    local_store: LocalArtifactStore,
+) -> None:
+    writer = local_store.open_writer(key("MLmodel"))
+    writer.write(b"flavors: {}")
+    local_store.write_bytes(key("MLmodel/x"), b"x")  # a concurrent writer wins the path
+    with pytest.raises(PathConflict) as raised:
+        writer.commit()
+    assert (raised.value.blocking, raised.value.is_folder) == (key("MLmodel/x"), True)
+    assert local_store.read_bytes(key("MLmodel/x")) == b"x"
+    assert [item.key for item in local_store.list(SOURCE)] == [key("MLmodel/x")]
 
 
 def write_source(store: LocalArtifactStore) -> dict[str, bytes]:
@@ -282,3 +295,21 @@ def test_a_file_system_without_user_attributes_records_nothing(
     local_store.write_bytes(key, b"flavors: {}\n")
     assert local_store.read_bytes(key) == b"flavors: {}\n"
     assert local_store.recorded_sha256(key) is None
+
+
+def test_move_prefix_is_one_rename_of_the_folder(local_store: LocalArtifactStore) -> None:
+    local_store.write_bytes(key("MLmodel"), b"m")
+    moved_inode = (local_store.root / key("MLmodel")).stat().st_ino
+    assert local_store.move_prefix(SOURCE, "quarantine/a/") == 1
+    assert not (local_store.root / SOURCE).exists()
+    assert (local_store.root / "quarantine/a/MLmodel").stat().st_ino == moved_inode
+
+
+def test_move_prefix_never_merges_into_an_existing_folder(
+    local_store: LocalArtifactStore,
+) -> None:
+    local_store.write_bytes(key("MLmodel"), b"m")
+    local_store.write_bytes("quarantine/a/other", b"o")
+    with pytest.raises(StorageError):
+        local_store.move_prefix(SOURCE, "quarantine/a/")
+    assert local_store.read_bytes(key("MLmodel")) == b"m"

@@ -35,7 +35,16 @@ def test_small_object_is_one_put(s3_store: S3ArtifactStore, calls: Counter[str])
     with s3_store.open_writer(key("a")) as writer:
         writer.write(b"x" * (PART_SIZE - 1))
         writer.write(b"x")  # exactly one part's worth: still a single request
-    assert calls == Counter({"PutObject": 1})
+    # The one other request checks that no file is in the way of the path (see below).
+    assert calls == Counter({"ListObjectsV2": 1, "PutObject": 1})
+
+
+def test_the_path_check_looks_at_each_folder_of_the_relative_path_only(
+    s3_store: S3ArtifactStore, calls: Counter[str]
+) -> None:
+    s3_store.write_bytes(key("data/b/1.bin"), b"1")
+    # data and data/b may be files; the model's and the version's folders never are.
+    assert calls == Counter({"HeadObject": 2, "ListObjectsV2": 1, "PutObject": 1})
 
 
 def test_large_object_streams_as_8_mib_parts(
@@ -47,7 +56,12 @@ def test_large_object_streams_as_8_mib_parts(
             # Never more than one part held in memory, whatever has been written so far.
             assert len(writer._buffer) <= PART_SIZE  # type: ignore[attr-defined]
     assert calls == Counter(
-        {"CreateMultipartUpload": 1, "UploadPart": 3, "CompleteMultipartUpload": 1}
+        {
+            "ListObjectsV2": 1,
+            "CreateMultipartUpload": 1,
+            "UploadPart": 3,
+            "CompleteMultipartUpload": 1,
+        }
     )
     assert s3_store.stat(key("a")).size == 20 * MIB
 

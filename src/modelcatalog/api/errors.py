@@ -48,12 +48,14 @@ UC_CODES = {
 
 
 # The Files API answers a missing path with the platform's NOT_FOUND, which is exactly what
-# MLflow's presigned-URL repository takes to mean "not a directory".
+# MLflow's presigned-URL repository takes to mean "not a directory". The presigned URLs it hands
+# out answer in the same dialect.
 FILES_CODES = {**MLFLOW_CODES, "NOT_FOUND": "NOT_FOUND"}
+FILES_PREFIXES = ("/api/2.0/fs/", "/api/modelcatalog/presigned/")
 
 
 def error_body(kind: str, message: str, path: str) -> JSONResponse:
-    if path.startswith("/api/2.0/fs/"):
+    if path.startswith(FILES_PREFIXES):
         codes = FILES_CODES
     else:
         codes = MLFLOW_CODES if path.startswith("/api/2.0/") else UC_CODES

@@ -96,7 +96,8 @@ async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
 @router.delete("/registered-models/delete")
 async def delete_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
-    await call(models.delete_model, context(request), who, f.get("name"))
+    # MLflow's meaning: deleting a registered model deletes its versions with it.
+    await call(models.delete_model, context(request), who, f.get("name"), force=True)
     return {}
 
 

@@ -101,5 +101,10 @@ def tag_pairs(value: object, field: str = "tags") -> dict[str, object]:
     return pairs
 
 
-def flag(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "yes"))
+def flag(value: object, field: str) -> bool:
+    """A boolean field, as JSON or as a query parameter; absent is false."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidParameter(f"'{field}' is {value!r}: expected true or false.", field)

@@ -31,8 +31,11 @@ MODEL_TYPES = {"function", "registered_model", "model"}
 
 
 def _readable(request: Request, v: VersionView) -> VersionView:
+    # The uc: store reads a version's files straight from a file: location it was handed.
     if v.status == versions.READY:
         files.ensure_published(context(request), v.model_id, v.version)
+    elif v.status == versions.FAILED:
+        files.ensure_quarantined(context(request), v.model_id, v.version)
     return v
 
 
@@ -82,7 +85,8 @@ async def update_catalog(name: str, request: Request, who: Caller = Depends(call
 @router.delete("/catalogs/{name}")
 async def delete_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
-    await call(securables.delete_catalog, context(request), who, name, flag(f.get("force")))
+    force = flag(f.get("force"), "force")
+    await call(securables.delete_catalog, context(request), who, name, force)
     return {}
 
 
@@ -142,7 +146,8 @@ async def update_schema(full_name: str, request: Request, who: Caller = Depends(
 @router.delete("/schemas/{full_name}")
 async def delete_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
-    await call(securables.delete_schema, context(request), who, full_name, flag(f.get("force")))
+    force = flag(f.get("force"), "force")
+    await call(securables.delete_schema, context(request), who, full_name, force)
     return {}
 
 
@@ -230,7 +235,9 @@ async def update_model(full_name: str, request: Request, who: Caller = Depends(c
 
 @router.delete("/models/{full_name}")
 async def delete_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(models.delete_model, context(request), who, full_name)
+    f = await fields(request)
+    force = flag(f.get("force"), "force")
+    await call(models.delete_model, context(request), who, full_name, force=force)
     return {}
 
 

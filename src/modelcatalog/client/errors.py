@@ -51,8 +51,9 @@ class AlreadyExists(ServerError):
 
 
 class Conflict(ServerError):
-    """409 ABORTED / RESOURCE_CONFLICT: a concurrent change won a race with the request, which
-    changed nothing and may be sent again as it is."""
+    """409 ABORTED / RESOURCE_CONFLICT: a concurrent change won a race with the request (which
+    changed nothing and may be sent again as it is), or the object is not in a state that allows
+    it (a model that still has versions, deleted without force)."""
 
 
 class InvalidRequest(ServerError):

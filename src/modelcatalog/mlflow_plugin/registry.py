@@ -11,6 +11,11 @@ when it resolves a `models:/` URI.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import mlflow.artifacts
 from mlflow.exceptions import MlflowException
 from mlflow.prompt.registry_utils import add_prompt_filter_string
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -27,6 +32,32 @@ class ModelCatalogRegistryStore(UcModelRegistryStore):
         self.server = CatalogServer.from_uri(store_uri)
         # Every registry call and every presigned-URL request reads its host and token here.
         self.get_host_creds = self.server.host_creds
+
+    @contextmanager
+    def _local_model_dir(self, source: str, local_model_path: str | None) -> Iterator[str]:
+        """A local folder holding the model to upload, never the source's own files.
+
+        MLflow's Unity Catalog stores download the source and delete the folder they got
+        afterwards; for a source that is already on this machine (a run or logged model whose
+        tracking store keeps artifacts on local disk) that folder is the source itself, so
+        registering deleted the logged model. Here the source is always copied into a folder
+        of this call's own, and only that folder is removed."""
+        if local_model_path is not None:
+            yield local_model_path  # handed over by log_model; never removed here
+            return
+        with tempfile.TemporaryDirectory(prefix="modelcatalog-register-") as scratch:
+            try:
+                local_model_dir = mlflow.artifacts.download_artifacts(
+                    artifact_uri=source, tracking_uri=self.tracking_uri, dst_path=scratch
+                )
+            except Exception as e:
+                raise MlflowException(
+                    f"Unable to download model artifacts from source artifact location "
+                    f"'{source}' in order to upload them to the model catalog. Please ensure "
+                    "the source artifact location exists and that you can download from it "
+                    f"via mlflow.artifacts.download_artifacts(). Original error: {e}"
+                ) from e
+            yield local_model_dir
 
     def search_registered_models(
         self,

@@ -20,6 +20,7 @@ from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys
+from modelcatalog.storage.base import PathConflict
 from modelcatalog.storage.tar_stream import FILE, TarFormatError, TarReader
 
 FIELD = "body"
@@ -59,9 +60,13 @@ def _write_members(
                 folders.add(path)
                 continue
             _refuse_clash(member.index, path, seen, folders)
-            with ctx.store.open_writer(keys.file_key(model_id, number, path)) as writer:
-                for chunk in reader.chunks(member):
-                    writer.write(chunk)
+            try:
+                with ctx.store.open_writer(keys.file_key(model_id, number, path)) as writer:
+                    for chunk in reader.chunks(member):
+                        writer.write(chunk)
+            except PathConflict as exc:  # with a file the version held before this archive
+                message = files.path_conflict_message(exc)
+                raise TarFormatError(f"member {member.index}: {message}") from None
             result = writer.result
             written.append(ManifestEntry(path, result.size, result.sha256))
     except TarFormatError as exc:

@@ -19,15 +19,16 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.context import Caller, ServiceContext, new_id
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys, presign
-from modelcatalog.storage.base import ObjectNotFound, WrittenObject
+from modelcatalog.storage.base import ObjectNotFound, PathConflict, WrittenObject
 from modelcatalog.store import tables as t
 
 __all__ = ["ManifestEntry", "ResolvedFile"]
 
 MIRROR_ROOT = "_mirror"
+QUARANTINE_ROOT = "_quarantine"
 MAX_MLMODEL_BYTES = 10 * 1024 * 1024
 SIGNATURE_RULE = (
     "All models in the Unity Catalog must be logged with a model signature containing both "
@@ -64,10 +65,40 @@ def version_location(ctx: ServiceContext, model_id: str, version: int, status: s
     """The storage location reported for a version.
 
     A local READY version is reported at its hard-linked mirror: MLflow's `uc:` client may
-    delete a folder it was handed, and deleting the mirror must never lose managed bytes."""
+    delete a folder it was handed, and deleting the mirror must never lose managed bytes.
+    A FAILED_REGISTRATION version has no location: its files are in quarantine, and a client
+    that wants to read them must ask for credentials, which are refused with the reason."""
+    if status == "FAILED_REGISTRATION":
+        return ""
     if status == "READY" and hasattr(ctx.store, "link_tree"):
         return ctx.store.location_uri(_mirror_prefix(model_id, version))
     return ctx.store.location_uri(keys.version_prefix(model_id, version))
+
+
+def _quarantine_root(model_id: str, version: int | None = None) -> str:
+    if version is None:
+        return f"{QUARANTINE_ROOT}/{model_id}/"
+    return f"{QUARANTINE_ROOT}/{keys.version_prefix(model_id, version)}"
+
+
+def quarantine_version(ctx: ServiceContext, model_id: str, version: int) -> int:
+    """Move a FAILED_REGISTRATION version's files out of the folder they were written to, so
+    that no path serves them any more, not even a direct read of its old `file:` location.
+
+    Each call moves what is there to a new folder of the quarantine, so it can always be run
+    again: after a crash, or after a client wrote into the old folder once more."""
+    prefix = keys.version_prefix(model_id, version)
+    if not ctx.store.list(prefix):
+        return 0
+    return ctx.store.move_prefix(prefix, f"{_quarantine_root(model_id, version)}{new_id()}/")
+
+
+def ensure_quarantined(ctx: ServiceContext, model_id: str, version: int) -> None:
+    """Finish the quarantine of a FAILED_REGISTRATION version whose finalize was cut short
+    between its commit and the move, where the version's folder is still readable in place."""
+    root = getattr(ctx.store, "root", None)
+    if root is not None and (root / keys.version_prefix(model_id, version)).is_dir():
+        quarantine_version(ctx, model_id, version)
 
 
 def publish_version(ctx: ServiceContext, model_id: str, version: int) -> None:
@@ -137,11 +168,13 @@ def compute_manifest(ctx: ServiceContext, model_id: str, version: int) -> list[M
 
 def remove_version_files(ctx: ServiceContext, model_id: str, version: int) -> None:
     ctx.store.delete_prefix(_mirror_prefix(model_id, version))
+    ctx.store.delete_prefix(_quarantine_root(model_id, version))
     ctx.store.delete_prefix(keys.version_prefix(model_id, version))
 
 
 def remove_model_files(ctx: ServiceContext, model_id: str) -> None:
     ctx.store.delete_prefix(f"{MIRROR_ROOT}/{model_id}/")
+    ctx.store.delete_prefix(_quarantine_root(model_id))
     ctx.store.delete_prefix(f"{model_id}/")
 
 
@@ -329,11 +362,31 @@ def _is_file(ctx: ServiceContext, key: str) -> bool:
 
 def store_object(ctx: ServiceContext, key: str, body: BinaryIO) -> WrittenObject:
     """Stream a presigned PUT's body into the store (the key was checked by
-    `authorize_presigned`); the store computes and keeps its sha256 on the way in."""
-    with ctx.store.open_writer(key) as writer:
-        while chunk := body.read(-1):
-            writer.write(chunk)
+    `authorize_presigned`); the store computes and keeps its sha256 on the way in.
+
+    A path that would be both a file and a folder of the version is refused, naming it."""
+    try:
+        with ctx.store.open_writer(key) as writer:
+            while chunk := body.read(-1):
+                writer.write(chunk)
+    except PathConflict as exc:
+        raise InvalidParameter(path_conflict_message(exc), "path") from None
     return writer.result
+
+
+def path_conflict_message(conflict: PathConflict) -> str:
+    """Why a file cannot be written, in the version's own paths."""
+
+    def relative(key: str) -> str:
+        return key.split("/", 2)[2] if key.count("/") >= 2 else key
+
+    path, blocking = relative(conflict.key), relative(conflict.blocking)
+    if conflict.is_folder:
+        held = f" (it holds '{blocking}')" if blocking != path else ""
+        why = f"'{path}' is already a folder of this version{held}"
+    else:
+        why = f"'{blocking}' is already a file of this version"
+    return f"Cannot write '{path}': {why}, and a path cannot be both a file and a folder."
 
 
 def _presigned_key(raw_key: str) -> str:

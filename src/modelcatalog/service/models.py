@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.domain.rules import ModelName
-from modelcatalog.errors import AlreadyExists, InvalidParameter
+from modelcatalog.errors import AlreadyExists, Conflict, InvalidParameter
 from modelcatalog.jobs import deployment_jobs, events
 from modelcatalog.service import access, audit, lookup, paging, principals
 from modelcatalog.service.audit import audited
@@ -180,11 +180,18 @@ def update_model(
 ) -> ModelView:
     """Edit a model's description, owner or deployment job, or rename it within its schema.
 
-    A new name may be given as a bare model name or as a full name in the same schema."""
+    A new name may be given as a bare model name or as a full name in the same schema. A request
+    that changes nothing is refused, as Unity Catalog refuses it."""
     name = rules.model_name(full_name)
+    if all(v is None for v in (new_name, comment, owner, deployment_job_id)):
+        raise InvalidParameter(
+            "No updated fields defined: give at least one of new_name, comment (description), "
+            "owner or deployment_job_id.",
+            "comment",
+        )
     text = rules.comment(comment)
     target = name
-    if new_name:
+    if new_name is not None:
         if isinstance(new_name, str) and "." in new_name:
             target = rules.model_name(new_name, "new_name")
             if (target.catalog, target.schema) != (name.catalog, name.schema):
@@ -257,10 +264,20 @@ def purge_models(ctx: ServiceContext, session: Session, model_ids: list[str]) ->
 
 
 @audited("deleteRegisteredModel", "registered_model")
-def delete_model(ctx: ServiceContext, caller: Caller, full_name: object) -> None:
-    """Delete a model, its versions, aliases, tags, grants and files."""
+def delete_model(
+    ctx: ServiceContext, caller: Caller, full_name: object, *, force: bool = False
+) -> None:
+    """Delete a model with its aliases, tags and grants; a model that still has versions only
+    with `force`, which deletes the versions and their files too (Unity Catalog's rule)."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
         row = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.DELETE)
+        if not force:
+            versions = session.scalar(select(func.count()).where(t.ModelVersion.model_id == row.id))
+            if versions:
+                raise Conflict(
+                    f"Registered model '{name.full}' still has {versions} version"
+                    f"{'s' if versions != 1 else ''}; delete them first or pass force=true."
+                )
         purge_models(ctx, session, [row.id])
         audit.record_in(session)

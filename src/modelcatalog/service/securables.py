@@ -116,14 +116,18 @@ def update_catalog(
     comment: object = None,
     owner: object = None,
 ) -> CatalogView:
+    """Rename a catalog, or change its comment or owner; a request that changes nothing answers
+    the catalog as it is, without touching it (as Unity Catalog does)."""
     clean = rules.name_part(name, "name")
-    target = rules.name_part(new_name, "new_name") if new_name else None
+    target = rules.name_part(new_name, "new_name") if new_name is not None else None
     text = rules.comment(comment)
     try:
         with ctx.db.write() as session:
             row = lookup.catalog_row(
                 ctx, session, caller, clean, "manage_catalog", lock=queries.UPDATE
             )
+            if target is None and comment is None and owner is None:
+                return _catalog_view(session, row)  # Unity Catalog: nothing to change, as it is
             if target:
                 row.name = target
             if comment is not None:
@@ -259,14 +263,18 @@ def update_schema(
     comment: object = None,
     owner: object = None,
 ) -> SchemaView:
+    """Rename a schema within its catalog, or change its comment or owner; a request that
+    changes nothing answers the schema as it is (as Unity Catalog does)."""
     catalog, schema = rules.split_full_name(full_name, "full_name", 2)
-    target = rules.name_part(new_name, "new_name") if new_name else None
+    target = rules.name_part(new_name, "new_name") if new_name is not None else None
     text = rules.comment(comment)
     try:
         with ctx.db.write() as session:
             cat, row = lookup.schema_row(
                 ctx, session, caller, catalog, schema, "manage_schema", lock=queries.UPDATE
             )
+            if target is None and comment is None and owner is None:
+                return _schema_view(session, cat, row)  # Unity Catalog: nothing to change
             if target:
                 row.name = target
             if comment is not None:

@@ -127,10 +127,18 @@ def create_version(
     run_tracking_server_id: object = None,
     logged_model_id: object = None,
 ) -> VersionView:
-    """Create the next version of a model in PENDING_REGISTRATION, ready to receive files."""
+    """Create the next version of a model in PENDING_REGISTRATION, ready to receive files.
+
+    `source` (where the model's files came from) is required, as both dialects' specifications
+    require it and every stock client sends it."""
     name = rules.model_name(full_name)
     text = rules.comment(comment)
     source, run_id = rules.optional_text(source, "source"), rules.optional_text(run_id, "run_id")
+    if source is None:
+        raise InvalidParameter(
+            "'source' is required: the URI of the model's files, e.g. runs:/<run id>/model.",
+            "source",
+        )
     stamp = now_ms()
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, "create_version", lock=queries.UPDATE)
@@ -305,14 +313,19 @@ def update_version(
     *,
     comment: object = None,
 ) -> VersionView:
+    """Change a version's description; a request that changes nothing is refused, as Unity
+    Catalog refuses it."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
+    if comment is None:
+        raise InvalidParameter(
+            "No updated fields defined: give the new comment (description).", "comment"
+        )
     text = rules.comment(comment)
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
-        if comment is not None:
-            row.comment = text
+        row.comment = text
         row.updated_at, row.updated_by = now_ms(), caller.name
         audit.record_in(session)
         return _one(ctx, session, name, row, model)
@@ -348,7 +361,9 @@ def finalize_version(
     """Check the uploaded model and make the version READY, or FAILED_REGISTRATION with why.
 
     The server checks the signature itself (a client's check cannot be trusted) and records
-    the manifest of every file (path, size, sha256) so that copies can be verified later."""
+    the manifest of every file (path, size, sha256) so that copies can be verified later. A
+    failed version's files are moved into quarantine once the failure is committed; finalizing
+    it again finishes that move if it was cut short."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
@@ -356,12 +371,15 @@ def finalize_version(
         row = lookup.version_row(session, model, name.full, number)
         if row.status == READY:
             return _one(ctx, session, name, row, model)
-        if row.status == FAILED:
-            raise FailedPrecondition(
-                f"Model version '{name.full}' version {number} failed registration: "
-                f"{row.status_message}"
-            )
-        model_id, waiver = model.id, row.signature_waiver
+        model_id, waiver, status = model.id, row.signature_waiver, row.status
+        failure = (
+            f"Model version '{name.full}' version {number} failed registration: "
+            f"{row.status_message}"
+        )
+    if status == FAILED:
+        # A finalize cut short after its commit left the files in place: finish moving them.
+        files.quarantine_version(ctx, model_id, number)
+        raise FailedPrecondition(failure)
     problem = files.signature_problem(ctx, model_id, number) if waiver is None else None
     manifest = [] if problem else files.compute_manifest(ctx, model_id, number)
     with ctx.db.write() as session:
@@ -397,6 +415,8 @@ def finalize_version(
         audit.record_in(session)
         view = _one(ctx, session, name, row, model)
     if problem:
+        if view.status == FAILED:
+            files.quarantine_version(ctx, model_id, number)
         raise InvalidParameter(problem, "source")
     files.publish_version(ctx, model_id, number)
     ctx.wake_engine()

@@ -31,6 +31,22 @@ class ObjectNotFound(KeyError):
         return f"no object stored under {self.key!r}"
 
 
+class PathConflict(StorageError):
+    """Writing ``key`` would make one path both a file and a folder.
+
+    A folder of files cannot hold both, so no store allows it (an object store could, but then
+    the version could not be copied to a folder). Either a folder ``key`` lies in is a file
+    already (``blocking`` names it, ``is_folder`` is False), or ``key`` is a folder already
+    (``blocking`` names an object inside it, or ``key`` itself; ``is_folder`` is True)."""
+
+    def __init__(self, key: str, blocking: str, *, is_folder: bool) -> None:
+        self.key = key
+        self.blocking = blocking
+        self.is_folder = is_folder
+        why = f"it is a folder (holding {blocking!r})" if is_folder else f"{blocking!r} is a file"
+        super().__init__(f"cannot write {key!r}: {why}")
+
+
 class ObjectTooLarge(StorageError):
     """An object is larger than the caller's read limit."""
 
@@ -197,6 +213,12 @@ class ArtifactStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete everything under ``prefix``; return how many objects went. Idempotent."""
+        ...
+
+    def move_prefix(self, src_prefix: str, dst_prefix: str) -> int:
+        """Move everything under ``src_prefix`` to ``dst_prefix``, which must not exist yet;
+        return how many objects moved. A move cut short is finished by moving again (to a new
+        destination): what has left ``src_prefix`` never comes back."""
         ...
 
     def local_path(self, key: str) -> Path | None:

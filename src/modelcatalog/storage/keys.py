@@ -108,3 +108,13 @@ def version_prefix(model_id: str, version: int) -> str:
 def file_key(model_id: str, version: int, relative_path: str) -> str:
     """Return the storage key of ``relative_path`` inside one model version's folder."""
     return version_prefix(model_id, version) + confine(relative_path)
+
+
+def folders_of(key: str) -> list[str]:
+    """The folders ``key`` lies in, outermost first, that a file could occupy.
+
+    A model version's own folder ``<model_id>/<version>`` and the one above it never hold a
+    file, so for a version's file key only the folders of its relative path are returned."""
+    parts = confine(key).split("/")
+    in_version = len(parts) > 2 and _MODEL_ID.fullmatch(parts[0]) and parts[1].isdigit()
+    return ["/".join(parts[:end]) for end in range(3 if in_version else 1, len(parts))]

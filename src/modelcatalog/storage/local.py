@@ -26,7 +26,7 @@ import shutil
 import stat as stat_module
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,6 +34,7 @@ from modelcatalog.storage.base import (
     ObjectNotFound,
     ObjectTooLarge,
     ObjectWriter,
+    PathConflict,
     StorageError,
     StoredObject,
     WrittenObject,
@@ -75,13 +76,22 @@ def _fsync_directory(path: Path) -> None:
 class _LocalObjectWriter(ObjectWriter):
     """Writes to a temporary file beside the destination and renames it into place."""
 
-    def __init__(self, key: str, destination: Path, file_mode: int) -> None:
+    def __init__(
+        self,
+        key: str,
+        destination: Path,
+        file_mode: int,
+        conflict: Callable[[], PathConflict],
+    ) -> None:
         super().__init__(key)
         self._destination = destination
         self._file_mode = file_mode
+        self._conflict = conflict
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
             fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=destination.parent)
+        except (FileExistsError, NotADirectoryError):
+            raise conflict() from None  # a folder the key lies in is a file
         except OSError as error:
             raise StorageError(f"cannot start writing {key!r}: {error}") from error
         self._temp_path = Path(temp_name)
@@ -101,6 +111,8 @@ class _LocalObjectWriter(ObjectWriter):
             self._file.close()
             os.chmod(self._temp_path, self._file_mode)
             os.replace(self._temp_path, self._destination)
+        except IsADirectoryError:
+            raise self._conflict() from None  # the key became a folder while it was written
         except OSError as error:
             raise StorageError(f"cannot commit {self.key!r}: {error}") from error
         _fsync_directory(self._destination.parent)
@@ -130,8 +142,13 @@ class LocalArtifactStore:
     # -- writing -------------------------------------------------------------------------------
 
     def open_writer(self, key: str) -> ObjectWriter:
-        """Start streaming an object to ``key``; committed by a rename on normal exit."""
-        return _LocalObjectWriter(key, self._path(key), self._file_mode)
+        """Start streaming an object to ``key``; committed by a rename on normal exit.
+
+        Raises PathConflict when ``key`` is a folder, or lies in a folder that is a file."""
+        destination = self._path(key)
+        if destination.is_dir() and not destination.is_symlink():
+            raise self._conflict(key)  # before any byte is received that could never commit
+        return _LocalObjectWriter(key, destination, self._file_mode, lambda: self._conflict(key))
 
     def write_bytes(self, key: str, data: bytes) -> WrittenObject:
         """Store ``data`` under ``key`` atomically, replacing any previous object."""
@@ -247,6 +264,29 @@ class LocalArtifactStore:
             raise StorageError(f"cannot delete {prefix!r}: {error}") from error
         return count
 
+    def move_prefix(self, src_prefix: str, dst_prefix: str) -> int:
+        """Move everything under ``src_prefix`` to the new folder ``dst_prefix``; return how
+        many objects moved. One rename moves the whole folder, so a reader sees every file
+        either at its old place or at its new one, and a crash leaves the move done or not."""
+        confine_prefix(src_prefix)
+        confine_prefix(dst_prefix)
+        if src_prefix.startswith(dst_prefix) or dst_prefix.startswith(src_prefix):
+            raise ValueError(f"move of {src_prefix!r} to {dst_prefix!r}: the two overlap")
+        source, destination = self.root / src_prefix, self.root / dst_prefix
+        if not source.is_dir() or source.is_symlink():
+            return 0
+        count = len(self.list(src_prefix))
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if destination.exists():
+                raise FileExistsError(errno.EEXIST, "destination exists", str(destination))
+            os.rename(source, destination)
+        except OSError as error:
+            raise StorageError(f"cannot move {src_prefix!r} to {dst_prefix!r}: {error}") from error
+        _fsync_directory(source.parent)
+        _fsync_directory(destination.parent)
+        return count
+
     def sweep_temp(self, older_than_seconds: float) -> int:
         """Remove temporary files and folders left by interrupted writes; return the count.
 
@@ -317,6 +357,16 @@ class LocalArtifactStore:
         shutil.rmtree(retired.parent, ignore_errors=True)
 
     # -- keys ----------------------------------------------------------------------------------
+
+    def _conflict(self, key: str) -> PathConflict:
+        """Why ``key`` cannot be a file here: a folder it lies in is a file, or it is a folder."""
+        parts = key.split("/")
+        for end in range(1, len(parts)):  # every folder: this runs only once a write failed
+            folder = "/".join(parts[:end])
+            if (self.root / folder).is_file():
+                return PathConflict(key, folder, is_folder=False)
+        inside = self.list(key + "/")
+        return PathConflict(key, inside[0].key if inside else key, is_folder=True)
 
     def _path(self, key: str) -> Path:
         return self.root / confine(key)

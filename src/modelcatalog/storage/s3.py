@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.exceptions import Boto3Error
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -24,12 +25,13 @@ from modelcatalog.storage.base import (
     ObjectNotFound,
     ObjectTooLarge,
     ObjectWriter,
+    PathConflict,
     StorageError,
     StoredObject,
     WrittenObject,
     check_range,
 )
-from modelcatalog.storage.keys import confine, confine_prefix
+from modelcatalog.storage.keys import confine, confine_prefix, folders_of
 
 PART_SIZE = 8 * 1024 * 1024
 """Multipart part size, and the size from which a write becomes a multipart upload."""
@@ -159,8 +161,30 @@ class S3ArtifactStore:
     # -- writing -------------------------------------------------------------------------------
 
     def open_writer(self, key: str) -> ObjectWriter:
-        """Start streaming an object to ``key``; visible only once committed."""
+        """Start streaming an object to ``key``; visible only once committed.
+
+        Raises PathConflict when ``key`` is a folder, or lies in a folder that is a file: a
+        bucket could hold both, a local folder could not, and every version must stay copyable
+        to one. The check is made before the write, so two writers racing can still both win;
+        a folder store then refuses whichever comes second."""
+        self._refuse_conflict(key)
         return _S3ObjectWriter(key, self._client, self.bucket, self._object_key(key))
+
+    def _refuse_conflict(self, key: str) -> None:
+        for folder in folders_of(key):
+            try:
+                self.stat(folder)
+            except ObjectNotFound:
+                continue
+            raise PathConflict(key, folder, is_folder=False)
+        try:
+            inside = self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self._object_key(key) + "/", MaxKeys=1
+            ).get("Contents", [])
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"cannot list {key!r}/: {error}") from error
+        if inside:
+            raise PathConflict(key, inside[0]["Key"][len(self._root()) :], is_folder=True)
 
     def write_bytes(self, key: str, data: bytes) -> WrittenObject:
         """Store ``data`` under ``key`` atomically, replacing any previous object."""
@@ -265,6 +289,10 @@ class S3ArtifactStore:
         """Delete everything under ``prefix``; return how many objects went. Idempotent."""
         confine_prefix(prefix)  # "" is refused: deleting the whole store is never one call
         keys = [item["Key"] for item in self._list_raw(prefix)]
+        self._delete_raw(keys, prefix)
+        return len(keys)
+
+    def _delete_raw(self, keys: list[str], prefix: str) -> None:
         for batch_start in range(0, len(keys), DELETE_BATCH):
             batch = keys[batch_start : batch_start + DELETE_BATCH]
             try:
@@ -281,7 +309,30 @@ class S3ArtifactStore:
                     f"cannot delete {len(errors)} object(s) under {prefix!r}, first "
                     f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message')}"
                 )
-        return len(keys)
+
+    def move_prefix(self, src_prefix: str, dst_prefix: str) -> int:
+        """Copy every object under ``src_prefix`` to ``dst_prefix``, then delete the originals;
+        return how many moved. Not atomic (S3 has no rename): a move cut short leaves copies
+        at the destination and originals at the source, and moving again finishes it."""
+        confine_prefix(src_prefix)
+        confine_prefix(dst_prefix)
+        if src_prefix.startswith(dst_prefix) or dst_prefix.startswith(src_prefix):
+            raise ValueError(f"move of {src_prefix!r} to {dst_prefix!r}: the two overlap")
+        objects = self.list(src_prefix)
+        for item in objects:
+            target = dst_prefix + item.key[len(src_prefix) :]
+            try:
+                # The managed copy switches to a multipart copy for objects over 5 GiB.
+                self._client.copy(
+                    {"Bucket": self.bucket, "Key": self._object_key(item.key)},
+                    self.bucket,
+                    self._object_key(target),
+                )
+            except (ClientError, BotoCoreError, Boto3Error) as error:
+                raise StorageError(f"cannot move {item.key!r} to {target!r}: {error}") from error
+        # Only what was copied: an object that arrived since stays where it is.
+        self._delete_raw([self._object_key(item.key) for item in objects], src_prefix)
+        return len(objects)
 
     # -- keys ----------------------------------------------------------------------------------
 
