@@ -50,6 +50,10 @@ class RunningServer:
     def env(self, **extra: str) -> dict[str, str]:
         """The environment a client process needs to reach this server as the admin."""
         values = dict(os.environ)
+        # MLflow's set_experiment and start_run keep their choice in these variables of the test
+        # process; a client process must make its own.
+        for leaked in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):
+            values.pop(leaked, None)
         values.update(MODELCATALOG_URL=self.url, MODELCATALOG_TOKEN=self.admin_token)
         values.update(extra)
         return values

@@ -123,13 +123,19 @@ def _describe(char: str) -> str:
     return f"a control character (U+{code:04X})"
 
 
+def characters_rule(field: str) -> TextField:
+    """The part of a field's rule that holds wherever the field appears: which characters it may
+    contain. Lengths and blanks are judged by the operation, which knows what the field means."""
+    return TextField(field_rule(field).kind)
+
+
 def first_problem(value: object, field: str, depth: int = 0, max_depth: int = 64) -> str | None:
-    """The first unacceptable text anywhere in a decoded JSON value, as a message naming the
-    field by its path, or None. Keys are single lines; each string is checked by its field."""
+    """The first string anywhere in a decoded JSON value holding characters its field may not,
+    as a message naming the field by its path, or None. Keys are single lines."""
     if depth > max_depth:
         return f"'{field}' is nested deeper than {max_depth} levels."
     if isinstance(value, str):
-        found = problem(value, field_rule(field))
+        found = problem(value, characters_rule(field))
         return None if found is None else f"'{field}' {found}."
     if isinstance(value, dict):
         for key, item in value.items():
