@@ -219,7 +219,7 @@ def test_writes_raced_against_a_model_delete_end_with_the_model_gone(
 
     def write_or_delete(i: int, client: httpx.Client) -> httpx.Response:
         if i == 0:
-            return client.delete(f"{UC_2_1}/models/{name}")
+            return client.delete(f"{UC_2_1}/models/{name}", params={"force": "true"})
         if i % 3 == 1:
             return client.post(
                 f"{REGISTRY_2_0}/model-versions/create", json={"name": name, "source": "x"}
