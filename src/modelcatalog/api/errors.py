@@ -85,6 +85,8 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     response = error_body(kind, message, request.url.path)
     response.status_code = exc.status_code
+    # A 405 says which methods the path has (`Allow`), as HTTP asks.
+    response.headers.update(exc.headers or {})
     return response
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import registry_openapi as R
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields, tag_pairs
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import aliases, models, tags, versions
@@ -64,6 +66,7 @@ def version_json(v: VersionView) -> dict[str, Any]:
 
 
 @router.post("/registered-models/create")
+@described(R.CREATE_MODEL)
 async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     m = await call(
@@ -79,6 +82,7 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.patch("/registered-models/update")
+@described(R.UPDATE_MODEL)
 async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     m = await call(
@@ -94,6 +98,7 @@ async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.delete("/registered-models/delete")
+@described(R.DELETE_MODEL)
 async def delete_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(models.delete_model, context(request), who, f.get("name"))
@@ -101,6 +106,7 @@ async def delete_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/registered-models/get")
+@described(R.GET_MODEL)
 async def get_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return {
@@ -111,6 +117,7 @@ async def get_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/registered-models/search")
+@described(R.SEARCH_MODELS)
 async def search_models(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -127,12 +134,14 @@ async def search_models(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.get("/registered-models:is-databricks-sdk-models-artifact-repository-enabled")
+@described(R.SDK_PROBE)
 async def sdk_repository_probe(who: Caller = Depends(caller)) -> dict:
     # Files move through this server's presigned URLs, not the vendor SDK's Files client.
     return {"is_databricks_sdk_models_artifact_repository_enabled": False}
 
 
 @router.post("/registered-models/set-tag")
+@described(R.SET_MODEL_TAG)
 async def set_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(
@@ -142,6 +151,7 @@ async def set_model_tag(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.delete("/registered-models/delete-tag")
+@described(R.DELETE_MODEL_TAG)
 async def delete_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(tags.change_model_tags, context(request), who, f.get("name"), {}, [f.get("key")])
@@ -149,6 +159,7 @@ async def delete_model_tag(request: Request, who: Caller = Depends(caller)) -> d
 
 
 @router.post("/registered-models/alias")
+@described(R.SET_ALIAS)
 async def set_alias(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(
@@ -158,6 +169,7 @@ async def set_alias(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.delete("/registered-models/alias")
+@described(R.DELETE_ALIAS)
 async def delete_alias(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(aliases.delete_alias, context(request), who, f.get("name"), f.get("alias"))
@@ -165,6 +177,7 @@ async def delete_alias(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/registered-models/alias")
+@described(R.VERSION_BY_ALIAS)
 async def version_by_alias(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -174,6 +187,7 @@ async def version_by_alias(request: Request, who: Caller = Depends(caller)) -> d
 
 
 @router.post("/model-versions/create")
+@described(R.CREATE_VERSION)
 async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -192,6 +206,7 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.patch("/model-versions/update")
+@described(R.UPDATE_VERSION)
 async def update_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -206,6 +221,7 @@ async def update_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.delete("/model-versions/delete")
+@described(R.DELETE_VERSION)
 async def delete_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(versions.delete_version, context(request), who, f.get("name"), f.get("version"))
@@ -213,6 +229,7 @@ async def delete_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.get("/model-versions/get")
+@described(R.GET_VERSION)
 async def get_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
@@ -220,6 +237,7 @@ async def get_version(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/model-versions/search")
+@described(R.SEARCH_VERSIONS)
 async def search_versions(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -237,6 +255,7 @@ async def search_versions(request: Request, who: Caller = Depends(caller)) -> di
 
 
 @router.post("/model-versions/finalize")
+@described(R.FINALIZE_VERSION)
 async def finalize_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -246,6 +265,7 @@ async def finalize_version(request: Request, who: Caller = Depends(caller)) -> d
 
 
 @router.post("/model-versions/generate-temporary-credentials")
+@described(R.TEMPORARY_CREDENTIALS)
 async def temporary_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     operation = f.get("operation")
@@ -265,6 +285,7 @@ async def temporary_credentials(request: Request, who: Caller = Depends(caller))
 
 
 @router.get("/model-versions/get-download-uri")
+@described(R.DOWNLOAD_URI)
 async def download_uri(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
@@ -272,6 +293,7 @@ async def download_uri(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.post("/model-versions/set-tag")
+@described(R.SET_VERSION_TAG)
 async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(
@@ -286,6 +308,7 @@ async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> di
 
 
 @router.delete("/model-versions/delete-tag")
+@described(R.DELETE_VERSION_TAG)
 async def delete_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(
@@ -301,6 +324,7 @@ async def delete_version_tag(request: Request, who: Caller = Depends(caller)) ->
 
 
 @router.post("/model-versions/emit-lineage")
+@described(R.EMIT_LINEAGE)
 async def emit_lineage(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     # Accepted so that clients emitting lineage keep working; the version must exist.

@@ -10,7 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import uc_openapi as U
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields, flag, tag_pairs
 from modelcatalog.api.storage_access import temporary_credentials
 from modelcatalog.api.uc_shapes import (
@@ -40,6 +42,7 @@ def _readable(request: Request, v: VersionView) -> VersionView:
 
 
 @router.post("/catalogs")
+@described(U.CREATE_CATALOG)
 async def create_catalog(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return catalog_json(
@@ -50,6 +53,7 @@ async def create_catalog(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.get("/catalogs")
+@described(U.LIST_CATALOGS)
 async def list_catalogs(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -59,11 +63,13 @@ async def list_catalogs(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.get("/catalogs/{name}")
+@described(U.GET_CATALOG)
 async def get_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return catalog_json(await call(securables.get_catalog, context(request), who, name))
 
 
 @router.patch("/catalogs/{name}")
+@described(U.UPDATE_CATALOG)
 async def update_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return catalog_json(
@@ -80,6 +86,7 @@ async def update_catalog(name: str, request: Request, who: Caller = Depends(call
 
 
 @router.delete("/catalogs/{name}")
+@described(U.DELETE_CATALOG)
 async def delete_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(securables.delete_catalog, context(request), who, name, flag(f.get("force")))
@@ -90,6 +97,7 @@ async def delete_catalog(name: str, request: Request, who: Caller = Depends(call
 
 
 @router.post("/schemas")
+@described(U.CREATE_SCHEMA)
 async def create_schema(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return schema_json(
@@ -105,6 +113,7 @@ async def create_schema(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.get("/schemas")
+@described(U.LIST_SCHEMAS)
 async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -119,11 +128,13 @@ async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/schemas/{full_name}")
+@described(U.GET_SCHEMA)
 async def get_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return schema_json(await call(securables.get_schema, context(request), who, full_name))
 
 
 @router.patch("/schemas/{full_name}")
+@described(U.UPDATE_SCHEMA)
 async def update_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return schema_json(
@@ -140,6 +151,7 @@ async def update_schema(full_name: str, request: Request, who: Caller = Depends(
 
 
 @router.delete("/schemas/{full_name}")
+@described(U.DELETE_SCHEMA)
 async def delete_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(securables.delete_schema, context(request), who, full_name, flag(f.get("force")))
@@ -150,6 +162,7 @@ async def delete_schema(full_name: str, request: Request, who: Caller = Depends(
 
 
 @router.post("/models")
+@described(U.CREATE_MODEL)
 async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("name")]
@@ -170,6 +183,7 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/models")
+@described(U.LIST_MODELS)
 async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -185,6 +199,7 @@ async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.post("/models/versions")
+@described(U.CREATE_VERSION)
 async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("model_name")]
@@ -208,11 +223,13 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.get("/models/{full_name}")
+@described(U.GET_MODEL)
 async def get_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return model_json(await call(models.get_model, context(request), who, full_name))
 
 
 @router.patch("/models/{full_name}")
+@described(U.UPDATE_MODEL)
 async def update_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     m = await call(
@@ -229,6 +246,7 @@ async def update_model(full_name: str, request: Request, who: Caller = Depends(c
 
 
 @router.delete("/models/{full_name}")
+@described(U.DELETE_MODEL)
 async def delete_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(models.delete_model, context(request), who, full_name)
     return {}
@@ -238,6 +256,7 @@ async def delete_model(full_name: str, request: Request, who: Caller = Depends(c
 
 
 @router.get("/models/{full_name}/versions")
+@described(U.LIST_VERSIONS)
 async def list_versions(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -252,6 +271,7 @@ async def list_versions(full_name: str, request: Request, who: Caller = Depends(
 
 
 @router.get("/models/{full_name}/versions/{version}")
+@described(U.GET_VERSION)
 async def get_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -260,6 +280,7 @@ async def get_version(
 
 
 @router.patch("/models/{full_name}/versions/{version}")
+@described(U.UPDATE_VERSION)
 async def update_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -277,6 +298,7 @@ async def update_version(
 
 
 @router.delete("/models/{full_name}/versions/{version}")
+@described(U.DELETE_VERSION)
 async def delete_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -285,6 +307,7 @@ async def delete_version(
 
 
 @router.patch("/models/{full_name}/versions/{version}/finalize")
+@described(U.FINALIZE_VERSION)
 async def finalize_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -294,6 +317,7 @@ async def finalize_version(
 
 
 @router.post("/temporary-model-version-credentials")
+@described(U.VERSION_CREDENTIALS)
 async def model_version_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     operation = f.get("operation")
@@ -313,6 +337,7 @@ async def model_version_credentials(request: Request, who: Caller = Depends(call
 
 
 @router.put("/models/{full_name}/aliases/{alias}")
+@described(U.SET_ALIAS)
 async def set_alias(
     full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -336,6 +361,7 @@ async def set_alias(
 
 
 @router.get("/models/{full_name}/aliases/{alias}")
+@described(U.GET_ALIAS)
 async def get_alias(
     full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -344,6 +370,7 @@ async def get_alias(
 
 
 @router.delete("/models/{full_name}/aliases/{alias}")
+@described(U.DELETE_ALIAS)
 async def delete_alias(
     full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -368,6 +395,7 @@ def _changes(f: dict[str, Any]) -> tuple[dict[str, object], list[object]]:
 
 
 @router.patch("/securable-tags/{securable_type}/{full_name}")
+@described(per="securable_type", variants=U.SECURABLE_TAGS)
 async def change_securable_tags(
     securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -387,6 +415,7 @@ async def change_securable_tags(
 
 
 @router.patch("/subentity-tags/{securable_type}/{full_name}/{subentity}")
+@described(per="securable_type", variants=U.VERSION_TAGS)
 async def change_version_tags(
     securable_type: str,
     full_name: str,
