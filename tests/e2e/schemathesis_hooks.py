@@ -16,7 +16,14 @@ FORMATS = {
     "principal": st.just(ADMIN),
     # Empty: no deployment job (none exists on a fresh server).
     "deployment-job": st.just(""),
+    # Where notifications would go: only ever this machine (a closed port, the local SMTP
+    # port), never another host.
+    "smtp-host": st.just("127.0.0.1"),
+    "destination-address": st.sampled_from(["ops@example.com", "http://127.0.0.1:9/hook"]),
 }
 
 for name, strategy in FORMATS.items():
     schemathesis.openapi.format(name, strategy)
+
+# The bulk upload's body is a tar stream; any bytes make a (mostly refused) one.
+schemathesis.openapi.media_type("application/x-tar", st.binary(max_size=4096))

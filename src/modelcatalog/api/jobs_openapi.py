@@ -254,7 +254,7 @@ SET_SMTP = Operation(
     SMTP,
     body=obj(
         {
-            "host": string("The SMTP server's host name.", format="hostname"),
+            "host": string("The SMTP server's host name or IP address.", format="smtp-host"),
             "port": nullable(integer(minimum=1, maximum=65535)),
             "security": nullable(string(enum=["starttls", "ssl", "none"])),
             "from_address": string("The sender's address.", format="email"),

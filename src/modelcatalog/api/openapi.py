@@ -136,10 +136,11 @@ class Operation:
             {"name": name, "in": "path", "required": True, "schema": schema}
             for name, schema in self.path.items()
         ]
-        parameters += [
-            {"name": name, "in": "query", "required": name in self.required_query, "schema": s}
-            for name, s in self.query.items()
-        ]
+        for name, schema in self.query.items():
+            required = name in self.required_query
+            if not required:  # an optional parameter sent empty is read as absent
+                schema = {"anyOf": [schema, string("Empty: as if absent.", maxLength=0)]}
+            parameters.append({"name": name, "in": "query", "required": required, "schema": schema})
         if parameters:
             operation["parameters"] = parameters
         if self.body is not None:
@@ -286,7 +287,7 @@ PRINCIPAL = string(
     "digits, spaces or . _ @ + -",
     pattern="^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,254}$",
 )
-EXISTING_PRINCIPAL = {**PRINCIPAL, "format": "principal", "description": "An existing principal."}
+EXISTING_PRINCIPAL = string("The name of an existing principal.", format="principal")
 MAX_RESULTS = integer(
     "Page size: 0 or absent means the default; larger values are clamped.", minimum=0
 )

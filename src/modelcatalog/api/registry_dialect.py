@@ -65,6 +65,13 @@ def version_json(v: VersionView) -> dict[str, Any]:
     return body
 
 
+def _one_tag(f: dict[str, Any]) -> dict[str, object]:
+    key = f.get("key")
+    if not isinstance(key, str):
+        raise InvalidParameter("'key' is required: a tag key (a string).", "key")
+    return {key: f.get("value")}
+
+
 @router.post("/registered-models/create")
 @described(R.CREATE_MODEL)
 async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
@@ -144,9 +151,7 @@ async def sdk_repository_probe(who: Caller = Depends(caller)) -> dict:
 @described(R.SET_MODEL_TAG)
 async def set_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
-    await call(
-        tags.change_model_tags, context(request), who, f.get("name"), {f.get("key"): f.get("value")}
-    )
+    await call(tags.change_model_tags, context(request), who, f.get("name"), _one_tag(f))
     return {}
 
 
@@ -269,7 +274,7 @@ async def finalize_version(request: Request, who: Caller = Depends(caller)) -> d
 async def temporary_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     operation = f.get("operation")
-    if operation not in READ_OPERATIONS | WRITE_OPERATIONS:
+    if not isinstance(operation, str) or operation not in READ_OPERATIONS | WRITE_OPERATIONS:
         raise InvalidParameter(
             f"'operation' is {operation!r}: expected MODEL_VERSION_OPERATION_READ or "
             "MODEL_VERSION_OPERATION_READ_WRITE.",
@@ -302,7 +307,7 @@ async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> di
         who,
         f.get("name"),
         f.get("version"),
-        {f.get("key"): f.get("value")},
+        _one_tag(f),
     )
     return {}
 

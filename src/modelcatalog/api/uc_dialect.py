@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.convertors import Convertor, register_url_convertor
 
 from modelcatalog.api import uc_openapi as U
 from modelcatalog.api.deps import call, caller, context
@@ -30,6 +31,22 @@ from modelcatalog.service.views import VersionView
 router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["unity catalog (2.1)"])
 
 MODEL_TYPES = {"function", "registered_model", "model"}
+
+
+class ModelFullName(Convertor[str]):
+    """A model's full name in a path, never `versions`: `/models/versions` answers POST only
+    (405 otherwise) instead of reading `versions` as a model's name."""
+
+    regex = "(?!versions$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("model_full_name", ModelFullName())
 
 
 def _readable(request: Request, v: VersionView) -> VersionView:
@@ -222,13 +239,13 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
     return version_json(v)
 
 
-@router.get("/models/{full_name}")
+@router.get("/models/{full_name:model_full_name}")
 @described(U.GET_MODEL)
 async def get_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return model_json(await call(models.get_model, context(request), who, full_name))
 
 
-@router.patch("/models/{full_name}")
+@router.patch("/models/{full_name:model_full_name}")
 @described(U.UPDATE_MODEL)
 async def update_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
@@ -245,7 +262,7 @@ async def update_model(full_name: str, request: Request, who: Caller = Depends(c
     return model_json(m)
 
 
-@router.delete("/models/{full_name}")
+@router.delete("/models/{full_name:model_full_name}")
 @described(U.DELETE_MODEL)
 async def delete_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(models.delete_model, context(request), who, full_name)
@@ -388,7 +405,8 @@ def _changes(f: dict[str, Any]) -> tuple[dict[str, object], list[object]]:
             '\'changes\' is required: {"add_tags": [{"key", "value"}], "remove": [key]}.',
             "changes",
         )
-    remove = changes.get("remove") or []
+    remove = changes.get("remove")
+    remove = [] if remove is None else remove
     if not isinstance(remove, list):
         raise InvalidParameter("'changes.remove' must be a list of tag keys.", "changes.remove")
     return tag_pairs(changes.get("add_tags"), "changes.add_tags"), remove

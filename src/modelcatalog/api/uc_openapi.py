@@ -15,7 +15,6 @@ from modelcatalog.api.openapi import (
     MODEL_FULL_NAME,
     NAME,
     PAGED,
-    PRINCIPAL,
     SCHEMA_FULL_NAME,
     TAG_KEY,
     TAG_OUT,
@@ -391,9 +390,10 @@ EFFECTIVE = obj(
 )
 # The metastore is one securable; the name in its path is not read.
 GRANT_NAMES = {**SECURABLE_NAMES, "metastore": string("Not read: there is one metastore.")}
-WHO = {"principal": PRINCIPAL}
 GET_PERMISSIONS = {
-    kind: Operation(ASSIGNMENTS, path={"full_name": name}, query=WHO)
+    kind: Operation(
+        ASSIGNMENTS, path={"full_name": name}, query={"principal": string("Only this principal.")}
+    )
     for kind, name in GRANT_NAMES.items()
 }
 UPDATE_PERMISSIONS = {
@@ -401,6 +401,6 @@ UPDATE_PERMISSIONS = {
     for kind, name in GRANT_NAMES.items()
 }
 EFFECTIVE_PERMISSIONS = {
-    kind: Operation(EFFECTIVE, path={"full_name": name}, query=WHO)
+    kind: Operation(EFFECTIVE, path={"full_name": name}, query={"principal": EXISTING_PRINCIPAL})
     for kind, name in GRANT_NAMES.items()
 }

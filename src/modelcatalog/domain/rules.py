@@ -79,6 +79,8 @@ def version_number(value: object, field: str = "version") -> int:
     """A model version number: a positive integer, given as int or digits."""
     if isinstance(value, bool):
         value = None
+    if isinstance(value, float) and value.is_integer():  # JSON does not tell 1.0 from 1
+        value = int(value)
     if isinstance(value, int) and 0 < value <= MAX_VERSION:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():

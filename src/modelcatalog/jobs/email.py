@@ -102,8 +102,8 @@ def smtp_settings(
         raise InvalidParameter(
             f"'host' is {host!r}: expected the SMTP server's host name or IP address.", "host"
         )
-    mode = security.strip().lower() if isinstance(security, str) and security.strip() else None
-    mode = mode or "starttls"
+    mode: object = security.strip().lower() if isinstance(security, str) else security
+    mode = "starttls" if mode in (None, "") else mode
     if mode not in SECURITY:
         raise InvalidParameter(
             f"'security' is {security!r}; allowed: {', '.join(SECURITY)}.", "security"
