@@ -9,6 +9,9 @@ from pathlib import Path
 DEFAULT_DATA_DIR = "modelcatalog-data"
 MIN_URL_LIFETIME = 10
 MAX_URL_LIFETIME = 86_400
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+MIN_MAX_REQUEST_BYTES = 64 * 1024
+DEFAULT_AUTH_FAILURES_PER_MINUTE = 30
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,11 @@ class ServerSettings:
     database_uri: str
     storage_root: str
     url_lifetime_seconds: int = 900
+    # The largest JSON request body; model files travel through upload URLs, not JSON.
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # Failed authentications one client address may make per minute before it is slowed down
+    # (0: never slowed down).
+    auth_failures_per_minute: int = DEFAULT_AUTH_FAILURES_PER_MINUTE
 
     @classmethod
     def resolve(
@@ -28,6 +36,8 @@ class ServerSettings:
         database_uri: str | None = None,
         storage_root: str | None = None,
         url_lifetime_seconds: int | None = None,
+        max_request_bytes: int | None = None,
+        auth_failures_per_minute: int | None = None,
     ) -> ServerSettings:
         """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -39,8 +49,28 @@ class ServerSettings:
                 f"the presigned URL lifetime is {lifetime} seconds; it must be between "
                 f"{MIN_URL_LIFETIME} and {MAX_URL_LIFETIME}"
             )
+        body_limit = max_request_bytes or cls.max_request_bytes
+        if body_limit < MIN_MAX_REQUEST_BYTES:
+            raise ValueError(
+                f"the request body limit is {body_limit} bytes; it must be at least "
+                f"{MIN_MAX_REQUEST_BYTES} (64 KiB)"
+            )
+        failures = (
+            cls.auth_failures_per_minute
+            if auth_failures_per_minute is None
+            else auth_failures_per_minute
+        )
+        if failures < 0:
+            raise ValueError(
+                f"the failed authentications per minute are {failures}; use 0 (no limit) or more"
+            )
         return cls(
-            data_dir=folder, database_uri=uri, storage_root=root, url_lifetime_seconds=lifetime
+            data_dir=folder,
+            database_uri=uri,
+            storage_root=root,
+            url_lifetime_seconds=lifetime,
+            max_request_bytes=body_limit,
+            auth_failures_per_minute=failures,
         )
 
     @property

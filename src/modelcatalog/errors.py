@@ -39,6 +39,12 @@ class InvalidParameter(CatalogError):
         self.field = field
 
 
+class RequestTooLarge(InvalidParameter):
+    """The request body is larger than the server accepts."""
+
+    kind = "REQUEST_TOO_LARGE"
+
+
 class FailedPrecondition(CatalogError):
     """The request is well formed but the object is not in a state that allows it."""
 
@@ -55,3 +61,23 @@ class Unauthenticated(CatalogError):
     """No valid credentials came with the request."""
 
     kind = "UNAUTHENTICATED"
+
+
+class TooManyRequests(CatalogError):
+    """The client must slow down; `retry_after` says for how many seconds."""
+
+    kind = "REQUEST_LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(CatalogError):
+    """The server cannot serve this request now (it would lose a guarantee); retry later."""
+
+    kind = "TEMPORARILY_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -222,3 +222,28 @@ def test_queries_by_securable_principal_action_and_time(admin: httpx.Client) -> 
     bad = admin.get(f"{NATIVE}/audit", params={"since": "yesterday"})
     assert bad.status_code == 400
     assert "since" in bad.json()["message"]
+
+
+def test_denials_around_a_hostile_request_are_all_kept(admin: httpx.Client) -> None:
+    """A principal with no grants is denied three times, sends a name with a NUL byte, and is
+    denied once more: every denial and the refused request are in the log, which verifies."""
+    name = f"nobody_{uuid.uuid4().hex[:6]}"
+    add_principal(admin, name)
+    server = admin.server  # type: ignore[attr-defined]
+    model = f"{admin.catalog}.s.m"
+    with httpx.Client(
+        base_url=server.url, headers=server.headers(token_for(admin, name)), timeout=60
+    ) as stranger:
+        for _ in range(3):
+            assert stranger.get(f"{UC}/models/{model}").status_code == 404
+        hostile = stranger.get(f"{UC}/models/{admin.catalog}.s.m%00x")
+        assert hostile.status_code == 400, hostile.text
+        assert "NUL" in hostile.json()["message"]
+        assert stranger.get(f"{UC}/models/{model}").status_code == 404
+    records = audit_records(admin, principal=name)
+    denied = [r for r in records if r["outcome"] == "denied"]
+    refused = [r for r in records if r["action"] == "refuseRequest"]
+    assert len(denied) == 4, records
+    assert len(refused) == 1 and refused[0]["outcome"] == "failed", records
+    assert "\x00" in refused[0]["parameters"]["path"]
+    assert _verify(admin)["intact"]

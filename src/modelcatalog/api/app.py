@@ -30,6 +30,7 @@ from modelcatalog.api import (
 from modelcatalog.api.deps import caller
 from modelcatalog.api.observability import Metrics, RequestObserver
 from modelcatalog.api.openapi import Operation, described, install, obj, string
+from modelcatalog.api.throttle import FailedAuthThrottle
 from modelcatalog.config import ServerSettings, admin_token_from_env
 from modelcatalog.errors import CatalogError
 from modelcatalog.jobs import settings as job_settings
@@ -128,7 +129,10 @@ def create_app(
     )
     app.state.ctx = build_context(settings, job_config)
     app.state.run_engine = run_engine
+    app.state.max_request_bytes = settings.max_request_bytes
+    app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
     metrics = Metrics()
+    metrics.watch_audit(app.state.ctx.audit)
     app.add_middleware(RequestObserver, metrics=metrics)
     app.add_exception_handler(CatalogError, errors.catalog_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
@@ -196,6 +200,10 @@ def app_from_environment() -> FastAPI:
         database_uri=os.environ.get("MODELCATALOG_DATABASE_URI"),
         storage_root=os.environ.get("MODELCATALOG_STORAGE_ROOT"),
         url_lifetime_seconds=int(os.environ.get("MODELCATALOG_URL_LIFETIME_SECONDS") or 0) or None,
+        max_request_bytes=int(os.environ.get("MODELCATALOG_MAX_REQUEST_BYTES") or 0) or None,
+        auth_failures_per_minute=_optional_int(
+            os.environ.get("MODELCATALOG_AUTH_FAILURES_PER_MINUTE")
+        ),
     )
     app = create_app(settings, job_settings.from_environment(dict(os.environ), _default_url()))
     # Everything built at start-up lives as long as the process: moved out of the collector's
@@ -204,6 +212,10 @@ def app_from_environment() -> FastAPI:
     gc.collect()
     gc.freeze()
     return app
+
+
+def _optional_int(value: str | None) -> int | None:
+    return int(value) if value else None
 
 
 def _default_url() -> str:

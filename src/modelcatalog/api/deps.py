@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from modelcatalog.errors import Unauthenticated
+from modelcatalog.api.requests import checked_address
+from modelcatalog.errors import InvalidParameter, TooManyRequests, Unauthenticated
 from modelcatalog.service import audit, principals
 from modelcatalog.service.context import Caller, ServiceContext
 
@@ -32,28 +33,57 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def url_bearer(request: Request) -> Caller:
-    """Whoever presents a presigned URL: anonymous until its signature names the principal."""
+def anonymous(request: Request) -> Caller:
+    """Whoever sent the request, before any credential names them."""
     return Caller(
         "anonymous", 0, request_id=request.state.request_id, client_address=_client(request)
     )
 
 
+def url_bearer(request: Request) -> Caller:
+    """Whoever presents a presigned URL: anonymous until its signature names the principal."""
+    who = anonymous(request)
+    _check_address(request, who)
+    return who
+
+
 async def caller(request: Request) -> Caller:
-    """The authenticated principal of this request (401 without a valid bearer token)."""
+    """The authenticated principal of this request (401 without a valid bearer token, 429 from
+    an address that failed too often), with its path and query checked against the text rules."""
     token = bearer_token(request)
+    ctx = context(request)
     # A token verified moments ago is answered from memory, without a trip to a worker thread.
-    found = principals.cached_caller(context(request), token)
+    found = principals.cached_caller(ctx, token)
     if found is None:
+        throttle = request.app.state.auth_throttle
+        address = _client(request)
         try:
-            found = await run_in_threadpool(principals.authenticate, context(request), token)
-        except Unauthenticated as exc:
+            throttle.check(address)
+        except TooManyRequests as exc:
             audit.record_refused_credentials(
-                context(request).audit, url_bearer(request), request.url.path, exc.message
+                ctx.audit, anonymous(request), request.url.path, exc.message, exc.kind
+            )
+            raise
+        try:
+            found = await run_in_threadpool(principals.authenticate, ctx, token)
+        except Unauthenticated as exc:
+            throttle.failed(address)
+            audit.record_refused_credentials(
+                ctx.audit, anonymous(request), request.url.path, exc.message
             )
             raise
     request.state.principal = found.name
-    return replace(found, request_id=request.state.request_id, client_address=_client(request))
+    who = replace(found, request_id=request.state.request_id, client_address=_client(request))
+    _check_address(request, who)
+    return who
+
+
+def _check_address(request: Request, who: Caller) -> None:
+    try:
+        checked_address(request)
+    except InvalidParameter as exc:
+        audit.record_refused_input(context(request).audit, who, request.url.path, exc.message)
+        raise
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -18,7 +18,10 @@ STATUS = {
     "NOT_FOUND": 404,
     "ALREADY_EXISTS": 409,
     "INVALID_PARAMETER": 400,
+    "REQUEST_TOO_LARGE": 413,
     "FAILED_PRECONDITION": 400,
+    "REQUEST_LIMIT_EXCEEDED": 429,
+    "TEMPORARILY_UNAVAILABLE": 503,
     "PERMISSION_DENIED": 403,
     "UNAUTHENTICATED": 401,
     "INTERNAL_ERROR": 500,
@@ -29,13 +32,16 @@ MLFLOW_CODES = {
     "NOT_FOUND": "RESOURCE_DOES_NOT_EXIST",
     "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS",
     "INVALID_PARAMETER": "INVALID_PARAMETER_VALUE",
+    "REQUEST_TOO_LARGE": "INVALID_PARAMETER_VALUE",
     "FAILED_PRECONDITION": "INVALID_STATE",
 }
 UC_CODES = {
     "NOT_FOUND": "NOT_FOUND",
     "ALREADY_EXISTS": "ALREADY_EXISTS",
     "INVALID_PARAMETER": "INVALID_ARGUMENT",
+    "REQUEST_TOO_LARGE": "INVALID_ARGUMENT",
     "FAILED_PRECONDITION": "FAILED_PRECONDITION",
+    "REQUEST_LIMIT_EXCEEDED": "RESOURCE_EXHAUSTED",
 }
 
 
@@ -57,7 +63,11 @@ def error_body(kind: str, message: str, path: str) -> JSONResponse:
 
 async def catalog_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CatalogError)
-    return error_body(exc.kind, exc.message, request.url.path)
+    response = error_body(exc.kind, exc.message, request.url.path)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -6,17 +6,22 @@ import json
 import logging
 import random
 import time
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from modelcatalog.service.audit import AuditLog
 
 access_log = logging.getLogger("modelcatalog.access")
 
@@ -39,6 +44,32 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )
+
+    def watch_audit(self, audit_log: AuditLog) -> None:
+        """Expose the audit writer's queue and failures, read when scraped."""
+        for name, text, read in (
+            (
+                "modelcatalog_audit_records_unwritten",
+                "Audit records queued or being written, not yet committed",
+                lambda: audit_log.unwritten,
+            ),
+            (
+                "modelcatalog_audit_records_dropped",
+                "Audit records ever given up on (stays 0)",
+                lambda: audit_log.dropped,
+            ),
+            (
+                "modelcatalog_audit_write_failures",
+                "Failed attempts to write audit records (each retried)",
+                lambda: audit_log.write_failures,
+            ),
+            (
+                "modelcatalog_audit_records_escaped",
+                "Audit records stored escaped because the database refused them as they were",
+                lambda: audit_log.escaped,
+            ),
+        ):
+            Gauge(name, text, registry=self.registry).set_function(read)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

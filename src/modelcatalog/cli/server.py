@@ -49,6 +49,24 @@ def server(
             help="Seconds a presigned upload or download URL stays valid (10 to 86400).",
         ),
     ] = 900,
+    max_request_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="MODELCATALOG_MAX_REQUEST_BYTES",
+            min=65_536,
+            help="Largest JSON request body in bytes (refused with 413 while it is read). Model "
+            "files are uploaded through URLs and are not limited by it.",
+        ),
+    ] = 16 * 1024 * 1024,
+    auth_failures_per_minute: Annotated[
+        int,
+        typer.Option(
+            envvar="MODELCATALOG_AUTH_FAILURES_PER_MINUTE",
+            min=0,
+            help="Failed authentications one client address may make per minute (in bursts of "
+            "as many) before it is answered 429 with Retry-After; 0 turns this off.",
+        ),
+    ] = 30,
     workers: Annotated[
         int, typer.Option(envvar="MODELCATALOG_WORKERS", min=1, max=64, help="Worker processes.")
     ] = 1,
@@ -148,6 +166,8 @@ def server(
             database_uri=database_uri,
             storage_root=storage_root,
             url_lifetime_seconds=url_lifetime,
+            max_request_bytes=max_request_bytes,
+            auth_failures_per_minute=auth_failures_per_minute,
         )
         token_file = prepare(settings)
     except ValueError as exc:
@@ -174,6 +194,8 @@ def server(
     os.environ["MODELCATALOG_DATABASE_URI"] = settings.database_uri
     os.environ["MODELCATALOG_STORAGE_ROOT"] = settings.storage_root
     os.environ["MODELCATALOG_URL_LIFETIME_SECONDS"] = str(settings.url_lifetime_seconds)
+    os.environ["MODELCATALOG_MAX_REQUEST_BYTES"] = str(settings.max_request_bytes)
+    os.environ["MODELCATALOG_AUTH_FAILURES_PER_MINUTE"] = str(settings.auth_failures_per_minute)
     os.environ["MODELCATALOG_HOST"], os.environ["MODELCATALOG_PORT"] = host, str(port)
     os.environ["MODELCATALOG_JOB_QUEUE"] = job_queue
     os.environ["MODELCATALOG_JOB_WORKERS"] = str(job_workers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from modelcatalog.domain import text
 from modelcatalog.errors import InvalidParameter
 
 NAME_PART = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -13,8 +14,8 @@ RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 TAG_KEY_FORBIDDEN = set(".,-=/:")
 MAX_TAGS = 50
 MAX_TAG_KEY = 255
-MAX_TAG_VALUE = 1000
-MAX_COMMENT = 65_536
+MAX_TAG_VALUE = text.FIELDS["value"].max_length or 1000
+MAX_COMMENT = text.MAX_COMMENT
 MAX_VERSION = 2**31 - 1
 STAGE_WORDS = {"production", "staging", "archived", "none", "latest"}
 
@@ -119,6 +120,7 @@ def tag_key(value: object, field: str = "key") -> str:
         raise InvalidParameter(
             f"'{field}' must be a tag key of 1 to {MAX_TAG_KEY} characters.", field
         )
+    text.checked(value, field, text.FIELDS["key"])
     bad = sorted(set(value) & TAG_KEY_FORBIDDEN)
     if bad:
         raise InvalidParameter(
@@ -140,7 +142,7 @@ def tag_value(value: object, field: str = "value") -> str:
             f"'{field}' is {len(value)} characters long; a tag value is at most {MAX_TAG_VALUE}.",
             field,
         )
-    return value
+    return text.checked(value, field, text.FIELDS["value"])
 
 
 def comment(value: object, field: str = "comment") -> str | None:
@@ -154,7 +156,7 @@ def comment(value: object, field: str = "comment") -> str | None:
             f"'{field}' is {len(value)} characters long; a description is at most {MAX_COMMENT:,}.",
             field,
         )
-    return value
+    return text.checked(value, field, text.FIELDS["comment"])
 
 
 _PRINCIPAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,254}$")
@@ -173,7 +175,8 @@ def principal_name(value: object, field: str = "name") -> str:
 
 
 def optional_text(value: object, field: str) -> str | None:
-    """A free-text field that may be absent (None or empty); anything but a string is refused."""
+    """A text field that may be absent (None or empty), checked by its rule in `text.FIELDS`;
+    anything but a string is refused."""
     if value is not None and not isinstance(value, str):
         raise InvalidParameter(f"'{field}' must be a string.", field)
-    return value or None
+    return text.checked(value, field) if value else None

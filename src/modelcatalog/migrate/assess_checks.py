@@ -7,10 +7,12 @@ A code, once published, keeps its meaning: reports and scripts filter on it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modelcatalog.domain import text
 from modelcatalog.domain.privileges import permission_map
 from modelcatalog.domain.rules import MAX_COMMENT, MAX_TAG_VALUE, MAX_TAGS
 from modelcatalog.migrate.extras import PrincipalKind, SourceExtras
@@ -150,6 +152,7 @@ def model_findings(model: ModelInventory, model_map: ModelMap) -> Iterator[Findi
             "the description is cut to the limit",
         )  # fmt: skip
     yield from _tag_findings(name, None, model.tags)
+    yield from text_findings(name, None, [("description", model.description, "comment")])
     stage_aliases = {model_map.alias_for_stage(s) for s in ("Production", "Staging")}
     for alias, number in sorted(model.aliases.items()):
         problem = alias_problem(alias)
@@ -170,8 +173,42 @@ def model_findings(model: ModelInventory, model_map: ModelMap) -> Iterator[Findi
     yield from _permission_findings(model)
 
 
+_TEXT_REPAIR = {
+    text.PROSE: "refused characters (NUL, unpaired surrogates, other control characters) are "
+    "removed; tab, newline and carriage return stay",
+    text.LINE: "refused characters are removed and line breaks become spaces",
+}
+
+
+def text_findings(
+    model: str, version: int | None, values: list[tuple[str, str, str]]
+) -> Iterator[Finding]:
+    """MA105 for each (label, value, field) whose text the catalog's text rules refuse."""
+    what = f"Version {version}" if version is not None else "The model"
+    for label, value, field in values:
+        rule = text.field_rule(field)
+        if field in _LENGTH_FOUND_ELSEWHERE:
+            rule = dataclasses.replace(rule, max_length=None)
+        problem = text.problem(value, rule) if value else None
+        if problem is not None:
+            yield _finding(
+                "MA105", "warning", model, version, f"{what}'s {label} {problem}.",
+                f"repaired by the plan: {_TEXT_REPAIR[rule.kind]}",
+            )  # fmt: skip
+
+
+# Too long a description (MA104), tag key (MA111) or tag value (MA113) has a finding of its own.
+_LENGTH_FOUND_ELSEWHERE = ("comment", "key", "value")
+
+
 def _tag_findings(model: str, version: int | None, tags: dict[str, str]) -> Iterator[Finding]:
     what = f"version {version}" if version is not None else "The model"
+    yield from text_findings(
+        model,
+        version,
+        [(f"tag key {k!r}", k, "key") for k in sorted(tags)]
+        + [(f"value of tag {k!r}", v, "value") for k, v in sorted(tags.items())],
+    )
     for key, value in sorted(tags.items()):
         problem = tag_key_problem(key)
         if problem:
@@ -299,6 +336,15 @@ def version_findings(model: ModelInventory, inventory: VersionInventory) -> Iter
             "migrated without lineage to a run",
         )  # fmt: skip
     yield from _tag_findings(name, number, version.tags)
+    yield from text_findings(
+        name,
+        number,
+        [
+            ("description", version.description or "", "comment"),
+            ("run id", version.run_id or "", "run_id"),
+            ("source", version.source or "", "source"),
+        ],
+    )
     activity = inventory.activity
     if activity.comments:
         yield _finding(

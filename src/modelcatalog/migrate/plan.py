@@ -8,10 +8,12 @@ that cannot move cleanly is refused here, before anything is written anywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from modelcatalog.domain import text as text_rules
 from modelcatalog.domain.rules import MAX_COMMENT
 from modelcatalog.migrate.activity import activity_section
 from modelcatalog.migrate.config import MigrationConfig
@@ -53,12 +55,25 @@ def _joined(*parts: str) -> str:
     return "\n\n".join(p.strip("\n") for p in parts if p and p.strip())
 
 
-def _fit_comment(text: str, where: str, notes: list[str]) -> str:
+def _fit_comment(value: str, where: str, notes: list[str]) -> str:
+    text = _repaired(value, "comment", where, notes)
     if len(text) <= MAX_COMMENT:
         return text
     marker = "\n\n(cut: the full text was longer than the catalog's 65,536 characters)"
     notes.append(f"{where}: description cut from {len(text)} to {MAX_COMMENT} characters")
     return text[: MAX_COMMENT - len(marker)] + marker
+
+
+def _repaired(value: str | None, field: str, where: str, notes: list[str]) -> str | None:
+    """`value` without the characters the catalog's text rules refuse, noting the repair (a
+    length is the caller's to handle)."""
+    if not value:
+        return value
+    rule = dataclasses.replace(text_rules.field_rule(field), max_length=None)
+    fixed = text_rules.repaired(value, rule)
+    if fixed != value:
+        notes.append(f"{where}: characters the catalog refuses removed from the {field}")
+    return fixed
 
 
 def build_plan(
@@ -184,6 +199,7 @@ def _version_plan(
     where = f"version {version.version}"
     model_plan.notes.extend(f"{where} tags: {n}" for n in outcome.notes)
     model_plan.tag_renames.extend(r for r in outcome.renames if r not in model_plan.tag_renames)
+    run_id = _repaired(version.run_id, "run_id", where, model_plan.notes)
     activity = extras.activity_of(version.model, str(version.version)) if extras else None
     comment = _fit_comment(
         _joined(version.description, activity_section(activity), outcome.description_section),
@@ -201,13 +217,13 @@ def _version_plan(
             registry=registry.display_uri,
             model=version.model,
             version=str(version.version),
-            run_id=version.run_id,
-            run_link=version.run_link,
+            run_id=run_id,
+            run_link=_repaired(version.run_link, "run_link", where, []),
         ),
         files=len(files),
         bytes=sum(f.size for f in files),
-        source=version.source,
-        run_id=version.run_id,
+        source=_repaired(version.source, "source", where, model_plan.notes),
+        run_id=run_id,
     )
 
 

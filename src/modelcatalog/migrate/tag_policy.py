@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from modelcatalog.domain import text
 from modelcatalog.domain.rules import MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS
 from modelcatalog.migrate.plan_model import TagRename
 
@@ -34,7 +35,9 @@ class TagOutcome:
 def fixed_key(key: str) -> tuple[str, str]:
     """The key the catalog accepts for `key`, and why it changed ('' if it did not)."""
     reasons = []
-    fixed = key
+    fixed = text.repaired(key, text.FIELDS["key"]).strip()
+    if fixed != key:
+        reasons.append("characters the catalog refuses (controls, line breaks) removed")
     if _FORBIDDEN.search(fixed):
         chars = " ".join(sorted(set(_FORBIDDEN.findall(fixed))))
         fixed = _FORBIDDEN.sub("_", fixed)
@@ -73,8 +76,13 @@ def apply_tag_policy(
     renames: list[TagRename] = []
     spilled: dict[str, str] = {}
     # Keys that are fine keep their names; only the ones being renamed can get a suffix.
+    notes: list[str] = []
     for key in sorted(tags, key=lambda k: (fixed_key(k)[0] != k, k)):
         value = tags[key]
+        if len(value) <= MAX_TAG_VALUE:  # a longer one moves to the description, repaired there
+            value = text.repaired(value, text.FIELDS["value"])
+            if value != tags[key]:
+                notes.append(f"value of {key!r}: characters the catalog refuses removed")
         if len(value) > MAX_TAG_VALUE:
             spilled[key] = value
             continue
@@ -96,7 +104,9 @@ def apply_tag_policy(
             if key not in kept_keys:
                 spilled[original.get(key, key)] = accepted.pop(key)
         renames = [r for r in renames if r.renamed in accepted]
-    outcome = TagOutcome(tags=dict(sorted({**accepted, **reserved}.items())), renames=renames)
+    outcome = TagOutcome(
+        tags=dict(sorted({**accepted, **reserved}.items())), renames=renames, notes=notes
+    )
     if not spilled:
         return outcome
     outcome.overflow = dict(sorted(spilled.items()))

@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelcatalog.errors import CatalogError, HiddenFromCaller, PermissionDenied
+from modelcatalog.errors import CatalogError, HiddenFromCaller, PermissionDenied, Unavailable
 from modelcatalog.service.context import Caller, now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import Database
@@ -168,25 +168,69 @@ def record_in(session: Session) -> None:
     scope.written = True
 
 
-def record_refused_credentials(log: AuditLog, bearer: Caller, path: str, reason: str) -> None:
+def record_refused_credentials(
+    log: AuditLog, bearer: Caller, path: str, reason: str, error_code: str = "UNAUTHENTICATED"
+) -> None:
     """A request turned away for missing or bad credentials is a denial too."""
     scope = Scope(bearer, "authenticate", None, None, {"path": path, "reason": reason})
-    log.later(scope, DENIED, "UNAUTHENTICATED")
+    log.later(scope, DENIED, error_code, wait=False)
+
+
+def record_refused_input(log: AuditLog, caller: Caller, path: str, reason: str) -> None:
+    """A request refused before any operation ran, for text the catalog does not accept, is
+    kept too: hostile input is worth seeing."""
+    scope = Scope(caller, "refuseRequest", None, None, {"path": path, "reason": reason})
+    log.later(scope, FAILED, "INVALID_PARAMETER", wait=False)
+
+
+# The longest text each column holds; anything longer is cut (with a mark) rather than refused,
+# because a record that cannot be stored would be a record lost.
+_COLUMN_LIMITS = {
+    "principal": 255,
+    "action": 100,
+    "securable_type": 32,
+    "securable": 1024,
+    "outcome": 32,
+    "error_code": 64,
+    "request_id": 64,
+    "client_address": 255,
+}
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _storable(value: str, limit: int | None = None) -> str:
+    """`value` as every database can store it: NUL and unpaired surrogates written as escapes
+    (`\\x00`, `\\udfff`), then cut to `limit` characters."""
+    if _UNSTORABLE.search(value):
+        value = _UNSTORABLE.sub(_escape, value)
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return value
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code == 0 else f"\\u{code:04x}"
 
 
 def _entry(scope: Scope, outcome: str, error_code: str | None) -> dict[str, Any]:
-    return {
+    values: dict[str, Any] = {
         "at": now_ms(),
         "principal": scope.caller.name,
         "action": scope.action,
         "securable_type": scope.securable_type,
         "securable": scope.securable,
+        # JSON escapes NUL itself; unpaired surrogates are escaped by _storable.
         "parameters": json.dumps(scope.parameters, sort_keys=True, ensure_ascii=False),
         "outcome": outcome,
         "error_code": error_code,
         "request_id": scope.caller.request_id,
         "client_address": scope.caller.client_address,
     }
+    for key, value in values.items():
+        if isinstance(value, str):
+            values[key] = _storable(value, _COLUMN_LIMITS.get(key))
+    return values
 
 
 HASHED_FIELDS = (
@@ -249,24 +293,67 @@ def ensure_head(db: Database) -> None:
 
 
 class AuditLog:
-    """Writes queued records in batches from a background thread.
+    """Writes queued records in batches from a background thread, and never drops one.
 
     Requests only append to a deque; the writer wakes every `interval` seconds (or when asked
     to flush) and writes what has gathered in one transaction. Waking it for every record
-    would cost the request threads more, in thread switches, than the records themselves."""
+    would cost the request threads more, in thread switches, than the records themselves.
 
-    def __init__(self, db: Database, *, batch: int = 2000, interval: float = 0.1) -> None:
+    While the database refuses writes, records stay queued and the writer retries with growing
+    pauses. The queue is bounded (`max_pending`): when it is full, a request waits up to
+    `full_wait` seconds for room, then is refused with 503 rather than served unaudited. A
+    batch the database refuses for its content is written record by record, and a record it
+    still refuses is stored with every field escaped to ASCII and cut to fit."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        batch: int = 2000,
+        interval: float = 0.1,
+        max_pending: int = 100_000,
+        full_wait: float = 5.0,
+    ) -> None:
         self.db = db
         self.batch = batch
         self.interval = interval
+        self.max_pending = max_pending
+        self.full_wait = full_wait
+        self.write_failures = 0
+        """Failed attempts to write a batch (each retried)."""
+        self.dropped = 0
+        """Records given up on; nothing increments it, and `/metrics` shows that it stays 0."""
+        self.escaped = 0
+        """Records stored escaped because the database refused them as they were."""
         self._pending: deque[dict[str, Any]] = deque()
+        self._in_flight = 0
         self._busy = False
         self._wake = threading.Event()
         self._done = threading.Condition()
+        self._room = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
-    def later(self, scope: Scope, outcome: str, error_code: str | None) -> None:
+    @property
+    def unwritten(self) -> int:
+        """Records queued or being written, not yet committed."""
+        return len(self._pending) + self._in_flight
+
+    def later(
+        self, scope: Scope, outcome: str, error_code: str | None, *, wait: bool = True
+    ) -> None:
+        """Queue the record; when the queue is full, wait for room (if `wait`), else refuse."""
+        if len(self._pending) >= self.max_pending:
+            self._wake.set()
+            with self._room:
+                if not wait or not self._room.wait_for(
+                    lambda: len(self._pending) < self.max_pending, timeout=self.full_wait
+                ):
+                    raise Unavailable(
+                        "The audit log is not keeping up (the database is slow or unavailable); "
+                        "the request was not served. Retry shortly.",
+                        retry_after=int(self.full_wait) or 1,
+                    )
         scope.written = True
         self._pending.append(_entry(scope, outcome, error_code))
 
@@ -285,20 +372,57 @@ class AuditLog:
                 entries = []
                 while self._pending and len(entries) < self.batch:
                     entries.append(self._pending.popleft())
+                self._in_flight = len(entries)
+                with self._room:
+                    self._room.notify_all()
                 self._write(entries)
+                self._in_flight = 0
             self._busy = False
             with self._done:
                 self._done.notify_all()
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
-        for attempt in range(5):
+        """Write `entries` in order, retrying until the database takes them."""
+        pause = 0.1
+        while True:
             try:
-                with self.db.write() as session:
-                    _append(session, entries)
+                self._append(entries)
                 return
-            except Exception:  # the database may be briefly unavailable; keep the records
-                log.exception(
-                    "writing %d audit records failed (attempt %d)", len(entries), attempt + 1
-                )
-                threading.Event().wait(0.5 * (attempt + 1))
-        log.error("dropped %d audit records after repeated failures", len(entries))
+            except Exception:
+                self.write_failures += 1
+                log.exception("writing %d audit records failed; retrying", len(entries))
+            # Is it the database, or what the records hold? Written one by one, a record that
+            # cannot be stored as it is gets stored escaped; if even that fails, it is the
+            # database: wait, then try the rest again.
+            done = 0
+            try:
+                for entry in entries:
+                    try:
+                        self._append([entry])
+                    except Exception:
+                        self._append([_ascii_entry(entry)])
+                        self.escaped += 1
+                        log.warning("stored an audit record escaped (%s)", entry.get("action"))
+                    done += 1
+                return
+            except Exception:
+                entries = entries[done:]
+                self._in_flight = len(entries)
+                self.write_failures += 1
+                log.exception("the database refuses audit records; %d wait", len(entries))
+            threading.Event().wait(pause)
+            pause = min(pause * 2, 5.0)
+
+    def _append(self, entries: list[dict[str, Any]]) -> None:
+        with self.db.write() as session:
+            _append(session, entries)
+
+
+def _ascii_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A record with every text field written in ASCII escapes and cut to its column."""
+    safe = dict(entry)
+    for key, value in entry.items():
+        if isinstance(value, str):
+            escaped = json.dumps(value)[1:-1]
+            safe[key] = _storable(escaped, _COLUMN_LIMITS.get(key))
+    return safe

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter, NotFound, PermissionDenied, Unauthenticated
 from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
@@ -240,8 +241,7 @@ def create_token(
 ) -> tuple[str, TokenView]:
     """A new token for the caller (or, for an admin, for `principal`); the secret is returned
     once and never stored."""
-    if comment is not None and not isinstance(comment, str):
-        raise InvalidParameter("'comment' must be a string.", "comment")
+    comment = rules.comment(comment)
     created_at = _now()
     expires_at = None
     if isinstance(lifetime_seconds, float) and lifetime_seconds.is_integer():
