@@ -43,7 +43,7 @@ def name_part(value: object, field: str) -> str:
         raise InvalidParameter(
             f"'{field}' {problem}: a name of 1 to 255 letters, digits, '_' or '-'.", field
         )
-    if not NAME_PART.match(value):
+    if not NAME_PART.fullmatch(value):
         shown = value if len(value) <= 80 else value[:77] + "..."
         raise InvalidParameter(
             f"'{field}' is '{shown}': a name part must be 1 to 255 characters of letters, "
@@ -101,11 +101,11 @@ def version_number(value: object, field: str = "version") -> int:
 
 def alias_name(value: object, field: str = "alias") -> str:
     """Check an alias name; `latest` and `v<digits>` are reserved because MLflow resolves them."""
-    if not isinstance(value, str) or not ALIAS.match(value):
+    if not isinstance(value, str) or not ALIAS.fullmatch(value):
         raise InvalidParameter(
             f"'{field}' is '{value}': an alias is 1 to 255 letters, digits, '_' or '-'.", field
         )
-    if RESERVED_ALIAS.match(value):
+    if RESERVED_ALIAS.fullmatch(value):
         raise InvalidParameter(
             f"'{field}' is '{value}': 'latest' and 'v<number>' are reserved alias names "
             "(MLflow resolves them itself).",
@@ -165,7 +165,7 @@ _PRINCIPAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,254}$")
 def principal_name(value: object, field: str = "name") -> str:
     """A user's, service principal's or group's name, as identity providers hand them out
     (emails, application ids, group names with spaces); compared exactly."""
-    if not isinstance(value, str) or not _PRINCIPAL.match(value):
+    if not isinstance(value, str) or not _PRINCIPAL.fullmatch(value):
         raise InvalidParameter(
             f"'{field}' is {value!r}: a principal's name is 1 to 255 characters, starting with a "
             "letter or digit, then letters, digits, spaces or . _ @ + -.",

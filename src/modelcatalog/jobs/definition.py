@@ -132,7 +132,7 @@ def _fail(field_path: str, message: str) -> InvalidParameter:
 
 
 def _name(value: object, field_path: str) -> str:
-    if not isinstance(value, str) or not NAME.match(value):
+    if not isinstance(value, str) or not NAME.fullmatch(value):
         raise _fail(
             field_path,
             f"is {value!r}: expected 1 to 255 letters, digits, '_' or '-'.",
@@ -217,7 +217,7 @@ def _task(raw: object, index: int, parameters: dict[str, str | None]) -> Task:
                     )
     elif kind == "entry_point":
         value = raw["entry_point"]
-        if not isinstance(value, str) or not ENTRY_POINT.match(value):
+        if not isinstance(value, str) or not ENTRY_POINT.fullmatch(value):
             raise _fail(
                 f"{where}.entry_point", f"is {value!r}: expected 'package.module:function'."
             )

@@ -55,7 +55,7 @@ def address(value: object, field: str) -> str:
     """One email address, `name@example.com`; InvalidParameter naming `field` otherwise."""
     text = value.strip() if isinstance(value, str) else ""
     _, parsed = email.utils.parseaddr(text)
-    if not text or parsed != text or len(text) > MAX_ADDRESS or not ADDRESS.match(text):
+    if not text or parsed != text or len(text) > MAX_ADDRESS or not ADDRESS.fullmatch(text):
         shown = value if isinstance(value, str) and len(value) <= 80 else "(given value)"
         raise InvalidParameter(
             f"'{field}' is {shown!r}: expected one email address such as ops@example.com "
@@ -98,7 +98,7 @@ def smtp_settings(
     password: object,
 ) -> tuple[SmtpSettings, str | None]:
     """Validated settings, and the plain password (still to be sealed)."""
-    if not isinstance(host, str) or not HOST.match(host.strip()):
+    if not isinstance(host, str) or not HOST.fullmatch(host.strip()):
         raise InvalidParameter(
             f"'host' is {host!r}: expected the SMTP server's host name or IP address.", "host"
         )
