@@ -180,3 +180,13 @@ def optional_text(value: object, field: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidParameter(f"'{field}' must be a string.", field)
     return text.checked(value, field) if value else None
+
+
+def whole_number(value: object) -> object:
+    """`value` as an int when it writes a whole number: a float such as 60.0 (JSON does not tell
+    60.0 from 60) or ASCII digits with blanks around; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return value

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.store import tables as t
 
@@ -111,8 +112,7 @@ def smtp_settings(
     if port in (None, ""):
         number = DEFAULT_PORTS[mode]
     else:
-        if isinstance(port, str) and port.strip().isdigit():
-            port = int(port.strip())
+        port = rules.whole_number(port)
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise InvalidParameter(f"'port' is {port!r}: expected 1 to 65535.", "port")
         number = port
