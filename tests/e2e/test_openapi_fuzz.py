@@ -15,7 +15,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from schemathesis_hooks import DESTINATION, WEBHOOK
 
 from server_process import BACKENDS, RunningServer, backend_server
 
@@ -29,8 +31,15 @@ SERVER_ENV = {"MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1", "MODELCATALOG_ALLOW_PRIVA
 
 @pytest.fixture(params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
-    """A throwaway server of its own: the fuzzer deletes, renames and re-owns what it finds."""
+    """A throwaway server of its own (the fuzzer deletes, renames and re-owns what it finds),
+    with the notification destination the fuzzer's triggers and job definitions name."""
     with backend_server(request.param, tmp_path / "server", extra_env=SERVER_ENV) as up:
+        created = httpx.post(
+            f"{up.url}/api/modelcatalog/notification-destinations",
+            headers=up.headers(),
+            json={"name": DESTINATION, "kind": "webhook", "address": WEBHOOK},
+        )
+        assert created.status_code == 200, created.text
         yield up
 
 
@@ -61,7 +70,12 @@ def test_openapi_describes_the_api_as_schemathesis_finds_it(
     started = time.monotonic()
     try:
         done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=TIME_LIMIT_SECONDS
+            command,
+            env=env,
+            cwd=tmp_path,  # where schemathesis keeps its cache, so no run replays another's
+            capture_output=True,
+            text=True,
+            timeout=TIME_LIMIT_SECONDS,
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"schemathesis ran past {TIME_LIMIT_SECONDS} s:\n{exc.stdout}")

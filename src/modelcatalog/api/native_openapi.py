@@ -25,6 +25,7 @@ from modelcatalog.api.openapi import (
     obj,
     string,
 )
+from modelcatalog.api.openapi_text import BLANK
 from modelcatalog.api.uc_openapi import MODEL_VERSION
 from modelcatalog.domain import rules
 from modelcatalog.service import directory, principals
@@ -153,7 +154,10 @@ IMPORT_VERSION = Operation(
                 }
             ),
             "signature_waiver": nullable(
-                string("Why the version may be READY without a signature.", pattern=r"\S")
+                {
+                    **string("Why the version may be READY without a signature (not blank)."),
+                    "not": {"pattern": f"^[\\t\\n\\r{BLANK[1:-1]}]*$"},
+                }
             ),
         },
         ("name", "version", "origin"),

@@ -5,8 +5,10 @@ FastAPI sees none of them. Each route therefore carries an `Operation` (through 
 declared once in its dialect's module (`uc_openapi`, `registry_openapi`, `native_openapi`,
 `jobs_openapi`); `install` puts them in the document in place of what FastAPI inferred.
 
-Bodies accept fields they do not know (`additionalProperties: true`): clients send more than a
-route reads, and the server ignores the rest."""
+Bodies accept fields they do not know: clients send more than a route reads, and the server
+ignores the rest (once their text has passed the text rules, `openapi_text`). Every string a
+request carries is described with the text rule of its field there, so no dialect module repeats
+them."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from modelcatalog.api import openapi_text
+from modelcatalog.api.openapi_text import BLANK
 from modelcatalog.domain import rules
 
 JSON = dict[str, Any]
@@ -76,6 +80,7 @@ def _with(schema: JSON, description: str | None) -> JSON:
 
 
 EMPTY = obj({}, description="An empty object.")
+component(openapi_text.UNREAD_NAME, openapi_text.UNREAD_SCHEMA)
 
 ERROR = component(
     "Error",
@@ -101,6 +106,7 @@ ERROR_MEANINGS = {
     403: "The caller may not do this.",
     404: "The object does not exist, or the caller may not see it.",
     409: "An object of that name exists already.",
+    413: "The request body is larger than the server accepts (its --max-request-bytes).",
     429: "Too many failed authentications from this client; retry later.",
     503: "The server cannot serve the request now; retry later.",
 }
@@ -133,26 +139,32 @@ class Operation:
         if "description" in inferred:
             operation["description"] = inferred["description"]
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": schema}
+            {"name": name, "in": "path", "required": True, "schema": openapi_text.in_path(schema)}
             for name, schema in self.path.items()
         ]
         for name, schema in self.query.items():
             required = name in self.required_query
             if not required:  # an optional parameter sent empty is read as absent
                 schema = {"anyOf": [schema, string("Empty: as if absent.", maxLength=0)]}
+            schema = openapi_text.with_text_rules(schema, name)
             parameters.append({"name": name, "in": "query", "required": required, "schema": schema})
         if parameters:
             operation["parameters"] = parameters
+        errors = self.errors
         if self.body is not None:
+            body = self.body
+            if self.body_media == "application/json":
+                body = openapi_text.with_text_rules(body, "")
+                errors = tuple(sorted({*errors, 413}))
             operation["requestBody"] = {
                 "required": self.body_required,
-                "content": {self.body_media: {"schema": self.body}},
+                "content": {self.body_media: {"schema": body}},
             }
         ok: JSON = {"description": self.ok_description}
         if self.ok is not None:
             ok["content"] = {self.ok_media: {"schema": self.ok}}
         responses: JSON = {"200": ok}
-        for status in self.errors:
+        for status in errors:
             responses[str(status)] = {
                 "description": ERROR_MEANINGS[status],
                 "content": {"application/json": {"schema": ERROR}},
@@ -242,19 +254,26 @@ def _document(app: FastAPI) -> JSON:
 _PART = "[A-Za-z0-9_-]{1,255}"
 
 
-def _up_to_max_version() -> str:
-    """Decimal digits (leading zeros allowed) of a number from 1 to 2**31 - 1."""
-    top = str(rules.MAX_VERSION)
-    branches = [f"[1-9][0-9]{{0,{len(top) - 2}}}"]  # fewer digits than the maximum
-    for i, digit in enumerate(top):
-        low = 1 if i == 0 else 0
-        if int(digit) > low:  # same prefix, a smaller digit here, anything after
-            rest = len(top) - i - 1
+def number_pattern(top: int, low: int = 1) -> str:
+    """An unanchored regular expression of the decimal digits (leading zeros allowed) of a whole
+    number from `low` (0 or 1) to `top`."""
+    spelled = str(top)
+    branches = [f"[1-9][0-9]{{0,{len(spelled) - 2}}}"] if len(spelled) > 1 else []
+    for i, digit in enumerate(spelled):
+        least = 1 if i == 0 else 0
+        if int(digit) > least:  # same prefix, a smaller digit here, anything after
+            rest = len(spelled) - i - 1
             branches.append(
-                f"{top[:i]}[{low}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else "")
+                f"{spelled[:i]}[{least}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else "")
             )
-    branches.append(top)
-    return f"^0*(?:{'|'.join(branches)})$"
+    branches.append(spelled)
+    positive = f"0*(?:{'|'.join(branches)})"
+    return positive if low else f"(?:0+|{positive})"
+
+
+def stripped(core: str) -> str:
+    """An anchored regular expression of `core` with the blanks around it the server strips."""
+    return f"^{BLANK}*(?:{core}){BLANK}*$"
 
 
 NAME = string(
@@ -263,20 +282,29 @@ NAME = string(
 )
 SCHEMA_FULL_NAME = string("`catalog.schema`.", pattern=f"^{_PART}\\.{_PART}$")
 MODEL_FULL_NAME = string("`catalog.schema.model`.", pattern=f"^{_PART}\\.{_PART}\\.{_PART}$")
-VERSION_DIGITS = string("A version number, in decimal digits.", pattern=_up_to_max_version())
+VERSION_DIGITS = string(
+    "A version number, in decimal digits.", pattern=f"^{number_pattern(rules.MAX_VERSION)}$"
+)
 VERSION = {
     "anyOf": [integer(minimum=1, maximum=rules.MAX_VERSION), VERSION_DIGITS],
     "description": f"A version number from 1 to {rules.MAX_VERSION}, as a number or digits.",
 }
-ALIAS = string(
-    "An alias: 1 to 255 letters, digits, '_' or '-'; `latest` and `v<digits>` are reserved.",
-    pattern="^(?![Ll][Aa][Tt][Ee][Ss][Tt]$)(?![Vv][0-9]+$)[A-Za-z0-9_-]{1,255}$",
+ALIAS_WORDS = (
+    "An alias: 1 to 255 letters, digits, '_' or '-'; `latest` and `v<digits>` are reserved."
 )
+
+
+def alias_pattern(end: str = "$") -> str:
+    """An alias, unanchored, followed by `end` (what may follow it before the end)."""
+    return f"(?!(?:{anycase('latest')}|[Vv][0-9]+){end})[A-Za-z0-9_-]{{1,255}}"
+
+
+ALIAS = string(ALIAS_WORDS, pattern=f"^{alias_pattern()}$")
 COMMENT = nullable(string("A Markdown description.", maxLength=rules.MAX_COMMENT))
 TEXT = nullable(string())
 TAG_KEY = string(
     "A tag key: 1 to 255 characters, none of . , - = / :",
-    pattern="^[^.,\\-=/:]{1,255}$",
+    pattern="^[^.,\\-=/:\\x00-\\x1f\\x7f-\\x9f]{1,255}$",
 )
 TAG_VALUE = nullable(string("A tag value (absent means empty).", maxLength=rules.MAX_TAG_VALUE))
 TAG = obj({"key": TAG_KEY, "value": TAG_VALUE}, ("key",))
