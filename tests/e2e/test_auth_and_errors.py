@@ -37,6 +37,10 @@ PROTECTED = [
     ("DELETE", f"{UC_2_1}/models/{M}/aliases/a"),
     ("PATCH", f"{UC_2_1}/securable-tags/registered_model/{M}"),
     ("PATCH", f"{UC_2_1}/subentity-tags/registered_model/{M}/1"),
+    ("PATCH", f"{UC_2_1}/securable-tags/catalog/c"),
+    ("PATCH", f"{UC_2_1}/securable-tags/schema/c.s"),
+    ("PATCH", f"{UC_2_1}/securable-tags/FUNCTION/{M}"),
+    ("PATCH", f"{UC_2_1}/subentity-tags/FUNCTION/{M}/1"),
     ("POST", f"{REGISTRY_2_0}/registered-models/create"),
     ("PATCH", f"{REGISTRY_2_0}/registered-models/update"),
     ("DELETE", f"{REGISTRY_2_0}/registered-models/delete"),
@@ -74,6 +78,12 @@ PROTECTED = [
     ("GET", f"{UC_2_1}/permissions/registered_model/{M}"),
     ("PATCH", f"{UC_2_1}/permissions/registered_model/{M}"),
     ("GET", f"{UC_2_1}/effective-permissions/registered_model/{M}"),
+    *(
+        (method, f"{UC_2_1}/{kind}/{name}")
+        for kind in ("permissions", "effective-permissions")
+        for name in ("catalog/c", "schema/c.s", "metastore/metastore")
+        for method in (("GET", "PATCH") if kind == "permissions" else ("GET",))
+    ),
     ("POST", "/api/modelcatalog/principals"),
     ("GET", "/api/modelcatalog/principals"),
     ("GET", "/api/modelcatalog/principals/p"),

@@ -84,3 +84,21 @@ def test_bad_requests_name_the_field(api: httpx.Client, schema: str) -> None:
         response = api.post(ROUTE, json=body)
         assert response.status_code == 400, (body, response.text)
         assert field in response.json()["message"], (body, response.text)
+
+
+def test_migrated_tags_keep_prose_values_whatever_their_keys(
+    api: httpx.Client, schema: str
+) -> None:
+    # A tag's key is data, not a field name: `run_id` and `source` here are tags, whose values
+    # are prose, as set-tag takes them.
+    name = f"{schema}.{unique()}"
+    create_model(api, name)
+    tags = {"note": "first line\n\tsecond", "run_id": "r" * 100, "source": "a\r\nb", "key": ""}
+    ok(api.post(ROUTE, json={"name": name, "version": 1, "origin": _origin("1"), "tags": tags}))
+    kept = ok(api.get(f"{REGISTRY_2_0}/model-versions/get", params={"name": name, "version": "1"}))
+    assert {t["key"]: t["value"] for t in kept["model_version"]["tags"]} == tags
+    refused = api.post(
+        ROUTE,
+        json={"name": name, "version": 2, "origin": _origin("2"), "tags": {"note": "nul\x00"}},
+    )
+    assert "'tags.note' contains a NUL character" in error_of(refused, 400)["message"]

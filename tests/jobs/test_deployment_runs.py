@@ -326,6 +326,18 @@ def test_a_task_token_acts_on_its_model_only(jobs_api: httpx.Client, job_schema:
             "nobody",
         ),
         ("name: [unclosed", "definition", "not valid YAML"),
+        (
+            'name: x\ndescription: "nul\\0here"\ntasks: [{name: a, command: "true"}]',
+            "definition.description",
+            "NUL",
+        ),
+        ("name: x\nparameters: []\ntasks: [{name: a, command: 'true'}]", "parameters", "map"),
+        ("name: x\ntasks: [{name: a, command: 'true', env: 0}]", "tasks[0] (a).env", "map"),
+        (
+            "name: x\ntasks: [{name: a, entry_point: 'pkg.mod\u00e9:main'}]",
+            "tasks[0] (a).entry_point",
+            "package.module:function",
+        ),
     ],
     ids=[
         "no-tasks",
@@ -338,6 +350,10 @@ def test_a_task_token_acts_on_its_model_only(jobs_api: httpx.Client, job_schema:
         "approval-with-retries",
         "unknown-destination",
         "not-yaml",
+        "nul-by-a-yaml-escape",
+        "parameters-not-a-mapping",
+        "env-not-a-mapping",
+        "entry-point-not-ascii",
     ],
 )
 def test_a_bad_job_definition_is_refused_with_the_field(
@@ -349,6 +365,31 @@ def test_a_bad_job_definition_is_refused_with_the_field(
     assert body["error_code"] == "INVALID_ARGUMENT"
     assert f"'{field}'" in body["message"] or field == "definition", body["message"]
     assert words in body["message"], body["message"]
+
+
+def test_a_json_definition_reads_whole_numbers_and_any_parameter_or_variable_name(
+    jobs_api: httpx.Client,
+) -> None:
+    name = unique("json-job")
+    definition = {
+        "name": name,
+        # Names the text rules read as fields elsewhere (`key` may not be blank, `path` is at
+        # most 1,024 characters) are free names here, held to the single-line rule only.
+        "parameters": {"key": "", "path": "p" * 2000},
+        "tasks": [
+            {
+                "name": "evaluate",
+                "command": ["echo", "{{key}}", 1.5],
+                "retries": 2.0,
+                "env": {"key": "", "path": "p" * 2000},
+            }
+        ],
+    }
+    created = ok(jobs_api.post(f"{NATIVE}/jobs", json={"definition": definition}))
+    task = created["definition"]["tasks"][0]
+    assert (task["retries"], task["command"]) == (2, ["echo", "{{key}}", "1.5"])
+    assert task["env"] == {"key": "", "path": "p" * 2000}
+    ok(jobs_api.delete(f"{NATIVE}/jobs/{name}"))
 
 
 def test_only_metastore_admins_define_jobs(jobs_api: httpx.Client) -> None:

@@ -432,6 +432,7 @@ def test_bad_smtp_settings_are_refused_naming_the_field(admin: httpx.Client) -> 
         ({"host": "", "from_address": "c@example.com"}, "'host'"),
         ({"host": "m.example.com", "from_address": "nobody"}, "'from_address'"),
         ({"host": "m.example.com", "from_address": "c@example.com", "port": 70000}, "'port'"),
+        ({"host": "m.example.com", "from_address": "c@example.com", "port": "\u00b2"}, "'port'"),
         ({"host": "m.example.com", "from_address": "c@example.com", "security": "tls"}, "starttls"),
         ({"host": "m.example.com", "from_address": "c@example.com", "username": "u"}, "password"),
     ]
@@ -439,6 +440,15 @@ def test_bad_smtp_settings_are_refused_naming_the_field(admin: httpx.Client) -> 
         refused = admin.put(SMTP, json=body)
         assert refused.status_code == 400, refused.text
         assert named in refused.json()["message"]
+
+
+def test_the_smtp_port_is_read_as_a_number_a_whole_float_or_digits(admin: httpx.Client) -> None:
+    base = {"host": "m.example.com", "from_address": "c@example.com", "security": "ssl"}
+    try:
+        for port, read in ((2525.0, 2525), (" 0587 ", 587), ("", 465), (None, 465)):
+            assert ok(admin.put(SMTP, json={**base, "port": port}))["port"] == read
+    finally:
+        ok(admin.delete(SMTP))
 
 
 # A server without the allow flags -----------------------------------------------------------

@@ -368,6 +368,19 @@ BAD_INPUT = [
         id="fractional-seconds",
     ),
     pytest.param(
+        {"min_time_between_triggers_seconds": "\u00b2"},
+        "min_time_between_triggers_seconds",
+        "expected whole seconds from 0 to 86400",
+        id="superscript-digit",
+    ),
+    pytest.param(
+        # "ı".upper() is "I": only the event names themselves, in any ASCII case, are read.
+        {"events": ["model_version_\u0131ready"]},
+        "events",
+        "'events' has 'model_version_\u0131ready'",
+        id="event-in-another-script",
+    ),
+    pytest.param(
         {"min_time_between_triggers_seconds": -1},
         "min_time_between_triggers_seconds",
         "expected whole seconds from 0 to 86400",
@@ -425,6 +438,22 @@ def test_bad_input_is_refused_naming_the_field_and_what_is_allowed(
     assert refused["error_code"] == "INVALID_ARGUMENT"
     assert message in refused["message"], refused["message"]
     assert field in refused["message"]
+
+
+def test_seconds_are_read_as_numbers_whole_floats_or_digits(
+    admin: httpx.Client, destination: str, schema: str
+) -> None:
+    model = new_model(admin, schema)
+    body = {"scope": model, "events": [" model_version_ready "], "destinations": destination}
+    created = create_trigger(
+        admin,
+        **body,
+        min_time_between_triggers_seconds=30.0,
+        wait_after_last_change_seconds=" 0045 ",
+    )
+    assert created["events"] == ["MODEL_VERSION_READY"]
+    assert created["min_time_between_triggers_seconds"] == 30
+    assert created["wait_after_last_change_seconds"] == 45
 
 
 def test_a_job_trigger_may_not_listen_to_run_events(admin: httpx.Client, schema: str) -> None:

@@ -117,6 +117,17 @@ def test_skip_signature_variable_means_waive(tmp_path: Path, value: str) -> None
             "tags: {overflow_tag: 'a.b'}\n", "tags.overflow_tag", "may not contain", id="tag-key"
         ),
         pytest.param("principals: {a: ' '}\n", "principals.a", "principal", id="principal"),
+        # A pattern's `$` also matches before a final newline: names are matched whole.
+        pytest.param(
+            'principals: {a: "alice\\n"}\n', "principals.a", "principal", id="principal-newline"
+        ),
+        pytest.param(
+            'stage_policy: {aliases: {Production: "champion\\n"}}\n',
+            "stage_policy.aliases.Production",
+            "alias",
+            id="alias-newline",
+        ),
+        pytest.param('models: {a: "c.s.m\\n"}\n', "models.a", "three-level", id="name-newline"),
         pytest.param(
             "permissions: [{model: m, principal: p, level: OWNER}]\n",
             "permissions[0].level",

@@ -29,6 +29,7 @@ from modelcatalog.api import (
 )
 from modelcatalog.api.deps import caller
 from modelcatalog.api.observability import Metrics, RequestObserver
+from modelcatalog.api.openapi import Operation, described, install, obj, string
 from modelcatalog.api.throttle import FailedAuthThrottle
 from modelcatalog.config import ServerSettings, admin_token_from_env
 from modelcatalog.errors import CatalogError
@@ -161,6 +162,7 @@ def create_app(
         app.include_router(router)
 
     @app.get("/health", tags=["operations"])
+    @described(HEALTH)
     async def health(request: Request) -> dict:
         """Liveness and readiness: answers when the database does."""
         from sqlalchemy import text
@@ -178,11 +180,25 @@ def create_app(
         return {}
 
     @app.get("/metrics", tags=["operations"], dependencies=[Depends(caller)])
+    @described(METRICS)
     async def prometheus_metrics():  # type: ignore[no-untyped-def]
         """Prometheus metrics: request counts and latencies by route and status."""
         return metrics.render()
 
+    install(app)
     return app
+
+
+HEALTH = Operation(
+    obj({"status": string(enum=["ok"]), "version": string()}, ("status", "version")),
+    errors=(503,),
+    bearer=False,
+)
+METRICS = Operation(
+    string("Prometheus text exposition format."),
+    ok_media="text/plain",
+    errors=(401, 429, 503),
+)
 
 
 def app_from_environment() -> FastAPI:

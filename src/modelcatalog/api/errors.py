@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from modelcatalog.errors import CatalogError
 
@@ -100,7 +101,20 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     response = error_body(kind, message, request.url.path)
     response.status_code = exc.status_code
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        # Every method the path answers, not only those of the first route that matched it.
+        response.headers["allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

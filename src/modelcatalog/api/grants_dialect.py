@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import uc_openapi as U
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.service import grants
 from modelcatalog.service.context import Caller
@@ -24,6 +26,7 @@ def _assignments(found: list[grants.Assignment]) -> dict[str, Any]:
 
 
 @router.get("/permissions/{securable_type}/{full_name}")
+@described(per="securable_type", variants=U.GET_PERMISSIONS)
 async def get_permissions(
     securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -40,6 +43,7 @@ async def get_permissions(
 
 
 @router.patch("/permissions/{securable_type}/{full_name}")
+@described(per="securable_type", variants=U.UPDATE_PERMISSIONS)
 async def update_permissions(
     securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -57,6 +61,7 @@ async def update_permissions(
 
 
 @router.get("/effective-permissions/{securable_type}/{full_name}")
+@described(per="securable_type", variants=U.EFFECTIVE_PERMISSIONS)
 async def effective_permissions(
     securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:

@@ -9,7 +9,9 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import jobs_openapi as J
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.jobs import approvals, deployment_jobs, deployment_runs
 from modelcatalog.service.context import Caller
@@ -18,6 +20,7 @@ router = APIRouter(prefix="/api/modelcatalog", tags=["deployment jobs"])
 
 
 @router.post("/jobs")
+@described(J.CREATE_JOB)
 async def create_job(request: Request, who: Caller = Depends(caller)) -> dict:
     """Create a job: `{"definition": "<YAML text>"}` or the definition as a JSON object."""
     f = await fields(request)
@@ -26,17 +29,20 @@ async def create_job(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/jobs")
+@described(J.LIST_JOBS)
 async def list_jobs(request: Request, who: Caller = Depends(caller)) -> dict:
     views = await call(deployment_jobs.list_jobs, context(request), who)
     return {"jobs": [asdict(v) for v in views]}
 
 
 @router.get("/jobs/{name}")
+@described(J.GET_JOB)
 async def get_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return asdict(await call(deployment_jobs.get_job, context(request), who, name))
 
 
 @router.put("/jobs/{name}")
+@described(J.UPDATE_JOB)
 async def update_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """Replace a job's definition: `{"definition": ...}`; runs under way keep theirs."""
     f = await fields(request)
@@ -45,12 +51,14 @@ async def update_job(name: str, request: Request, who: Caller = Depends(caller))
 
 
 @router.delete("/jobs/{name}")
+@described(J.DELETE_JOB)
 async def delete_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(deployment_jobs.delete_job, context(request), who, name)
     return {}
 
 
 @router.get("/models/{full_name}/deployment-runs")
+@described(J.LIST_RUNS)
 async def list_runs(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """A model's deployment runs, newest first (`?version=N`, `max_results`, `page_token`)."""
     q = request.query_params
@@ -70,6 +78,7 @@ async def list_runs(full_name: str, request: Request, who: Caller = Depends(call
 
 
 @router.post("/models/{full_name}/versions/{version}/deployment-runs")
+@described(J.START_RUN)
 async def start_run(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -79,23 +88,27 @@ async def start_run(
 
 
 @router.get("/deployment-runs/{run_id}")
+@described(J.GET_RUN)
 async def get_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """A run: its tasks with state, attempts, output, exit status and timing."""
     return asdict(await call(deployment_runs.get_run, context(request), who, run_id))
 
 
 @router.post("/deployment-runs/{run_id}/cancel")
+@described(J.CANCEL_RUN)
 async def cancel_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return asdict(await call(deployment_runs.cancel_run, context(request), who, run_id))
 
 
 @router.post("/deployment-runs/{run_id}/repair")
+@described(J.REPAIR_RUN)
 async def repair_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """Run again what did not succeed in a FAILED or CANCELLED run."""
     return asdict(await call(deployment_runs.repair_run, context(request), who, run_id))
 
 
 @router.post("/deployment-runs/{run_id}/tasks/{task}/approve")
+@described(J.APPROVE)
 async def approve(run_id: str, task: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(
         approvals.decide, context(request), who, run_id, task, approve=True, via=_via(request)
@@ -104,6 +117,7 @@ async def approve(run_id: str, task: str, request: Request, who: Caller = Depend
 
 
 @router.post("/deployment-runs/{run_id}/tasks/{task}/reject")
+@described(J.REJECT)
 async def reject(run_id: str, task: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """Reject an approval task: the run fails and nothing after the task runs."""
     await call(
@@ -118,12 +132,14 @@ def _via(request: Request) -> str:
 
 
 @router.get("/models/{full_name}/deployment-approvers")
+@described(J.LIST_APPROVERS)
 async def list_approvers(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     names = await call(approvals.list_approvers, context(request), who, full_name)
     return {"approvers": names}
 
 
 @router.put("/models/{full_name}/deployment-approvers/{principal}")
+@described(J.ADD_APPROVER)
 async def add_approver(
     full_name: str, principal: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -133,6 +149,7 @@ async def add_approver(
 
 
 @router.delete("/models/{full_name}/deployment-approvers/{principal}")
+@described(J.REMOVE_APPROVER)
 async def remove_approver(
     full_name: str, principal: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import native_openapi as N
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.request_body import with_body
 from modelcatalog.api.uc_shapes import version_json
 from modelcatalog.service import bulk_files, versions
@@ -19,6 +21,7 @@ def _files_json(entries: list[ManifestEntry]) -> list[dict]:
 
 
 @router.put("/migration/versions/{full_name}/{version}/files")
+@described(N.UPLOAD_FILES)
 async def upload_files(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:

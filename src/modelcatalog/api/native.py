@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import native_openapi as N
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.api.uc_shapes import version_json
 from modelcatalog.service import audit_trail, directory, migration_path, principals, versions
@@ -26,12 +28,14 @@ def _token_json(view: principals.TokenView) -> dict:
 
 
 @router.get("/me")
+@described(N.ME)
 async def me(who: Caller = Depends(caller)) -> dict:
     """The principal the presented token belongs to."""
     return {"name": who.name, "is_admin": who.is_admin}
 
 
 @router.post("/tokens")
+@described(N.CREATE_TOKEN)
 async def create_token(request: Request, who: Caller = Depends(caller)) -> dict:
     """A new personal access token for the caller; the secret is shown only in this answer."""
     f = await fields(request)
@@ -47,6 +51,7 @@ async def create_token(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/tokens")
+@described(N.LIST_TOKENS)
 async def list_tokens(request: Request, who: Caller = Depends(caller)) -> dict:
     views = await call(
         principals.list_tokens, context(request), who, request.query_params.get("principal")
@@ -55,12 +60,14 @@ async def list_tokens(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.delete("/tokens/{token_id}")
+@described(N.REVOKE_TOKEN)
 async def revoke_token(token_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(principals.revoke_token, context(request), who, token_id)
     return {}
 
 
 @router.get("/models/{full_name}/versions/{version}/manifest")
+@described(N.MANIFEST)
 async def manifest(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -90,6 +97,7 @@ def _principal_json(view: directory.PrincipalView) -> dict:
 
 
 @router.post("/principals")
+@described(N.CREATE_PRINCIPAL)
 async def create_principal(request: Request, who: Caller = Depends(caller)) -> dict:
     """Add a user, service principal or group (`{"name", "kind"}`); metastore admins only."""
     f = await fields(request)
@@ -100,6 +108,7 @@ async def create_principal(request: Request, who: Caller = Depends(caller)) -> d
 
 
 @router.get("/principals")
+@described(N.LIST_PRINCIPALS)
 async def list_principals(request: Request, who: Caller = Depends(caller)) -> dict:
     q = request.query_params
     views = await call(
@@ -109,11 +118,13 @@ async def list_principals(request: Request, who: Caller = Depends(caller)) -> di
 
 
 @router.get("/principals/{name}")
+@described(N.GET_PRINCIPAL)
 async def get_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return _principal_json(await call(directory.get_principal, context(request), who, name))
 
 
 @router.patch("/principals/{name}")
+@described(N.UPDATE_PRINCIPAL)
 async def update_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """Appoint or remove a metastore admin: `{"is_admin": true|false}`."""
     f = await fields(request)
@@ -122,12 +133,14 @@ async def update_principal(name: str, request: Request, who: Caller = Depends(ca
 
 
 @router.delete("/principals/{name}")
+@described(N.DELETE_PRINCIPAL)
 async def delete_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(directory.delete_principal, context(request), who, name)
     return {}
 
 
 @router.post("/principals/{group}/members")
+@described(N.ADD_MEMBER)
 async def add_member(group: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """Put a principal into a group: `{"member": NAME}`."""
     f = await fields(request)
@@ -136,6 +149,7 @@ async def add_member(group: str, request: Request, who: Caller = Depends(caller)
 
 
 @router.delete("/principals/{group}/members/{member}")
+@described(N.REMOVE_MEMBER)
 async def remove_member(
     group: str, member: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -147,6 +161,7 @@ async def remove_member(
 
 
 @router.post("/migration/versions")
+@described(N.IMPORT_VERSION)
 async def import_version(request: Request, who: Caller = Depends(caller)) -> dict:
     """Create a version with its source registry's number and origin (owners, MANAGE holders
     and admins); rerunning with the same origin answers the version already made."""
@@ -188,6 +203,7 @@ def _audit_json(entry: audit_trail.AuditEntry) -> dict:
 
 
 @router.get("/audit")
+@described(N.AUDIT)
 async def audit_records(request: Request, who: Caller = Depends(caller)) -> dict:
     """Audit records, oldest first, by securable, principal, action, request id and time range
     (`since`/`until` in milliseconds); metastore admins only."""
@@ -212,6 +228,7 @@ async def audit_records(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.get("/audit/verify")
+@described(N.VERIFY_AUDIT)
 async def verify_audit(request: Request, who: Caller = Depends(caller)) -> dict:
     """Check the hash chain; lists every edited, deleted or inserted record found."""
     report = await call(audit_trail.verify, context(request), who)

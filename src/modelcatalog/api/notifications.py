@@ -7,7 +7,9 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import jobs_openapi as J
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.jobs import notifications
 from modelcatalog.service.context import Caller
@@ -18,6 +20,7 @@ SMTP_FIELDS = ("host", "port", "username", "password", "from_address", "security
 
 
 @router.post("/notification-destinations")
+@described(J.CREATE_DESTINATION)
 async def create_destination(request: Request, who: Caller = Depends(caller)) -> dict:
     """Create a destination: `{"name", "kind": "email"|"webhook", "address", "secret"?}`.
 
@@ -36,29 +39,34 @@ async def create_destination(request: Request, who: Caller = Depends(caller)) ->
 
 
 @router.get("/notification-destinations")
+@described(J.LIST_DESTINATIONS)
 async def list_destinations(request: Request, who: Caller = Depends(caller)) -> dict:
     views = await call(notifications.list_destinations, context(request), who)
     return {"destinations": [asdict(v) for v in views]}
 
 
 @router.get("/notification-destinations/{name}")
+@described(J.GET_DESTINATION)
 async def get_destination(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return asdict(await call(notifications.get_destination, context(request), who, name))
 
 
 @router.delete("/notification-destinations/{name}")
+@described(J.DELETE_DESTINATION)
 async def delete_destination(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(notifications.delete_destination, context(request), who, name)
     return {}
 
 
 @router.post("/notification-destinations/{name}/test")
+@described(J.SEND_TEST)
 async def send_test(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     """Queue a TEST notification; the answer is its entry in the delivery log."""
     return asdict(await call(notifications.send_test, context(request), who, name))
 
 
 @router.get("/deliveries")
+@described(J.LIST_DELIVERIES)
 async def list_deliveries(request: Request, who: Caller = Depends(caller)) -> dict:
     """The delivery log, newest first: `?destination=&state=PENDING|DELIVERED|FAILED`."""
     q = request.query_params
@@ -78,12 +86,14 @@ async def list_deliveries(request: Request, who: Caller = Depends(caller)) -> di
 
 
 @router.get("/notifications/smtp")
+@described(J.GET_SMTP)
 async def get_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
     """The SMTP settings, without the password; metastore admins only."""
     return await call(notifications.get_smtp, context(request), who)
 
 
 @router.put("/notifications/smtp")
+@described(J.SET_SMTP)
 async def set_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
     """Set the SMTP server: `{"host", "port"?, "security"?: "starttls"|"ssl"|"none",
     "from_address", "username"?, "password"?}`; metastore admins only."""
@@ -93,6 +103,7 @@ async def set_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.delete("/notifications/smtp")
+@described(J.DELETE_SMTP)
 async def delete_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
     await call(notifications.delete_smtp, context(request), who)
     return {}

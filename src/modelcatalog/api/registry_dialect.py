@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import registry_openapi as R
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields, tag_pairs
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import aliases, models, tags, versions
@@ -63,7 +65,15 @@ def version_json(v: VersionView) -> dict[str, Any]:
     return body
 
 
+def _one_tag(f: dict[str, Any]) -> dict[str, object]:
+    key = f.get("key")
+    if not isinstance(key, str):
+        raise InvalidParameter("'key' is required: a tag key (a string).", "key")
+    return {key: f.get("value")}
+
+
 @router.post("/registered-models/create")
+@described(R.CREATE_MODEL)
 async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     m = await call(
@@ -79,6 +89,7 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.patch("/registered-models/update")
+@described(R.UPDATE_MODEL)
 async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     m = await call(
@@ -94,6 +105,7 @@ async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.delete("/registered-models/delete")
+@described(R.DELETE_MODEL)
 async def delete_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     # MLflow's meaning: deleting a registered model deletes its versions with it.
@@ -102,6 +114,7 @@ async def delete_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/registered-models/get")
+@described(R.GET_MODEL)
 async def get_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return {
@@ -112,6 +125,7 @@ async def get_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/registered-models/search")
+@described(R.SEARCH_MODELS)
 async def search_models(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -128,21 +142,22 @@ async def search_models(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.get("/registered-models:is-databricks-sdk-models-artifact-repository-enabled")
+@described(R.SDK_PROBE)
 async def sdk_repository_probe(who: Caller = Depends(caller)) -> dict:
     # Files move through this server's presigned URLs, not the vendor SDK's Files client.
     return {"is_databricks_sdk_models_artifact_repository_enabled": False}
 
 
 @router.post("/registered-models/set-tag")
+@described(R.SET_MODEL_TAG)
 async def set_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
-    await call(
-        tags.change_model_tags, context(request), who, f.get("name"), {f.get("key"): f.get("value")}
-    )
+    await call(tags.change_model_tags, context(request), who, f.get("name"), _one_tag(f))
     return {}
 
 
 @router.delete("/registered-models/delete-tag")
+@described(R.DELETE_MODEL_TAG)
 async def delete_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(tags.change_model_tags, context(request), who, f.get("name"), {}, [f.get("key")])
@@ -150,6 +165,7 @@ async def delete_model_tag(request: Request, who: Caller = Depends(caller)) -> d
 
 
 @router.post("/registered-models/alias")
+@described(R.SET_ALIAS)
 async def set_alias(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(
@@ -159,6 +175,7 @@ async def set_alias(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.delete("/registered-models/alias")
+@described(R.DELETE_ALIAS)
 async def delete_alias(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(aliases.delete_alias, context(request), who, f.get("name"), f.get("alias"))
@@ -166,6 +183,7 @@ async def delete_alias(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/registered-models/alias")
+@described(R.VERSION_BY_ALIAS)
 async def version_by_alias(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -175,6 +193,7 @@ async def version_by_alias(request: Request, who: Caller = Depends(caller)) -> d
 
 
 @router.post("/model-versions/create")
+@described(R.CREATE_VERSION)
 async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -193,6 +212,7 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.patch("/model-versions/update")
+@described(R.UPDATE_VERSION)
 async def update_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -207,6 +227,7 @@ async def update_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.delete("/model-versions/delete")
+@described(R.DELETE_VERSION)
 async def delete_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(versions.delete_version, context(request), who, f.get("name"), f.get("version"))
@@ -214,6 +235,7 @@ async def delete_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.get("/model-versions/get")
+@described(R.GET_VERSION)
 async def get_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
@@ -221,6 +243,7 @@ async def get_version(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/model-versions/search")
+@described(R.SEARCH_VERSIONS)
 async def search_versions(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -238,6 +261,7 @@ async def search_versions(request: Request, who: Caller = Depends(caller)) -> di
 
 
 @router.post("/model-versions/finalize")
+@described(R.FINALIZE_VERSION)
 async def finalize_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(
@@ -247,10 +271,11 @@ async def finalize_version(request: Request, who: Caller = Depends(caller)) -> d
 
 
 @router.post("/model-versions/generate-temporary-credentials")
+@described(R.TEMPORARY_CREDENTIALS)
 async def temporary_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     operation = f.get("operation")
-    if operation not in READ_OPERATIONS | WRITE_OPERATIONS:
+    if not isinstance(operation, str) or operation not in READ_OPERATIONS | WRITE_OPERATIONS:
         raise InvalidParameter(
             f"'operation' is {operation!r}: expected MODEL_VERSION_OPERATION_READ or "
             "MODEL_VERSION_OPERATION_READ_WRITE.",
@@ -266,6 +291,7 @@ async def temporary_credentials(request: Request, who: Caller = Depends(caller))
 
 
 @router.get("/model-versions/get-download-uri")
+@described(R.DOWNLOAD_URI)
 async def download_uri(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
@@ -273,6 +299,7 @@ async def download_uri(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.post("/model-versions/set-tag")
+@described(R.SET_VERSION_TAG)
 async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(
@@ -281,12 +308,13 @@ async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> di
         who,
         f.get("name"),
         f.get("version"),
-        {f.get("key"): f.get("value")},
+        _one_tag(f),
     )
     return {}
 
 
 @router.delete("/model-versions/delete-tag")
+@described(R.DELETE_VERSION_TAG)
 async def delete_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     await call(
@@ -302,6 +330,7 @@ async def delete_version_tag(request: Request, who: Caller = Depends(caller)) ->
 
 
 @router.post("/model-versions/emit-lineage")
+@described(R.EMIT_LINEAGE)
 async def emit_lineage(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     # Accepted so that clients emitting lineage keep working; the version must exist.

@@ -93,9 +93,9 @@ def tag_pairs(value: object, field: str = "tags") -> dict[str, object]:
         raise InvalidParameter(f"'{field}' must be a list of {{key, value}} objects.", field)
     pairs: dict[str, object] = {}
     for i, item in enumerate(value):
-        if not isinstance(item, dict) or "key" not in item:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             raise InvalidParameter(
-                f"'{field}[{i}]' must be an object with 'key' and 'value'.", field
+                f"'{field}[{i}]' must be an object with 'key' (a string) and 'value'.", field
             )
         pairs[item["key"]] = item.get("value")
     return pairs

@@ -10,7 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from modelcatalog.api import registry_openapi as R
 from modelcatalog.api.deps import call, caller, context, url_bearer
+from modelcatalog.api.openapi import described
 from modelcatalog.api.request_body import with_body
 from modelcatalog.api.requests import fields
 from modelcatalog.errors import NotFound
@@ -36,6 +38,7 @@ def _base_url(request: Request) -> str:
 
 
 @router.post("/api/2.0/fs/create-upload-url")
+@described(R.CREATE_UPLOAD_URL)
 async def create_upload_url(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     url = await call(files.upload_url, context(request), who, f.get("path"), _base_url(request))
@@ -43,6 +46,7 @@ async def create_upload_url(request: Request, who: Caller = Depends(caller)) -> 
 
 
 @router.post("/api/2.0/fs/create-download-url")
+@described(R.CREATE_DOWNLOAD_URL)
 async def create_download_url(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     url = await call(files.download_url, context(request), who, f.get("path"), _base_url(request))
@@ -50,12 +54,14 @@ async def create_download_url(request: Request, who: Caller = Depends(caller)) -
 
 
 @router.get("/api/2.0/fs/directories/{path:path}")
+@described(R.LIST_DIRECTORY)
 async def list_directory(path: str, request: Request, who: Caller = Depends(caller)) -> dict:
     contents = await call(files.list_directory, context(request), who, "/" + path)
     return {"contents": contents}
 
 
-@router.put("/api/modelcatalog/presigned/{key:path}", include_in_schema=False)
+@router.put("/api/modelcatalog/presigned/{key:path}")
+@described(R.PUT_OBJECT)
 async def put_object(key: str, request: Request) -> Response:
     ctx = context(request)
     clean, request.state.principal = await call(
@@ -65,7 +71,8 @@ async def put_object(key: str, request: Request) -> Response:
     return Response(status_code=200)
 
 
-@router.get("/api/modelcatalog/presigned/{key:path}", include_in_schema=False)
+@router.get("/api/modelcatalog/presigned/{key:path}")
+@described(R.GET_OBJECT)
 async def get_object(key: str, request: Request) -> Response:
     ctx = context(request)
     clean, request.state.principal = await call(

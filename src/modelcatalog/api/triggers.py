@@ -6,7 +6,9 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request
 
+from modelcatalog.api import jobs_openapi as J
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.jobs import triggers
 from modelcatalog.service.context import Caller
@@ -26,6 +28,7 @@ FIELDS = (
 
 
 @router.post("")
+@described(J.CREATE_TRIGGER)
 async def create_trigger(request: Request, who: Caller = Depends(caller)) -> dict:
     """Create a trigger: `{"name", "scope_type", "scope", "events", "aliases"?,
     "min_time_between_triggers_seconds"?, "wait_after_last_change_seconds"?, "job" |
@@ -37,17 +40,20 @@ async def create_trigger(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.get("")
+@described(J.LIST_TRIGGERS)
 async def list_triggers(request: Request, who: Caller = Depends(caller)) -> dict:
     views = await call(triggers.list_triggers, context(request), who)
     return {"triggers": [asdict(v) for v in views]}
 
 
 @router.get("/{name}")
+@described(J.GET_TRIGGER)
 async def get_trigger(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return asdict(await call(triggers.get_trigger, context(request), who, name))
 
 
 @router.delete("/{name}")
+@described(J.DELETE_TRIGGER)
 async def delete_trigger(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     await call(triggers.delete_trigger, context(request), who, name)
     return {}

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.convertors import Convertor, register_url_convertor
 
+from modelcatalog.api import uc_openapi as U
 from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields, flag, tag_pairs
 from modelcatalog.api.storage_access import temporary_credentials
 from modelcatalog.api.uc_shapes import (
@@ -30,6 +33,22 @@ router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["unity catalog (2.1)"]
 MODEL_TYPES = {"function", "registered_model", "model"}
 
 
+class ModelFullName(Convertor[str]):
+    """A model's full name in a path, never `versions`: `/models/versions` answers POST only
+    (405 otherwise) instead of reading `versions` as a model's name."""
+
+    regex = "(?!versions$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("model_full_name", ModelFullName())
+
+
 def _readable(request: Request, v: VersionView) -> VersionView:
     # The uc: store reads a version's files straight from a file: location it was handed.
     if v.status == versions.READY:
@@ -43,6 +62,7 @@ def _readable(request: Request, v: VersionView) -> VersionView:
 
 
 @router.post("/catalogs")
+@described(U.CREATE_CATALOG)
 async def create_catalog(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return catalog_json(
@@ -53,6 +73,7 @@ async def create_catalog(request: Request, who: Caller = Depends(caller)) -> dic
 
 
 @router.get("/catalogs")
+@described(U.LIST_CATALOGS)
 async def list_catalogs(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -62,11 +83,13 @@ async def list_catalogs(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.get("/catalogs/{name}")
+@described(U.GET_CATALOG)
 async def get_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return catalog_json(await call(securables.get_catalog, context(request), who, name))
 
 
 @router.patch("/catalogs/{name}")
+@described(U.UPDATE_CATALOG)
 async def update_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return catalog_json(
@@ -83,6 +106,7 @@ async def update_catalog(name: str, request: Request, who: Caller = Depends(call
 
 
 @router.delete("/catalogs/{name}")
+@described(U.DELETE_CATALOG)
 async def delete_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     force = flag(f.get("force"), "force")
@@ -94,6 +118,7 @@ async def delete_catalog(name: str, request: Request, who: Caller = Depends(call
 
 
 @router.post("/schemas")
+@described(U.CREATE_SCHEMA)
 async def create_schema(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return schema_json(
@@ -109,6 +134,7 @@ async def create_schema(request: Request, who: Caller = Depends(caller)) -> dict
 
 
 @router.get("/schemas")
+@described(U.LIST_SCHEMAS)
 async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -123,11 +149,13 @@ async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/schemas/{full_name}")
+@described(U.GET_SCHEMA)
 async def get_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return schema_json(await call(securables.get_schema, context(request), who, full_name))
 
 
 @router.patch("/schemas/{full_name}")
+@described(U.UPDATE_SCHEMA)
 async def update_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     return schema_json(
@@ -144,6 +172,7 @@ async def update_schema(full_name: str, request: Request, who: Caller = Depends(
 
 
 @router.delete("/schemas/{full_name}")
+@described(U.DELETE_SCHEMA)
 async def delete_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     force = flag(f.get("force"), "force")
@@ -155,6 +184,7 @@ async def delete_schema(full_name: str, request: Request, who: Caller = Depends(
 
 
 @router.post("/models")
+@described(U.CREATE_MODEL)
 async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("name")]
@@ -175,6 +205,7 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/models")
+@described(U.LIST_MODELS)
 async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -190,6 +221,7 @@ async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
 
 
 @router.post("/models/versions")
+@described(U.CREATE_VERSION)
 async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("model_name")]
@@ -212,12 +244,14 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
     return version_json(v)
 
 
-@router.get("/models/{full_name}")
+@router.get("/models/{full_name:model_full_name}")
+@described(U.GET_MODEL)
 async def get_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     return model_json(await call(models.get_model, context(request), who, full_name))
 
 
-@router.patch("/models/{full_name}")
+@router.patch("/models/{full_name:model_full_name}")
+@described(U.UPDATE_MODEL)
 async def update_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     m = await call(
@@ -233,7 +267,8 @@ async def update_model(full_name: str, request: Request, who: Caller = Depends(c
     return model_json(m)
 
 
-@router.delete("/models/{full_name}")
+@router.delete("/models/{full_name:model_full_name}")
+@described(U.DELETE_MODEL)
 async def delete_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     force = flag(f.get("force"), "force")
@@ -245,6 +280,7 @@ async def delete_model(full_name: str, request: Request, who: Caller = Depends(c
 
 
 @router.get("/models/{full_name}/versions")
+@described(U.LIST_VERSIONS)
 async def list_versions(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     page = await call(
@@ -259,6 +295,7 @@ async def list_versions(full_name: str, request: Request, who: Caller = Depends(
 
 
 @router.get("/models/{full_name}/versions/{version}")
+@described(U.GET_VERSION)
 async def get_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -267,6 +304,7 @@ async def get_version(
 
 
 @router.patch("/models/{full_name}/versions/{version}")
+@described(U.UPDATE_VERSION)
 async def update_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -284,6 +322,7 @@ async def update_version(
 
 
 @router.delete("/models/{full_name}/versions/{version}")
+@described(U.DELETE_VERSION)
 async def delete_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -292,6 +331,7 @@ async def delete_version(
 
 
 @router.patch("/models/{full_name}/versions/{version}/finalize")
+@described(U.FINALIZE_VERSION)
 async def finalize_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -301,6 +341,7 @@ async def finalize_version(
 
 
 @router.post("/temporary-model-version-credentials")
+@described(U.VERSION_CREDENTIALS)
 async def model_version_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
     f = await fields(request)
     operation = f.get("operation")
@@ -320,6 +361,7 @@ async def model_version_credentials(request: Request, who: Caller = Depends(call
 
 
 @router.put("/models/{full_name}/aliases/{alias}")
+@described(U.SET_ALIAS)
 async def set_alias(
     full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -343,6 +385,7 @@ async def set_alias(
 
 
 @router.get("/models/{full_name}/aliases/{alias}")
+@described(U.GET_ALIAS)
 async def get_alias(
     full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -351,6 +394,7 @@ async def get_alias(
 
 
 @router.delete("/models/{full_name}/aliases/{alias}")
+@described(U.DELETE_ALIAS)
 async def delete_alias(
     full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -368,13 +412,15 @@ def _changes(f: dict[str, Any]) -> tuple[dict[str, object], list[object]]:
             '\'changes\' is required: {"add_tags": [{"key", "value"}], "remove": [key]}.',
             "changes",
         )
-    remove = changes.get("remove") or []
+    remove = changes.get("remove")
+    remove = [] if remove is None else remove
     if not isinstance(remove, list):
         raise InvalidParameter("'changes.remove' must be a list of tag keys.", "changes.remove")
     return tag_pairs(changes.get("add_tags"), "changes.add_tags"), remove
 
 
 @router.patch("/securable-tags/{securable_type}/{full_name}")
+@described(per="securable_type", variants=U.SECURABLE_TAGS)
 async def change_securable_tags(
     securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
@@ -394,6 +440,7 @@ async def change_securable_tags(
 
 
 @router.patch("/subentity-tags/{securable_type}/{full_name}/{subentity}")
+@described(per="securable_type", variants=U.VERSION_TAGS)
 async def change_version_tags(
     securable_type: str,
     full_name: str,

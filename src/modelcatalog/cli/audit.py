@@ -60,7 +60,7 @@ def moment(value: str, option: str, now_ms: int) -> int:
                 param_hint=hint,
             )
         return number
-    if _DURATION.match(text):
+    if _DURATION.fullmatch(text):
         try:
             return now_ms - parse_lifetime(text) * 1000
         except ValueError as exc:

@@ -14,7 +14,7 @@ def parse_lifetime(text: str) -> int:
     value = text.strip()
     if not value:
         raise ValueError(f"a lifetime is required: a whole number and a unit, {EXAMPLES}")
-    match = _SHAPE.match(value)
+    match = _SHAPE.fullmatch(value)
     if match is None:
         raise ValueError(
             f"'{text}' is not a lifetime: expected a whole number followed by one unit "

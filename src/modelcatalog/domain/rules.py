@@ -43,7 +43,7 @@ def name_part(value: object, field: str) -> str:
         raise InvalidParameter(
             f"'{field}' {problem}: a name of 1 to 255 letters, digits, '_' or '-'.", field
         )
-    if not NAME_PART.match(value):
+    if not NAME_PART.fullmatch(value):
         shown = value if len(value) <= 80 else value[:77] + "..."
         raise InvalidParameter(
             f"'{field}' is '{shown}': a name part must be 1 to 255 characters of letters, "
@@ -80,6 +80,8 @@ def version_number(value: object, field: str = "version") -> int:
     """A model version number: a positive integer, given as int or digits."""
     if isinstance(value, bool):
         value = None
+    if isinstance(value, float) and value.is_integer():  # JSON does not tell 1.0 from 1
+        value = int(value)
     if isinstance(value, int) and 0 < value <= MAX_VERSION:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
@@ -99,11 +101,11 @@ def version_number(value: object, field: str = "version") -> int:
 
 def alias_name(value: object, field: str = "alias") -> str:
     """Check an alias name; `latest` and `v<digits>` are reserved because MLflow resolves them."""
-    if not isinstance(value, str) or not ALIAS.match(value):
+    if not isinstance(value, str) or not ALIAS.fullmatch(value):
         raise InvalidParameter(
             f"'{field}' is '{value}': an alias is 1 to 255 letters, digits, '_' or '-'.", field
         )
-    if RESERVED_ALIAS.match(value):
+    if RESERVED_ALIAS.fullmatch(value):
         raise InvalidParameter(
             f"'{field}' is '{value}': 'latest' and 'v<number>' are reserved alias names "
             "(MLflow resolves them itself).",
@@ -163,7 +165,7 @@ _PRINCIPAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,254}$")
 def principal_name(value: object, field: str = "name") -> str:
     """A user's, service principal's or group's name, as identity providers hand them out
     (emails, application ids, group names with spaces); compared exactly."""
-    if not isinstance(value, str) or not _PRINCIPAL.match(value):
+    if not isinstance(value, str) or not _PRINCIPAL.fullmatch(value):
         raise InvalidParameter(
             f"'{field}' is {value!r}: a principal's name is 1 to 255 characters, starting with a "
             "letter or digit, then letters, digits, spaces or . _ @ + -.",
@@ -178,3 +180,13 @@ def optional_text(value: object, field: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidParameter(f"'{field}' must be a string.", field)
     return text.checked(value, field) if value else None
+
+
+def whole_number(value: object) -> object:
+    """`value` as an int when it writes a whole number: a float such as 60.0 (JSON does not tell
+    60.0 from 60) or ASCII digits with blanks around; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return value

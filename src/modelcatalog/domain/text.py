@@ -58,6 +58,11 @@ FIELDS: dict[str, TextField] = {
 
 DEFAULT = TextField()
 
+MAPS: dict[str, TextField] = {"tags": FIELDS["value"], "env": DEFAULT, "parameters": DEFAULT}
+"""Objects whose keys are data rather than field names (a migrated version's tags, a deployment
+job's parameters and a task's environment): their values are read by this rule, whatever the
+key."""
+
 # C0 controls other than tab, newline and carriage return; DEL and the C1 controls; unpaired
 # surrogates (which no UTF-8 database column can hold); NUL is among the C0 controls.
 _NEVER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -129,26 +134,30 @@ def characters_rule(field: str) -> TextField:
     return TextField(field_rule(field).kind)
 
 
-def first_problem(value: object, field: str, depth: int = 0, max_depth: int = 64) -> str | None:
+def first_problem(
+    value: object, field: str, depth: int = 0, max_depth: int = 64, rule: TextField | None = None
+) -> str | None:
     """The first string anywhere in a decoded JSON value holding characters its field may not,
-    as a message naming the field by its path, or None. Keys are single lines."""
+    as a message naming the field by its path, or None. Keys are single lines; each string is
+    checked by its field (or by `rule`, for the values of a map in `MAPS`)."""
     if depth > max_depth:
         return f"'{field}' is nested deeper than {max_depth} levels."
     if isinstance(value, str):
-        found = problem(value, characters_rule(field))
+        found = problem(value, TextField(rule.kind) if rule else characters_rule(field))
         return None if found is None else f"'{field}' {found}."
     if isinstance(value, dict):
+        mapped = MAPS.get(field.rsplit(".", 1)[-1]) if field else None
         for key, item in value.items():
             where = f"{field}.{key}" if field else str(key)
             found = problem(str(key), DEFAULT)
             if found is not None:
                 return f"The field name {where!r} {found}."
-            found_in = first_problem(item, where, depth + 1, max_depth)
+            found_in = first_problem(item, where, depth + 1, max_depth, mapped)
             if found_in is not None:
                 return found_in
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found_in = first_problem(item, f"{field}[{i}]", depth + 1, max_depth)
+            found_in = first_problem(item, f"{field}[{i}]", depth + 1, max_depth, rule)
             if found_in is not None:
                 return found_in
     return None

@@ -27,10 +27,12 @@ from typing import Any
 
 import yaml
 
+from modelcatalog.domain import text as text_rules
 from modelcatalog.errors import InvalidParameter
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", re.ASCII)
+ENV_NAME = re.compile(r"^[A-Za-z_]\w*$", re.ASCII)
 TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 GIVEN_PARAMETERS = ("model_name", "model_version")
 NOTIFY_ON = (
@@ -132,7 +134,7 @@ def _fail(field_path: str, message: str) -> InvalidParameter:
 
 
 def _name(value: object, field_path: str) -> str:
-    if not isinstance(value, str) or not NAME.match(value):
+    if not isinstance(value, str) or not NAME.fullmatch(value):
         raise _fail(
             field_path,
             f"is {value!r}: expected 1 to 255 letters, digits, '_' or '-'.",
@@ -141,6 +143,8 @@ def _name(value: object, field_path: str) -> str:
 
 
 def _whole(value: object, field_path: str, low: int, high: int) -> int:
+    if isinstance(value, float) and value.is_integer():  # JSON does not tell 1.0 from 1
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _fail(field_path, f"is {value!r}: expected a whole number from {low} to {high}.")
     return value
@@ -217,7 +221,7 @@ def _task(raw: object, index: int, parameters: dict[str, str | None]) -> Task:
                     )
     elif kind == "entry_point":
         value = raw["entry_point"]
-        if not isinstance(value, str) or not ENTRY_POINT.match(value):
+        if not isinstance(value, str) or not ENTRY_POINT.fullmatch(value):
             raise _fail(
                 f"{where}.entry_point", f"is {value!r}: expected 'package.module:function'."
             )
@@ -244,9 +248,9 @@ def _task(raw: object, index: int, parameters: dict[str, str | None]) -> Task:
         task["timeout_seconds"] = _whole(
             raw["timeout_seconds"], f"{where}.timeout_seconds", 1, MAX_TIMEOUT
         )
-    env = raw.get("env") or {}
+    env = {} if raw.get("env") is None else raw["env"]
     if not isinstance(env, dict) or not all(
-        isinstance(k, str) and re.match(r"^[A-Za-z_]\w*$", k) and isinstance(v, (str, int, float))
+        isinstance(k, str) and ENV_NAME.fullmatch(k) and isinstance(v, (str, int, float))
         for k, v in env.items()
     ):
         raise _fail(f"{where}.env", "must map variable names to values.")
@@ -268,7 +272,7 @@ def parse(raw: object) -> JobDefinition:
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise _fail("description", "must be text.")
-    params_raw = raw.get("parameters") or {}
+    params_raw = {} if raw.get("parameters") is None else raw["parameters"]
     if not isinstance(params_raw, dict):
         raise _fail("parameters", "must map parameter names to default values (null: required).")
     parameters: dict[str, str | None] = {}
@@ -330,4 +334,8 @@ def parse_yaml(text: str) -> JobDefinition:
         raise InvalidParameter(
             f"The job definition is not valid YAML{where}.", "definition"
         ) from None
+    # YAML escapes can spell any character: the text a JSON definition is held to, checked here.
+    problem = text_rules.first_problem(raw, "definition")
+    if problem is not None:
+        raise InvalidParameter(problem, "definition")
     return parse(raw)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.store import tables as t
 
@@ -55,7 +56,7 @@ def address(value: object, field: str) -> str:
     """One email address, `name@example.com`; InvalidParameter naming `field` otherwise."""
     text = value.strip() if isinstance(value, str) else ""
     _, parsed = email.utils.parseaddr(text)
-    if not text or parsed != text or len(text) > MAX_ADDRESS or not ADDRESS.match(text):
+    if not text or parsed != text or len(text) > MAX_ADDRESS or not ADDRESS.fullmatch(text):
         shown = value if isinstance(value, str) and len(value) <= 80 else "(given value)"
         raise InvalidParameter(
             f"'{field}' is {shown!r}: expected one email address such as ops@example.com "
@@ -98,12 +99,12 @@ def smtp_settings(
     password: object,
 ) -> tuple[SmtpSettings, str | None]:
     """Validated settings, and the plain password (still to be sealed)."""
-    if not isinstance(host, str) or not HOST.match(host.strip()):
+    if not isinstance(host, str) or not HOST.fullmatch(host.strip()):
         raise InvalidParameter(
             f"'host' is {host!r}: expected the SMTP server's host name or IP address.", "host"
         )
-    mode = security.strip().lower() if isinstance(security, str) and security.strip() else None
-    mode = mode or "starttls"
+    mode: object = security.strip().lower() if isinstance(security, str) else security
+    mode = "starttls" if mode in (None, "") else mode
     if mode not in SECURITY:
         raise InvalidParameter(
             f"'security' is {security!r}; allowed: {', '.join(SECURITY)}.", "security"
@@ -111,8 +112,7 @@ def smtp_settings(
     if port in (None, ""):
         number = DEFAULT_PORTS[mode]
     else:
-        if isinstance(port, str) and port.strip().isdigit():
-            port = int(port.strip())
+        port = rules.whole_number(port)
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise InvalidParameter(f"'port' is {port!r}: expected 1 to 65535.", "port")
         number = port

@@ -98,8 +98,7 @@ def _name(value: object) -> str:
 def _seconds(value: object, field: str, default: int) -> int:
     if value is None or value == "":
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    value = rules.whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
         raise InvalidParameter(
             f"'{field}' is {value!r}: expected whole seconds from 0 to {MAX_SECONDS}.", field
@@ -125,7 +124,7 @@ def _events(value: object, allowed: tuple[str, ...], action: str) -> list[str]:
         )
     chosen: list[str] = []
     for kind in given:
-        if kind.upper() not in allowed:
+        if not kind.isascii() or kind.upper() not in allowed:
             raise InvalidParameter(
                 f"'events' has '{kind}', which a trigger that {action} cannot listen to; "
                 f"allowed: {', '.join(allowed)}.",

@@ -193,7 +193,7 @@ def _supplied(section: Fields) -> dict[str, SuppliedSignature]:
 
 
 def _principal_problem(key: str, value: str) -> str | None:
-    if not _PRINCIPAL.match(value):
+    if not _PRINCIPAL.fullmatch(value):
         return f"{value!r} is not a principal name (1 to 255 characters, no edge spaces)"
     return None
 

@@ -53,7 +53,7 @@ class MappingError(ValueError):
 def is_full_name(name: str) -> bool:
     """True if `name` is a valid three-level `catalog.schema.model` name."""
     parts = name.split(".")
-    return len(parts) == 3 and all(_NAME_PART.match(p) for p in parts)
+    return len(parts) == 3 and all(_NAME_PART.fullmatch(p) for p in parts)
 
 
 def normalise_part(part: str) -> str:
@@ -64,9 +64,9 @@ def normalise_part(part: str) -> str:
 
 def alias_problem(alias: str) -> str | None:
     """Why `alias` is not a valid alias name, or None if it is."""
-    if not _ALIAS.match(alias):
+    if not _ALIAS.fullmatch(alias):
         return f"alias {alias!r} is not {_NAME_PART_RULE}"
-    if _RESERVED_ALIAS.match(alias):
+    if _RESERVED_ALIAS.fullmatch(alias):
         return f"alias {alias!r} is reserved (MLflow resolves 'latest' and 'v<digits>' itself)"
     return None
 
@@ -264,7 +264,7 @@ def _namespace(source: str, prefix: str, doc: dict[str, Any]) -> tuple[str | Non
     values: list[str | None] = []
     for key in ("catalog", "schema"):
         value = doc.get(key)
-        if value is not None and (not isinstance(value, str) or not _NAME_PART.match(value)):
+        if value is not None and (not isinstance(value, str) or not _NAME_PART.fullmatch(value)):
             raise MappingError(
                 source, f"{prefix}{key}", f"{value!r} is not a valid name", _NAME_PART_RULE
             )

@@ -39,6 +39,8 @@ MIGRATION_VERSIONS = f"{CATALOG_API}/migration/versions"
 BULK_FILES = f"{MIGRATION_VERSIONS}/{{full_name}}/{{version}}/files"
 DIRECTORIES = "/api/2.0/fs/directories"
 PERMISSIONS = f"{UC_API}/permissions/{{securable_type}}/{{full_name}}"
+GRANTED_ON = ("catalog", "schema", "registered_model")
+"""The securable types a migration grants on (a server may document each as a path of its own)."""
 PRINCIPALS = f"{CATALOG_API}/principals"
 DESTINATIONS = f"{CATALOG_API}/notification-destinations"
 TRIGGERS = f"{CATALOG_API}/triggers"
@@ -106,7 +108,8 @@ class CatalogTarget:
             paths = set()
         return Capabilities(
             migration_versions=MIGRATION_VERSIONS in paths,
-            permissions=PERMISSIONS in paths,
+            permissions=PERMISSIONS in paths
+            or all(PERMISSIONS.replace("{securable_type}", kind) in paths for kind in GRANTED_ON),
             principals=PRINCIPALS in paths,
             bulk_files=BULK_FILES in paths,
             notifications=DESTINATIONS in paths and TRIGGERS in paths,

@@ -16,8 +16,9 @@ from modelcatalog.migrate.mapping import KNOWN_STAGES
 UNKNOWN = "\ue000"
 
 _URI = re.compile(
-    # Registry names may contain spaces ("Churn Model"); a stage or version never does.
-    r"^models:/(?P<name>[^/@\s](?:[^/@]*[^/@\s])?)(?:(?P<sep>[/@])(?P<suffix>[^/@\s]+))$",
+    # Registry names may contain spaces ("Churn Model"); a stage or version never does. A YAML
+    # block scalar (`uri: |`) keeps one final newline.
+    r"^models:/(?P<name>[^/@\s](?:[^/@]*[^/@\s])?)(?:(?P<sep>[/@])(?P<suffix>[^/@\s]+))\n?$",
 )
 
 UriKind = Literal["stage", "latest", "version", "alias"]
@@ -48,7 +49,7 @@ def parse_model_uri(text: str) -> ModelUri | None:
     """The URI in `text` if the whole text is one, else None (prose that mentions one is not)."""
     if not text.startswith("models:/"):
         return None
-    match = _URI.match(text)
+    match = _URI.fullmatch(text)
     if match is None:
         return None
     suffix = match["suffix"]

@@ -53,6 +53,10 @@ def _entry(row: t.AuditRecord) -> AuditEntry:
     )
 
 
+MAX_MILLIS = 2**63 - 1
+"""The largest time a 64-bit database integer holds."""
+
+
 def _millis(value: object, field: str) -> int | None:
     if value in (None, ""):
         return None
@@ -60,9 +64,10 @@ def _millis(value: object, field: str) -> int | None:
         number = int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         number = -1
-    if number < 0:
+    if not 0 <= number <= MAX_MILLIS:
         raise InvalidParameter(
-            f"'{field}' is {value!r}: expected milliseconds since the epoch.", field
+            f"'{field}' is {value!r}: expected milliseconds since the epoch (0 to {MAX_MILLIS}).",
+            field,
         )
     return number
 

@@ -99,7 +99,7 @@ def get_principal(ctx: ServiceContext, caller: Caller, name: object) -> Principa
 def list_principals(
     ctx: ServiceContext, caller: Caller, kind: object = None, name_contains: object = None
 ) -> list[PrincipalView]:
-    if kind is not None and kind not in KINDS:
+    if kind not in (None, "") and kind not in KINDS:
         raise InvalidParameter(f"'kind' is {kind!r}; expected one of {', '.join(KINDS)}.", "kind")
     with ctx.db.read() as session:
         query = select(t.Principal).order_by(t.Principal.name)

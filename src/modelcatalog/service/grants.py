@@ -101,7 +101,9 @@ def _chain(
     )
 
 
-def _principal_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
+def _principal_ids(
+    session: Session, names: Iterable[str], field: str = "changes"
+) -> dict[str, int]:
     wanted = set(names)
     found = dict(
         session.execute(
@@ -112,9 +114,9 @@ def _principal_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     )
     for name in sorted(wanted - set(found)):
         raise InvalidParameter(
-            f"'changes' names principal '{name}', which does not exist; create it first "
+            f"'{field}' names principal '{name}', which does not exist; create it first "
             "(modelcatalog users create / groups create).",
-            "changes",
+            field,
         )
     return found
 
@@ -189,7 +191,8 @@ def _parse_changes(
             )
         sets = []
         for key in ("add", "remove"):
-            values = change.get(key) or []
+            values = change.get(key)
+            values = [] if values is None else values
             if not isinstance(values, list):
                 raise InvalidParameter(f"'{field}.{key}' must be a list of privileges.", field)
             sets.append({pv.parse_privilege(v, securable_type, f"{field}.{key}") for v in values})
@@ -286,7 +289,7 @@ def effective_permissions(
     with ctx.db.read() as session:
         kind, chain, missing = _chain(session, securable_type, full_name)
         decision, rights = _visible_decision(ctx, session, caller, chain, missing)
-        if principal is None:
+        if principal in (None, ""):
             wanted = [caller.name] if not decision.manages else None
         else:
             if not isinstance(principal, str):
@@ -313,7 +316,7 @@ def effective_permissions(
 def _effective_for(
     session: Session, chain: tuple[access.Securable, ...], kind: str, name: str
 ) -> EffectiveAssignment:
-    ids = _principal_ids(session, [name])
+    ids = _principal_ids(session, [name], "principal")
     paths = _group_paths(session, ids[name])
     names_of = dict(
         session.execute(select(t.Principal.id, t.Principal.name).where(t.Principal.id.in_(paths)))

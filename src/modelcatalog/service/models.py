@@ -134,8 +134,6 @@ def list_models(
     schema, keyset-paged."""
     catalog = rules.name_part(catalog_name, "catalog_name") if catalog_name else None
     schema = rules.name_part(schema_name, "schema_name") if schema_name else None
-    if schema and not catalog:
-        raise InvalidParameter("'schema_name' needs 'catalog_name' too.", "catalog_name")
     size = paging.page_size(max_results, default_size)
     after = paging.decode(page_token, (str, str, str))
     with ctx.db.read() as session:

@@ -244,7 +244,9 @@ def create_token(
     comment = rules.comment(comment)
     created_at = _now()
     expires_at = None
-    if lifetime_seconds not in (None, 0, ""):
+    if isinstance(lifetime_seconds, float) and lifetime_seconds.is_integer():
+        lifetime_seconds = int(lifetime_seconds)  # JSON does not tell 60.0 from 60
+    if isinstance(lifetime_seconds, bool) or lifetime_seconds not in (None, 0, ""):
         if (
             not isinstance(lifetime_seconds, int)
             or isinstance(lifetime_seconds, bool)

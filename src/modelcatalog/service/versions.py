@@ -269,7 +269,7 @@ def search_versions(
     page_token: object = None,
 ) -> Page:
     """MLflow's version search: a single `name = '...'` or `run_id = '...'` condition."""
-    match = _FILTER.match(filter_string) if isinstance(filter_string, str) else None
+    match = _FILTER.fullmatch(filter_string) if isinstance(filter_string, str) else None
     if not match:
         raise InvalidParameter(
             f"'filter' is {filter_string!r}: version search supports exactly one condition, "

@@ -193,7 +193,7 @@ def _add(
 def _read_roles(app: _AuthApp, names: list[str], extras: SourceExtras) -> None:
     users = {str(u["id"]): u["username"] for u in app.call(LIST_USERS).get("users", [])}
     for role in app.call(LIST_ROLES).get("roles", []):
-        synthetic = _SYNTHETIC_ROLE.match(role.get("name") or "")
+        synthetic = _SYNTHETIC_ROLE.fullmatch(role.get("name") or "")
         if synthetic:
             principal = users.get(synthetic.group(1), f"user id {synthetic.group(1)}")
             kind = PrincipalKind.USER
