@@ -379,7 +379,7 @@ def test_a_json_definition_reads_whole_numbers_and_any_parameter_or_variable_nam
         "tasks": [
             {
                 "name": "evaluate",
-                "command": ["echo", "{{key}}", 1.5],
+                "command": ["echo", "{{key}}", 1.5, "a program\n\tof lines"],
                 "retries": 2.0,
                 "env": {"key": "", "path": "p" * 2000},
             }
@@ -387,7 +387,8 @@ def test_a_json_definition_reads_whole_numbers_and_any_parameter_or_variable_nam
     }
     created = ok(jobs_api.post(f"{NATIVE}/jobs", json={"definition": definition}))
     task = created["definition"]["tasks"][0]
-    assert (task["retries"], task["command"]) == (2, ["echo", "{{key}}", "1.5"])
+    assert task["retries"] == 2
+    assert task["command"] == ["echo", "{{key}}", "1.5", "a program\n\tof lines"]
     assert task["env"] == {"key": "", "path": "p" * 2000}
     ok(jobs_api.delete(f"{NATIVE}/jobs/{name}"))
 

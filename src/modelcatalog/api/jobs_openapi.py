@@ -80,13 +80,14 @@ NOTIFY = nullable(
 
 
 # `command` as one string is split as a POSIX shell would (shlex): words of plain characters,
-# backslash escapes and quoted runs, separated by spaces.
-_WORD = r"""(?:[^ '"\\]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+"""
+# backslash escapes and quoted runs, separated by spaces, tabs and line breaks.
+_SPACE = r"[ \t\r\n]"
+_WORD = r"""(?:[^ \t\r\n'"\\]|\\[\s\S]|'[^']*'|"(?:[^"\\]|\\[\s\S])*")+"""
 COMMAND = {
     "anyOf": [
         string(
             "A command line, split into arguments as a POSIX shell would.",
-            pattern=f"^ *{_WORD}(?: +{_WORD})* *$",
+            pattern=f"^{_SPACE}*{_WORD}(?:{_SPACE}+{_WORD})*{_SPACE}*$",
         ),
         array(
             {"anyOf": [string(), {"type": "number"}]},

@@ -40,6 +40,7 @@ FIELDS: dict[str, TextField] = {
     "value": TextField(PROSE, 1000),  # a tag's value
     "signature_waiver": TextField(PROSE, MAX_COMMENT),  # why a signature was waived
     "definition": TextField(PROSE, 1_048_576),  # a deployment job's YAML document
+    "command": TextField(PROSE),  # a job task's command: `python -c` takes a program of lines
     # Single lines with a length the catalog stores.
     "key": TextField(LINE, 255, blank=False),  # a tag's key
     "remove": TextField(LINE, 255, blank=False),  # a tag key to remove
