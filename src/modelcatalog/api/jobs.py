@@ -67,9 +67,10 @@ async def list_runs(full_name: str, request: Request, who: Caller = Depends(call
         context(request),
         who,
         full_name,
-        version=q.get("version"),
-        max_results=q.get("max_results"),
-        page_token=q.get("page_token"),
+        # An optional parameter sent empty is read as absent.
+        version=q.get("version") or None,
+        max_results=q.get("max_results") or None,
+        page_token=q.get("page_token") or None,
     )
     body: dict = {"runs": [asdict(v) for v in views]}
     if token:

@@ -105,7 +105,9 @@ ERROR_MEANINGS = {
     401: "No valid bearer token came with the request.",
     403: "The caller may not do this.",
     404: "The object does not exist, or the caller may not see it.",
-    409: "An object of that name exists already.",
+    409: "An object of that name exists already, a concurrent change won a race with the request "
+    "(which changed nothing and may be sent again), or the object must be emptied first (a model "
+    "that still has versions, deleted without force).",
     413: "The request body is larger than the server accepts (its --max-request-bytes).",
     429: "Too many failed authentications from this client; retry later.",
     503: "The server cannot serve the request now; retry later.",
@@ -233,7 +235,14 @@ def _document(app: FastAPI) -> JSON:
             path = route.path_format.replace("{" + per + "}", value) if per else route.path_format
             item = spec["paths"].setdefault(path, {})
             for method in route.methods:
-                item[method.lower()] = variant.document(inferred[method.lower()], value)
+                documented = variant.document(inferred[method.lower()], value)
+                if method != "GET" and variant.bearer and "409" not in documented["responses"]:
+                    # Any write may lose a race with a concurrent writer: 409, never a 500.
+                    documented["responses"]["409"] = {
+                        "description": ERROR_MEANINGS[409],
+                        "content": {"application/json": {"schema": ERROR}},
+                    }
+                item[method.lower()] = documented
     # The server answers bad input with 400 in the dialect's shape, never FastAPI's 422.
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):

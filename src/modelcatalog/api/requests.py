@@ -82,7 +82,7 @@ def checked_address(request: Request) -> None:
         problem = text.problem(name, text.DEFAULT)
         if problem is not None:
             raise InvalidParameter(f"A query parameter's name {problem}.", "query")
-        text.checked(value, name, text.characters_rule(name))
+        text.checked(value, name)
 
 
 def tag_pairs(value: object, field: str = "tags") -> dict[str, object]:

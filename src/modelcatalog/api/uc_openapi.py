@@ -196,7 +196,17 @@ UPDATE_SCHEMA = Operation(
 DELETE_SCHEMA = Operation(EMPTY, path={"full_name": SCHEMA_FULL_NAME}, query={"force": FLAG})
 
 DEPLOYMENT_JOB_ID = nullable(
-    string("A deployment job's id or name to link (empty unlinks).", format="deployment-job")
+    {
+        "anyOf": [
+            string(
+                "A deployment job's id or name to link (empty unlinks).", format="deployment-job"
+            ),
+            {
+                "type": "integer",
+                "description": "A job id given as a number, as some clients send it.",
+            },
+        ]
+    }
 )
 CREATE_MODEL = Operation(
     MODEL,

@@ -272,6 +272,10 @@ def parse(raw: object) -> JobDefinition:
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise _fail("description", "must be text.")
+    if description is not None:
+        problem = text_rules.problem(description, text_rules.FIELDS["description"])
+        if problem is not None:
+            raise _fail("description", problem + ".")
     params_raw = {} if raw.get("parameters") is None else raw["parameters"]
     if not isinstance(params_raw, dict):
         raise _fail("parameters", "must map parameter names to default values (null: required).")
