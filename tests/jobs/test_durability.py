@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from jobs_support import (
     NATIVE,
     create_job,
@@ -23,7 +26,7 @@ from jobs_support import (
 )
 
 from conftest import QUICK_ENGINE
-from server_process import run_server
+from server_process import BACKENDS, postgres_database, run_server
 
 PY = sys.executable
 
@@ -49,10 +52,18 @@ def _alive(pid: int) -> bool:
     return status.exists() and "zombie" not in status.read_text()
 
 
-def _slow_job(api: httpx.Client, pid_file: Path, retries: int) -> dict:
+def _slow_job(
+    api: httpx.Client, pid_file: Path, retries: int, token_file: Path | None = None
+) -> dict:
+    keep_token = (
+        f"open({str(token_file)!r}, 'w').write(os.environ['MODELCATALOG_TOKEN'])\n"
+        if token_file
+        else ""
+    )
     script = (
         "import os, time\n"
-        f"open({str(pid_file)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+        + keep_token
+        + f"open({str(pid_file)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
         "print('training', flush=True)\n"
         "time.sleep(4)\n"
         "print('trained')\n"
@@ -108,6 +119,45 @@ def test_a_task_lost_without_retries_fails_the_run_with_the_reason(tmp_path: Pat
         done = wait_for_run(api, model, version, ("SUCCEEDED", "FAILED"))
         assert done["state"] == "FAILED"
         assert "was lost: its worker" in done["state_message"]
+
+
+@contextmanager
+def _database(backend: str) -> Iterator[str | None]:
+    """A database both servers of a test use: None for SQLite in the data folder."""
+    if backend == "postgresql":
+        with postgres_database() as uri:
+            yield uri
+    else:
+        yield None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_lost_tasks_token_is_revoked_when_its_task_is_taken_for_lost(
+    backend: str, tmp_path: Path
+) -> None:
+    data_dir, pid_file, token_file = tmp_path / "catalog", tmp_path / "pids", tmp_path / "token"
+    with _database(backend) as database_uri:
+        with (
+            run_server(data_dir, database_uri=database_uri, extra_env=QUICK_ENGINE) as first,
+            _client(first) as api,
+        ):
+            job = _slow_job(api, pid_file, retries=0, token_file=token_file)
+            model = linked_model(api, _schema(api), job["id"])
+            version = new_ready_version(api, model)
+            _running(api, model, version, pid_file)
+            as_task = {"Authorization": f"Bearer {token_file.read_text()}"}
+            ok(api.get(f"{NATIVE}/me", headers=as_task))
+            first.process.kill()
+            first.process.wait()
+        with (
+            run_server(data_dir, database_uri=database_uri, extra_env=QUICK_ENGINE) as second,
+            _client(second) as api,
+        ):
+            done = wait_for_run(api, model, version, ("SUCCEEDED", "FAILED"))
+            assert "was lost: its worker" in done["state_message"]
+            refused = api.get(f"{NATIVE}/me", headers=as_task)
+            assert refused.status_code == 401, refused.text
+            assert "revoked" in refused.json()["message"]
 
 
 def test_a_waiting_approval_survives_a_restart(tmp_path: Path) -> None:

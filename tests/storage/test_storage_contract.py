@@ -239,6 +239,42 @@ def test_move_prefix_refuses_overlapping_or_unconfined_prefixes(store: ArtifactS
     assert [item.key for item in store.list(PREFIX)] == [key("MLmodel")]
 
 
+def test_link_tree_mirrors_the_source_exactly_and_replaces_what_was_there(
+    store: ArtifactStore,
+) -> None:
+    contents = {"MLmodel": b"m", "data/model.pkl": b"p" * 1000, "data/x/y": b"y"}
+    for path, data in contents.items():
+        store.write_bytes(key(path), data)
+    mirror = "mirrors/" + PREFIX
+    store.write_bytes(mirror + "stale.txt", b"stale")
+    store.write_bytes(mirror + "MLmodel", b"old")
+    assert store.link_tree(PREFIX, mirror) == 3
+    assert {item.key[len(mirror) :]: item.size for item in store.list(mirror)} == {
+        path: len(data) for path, data in contents.items()
+    }
+    assert store.read_bytes(mirror + "MLmodel") == b"m"
+    store.delete_prefix(mirror)
+    assert {item.key[len(PREFIX) :] for item in store.list(PREFIX)} == set(contents)
+
+
+def test_link_tree_refuses_overlapping_prefixes(store: ArtifactStore) -> None:
+    store.write_bytes(key("MLmodel"), b"m")
+    for source, mirror in [(PREFIX, PREFIX), (PREFIX, PREFIX + "m/"), (PREFIX + "d/", PREFIX)]:
+        with pytest.raises(ValueError, match="overlap"):
+            store.link_tree(source, mirror)
+    assert [item.key for item in store.list(PREFIX)] == [key("MLmodel")]
+
+
+def test_has_folder_tells_a_folder_that_holds_objects(store: ArtifactStore) -> None:
+    store.write_bytes(key("data/model.pkl"), b"p")
+    assert store.has_folder(PREFIX)
+    assert store.has_folder(PREFIX + "data/")
+    assert not store.has_folder(version_prefix(MODEL, 2))
+    assert not store.has_folder(PREFIX + "dat/")
+    with pytest.raises(InvalidPath):
+        store.has_folder(PREFIX[:-1])
+
+
 def test_list_is_recursive_and_sorted(store: ArtifactStore) -> None:
     paths = ["z.txt", "MLmodel", "data/b/2.bin", "data/a.bin", "data/b/1.bin", "a b/ü.txt"]
     for path in paths:

@@ -252,6 +252,17 @@ def test_staging_folders_are_not_listed_and_are_swept(local_store: LocalArtifact
     assert not staging.exists()
 
 
+def test_hands_out_folders_and_an_empty_folder_is_a_folder(
+    local_store: LocalArtifactStore,
+) -> None:
+    assert local_store.hands_out_folders is True
+    assert local_store.link_tree(SOURCE, MIRROR) == 0
+    assert local_store.has_folder(MIRROR)
+    (local_store.root / "elsewhere").mkdir()
+    (local_store.root / "link").symlink_to(local_store.root / "elsewhere")
+    assert not local_store.has_folder("link/")
+
+
 def test_root_is_created(tmp_path: Path) -> None:
     store = LocalArtifactStore(tmp_path / "a" / "b")
     assert (tmp_path / "a" / "b").is_dir()

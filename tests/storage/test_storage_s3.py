@@ -111,6 +111,15 @@ def test_has_no_local_path(s3_store: S3ArtifactStore) -> None:
     assert s3_store.local_path(key("a")) is None
 
 
+def test_hands_out_no_folder_and_leaves_nothing_to_sweep(s3_store: S3ArtifactStore) -> None:
+    with pytest.raises(RuntimeError), s3_store.open_writer(key("big")) as writer:
+        writer.write(b"x" * (PART_SIZE + 1))  # a multipart upload, aborted by the failure
+        raise RuntimeError("interrupted")
+    assert s3_store.hands_out_folders is False
+    assert s3_store.sweep_temp(older_than_seconds=-1) == 0
+    assert s3_store.list("") == []
+
+
 @pytest.mark.parametrize("prefix", ["../x", "a//b", "a\\b"])
 def test_refuses_unconfined_store_prefix(prefix: str) -> None:
     with pytest.raises(ValueError):

@@ -85,11 +85,7 @@ def sweep_interrupted_uploads(settings: ServerSettings) -> int:
 
     A write lands under its final name only when complete, so these files are never part of a
     version; removing them is all a rerun needs."""
-    store = open_store(settings.storage_root)
-    sweep = getattr(store, "sweep_temp", None)
-    if sweep is None:
-        return 0
-    removed = sweep(INTERRUPTED_UPLOAD_AGE_SECONDS)
+    removed = open_store(settings.storage_root).sweep_temp(INTERRUPTED_UPLOAD_AGE_SECONDS)
     if removed:
         log.info("removed %d leftovers of interrupted uploads", removed)
     return removed

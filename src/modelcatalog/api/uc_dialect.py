@@ -24,9 +24,8 @@ from modelcatalog.api.uc_shapes import (
     version_json,
 )
 from modelcatalog.errors import InvalidParameter
-from modelcatalog.service import aliases, files, models, securables, tags, versions
+from modelcatalog.service import aliases, models, securables, tags, versions
 from modelcatalog.service.context import Caller
-from modelcatalog.service.views import VersionView
 
 router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["unity catalog (2.1)"])
 
@@ -47,15 +46,6 @@ class ModelFullName(Convertor[str]):
 
 
 register_url_convertor("model_full_name", ModelFullName())
-
-
-def _readable(request: Request, v: VersionView) -> VersionView:
-    # The uc: store reads a version's files straight from a file: location it was handed.
-    if v.status == versions.READY:
-        files.ensure_published(context(request), v.model_id, v.version)
-    elif v.status == versions.FAILED:
-        files.ensure_quarantined(context(request), v.model_id, v.version)
-    return v
 
 
 # Catalogs ---------------------------------------------------------------------------------
@@ -300,7 +290,7 @@ async def get_version(
     full_name: str, version: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
     v = await call(versions.get_version, context(request), who, full_name, version)
-    return version_json(await call(_readable, request, v))
+    return version_json(v)
 
 
 @router.patch("/models/{full_name}/versions/{version}")
@@ -390,7 +380,7 @@ async def get_alias(
     full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
 ) -> dict:
     v = await call(aliases.get_version_by_alias, context(request), who, full_name, alias)
-    return version_json(await call(_readable, request, v))
+    return version_json(v)
 
 
 @router.delete("/models/{full_name}/aliases/{alias}")

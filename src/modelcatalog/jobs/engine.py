@@ -294,18 +294,22 @@ def recover_lost_tasks(ctx: ServiceContext, *, resubmit_after: float) -> int:
                 "lost the database)"
             )
             attempt = session.get(t.TaskAttempt, (row.id, row.attempt))
+            token_id = None
             if attempt is not None:
                 attempt.ended_at, attempt.message = stamp, problem
-            session.execute(
-                update(t.Token)
-                .where(t.Token.scope_model_id == run.model_id, t.Token.revoked_at.is_(None))
-                .where(t.Token.comment.like(f"deployment run {run.id}, task {task.name},%"))
-                .values(revoked_at=stamp)
-            )
+                token_id = attempt.token_id
+            if token_id is not None:
+                session.execute(
+                    update(t.Token)
+                    .where(t.Token.id == token_id, t.Token.revoked_at.is_(None))
+                    .values(revoked_at=stamp)
+                )
             worker.settle_attempt(row, task, None, row.output, problem, stamp)
             runs.advance(session, run)
-            recovered += 1
-            log.warning("task %s of run %s %s", task.name, run.id, problem)
+        if token_id is not None:
+            ctx.tokens.forget(token_id)
+        recovered += 1
+        log.warning("task %s of run %s %s", task.name, run.id, problem)
     resubmit_before = stamp - int(resubmit_after * 1000)
     with ctx.db.write() as session:
         recovered += session.execute(
@@ -314,7 +318,6 @@ def recover_lost_tasks(ctx: ServiceContext, *, resubmit_after: float) -> int:
             .values(state=runs.QUEUED, worker=None)
         ).rowcount
     if recovered:
-        ctx.tokens.clear()
         ctx.wake_engine()
     return recovered
 

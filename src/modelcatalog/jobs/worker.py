@@ -97,7 +97,6 @@ def claim(ctx: ServiceContext, task_run_id: str, worker: str) -> Claim | None:
         session.refresh(row)
         definition = JobDefinition.from_json(run.definition)
         task = definition.task(row.task_name)
-        session.add(t.TaskAttempt(task_run_id=row.id, attempt=attempt, started_at=stamp))
         owner = session.scalar(
             select(t.Principal)
             .join(t.RegisteredModel, t.RegisteredModel.owner == t.Principal.name)
@@ -105,12 +104,22 @@ def claim(ctx: ServiceContext, task_run_id: str, worker: str) -> Claim | None:
         )
         token = principals.new_token()
         token_id = new_id()
-        if owner is not None and owner.kind != "group":
+        # A group holds no tokens: a task of a model owned by one runs without a token.
+        holder = owner if owner is not None and owner.kind != "group" else None
+        session.add(
+            t.TaskAttempt(
+                task_run_id=row.id,
+                attempt=attempt,
+                started_at=stamp,
+                token_id=token_id if holder is not None else None,
+            )
+        )
+        if holder is not None:
             lifetime = (task.timeout_seconds + ctx.jobs.lease_seconds + 60) * 1000
             session.add(
                 t.Token(
                     id=token_id,
-                    principal_id=owner.id,
+                    principal_id=holder.id,
                     token_hash=principals.hash_token(token),
                     comment=f"deployment run {run.id}, task {task.name}, attempt {attempt}",
                     created_at=stamp,
@@ -129,7 +138,7 @@ def claim(ctx: ServiceContext, task_run_id: str, worker: str) -> Claim | None:
             run.model_name,
             run.version,
             token_id,
-            token if owner is not None and owner.kind != "group" else "",
+            token if holder is not None else "",
         )
 
 

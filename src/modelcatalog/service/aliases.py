@@ -11,7 +11,7 @@ from modelcatalog.jobs import events
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
-from modelcatalog.service.versions import READY, locate_version, version_views
+from modelcatalog.service.versions import READY, locate_version, readable, version_views
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
@@ -74,7 +74,8 @@ def get_version_by_alias(
     name = rules.model_name(full_name)
     clean = rules.alias_name(alias)
     with ctx.db.read() as session:
-        return locate_version(ctx, session, caller, name, alias=clean)
+        view = locate_version(ctx, session, caller, name, alias=clean)
+    return readable(ctx, view)
 
 
 @audited("deleteRegisteredModelAlias", "registered_model")

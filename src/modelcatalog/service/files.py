@@ -64,13 +64,14 @@ def _mirror_prefix(model_id: str, version: int) -> str:
 def version_location(ctx: ServiceContext, model_id: str, version: int, status: str) -> str:
     """The storage location reported for a version.
 
-    A local READY version is reported at its hard-linked mirror: MLflow's `uc:` client may
-    delete a folder it was handed, and deleting the mirror must never lose managed bytes.
-    A FAILED_REGISTRATION version has no location: its files are in quarantine, and a client
-    that wants to read them must ask for credentials, which are refused with the reason."""
+    Where clients open locations themselves (a local store), a READY version is reported at its
+    hard-linked mirror: MLflow's `uc:` client may delete a folder it was handed, and deleting
+    the mirror must never lose managed bytes. A FAILED_REGISTRATION version has no location:
+    its files are in quarantine, and a client that wants to read them must ask for
+    credentials, which are refused with the reason."""
     if status == "FAILED_REGISTRATION":
         return ""
-    if status == "READY" and hasattr(ctx.store, "link_tree"):
+    if status == "READY" and ctx.store.hands_out_folders:
         return ctx.store.location_uri(_mirror_prefix(model_id, version))
     return ctx.store.location_uri(keys.version_prefix(model_id, version))
 
@@ -93,28 +94,40 @@ def quarantine_version(ctx: ServiceContext, model_id: str, version: int) -> int:
     return ctx.store.move_prefix(prefix, f"{_quarantine_root(model_id, version)}{new_id()}/")
 
 
-def ensure_quarantined(ctx: ServiceContext, model_id: str, version: int) -> None:
-    """Finish the quarantine of a FAILED_REGISTRATION version whose finalize was cut short
-    between its commit and the move, where the version's folder is still readable in place."""
-    root = getattr(ctx.store, "root", None)
-    if root is not None and (root / keys.version_prefix(model_id, version)).is_dir():
-        quarantine_version(ctx, model_id, version)
+def publish_version(ctx: ServiceContext, model_id: str, version: int, status: str) -> None:
+    """Make (or remake) the read-only mirror of a READY version, where clients open locations
+    themselves; a version in any other status is never mirrored."""
+    if status == "READY" and ctx.store.hands_out_folders:
+        ctx.store.link_tree(
+            keys.version_prefix(model_id, version), _mirror_prefix(model_id, version)
+        )
 
 
-def publish_version(ctx: ServiceContext, model_id: str, version: int) -> None:
-    """Make (or remake) the read-only mirror of a READY version on a local store."""
-    link_tree = getattr(ctx.store, "link_tree", None)
-    if link_tree is not None:
-        link_tree(keys.version_prefix(model_id, version), _mirror_prefix(model_id, version))
+def settle_for_reading(ctx: ServiceContext, model_id: str, version: int, status: str) -> None:
+    """Make a version's files what its status promises before the version is handed to a
+    client that may open its location itself (only where the store hands out folders).
 
-
-def ensure_published(ctx: ServiceContext, model_id: str, version: int) -> None:
-    """Remake a READY version's mirror if a client deleted it."""
-    root = getattr(ctx.store, "root", None)
-    if root is None or not hasattr(ctx.store, "link_tree"):
+    A READY version's mirror is made again if a client deleted it; a FAILED_REGISTRATION
+    version's files leave their folder if its finalize was cut short between its commit and
+    the move. A mirror made for a version deleted meanwhile is removed again, so that no
+    version that is not READY keeps one."""
+    if not ctx.store.hands_out_folders:
         return
-    if not (root / _mirror_prefix(model_id, version)).is_dir():
-        publish_version(ctx, model_id, version)
+    if status == "FAILED_REGISTRATION":
+        if ctx.store.has_folder(keys.version_prefix(model_id, version)):
+            quarantine_version(ctx, model_id, version)
+        return
+    if status != "READY" or ctx.store.has_folder(_mirror_prefix(model_id, version)):
+        return
+    publish_version(ctx, model_id, version, status)
+    with ctx.db.read() as session:
+        current = session.scalar(
+            select(t.ModelVersion.status).where(
+                t.ModelVersion.model_id == model_id, t.ModelVersion.version == version
+            )
+        )
+    if current != "READY":
+        ctx.store.delete_prefix(_mirror_prefix(model_id, version))
 
 
 def signature_problem(ctx: ServiceContext, model_id: str, version: int) -> str | None:

@@ -213,6 +213,14 @@ def locate_version(
     return version_views(ctx, session, model_ref, name.catalog, name.schema, [row])[0]
 
 
+def readable(ctx: ServiceContext, view: VersionView) -> VersionView:
+    """A version about to be handed to a client, with its files made what its status promises
+    at the location it reports (see `files.settle_for_reading`); for every dialect's read of
+    one version, after the read's transaction."""
+    files.settle_for_reading(ctx, view.model_id, view.version, view.status)
+    return view
+
+
 @audited("getModelVersion", "registered_model")
 def get_version(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
@@ -220,7 +228,8 @@ def get_version(
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
-        return locate_version(ctx, session, caller, name, version=number)
+        view = locate_version(ctx, session, caller, name, version=number)
+    return readable(ctx, view)
 
 
 @audited("listModelVersions", "registered_model")
@@ -418,7 +427,7 @@ def finalize_version(
         if view.status == FAILED:
             files.quarantine_version(ctx, model_id, number)
         raise InvalidParameter(problem, "source")
-    files.publish_version(ctx, model_id, number)
+    files.publish_version(ctx, model_id, number, view.status)
     ctx.wake_engine()
     return view
 

@@ -170,6 +170,14 @@ class ArtifactStore(Protocol):
     uri: str
     """Names the store's root, e.g. ``file:///srv/artifacts`` or ``s3://bucket/prefix``."""
 
+    hands_out_folders: bool
+    """Whether a location this store reports is a folder that clients open themselves.
+
+    True for a local folder: a client handed a ``file:`` location reads, changes or deletes the
+    files there in place, so the catalog hands out a READY version as a mirror of its files
+    (see :meth:`link_tree`) and moves a failed version's files out of their folder. False for a
+    bucket, whose objects clients reach only through the server's presigned URLs."""
+
     def open_writer(self, key: str) -> ObjectWriter:
         """Start streaming an object to ``key``; see :class:`ObjectWriter`."""
         ...
@@ -219,6 +227,25 @@ class ArtifactStore(Protocol):
         """Move everything under ``src_prefix`` to ``dst_prefix``, which must not exist yet;
         return how many objects moved. A move cut short is finished by moving again (to a new
         destination): what has left ``src_prefix`` never comes back."""
+        ...
+
+    def has_folder(self, prefix: str) -> bool:
+        """Whether the folder ``prefix`` (ending in ``/``) exists: in a local folder, even an
+        empty one; in a bucket, which has no empty folders, when an object lies under it."""
+        ...
+
+    def link_tree(self, src_prefix: str, dst_prefix: str) -> int:
+        """Make ``dst_prefix`` an exact mirror of ``src_prefix``; return the number of files.
+
+        Whatever was under ``dst_prefix`` is replaced. Files are hard links where the store can
+        make them, copies otherwise; either way, deleting or rewriting the mirror leaves the
+        source as it was. The prefixes must not overlap."""
+        ...
+
+    def sweep_temp(self, older_than_seconds: float) -> int:
+        """Remove what interrupted writes left behind, if older than ``older_than_seconds``
+        (so writes in progress survive); return how many entries went. A store whose
+        interrupted writes leave nothing behind does nothing and returns 0."""
         ...
 
     def local_path(self, key: str) -> Path | None:

@@ -125,6 +125,9 @@ class _LocalObjectWriter(ObjectWriter):
 class LocalArtifactStore:
     """Artifact store in a local folder; keys map to files below ``root``."""
 
+    hands_out_folders = True
+    """A ``file:`` location is opened by clients themselves, who may change or delete it."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser().absolute()
         try:
@@ -235,6 +238,11 @@ class LocalArtifactStore:
                     found.append(StoredObject(key, info.st_size, info.st_mtime))
         found.sort(key=lambda item: item.key)
         return found
+
+    def has_folder(self, prefix: str) -> bool:
+        """Whether ``prefix`` is a folder here (an empty one too; a symlink is none)."""
+        path = self.root / confine_prefix(prefix)
+        return path.is_dir() and not path.is_symlink()
 
     def local_path(self, key: str) -> Path | None:
         """The object's file; raises ObjectNotFound when there is none."""

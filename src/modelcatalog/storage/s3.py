@@ -137,6 +137,9 @@ class _S3ObjectWriter(ObjectWriter):
 class S3ArtifactStore:
     """Artifact store in an S3-compatible bucket; keys live below ``prefix``."""
 
+    hands_out_folders = False
+    """Clients never hold credentials of the bucket: they move bytes through presigned URLs."""
+
     def __init__(
         self,
         bucket: str,
@@ -272,6 +275,17 @@ class S3ArtifactStore:
         found.sort(key=lambda stored: stored.key)
         return found
 
+    def has_folder(self, prefix: str) -> bool:
+        """Whether an object lies under ``prefix`` (a bucket has no empty folders)."""
+        confine_prefix(prefix)
+        try:
+            found = self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self._root() + prefix, MaxKeys=1
+            ).get("Contents", [])
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"cannot list {prefix!r}: {error}") from error
+        return bool(found)
+
     def local_path(self, key: str) -> Path | None:
         """None: objects in a bucket have no local file."""
         confine(key)
@@ -320,19 +334,51 @@ class S3ArtifactStore:
             raise ValueError(f"move of {src_prefix!r} to {dst_prefix!r}: the two overlap")
         objects = self.list(src_prefix)
         for item in objects:
-            target = dst_prefix + item.key[len(src_prefix) :]
-            try:
-                # The managed copy switches to a multipart copy for objects over 5 GiB.
-                self._client.copy(
-                    {"Bucket": self.bucket, "Key": self._object_key(item.key)},
-                    self.bucket,
-                    self._object_key(target),
-                )
-            except (ClientError, BotoCoreError, Boto3Error) as error:
-                raise StorageError(f"cannot move {item.key!r} to {target!r}: {error}") from error
+            self._copy(item.key, dst_prefix + item.key[len(src_prefix) :])
         # Only what was copied: an object that arrived since stays where it is.
         self._delete_raw([self._object_key(item.key) for item in objects], src_prefix)
         return len(objects)
+
+    # -- mirrors -------------------------------------------------------------------------------
+
+    def link_tree(self, src_prefix: str, dst_prefix: str) -> int:
+        """Make ``dst_prefix`` an exact copy of ``src_prefix``; return the number of objects.
+
+        A bucket has no links, so every object is copied (server-side), and what was under
+        ``dst_prefix`` but not under ``src_prefix`` is deleted afterwards. Not atomic: a reader
+        may see the mirror half-made. The catalog keeps no mirrors in a bucket (see
+        ``hands_out_folders``)."""
+        confine_prefix(src_prefix)
+        confine_prefix(dst_prefix)
+        if src_prefix.startswith(dst_prefix) or dst_prefix.startswith(src_prefix):
+            raise ValueError(f"mirror {dst_prefix!r} and source {src_prefix!r} overlap")
+        objects = self.list(src_prefix)
+        stale = {item.key for item in self.list(dst_prefix)}
+        for item in objects:
+            target = dst_prefix + item.key[len(src_prefix) :]
+            self._copy(item.key, target)
+            stale.discard(target)
+        self._delete_raw([self._object_key(key) for key in sorted(stale)], dst_prefix)
+        return len(objects)
+
+    # -- interrupted writes --------------------------------------------------------------------
+
+    def sweep_temp(self, older_than_seconds: float) -> int:
+        """Nothing to sweep; returns 0. An interrupted PutObject stores nothing, and a writer
+        aborts its own multipart upload; one abandoned by a killed process is never shown as an
+        object, and its parts go with the bucket's AbortIncompleteMultipartUpload rule."""
+        return 0
+
+    def _copy(self, key: str, target: str) -> None:
+        try:
+            # The managed copy switches to a multipart copy for objects over 5 GiB.
+            self._client.copy(
+                {"Bucket": self.bucket, "Key": self._object_key(key)},
+                self.bucket,
+                self._object_key(target),
+            )
+        except (ClientError, BotoCoreError, Boto3Error) as error:
+            raise StorageError(f"cannot copy {key!r} to {target!r}: {error}") from error
 
     # -- keys ----------------------------------------------------------------------------------
 

@@ -288,6 +288,9 @@ class TaskAttempt(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     output: Mapped[str | None] = mapped_column(Text, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The token handed to the attempt's process (none when the model's owner is a group),
+    # revoked by this id when the attempt ends or is taken for lost.
+    token_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ModelEvent(Base):
