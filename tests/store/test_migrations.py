@@ -13,10 +13,11 @@ from modelcatalog.store.database import create_database_engine, upgrade_schema
 from modelcatalog.store.tables import Base
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from server_process import BACKENDS, postgres_database  # noqa: E402
+from server_process import postgres_database  # noqa: E402
+
+pytestmark = pytest.mark.both_databases
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_migrations_match_the_declared_tables(backend: str, tmp_path: Path) -> None:
     def check(uri: str) -> None:
         engine = create_database_engine(uri)
