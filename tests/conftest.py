@@ -1,7 +1,9 @@
 """Fixtures shared by the end-to-end tests: a real catalog server per database backend.
 
-The backends come from MODELCATALOG_TEST_BACKENDS (default "sqlite,postgresql"); PostgreSQL is
-reached at MODELCATALOG_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgres).
+A test runs on SQLite, unless its module is marked `both_databases`: then it runs on SQLite and
+on PostgreSQL. MODELCATALOG_TEST_BACKENDS (default "sqlite,postgresql") restricts the backends;
+when it leaves SQLite out, every test runs on PostgreSQL. PostgreSQL is reached at
+MODELCATALOG_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -16,22 +19,50 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from server_process import BACKENDS, RunningServer, backend_server  # noqa: E402
+from server_process import BACKENDS, BackendServers, RunningServer  # noqa: E402
 
 
-@pytest.fixture(
-    scope="session",
-    # `-m postgres` selects (and `-m "not postgres"` leaves out) every test run on PostgreSQL.
-    params=[
-        pytest.param(b, marks=pytest.mark.postgres) if b == "postgresql" else b for b in BACKENDS
-    ],
-)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """A running catalog server (one per backend for the whole session), admin token included."""
-    with backend_server(request.param, tmp_path_factory.mktemp(f"server-{request.param}")) as up:
-        yield up
+def backends_of(test: pytest.Item) -> list[str]:
+    """The databases a test runs on: both for a `both_databases` module, else SQLite alone."""
+    if test.get_closest_marker("both_databases") or "sqlite" not in BACKENDS:
+        return BACKENDS
+    return ["sqlite"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that needs a database once per backend it is meant for (`backends_of`)."""
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "backend",
+            [
+                # `-m postgres` selects (and `-m "not postgres"` leaves out) every test run on
+                # PostgreSQL.
+                pytest.param(b, marks=pytest.mark.postgres, id=b) if b == "postgresql" else b
+                for b in backends_of(metafunc.definition)
+            ],
+            indirect=True,
+            scope="session",
+        )
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database of a test: "sqlite" or "postgresql" (chosen by `pytest_generate_tests`)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServers]:
+    """The session's catalog servers, one per backend."""
+    with ExitStack() as stack:
+        yield BackendServers(stack, lambda b: tmp_path_factory.mktemp(f"server-{b}"))
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, servers: BackendServers) -> RunningServer:
+    """A running catalog server on the test's backend (shared by the session), admin token
+    included."""
+    return servers.on(backend)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,3 +223,27 @@ def backend_server(
         yield stack.enter_context(
             run_server(data_dir, database_uri=database_uri, extra_env=extra_env)
         )
+
+
+class BackendServers:
+    """At most one running server per backend, started when first asked for and kept until the
+    stack closes, so that tests alternating between backends never restart one."""
+
+    def __init__(
+        self,
+        stack: ExitStack,
+        data_dir_for: Callable[[str], Path],
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self._stack = stack
+        self._data_dir_for = data_dir_for
+        self._extra_env = extra_env
+        self._running: dict[str, RunningServer] = {}
+
+    def on(self, backend: str) -> RunningServer:
+        """The server on `backend`, started now if it is not running yet."""
+        if backend not in self._running:
+            self._running[backend] = self._stack.enter_context(
+                backend_server(backend, self._data_dir_for(backend), extra_env=self._extra_env)
+            )
+        return self._running[backend]

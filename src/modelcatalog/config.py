@@ -8,10 +8,18 @@ from pathlib import Path
 
 DEFAULT_DATA_DIR = "modelcatalog-data"
 MIN_URL_LIFETIME = 10
+# For test servers only: lowers MIN_URL_LIFETIME, so that a test watches a URL expire within
+# a second or two instead of waiting ten.
+TEST_MIN_URL_LIFETIME_VARIABLE = "MODELCATALOG_TEST_MIN_URL_LIFETIME_SECONDS"
 MAX_URL_LIFETIME = 86_400
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 MIN_MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_AUTH_FAILURES_PER_MINUTE = 30
+
+
+def min_url_lifetime() -> int:
+    """The shortest presigned URL lifetime accepted: MIN_URL_LIFETIME, unless a test lowers it."""
+    return int(os.environ.get(TEST_MIN_URL_LIFETIME_VARIABLE) or MIN_URL_LIFETIME)
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,10 @@ class ServerSettings:
         uri = database_uri or f"sqlite:///{folder / 'catalog.db'}"
         root = storage_root or str(folder / "artifacts")
         lifetime = url_lifetime_seconds or cls.url_lifetime_seconds
-        if not MIN_URL_LIFETIME <= lifetime <= MAX_URL_LIFETIME:
+        if not min_url_lifetime() <= lifetime <= MAX_URL_LIFETIME:
             raise ValueError(
                 f"the presigned URL lifetime is {lifetime} seconds; it must be between "
-                f"{MIN_URL_LIFETIME} and {MAX_URL_LIFETIME}"
+                f"{min_url_lifetime()} and {MAX_URL_LIFETIME}"
             )
         body_limit = max_request_bytes or cls.max_request_bytes
         if body_limit < MIN_MAX_REQUEST_BYTES:

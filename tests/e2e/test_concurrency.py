@@ -7,7 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 from e2e_support import REGISTRY_2_0, UC_2_1, create_model, ok, ready_version, unique
+
+# Concurrent writers meet each database's own locking.
+pytestmark = pytest.mark.both_databases
 
 THREADS = 16
 

@@ -17,6 +17,9 @@ from e2e_support import error_of, ok
 
 from server_process import RunningServer
 
+# Each database has its own limits on text (PostgreSQL refuses NUL, for one).
+pytestmark = pytest.mark.both_databases
+
 REG = "/api/2.0/mlflow/unity-catalog"
 UC = "/api/2.1/unity-catalog"
 MC = "/api/modelcatalog"

@@ -31,6 +31,9 @@ from e2e_support import (
 )
 from mlflow.exceptions import MlflowException
 
+# The rules are kept by constraints and transactions, which each database keeps its own way.
+pytestmark = pytest.mark.both_databases
+
 
 @dataclass(frozen=True)
 class Dialect:

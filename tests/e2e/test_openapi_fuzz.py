@@ -19,7 +19,7 @@ import httpx
 import pytest
 from schemathesis_hooks import DESTINATION, WEBHOOK
 
-from server_process import BACKENDS, RunningServer, backend_server
+from server_process import RunningServer, backend_server
 
 HERE = Path(__file__).parent
 TIME_LIMIT_SECONDS = 240
@@ -29,11 +29,11 @@ TIME_LIMIT_SECONDS = 240
 SERVER_ENV = {"MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1", "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1"}
 
 
-@pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
+@pytest.fixture
+def server(backend: str, tmp_path: Path) -> Iterator[RunningServer]:
     """A throwaway server of its own (the fuzzer deletes, renames and re-owns what it finds),
     with the notification destination the fuzzer's triggers and job definitions name."""
-    with backend_server(request.param, tmp_path / "server", extra_env=SERVER_ENV) as up:
+    with backend_server(backend, tmp_path / "server", extra_env=SERVER_ENV) as up:
         created = httpx.post(
             f"{up.url}/api/modelcatalog/notification-destinations",
             headers=up.headers(),

@@ -23,6 +23,9 @@ from e2e_support import unique as unique_name
 
 from server_process import RunningServer
 
+# Races meet each database's own locking and isolation.
+pytestmark = pytest.mark.both_databases
+
 WRITERS = 32
 NATIVE = "/api/modelcatalog"
 

@@ -25,6 +25,9 @@ from e2e_support import (
     unique,
 )
 
+# Cascading deletes and uniqueness are kept by each database's constraints.
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def model(api: httpx.Client, schema: str) -> str:

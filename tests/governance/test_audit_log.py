@@ -28,7 +28,9 @@ from governance_support import (  # noqa: E402
     token_for,
 )
 
-from server_process import BACKENDS, RunningServer, postgres_database, run_server  # noqa: E402
+from server_process import RunningServer, postgres_database, run_server  # noqa: E402
+
+pytestmark = pytest.mark.both_databases
 
 
 @contextmanager
@@ -55,17 +57,17 @@ def _server_with_activity(backend: str, data_dir: Path) -> Iterator[httpx.Client
         yield client
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def admin(request, tmp_path_factory) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def admin(backend, tmp_path_factory) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
     """For the tests that only read the log."""
-    with _server_with_activity(request.param, tmp_path_factory.mktemp("audit")) as client:
+    with _server_with_activity(backend, tmp_path_factory.mktemp("audit")) as client:
         yield client
 
 
-@pytest.fixture(params=BACKENDS)
-def tampered(request, tmp_path) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def tampered(backend, tmp_path) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
     """For one tampering test: a fresh server whose log verifies before the test breaks it."""
-    with _server_with_activity(request.param, tmp_path / "server") as client:
+    with _server_with_activity(backend, tmp_path / "server") as client:
         response = client.get(f"{NATIVE}/audit/verify")
         assert ok(response)["intact"]
         # Tamper only once the verification's own record has landed, so nothing is in flight.

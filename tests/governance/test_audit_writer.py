@@ -20,13 +20,15 @@ from modelcatalog.service import audit, audit_trail  # noqa: E402
 from modelcatalog.service.context import Caller, ServiceContext  # noqa: E402
 from modelcatalog.store import tables as t  # noqa: E402
 from modelcatalog.store.database import Database, upgrade_schema  # noqa: E402
-from server_process import BACKENDS, postgres_database  # noqa: E402
+from server_process import postgres_database  # noqa: E402
+
+pytestmark = pytest.mark.both_databases
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+@pytest.fixture
+def db(backend: str, tmp_path: Path) -> Iterator[Database]:
     with ExitStack() as stack:
-        if request.param == "postgresql":
+        if backend == "postgresql":
             uri = stack.enter_context(postgres_database())
         else:
             uri = f"sqlite:///{tmp_path}/catalog.db"

@@ -37,6 +37,9 @@ from governance_support import (  # noqa: E402
     token_for,
 )
 
+# Grants are read through each database's queries; the audit record lands in the same transaction.
+pytestmark = pytest.mark.both_databases
+
 OWNER = "OWNER"
 CATALOG, SCHEMA, MODEL = "catalog", "schema", "registered_model"
 LEVELS = (CATALOG, SCHEMA, MODEL)

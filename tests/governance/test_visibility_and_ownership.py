@@ -32,6 +32,9 @@ from governance_support import (  # noqa: E402
     token_for,
 )
 
+# What a principal may see is filtered in each database's queries (nested groups included).
+pytestmark = pytest.mark.both_databases
+
 
 @dataclass
 class Estate:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "governance"))
 
-from server_process import BACKENDS, RunningServer, backend_server  # noqa: E402
+from server_process import BackendServers, RunningServer  # noqa: E402
 
 #: The engine of a test server: quick to notice work, quick to take a silent task for lost.
 QUICK_ENGINE = {
@@ -27,14 +28,19 @@ QUICK_ENGINE = {
 }
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def job_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """A running catalog with a quick job engine, one per database backend."""
-    data_dir = tmp_path_factory.mktemp(f"jobs-{request.param}")
-    with backend_server(request.param, data_dir, extra_env=QUICK_ENGINE) as up:
-        yield up
+@pytest.fixture(scope="session")
+def job_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServers]:
+    """The session's catalogs with a quick job engine, one per backend."""
+    with ExitStack() as stack:
+        yield BackendServers(
+            stack, lambda b: tmp_path_factory.mktemp(f"jobs-{b}"), extra_env=QUICK_ENGINE
+        )
+
+
+@pytest.fixture(scope="session")
+def job_server(backend: str, job_servers: BackendServers) -> RunningServer:
+    """A running catalog with a quick job engine on the test's backend (shared by the session)."""
+    return job_servers.on(backend)
 
 
 @pytest.fixture

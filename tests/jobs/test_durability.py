@@ -26,7 +26,7 @@ from jobs_support import (
 )
 
 from conftest import QUICK_ENGINE
-from server_process import BACKENDS, postgres_database, run_server
+from server_process import postgres_database, run_server
 
 PY = sys.executable
 
@@ -131,7 +131,7 @@ def _database(backend: str) -> Iterator[str | None]:
         yield None
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.both_databases
 def test_a_lost_tasks_token_is_revoked_when_its_task_is_taken_for_lost(
     backend: str, tmp_path: Path
 ) -> None:

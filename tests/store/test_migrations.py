@@ -18,7 +18,9 @@ from modelcatalog.store.database import MIGRATIONS, create_database_engine, upgr
 from modelcatalog.store.tables import Base
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from server_process import BACKENDS, postgres_database  # noqa: E402
+from server_process import postgres_database  # noqa: E402
+
+pytestmark = pytest.mark.both_databases
 
 
 def _on(backend: str, tmp_path: Path, check: Callable[[Engine], None]) -> None:
@@ -46,7 +48,6 @@ def _upgrade_to(engine: Engine, revision: str) -> None:
         command.upgrade(config, revision)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_migrations_match_the_declared_tables(backend: str, tmp_path: Path) -> None:
     def check(engine: Engine) -> None:
         upgrade_schema(engine)
@@ -123,7 +124,6 @@ ROWS_AT_0003: dict[str, list[dict[str, object]]] = {
 }
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_upgrade_links_each_running_attempt_to_its_live_task_token(
     backend: str, tmp_path: Path
 ) -> None:

@@ -8,6 +8,17 @@ from typing import Annotated
 
 import typer
 
+from modelcatalog.config import MAX_URL_LIFETIME, min_url_lifetime
+
+
+def _url_lifetime_in_range(value: int) -> int:
+    """Refuse a presigned URL lifetime out of range, as Typer's own `min`/`max` would; the
+    minimum is read when the server starts, since test servers may lower it."""
+    low = min_url_lifetime()
+    if not low <= value <= MAX_URL_LIFETIME:
+        raise typer.BadParameter(f"{value} is not in the range {low}<=x<={MAX_URL_LIFETIME}.")
+    return value
+
 
 def server(
     host: Annotated[
@@ -44,8 +55,7 @@ def server(
         int,
         typer.Option(
             envvar="MODELCATALOG_URL_LIFETIME_SECONDS",
-            min=10,
-            max=86_400,
+            callback=_url_lifetime_in_range,
             help="Seconds a presigned upload or download URL stays valid (10 to 86400).",
         ),
     ] = 900,
