@@ -201,7 +201,7 @@ def _parse_changes(
 @audited(
     "updatePermissions",
     needs="manage_model",
-    branches={pv.CATALOG: "manage_catalog", pv.SCHEMA: "manage_schema", pv.MODEL: "manage_model"},
+    branches={pv.CATALOG: "manage_catalog", pv.SCHEMA: "manage_schema"},
 )
 def update_permissions(
     ctx: ServiceContext,
@@ -222,7 +222,8 @@ def update_permissions(
                 )
             take_turns(session, "metastore grants")  # the metastore has no row to lock
         else:
-            lookup.authorize(ctx, session, caller, needed(kind), chain, missing)
+            action = needed() if kind == pv.MODEL else needed(kind)
+            lookup.authorize(ctx, session, caller, action, chain, missing)
         parsed = _parse_changes(changes, kind)
         ids = _principal_ids(session, [p for p, _, _ in parsed])
         target = chain[-1]
