@@ -857,7 +857,7 @@ CASES = [
     Case(
         "files list pending directory",
         "listDirectory",
-        lambda c, w, k: c.get(f"/api/2.0/fs/directories{files_path(w.model, _pending(w))}"),
+        lambda c, w, k: c.get(f"/api/2.0/fs/directories{files_path(w.model, _uploaded(w))}"),
         branch="pending",
     ),
     Case(
@@ -898,9 +898,9 @@ CASES = [
         ),
     ),
     Case(
-        "native approve",
+        "native reject",
         "decideApprovalTask",
-        lambda c, w, k: c.post(f"{NATIVE}/deployment-runs/{_fresh_run(w)}/tasks/approval/approve"),
+        lambda c, w, k: c.post(f"{NATIVE}/deployment-runs/{_fresh_run(w)}/tasks/approval/reject"),
         # The model names no approver: DESIGN.md's "authorised person" is then its owner or a
         # MANAGE holder (or an admin).
         expect=_model(OWNER_OR_MANAGE),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
-from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
+from modelcatalog.errors import FailedPrecondition, HiddenFromCaller, InvalidParameter, NotFound
 from modelcatalog.jobs import deployment_jobs, runs
 from modelcatalog.jobs.approvals import model_name_of
 from modelcatalog.jobs.definition import JobDefinition
@@ -132,6 +132,8 @@ def _run_for(
         raise NotFound(missing)
     try:
         lookup.model_row(ctx, session, caller, model_name_of(session, run.model_id), action)
+    except HiddenFromCaller:
+        raise HiddenFromCaller(missing) from None  # still a denial, in the run's words
     except NotFound:
         raise NotFound(missing) from None
     audit.describe(run.model_name, "registered_model", run_id=run.id)
