@@ -1,8 +1,8 @@
 """The privilege model: what can be granted where, what each action needs, and how a stage-based
 registry's permission levels translate.
 
-This module is the table DESIGN.md describes; `service/access.py` enforces it and the
-authorization test matrix is generated from it.
+This module is the table DESIGN.md describes; each service operation declares which of its
+actions it needs (`service/operations.py`), and `service/access.py` enforces it.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from modelcatalog.jobs.definition import JobDefinition, Task
 from modelcatalog.service import access, audit, lookup, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.operations import needed, needed_by
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
@@ -49,7 +50,10 @@ def _decision_on_model(
     if found is None:
         raise NotFound(missing)
     chain = lookup.model_chain(name, found, found[0].id, found[0].owner)
-    return lookup.authorize(ctx, session, caller, "read_model", chain, missing)
+    # However the decision arrives (REST, CLI or a version tag), it needs what deciding directly
+    # declares; the approver list below is the rest of the rule.
+    action = needed_by("decideApprovalTask")
+    return lookup.authorize(ctx, session, caller, action, chain, missing)
 
 
 def require_approver(
@@ -144,7 +148,7 @@ def apply_version_tags(
     return decided
 
 
-@audited("decideApprovalTask", "deployment_run")
+@audited("decideApprovalTask", "deployment_run", needs="read_model")
 def decide(
     ctx: ServiceContext,
     caller: Caller,
@@ -182,12 +186,12 @@ def decide(
     ctx.wake_engine()
 
 
-@audited("addDeploymentApprover", "registered_model")
+@audited("addDeploymentApprover", "registered_model", needs="manage_model")
 def add_approver(ctx: ServiceContext, caller: Caller, full_name: object, principal: object) -> None:
     """Let a principal (or a group's members) approve the model's deployment runs."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         who = principals.existing_principal(session, principal, "principal")
         principal_id = session.scalar(select(t.Principal.id).where(t.Principal.name == who))
         exists = session.get(t.DeploymentApprover, (model.id, principal_id))
@@ -197,13 +201,13 @@ def add_approver(ctx: ServiceContext, caller: Caller, full_name: object, princip
         audit.record_in(session)
 
 
-@audited("removeDeploymentApprover", "registered_model")
+@audited("removeDeploymentApprover", "registered_model", needs="manage_model")
 def remove_approver(
     ctx: ServiceContext, caller: Caller, full_name: object, principal: object
 ) -> None:
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         who = principals.existing_principal(session, principal, "principal")
         principal_id = session.scalar(select(t.Principal.id).where(t.Principal.name == who))
         session.execute(
@@ -216,11 +220,11 @@ def remove_approver(
         audit.record_in(session)
 
 
-@audited("listDeploymentApprovers", "registered_model")
+@audited("listDeploymentApprovers", "registered_model", needs="read_model")
 def list_approvers(ctx: ServiceContext, caller: Caller, full_name: object) -> list[str]:
     name = rules.model_name(full_name)
     with ctx.db.read() as session:
-        model = lookup.model_row(ctx, session, caller, name, "read_model")
+        model = lookup.model_row(ctx, session, caller, name, needed())
         return list(
             session.scalars(
                 select(t.Principal.name)

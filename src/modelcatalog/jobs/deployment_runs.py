@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
-from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
+from modelcatalog.errors import FailedPrecondition, HiddenFromCaller, InvalidParameter, NotFound
 from modelcatalog.jobs import deployment_jobs, runs
 from modelcatalog.jobs.approvals import model_name_of
 from modelcatalog.jobs.definition import JobDefinition
 from modelcatalog.service import audit, lookup, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.operations import needed
 from modelcatalog.store import tables as t
 
 MAX_RUN_PAGE = 1000
@@ -131,22 +132,22 @@ def _run_for(
         raise NotFound(missing)
     try:
         lookup.model_row(ctx, session, caller, model_name_of(session, run.model_id), action)
+    except HiddenFromCaller:
+        raise HiddenFromCaller(missing) from None  # still a denial, in the run's words
     except NotFound:
         raise NotFound(missing) from None
     audit.describe(run.model_name, "registered_model", run_id=run.id)
     return run
 
 
-@audited("getDeploymentRun", "deployment_run")
+@audited("getDeploymentRun", "deployment_run", needs="read_model")
 def get_run(ctx: ServiceContext, caller: Caller, run_id: object) -> RunView:
     """A run with its tasks, each attempt's output, exit status and timing."""
     with ctx.db.read() as session:
-        return _view(
-            session, _run_for(ctx, session, caller, run_id, "read_model"), with_output=True
-        )
+        return _view(session, _run_for(ctx, session, caller, run_id, needed()), with_output=True)
 
 
-@audited("listDeploymentRuns", "registered_model")
+@audited("listDeploymentRuns", "registered_model", needs="read_model")
 def list_runs(
     ctx: ServiceContext,
     caller: Caller,
@@ -161,7 +162,7 @@ def list_runs(
     size = paging.page_size(max_results, 100, maximum=MAX_RUN_PAGE)
     after = paging.decode(page_token, (int, str))
     with ctx.db.read() as session:
-        model = lookup.model_row(ctx, session, caller, name, "read_model")
+        model = lookup.model_row(ctx, session, caller, name, needed())
         query = (
             select(t.JobRun)
             .where(t.JobRun.model_id == model.id)
@@ -182,10 +183,10 @@ def list_runs(
         return [_view(session, r, with_output=False) for r in rows[:size]], token
 
 
-@audited("cancelDeploymentRun", "deployment_run")
+@audited("cancelDeploymentRun", "deployment_run", needs="manage_model")
 def cancel_run(ctx: ServiceContext, caller: Caller, run_id: object) -> RunView:
     with ctx.db.write() as session:
-        run = _run_for(ctx, session, caller, run_id, "manage_model")
+        run = _run_for(ctx, session, caller, run_id, needed())
         if run.state in runs.RUN_FINISHED:
             raise FailedPrecondition(f"Deployment run '{run.id}' is {run.state}; it has ended.")
         runs.cancel(session, run, caller.name)
@@ -195,11 +196,11 @@ def cancel_run(ctx: ServiceContext, caller: Caller, run_id: object) -> RunView:
     return view
 
 
-@audited("repairDeploymentRun", "deployment_run")
+@audited("repairDeploymentRun", "deployment_run", needs="manage_model")
 def repair_run(ctx: ServiceContext, caller: Caller, run_id: object) -> RunView:
     """Run again the tasks of an ended run that did not succeed."""
     with ctx.db.write() as session:
-        run = _run_for(ctx, session, caller, run_id, "manage_model")
+        run = _run_for(ctx, session, caller, run_id, needed())
         if run.state not in (runs.FAILED, runs.CANCELLED):
             raise FailedPrecondition(
                 f"Deployment run '{run.id}' is {run.state}; only FAILED or CANCELLED runs can be "
@@ -219,14 +220,14 @@ def repair_run(ctx: ServiceContext, caller: Caller, run_id: object) -> RunView:
     return view
 
 
-@audited("startDeploymentRun", "registered_model")
+@audited("startDeploymentRun", "registered_model", needs="manage_model")
 def start_run(ctx: ServiceContext, caller: Caller, full_name: object, version: object) -> RunView:
     """Start the model's deployment job for a READY version by hand (for versions that became
     READY before the job was linked, or to deploy again)."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model")
+        model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
         if row.status != "READY":
             raise FailedPrecondition(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import privileges as pv
 from modelcatalog.domain import rules
-from modelcatalog.domain.privileges import Privilege, Rule
+from modelcatalog.domain.privileges import Rule
 from modelcatalog.errors import (
     AlreadyExists,
     InvalidParameter,
@@ -31,6 +31,7 @@ from modelcatalog.jobs.definition import JobDefinition
 from modelcatalog.service import access, audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.operations import needed
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
@@ -46,19 +47,11 @@ READY = "READY"
 #: What a notification trigger may listen to: the trigger events and every notifiable one.
 NOTIFY_EVENTS = tuple(dict.fromkeys((*ev.TRIGGER_EVENTS, *ev.NOTIFIABLE)))
 
-# Creating a trigger needs EXECUTE on its scope: the right to read what the trigger reports.
-_WATCH = {
-    kind: Rule(kind, Privilege.EXECUTE, f"create a trigger on a {kind.replace('_', ' ')}")
-    for kind in SCOPE_TYPES
-}
-# A job action also needs the right to manage the scope, because runs act with the model
-# owner's rights.
-_START_RUNS = {
-    kind: Rule(
-        kind, None, f"create a trigger that starts deployment runs on a {kind.replace('_', ' ')}"
-    )
-    for kind in SCOPE_TYPES
-}
+
+def _on_scope(action: str, kind: str, what: str) -> Rule:
+    """The privilege of `action`, required on a trigger's scope (a model, a schema or a
+    catalog), and said in the words of the trigger."""
+    return Rule(kind, pv.ACTIONS[action].privilege, f"{what} on a {kind.replace('_', ' ')}")
 
 
 @dataclass(frozen=True)
@@ -180,15 +173,21 @@ def _authorize_scope(
     target = chain[-1]
     missing = f"{target.type.replace('_', ' ').capitalize()} '{target.name}' does not exist."
     decision = access.decide(caller, access.rights_of(ctx.rights, session, caller), chain)
-    access.require(decision, _WATCH[target.type], chain, missing)
+    access.require(decision, _on_scope(needed(), target.type, "create a trigger"), chain, missing)
     if runs:
-        access.require(decision, _START_RUNS[target.type], chain, missing)
+        starts = _on_scope(
+            needed("job"), target.type, "create a trigger that starts deployment runs"
+        )
+        access.require(decision, starts, chain, missing)
 
 
 # Service operations ------------------------------------------------------------------------
 
 
-@audited("createTrigger", "trigger")
+# Creating a trigger needs EXECUTE on its scope: the right to read what the trigger reports.
+# A job action also needs the right to manage the scope, because runs act with the model
+# owner's rights.
+@audited("createTrigger", "trigger", needs="read_model", branches={"job": "manage_model"})
 def create_trigger(
     ctx: ServiceContext,
     caller: Caller,

@@ -11,13 +11,14 @@ from modelcatalog.jobs import events
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.operations import needed
 from modelcatalog.service.versions import READY, locate_version, readable, version_views
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
 
-@audited("setRegisteredModelAlias", "registered_model")
+@audited("setRegisteredModelAlias", "registered_model", needs="manage_model")
 def set_alias(
     ctx: ServiceContext, caller: Caller, full_name: object, alias: object, version: object
 ) -> VersionView:
@@ -31,7 +32,7 @@ def set_alias(
         # Locked as every write below a model locks it: a delete of the version (or the model)
         # either comes first, and this finds no version, or waits until the alias is set and
         # then deletes it with the version.
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         if row.status != READY:
             raise FailedPrecondition(
@@ -66,7 +67,7 @@ def set_alias(
     return view
 
 
-@audited("getModelVersionByAlias", "registered_model")
+@audited("getModelVersionByAlias", "registered_model", needs="read_model")
 def get_version_by_alias(
     ctx: ServiceContext, caller: Caller, full_name: object, alias: object
 ) -> VersionView:
@@ -78,12 +79,12 @@ def get_version_by_alias(
     return readable(ctx, view)
 
 
-@audited("deleteRegisteredModelAlias", "registered_model")
+@audited("deleteRegisteredModelAlias", "registered_model", needs="manage_model")
 def delete_alias(ctx: ServiceContext, caller: Caller, full_name: object, alias: object) -> None:
     name = rules.model_name(full_name)
     clean = rules.alias_name(alias)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         gone = session.execute(
             delete(t.ModelAlias).where(
                 t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower()

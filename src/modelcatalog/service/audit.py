@@ -1,7 +1,8 @@
 """The audit log: one append-only record per service call, chained by SHA-256 so that an edited,
 deleted or inserted record shows.
 
-Every public service operation is wrapped in `audited(action)`. A mutation writes its record in
+Every public service operation is wrapped in `audited(action)`, which also declares the
+privilege the operation needs (see `operations`). A mutation writes its record in
 its own transaction (`record_in`), so a change and its record commit or vanish together. Reads,
 denials and failures are queued and written in batches by a background thread, so that auditing
 a read costs the request almost nothing. Records are chained in the order they are written: the
@@ -18,7 +19,7 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from modelcatalog.errors import (
     PermissionDenied,
     Unavailable,
 )
+from modelcatalog.service import operations
 from modelcatalog.service.context import Caller, now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import Database, lost_race
@@ -92,11 +94,21 @@ def _securable_name(value: object, securable_type: str | None) -> str | None:
     return value.lower() if securable_type in _CASELESS or securable_type is None else value
 
 
-def audited(action: str, securable_type: str | None = None) -> Callable[[F], F]:
-    """Make a service operation leave exactly one audit record, whatever its outcome.
+def audited(
+    action: str,
+    securable_type: str | None = None,
+    *,
+    needs: str | None = None,
+    branches: Mapping[str, str] | None = None,
+) -> Callable[[F], F]:
+    """Make a service operation leave exactly one audit record, whatever its outcome; and
+    declare the action of the privilege table it `needs`, with the actions of its `branches`
+    that need another (see `operations`).
 
     The securable defaults to the operation's first argument after the caller; an operation
-    that knows better calls `describe`. Calls nested inside another audited call add nothing."""
+    that knows better calls `describe`. Calls nested inside another audited call add no
+    record, but run with the action they declare."""
+    requirement = operations.declare(action, needs, branches)
 
     def wrap(fn: F) -> F:
         # Positional names after (ctx, caller), worked out once: binding a signature on every
@@ -105,8 +117,12 @@ def audited(action: str, securable_type: str | None = None) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def run(ctx: Any, caller: Caller, *args: Any, **kwargs: Any) -> Any:
+            running = operations.enter(action, requirement)
             if _current.get() is not None:
-                return fn(ctx, caller, *args, **kwargs)
+                try:
+                    return fn(ctx, caller, *args, **kwargs)
+                finally:
+                    operations.leave(running)
             given = {**dict(zip(positional, args, strict=False)), **kwargs}
             parameters = {k: _clean(k, v) for k, v in given.items() if v is not None}
             first = next(iter(args), None)
@@ -141,6 +157,7 @@ def audited(action: str, securable_type: str | None = None) -> Callable[[F], F]:
                 raise conflict from exc
             finally:
                 _current.reset(token)
+                operations.leave(running)
             if not scope.written:
                 ctx.audit.later(scope, OK, None)
             return result

@@ -18,6 +18,7 @@ from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import audit, files, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.operations import needed
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys
 from modelcatalog.storage.base import PathConflict
@@ -26,7 +27,7 @@ from modelcatalog.storage.tar_stream import FILE, TarFormatError, TarReader
 FIELD = "body"
 
 
-@audited("uploadModelVersionFiles", "registered_model")
+@audited("uploadModelVersionFiles", "registered_model", needs="create_version")
 def upload_files(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object, body: BinaryIO
 ) -> list[ManifestEntry]:
@@ -36,7 +37,7 @@ def upload_files(
     number = rules.version_number(version)
     audit.describe(version=number)
     with ctx.db.read() as session:
-        model = lookup.model_row(ctx, session, caller, name, "create_version")
+        model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
     files.require_status(name.full, number, row.status, write=True)
     written: list[ManifestEntry] = []

@@ -20,6 +20,7 @@ from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, 
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id
+from modelcatalog.service.operations import needed
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys, presign
 from modelcatalog.storage.base import ObjectNotFound, PathConflict, WrittenObject
@@ -275,18 +276,18 @@ def _signed_url(ctx: ServiceContext, base_url: str, method: str, key: str, calle
     return f"{base_url.rstrip('/')}/api/modelcatalog/presigned/{path}?{urlencode(params)}"
 
 
-@audited("createUploadUrl")
+@audited("createUploadUrl", needs="create_version")
 def upload_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
     """A URL the caller may PUT one file of a PENDING version to (needs CREATE MODEL VERSION)."""
-    target = resolve_path(ctx, caller, path, "create_version")
+    target = resolve_path(ctx, caller, path, needed())
     require_status(target.full_name, target.version, target.status, write=True)
     return _signed_url(ctx, base_url, "PUT", target.key, caller)
 
 
-@audited("createDownloadUrl")
+@audited("createDownloadUrl", needs="read_model")
 def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
     """A URL the caller may GET one file of a READY version from (needs EXECUTE)."""
-    target = resolve_path(ctx, caller, path, "read_model")
+    target = resolve_path(ctx, caller, path, needed())
     require_status(target.full_name, target.version, target.status, write=False)
     return _signed_url(ctx, base_url, "GET", target.key, caller)
 
@@ -305,7 +306,12 @@ def require_status(full_name: str, version: int, status: str, *, write: bool) ->
         )
 
 
-@audited("generateTemporaryModelVersionCredentials", "registered_model")
+@audited(
+    "generateTemporaryModelVersionCredentials",
+    "registered_model",
+    needs="read_model",
+    branches={"write": "create_version"},
+)
 def storage_credentials(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object, *, write: bool
 ) -> int:
@@ -315,8 +321,7 @@ def storage_credentials(
     number = rules.version_number(version)
     audit.describe(version=number)
     with ctx.db.read() as session:
-        action = "create_version" if write else "read_model"
-        model = lookup.model_row(ctx, session, caller, name, action)
+        model = lookup.model_row(ctx, session, caller, name, needed("write" if write else None))
         row = lookup.version_row(session, model, name.full, number)
     require_status(name.full, number, row.status, write=write)
     return int((time.time() + ctx.url_lifetime_seconds) * 1000)
@@ -325,10 +330,10 @@ def storage_credentials(
 def _listing_action(status: str | None) -> str:
     # A PENDING version's files are listed for whoever may write them (a resumed upload needs
     # to know what is already there); a READY version's for whoever may read them.
-    return "create_version" if status == "PENDING_REGISTRATION" else "read_model"
+    return needed("pending") if status == "PENDING_REGISTRATION" else needed()
 
 
-@audited("listDirectory")
+@audited("listDirectory", needs="read_model", branches={"pending": "create_version"})
 def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]:
     """The direct children of a folder of a version, Files API style: of a READY version for
     callers with EXECUTE, of a PENDING one for callers with CREATE MODEL VERSION.

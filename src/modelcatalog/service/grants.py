@@ -16,15 +16,11 @@ from modelcatalog.errors import HiddenFromCaller, InvalidParameter, NotFound, Pe
 from modelcatalog.service import access, audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.operations import needed
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit, take_turns
 
-_MANAGE_ACTION = {
-    pv.CATALOG: "manage_catalog",
-    pv.SCHEMA: "manage_schema",
-    pv.MODEL: "manage_model",
-}
 _TYPE_WORDS = ", ".join(pv.SECURABLE_TYPES)
 _USAGE = {pv.CATALOG: Privilege.USE_CATALOG, pv.SCHEMA: Privilege.USE_SCHEMA}
 
@@ -200,7 +196,13 @@ def _parse_changes(
     return parsed
 
 
-@audited("updatePermissions")
+# Changing grants needs the right to manage the securable they are on, whichever kind it is;
+# on the metastore, which has no owner, it is for metastore admins only.
+@audited(
+    "updatePermissions",
+    needs="manage_model",
+    branches={pv.CATALOG: "manage_catalog", pv.SCHEMA: "manage_schema"},
+)
 def update_permissions(
     ctx: ServiceContext,
     caller: Caller,
@@ -220,7 +222,8 @@ def update_permissions(
                 )
             take_turns(session, "metastore grants")  # the metastore has no row to lock
         else:
-            lookup.authorize(ctx, session, caller, _MANAGE_ACTION[kind], chain, missing)
+            action = needed() if kind == pv.MODEL else needed(kind)
+            lookup.authorize(ctx, session, caller, action, chain, missing)
         parsed = _parse_changes(changes, kind)
         ids = _principal_ids(session, [p for p, _, _ in parsed])
         target = chain[-1]

@@ -13,6 +13,7 @@ from modelcatalog.errors import AlreadyExists, InvalidParameter
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.versions import PENDING, version_views
 from modelcatalog.service.views import VersionView
@@ -43,7 +44,7 @@ def _origin(value: object) -> dict[str, str | None]:
     return {k: value.get(k) for k in ORIGIN_FIELDS}
 
 
-@audited("importModelVersion", "registered_model")
+@audited("importModelVersion", "registered_model", needs="manage_model")
 def import_version(
     ctx: ServiceContext,
     caller: Caller,
@@ -76,7 +77,7 @@ def import_version(
     audit.describe(version=number)
     stamp = now_ms()
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         existing = session.scalar(
             select(t.ModelVersion).where(
                 t.ModelVersion.model_id == model.id, t.ModelVersion.version == number

@@ -16,6 +16,7 @@ from modelcatalog.service import access, audit, lookup, paging, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.grants import forget_grants
+from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import change_tags, tags_of
 from modelcatalog.service.views import AliasView, ModelView, Page
 from modelcatalog.store import queries
@@ -62,7 +63,7 @@ def model_views(
     ]
 
 
-@audited("createRegisteredModel", "registered_model")
+@audited("createRegisteredModel", "registered_model", needs="create_model")
 def create_model(
     ctx: ServiceContext,
     caller: Caller,
@@ -84,7 +85,7 @@ def create_model(
                 raise AlreadyExists(f"Registered model '{name.full}' already exists.")
             # A schema being deleted holds its row: this waits, then finds no schema.
             _, schema = lookup.schema_row(
-                ctx, session, caller, name.catalog, name.schema, "create_model", lock=queries.SHARE
+                ctx, session, caller, name.catalog, name.schema, needed(), lock=queries.SHARE
             )
             row = t.RegisteredModel(
                 id=new_id(),
@@ -110,11 +111,11 @@ def create_model(
         raise AlreadyExists(f"Registered model '{name.full}' already exists.") from None
 
 
-@audited("getRegisteredModel", "registered_model")
+@audited("getRegisteredModel", "registered_model", needs="read_model")
 def get_model(ctx: ServiceContext, caller: Caller, full_name: object) -> ModelView:
     name = rules.model_name(full_name)
     with ctx.db.read() as session:
-        row = lookup.model_row(ctx, session, caller, name, "read_model")
+        row = lookup.model_row(ctx, session, caller, name, needed())
         return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
 
 
@@ -165,7 +166,7 @@ def list_models(
         return Page(model_views(ctx, session, rows[:size]), token)
 
 
-@audited("updateRegisteredModel", "registered_model")
+@audited("updateRegisteredModel", "registered_model", needs="manage_model")
 def update_model(
     ctx: ServiceContext,
     caller: Caller,
@@ -202,7 +203,7 @@ def update_model(
             target = ModelName(name.catalog, name.schema, rules.name_part(new_name, "new_name"))
     try:
         with ctx.db.write() as session:
-            row = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+            row = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
             row.name = target.model
             if comment is not None:
                 row.comment = text
@@ -261,7 +262,7 @@ def purge_models(ctx: ServiceContext, session: Session, model_ids: list[str]) ->
     after_commit(session, remove_files)
 
 
-@audited("deleteRegisteredModel", "registered_model")
+@audited("deleteRegisteredModel", "registered_model", needs="manage_model")
 def delete_model(
     ctx: ServiceContext, caller: Caller, full_name: object, *, force: bool = False
 ) -> None:
@@ -269,7 +270,7 @@ def delete_model(
     with `force`, which deletes the versions and their files too (Unity Catalog's rule)."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        row = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.DELETE)
+        row = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.DELETE)
         if not force:
             versions = session.scalar(select(func.count()).where(t.ModelVersion.model_id == row.id))
             if versions:

@@ -12,6 +12,7 @@ from modelcatalog.service import access, audit, lookup, paging, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.grants import forget_grants
+from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import tags_of
 from modelcatalog.service.views import CatalogView, Page, SchemaView
 from modelcatalog.store import queries
@@ -47,7 +48,7 @@ def _schema_view(session: Session, cat: t.Catalog, row: t.Schema) -> SchemaView:
     )
 
 
-@audited("createCatalog", "catalog")
+@audited("createCatalog", "catalog", needs="create_catalog")
 def create_catalog(
     ctx: ServiceContext, caller: Caller, name: object, comment: object = None
 ) -> CatalogView:
@@ -57,9 +58,7 @@ def create_catalog(
     stamp = now_ms()
     try:
         with ctx.db.write() as session:
-            lookup.authorize(
-                ctx, session, caller, "create_catalog", lookup.metastore_chain(), "metastore"
-            )
+            lookup.authorize(ctx, session, caller, needed(), lookup.metastore_chain(), "metastore")
             row = t.Catalog(
                 id=new_id(),
                 name=clean,
@@ -78,13 +77,11 @@ def create_catalog(
         raise AlreadyExists(f"Catalog '{clean}' already exists.") from None
 
 
-@audited("getCatalog", "catalog")
+@audited("getCatalog", "catalog", needs="read_catalog")
 def get_catalog(ctx: ServiceContext, caller: Caller, name: object) -> CatalogView:
     clean = rules.name_part(name, "name")
     with ctx.db.read() as session:
-        return _catalog_view(
-            session, lookup.catalog_row(ctx, session, caller, clean, "read_catalog")
-        )
+        return _catalog_view(session, lookup.catalog_row(ctx, session, caller, clean, needed()))
 
 
 @audited("listCatalogs", "metastore")
@@ -106,7 +103,7 @@ def list_catalogs(
         return Page([_catalog_view(session, r) for r in rows[:size]], token)
 
 
-@audited("updateCatalog", "catalog")
+@audited("updateCatalog", "catalog", needs="manage_catalog")
 def update_catalog(
     ctx: ServiceContext,
     caller: Caller,
@@ -123,9 +120,7 @@ def update_catalog(
     text = rules.comment(comment)
     try:
         with ctx.db.write() as session:
-            row = lookup.catalog_row(
-                ctx, session, caller, clean, "manage_catalog", lock=queries.UPDATE
-            )
+            row = lookup.catalog_row(ctx, session, caller, clean, needed(), lock=queries.UPDATE)
             if target is None and comment is None and owner is None:
                 return _catalog_view(session, row)  # Unity Catalog: nothing to change, as it is
             if target:
@@ -142,7 +137,7 @@ def update_catalog(
         raise AlreadyExists(f"Catalog '{target}' already exists.") from None
 
 
-@audited("deleteCatalog", "catalog")
+@audited("deleteCatalog", "catalog", needs="manage_catalog")
 def delete_catalog(ctx: ServiceContext, caller: Caller, name: object, force: bool = False) -> None:
     """Delete a catalog; with `force`, everything in it too (files included)."""
     from modelcatalog.service.models import purge_models
@@ -151,7 +146,7 @@ def delete_catalog(ctx: ServiceContext, caller: Caller, name: object, force: boo
     with ctx.db.write() as session:
         # Locked first, top-down: a schema created in it meanwhile either committed before
         # (and is seen here) or waits and then finds no catalog.
-        row = lookup.catalog_row(ctx, session, caller, clean, "manage_catalog", lock=queries.DELETE)
+        row = lookup.catalog_row(ctx, session, caller, clean, needed(), lock=queries.DELETE)
         schema_ids = list(
             session.scalars(
                 queries.locked(
@@ -182,7 +177,7 @@ def delete_catalog(ctx: ServiceContext, caller: Caller, name: object, force: boo
         audit.record_in(session)
 
 
-@audited("createSchema", "schema")
+@audited("createSchema", "schema", needs="create_schema")
 def create_schema(
     ctx: ServiceContext, caller: Caller, catalog_name: object, name: object, comment: object = None
 ) -> SchemaView:
@@ -192,9 +187,7 @@ def create_schema(
     stamp = now_ms()
     try:
         with ctx.db.write() as session:
-            cat = lookup.catalog_row(
-                ctx, session, caller, cat_name, "create_schema", lock=queries.SHARE
-            )
+            cat = lookup.catalog_row(ctx, session, caller, cat_name, needed(), lock=queries.SHARE)
             audit.describe(f"{cat_name}.{clean}")
             row = t.Schema(
                 id=new_id(),
@@ -215,15 +208,15 @@ def create_schema(
         raise AlreadyExists(f"Schema '{cat_name}.{clean}' already exists.") from None
 
 
-@audited("getSchema", "schema")
+@audited("getSchema", "schema", needs="read_schema")
 def get_schema(ctx: ServiceContext, caller: Caller, full_name: object) -> SchemaView:
     catalog, schema = rules.split_full_name(full_name, "full_name", 2)
     with ctx.db.read() as session:
-        cat, row = lookup.schema_row(ctx, session, caller, catalog, schema, "read_schema")
+        cat, row = lookup.schema_row(ctx, session, caller, catalog, schema, needed())
         return _schema_view(session, cat, row)
 
 
-@audited("listSchemas", "catalog")
+@audited("listSchemas", "catalog", needs="read_catalog")
 def list_schemas(
     ctx: ServiceContext,
     caller: Caller,
@@ -235,7 +228,7 @@ def list_schemas(
     size = paging.page_size(max_results)
     after = paging.decode(page_token, (str,))
     with ctx.db.read() as session:
-        cat = lookup.catalog_row(ctx, session, caller, cat_name, "read_catalog")
+        cat = lookup.catalog_row(ctx, session, caller, cat_name, needed())
         query = (
             select(t.Schema)
             .where(t.Schema.catalog_id == cat.id)
@@ -253,7 +246,7 @@ def list_schemas(
         return Page([_schema_view(session, cat, r) for r in rows[:size]], token)
 
 
-@audited("updateSchema", "schema")
+@audited("updateSchema", "schema", needs="manage_schema")
 def update_schema(
     ctx: ServiceContext,
     caller: Caller,
@@ -271,7 +264,7 @@ def update_schema(
     try:
         with ctx.db.write() as session:
             cat, row = lookup.schema_row(
-                ctx, session, caller, catalog, schema, "manage_schema", lock=queries.UPDATE
+                ctx, session, caller, catalog, schema, needed(), lock=queries.UPDATE
             )
             if target is None and comment is None and owner is None:
                 return _schema_view(session, cat, row)  # Unity Catalog: nothing to change
@@ -289,7 +282,7 @@ def update_schema(
         raise AlreadyExists(f"Schema '{catalog}.{target}' already exists.") from None
 
 
-@audited("deleteSchema", "schema")
+@audited("deleteSchema", "schema", needs="manage_schema")
 def delete_schema(
     ctx: ServiceContext, caller: Caller, full_name: object, force: bool = False
 ) -> None:
@@ -298,7 +291,7 @@ def delete_schema(
     catalog, schema = rules.split_full_name(full_name, "full_name", 2)
     with ctx.db.write() as session:
         _, row = lookup.schema_row(
-            ctx, session, caller, catalog, schema, "manage_schema", lock=queries.DELETE
+            ctx, session, caller, catalog, schema, needed(), lock=queries.DELETE
         )
         model_ids = list(
             session.scalars(

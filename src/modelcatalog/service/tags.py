@@ -13,6 +13,7 @@ from modelcatalog.jobs import approvals
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.operations import needed
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
@@ -104,7 +105,7 @@ def change_tags(
             )
 
 
-@audited("updateRegisteredModelTags", "registered_model")
+@audited("updateRegisteredModelTags", "registered_model", needs="tag_model")
 def change_model_tags(
     ctx: ServiceContext,
     caller: Caller,
@@ -115,13 +116,13 @@ def change_model_tags(
     """Set and remove tags on a registered model."""
     name = rules.model_name(full_name)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "tag_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         change_tags(session, "registered_model", model.id, add, remove)
         model.updated_at, model.updated_by = now_ms(), caller.name
         audit.record_in(session)
 
 
-@audited("updateModelVersionTags", "registered_model")
+@audited("updateModelVersionTags", "registered_model", needs="tag_model")
 def change_version_tags(
     ctx: ServiceContext,
     caller: Caller,
@@ -135,7 +136,7 @@ def change_version_tags(
     number = rules.version_number(version)
     audit.describe(version=number)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "tag_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         change_tags(session, "model_version", row.id, add, remove)
         row.updated_at, row.updated_by = now_ms(), caller.name
@@ -146,7 +147,7 @@ def change_version_tags(
         ctx.wake_engine()
 
 
-@audited("updateSecurableTags")
+@audited("updateSecurableTags", needs="tag_catalog", branches={"schema": "tag_schema"})
 def change_container_tags(
     ctx: ServiceContext,
     caller: Caller,
@@ -161,12 +162,12 @@ def change_container_tags(
         if securable_type == "catalog":
             name = rules.name_part(full_name, "full_name")
             securable_id = lookup.catalog_row(
-                ctx, session, caller, name, "tag_catalog", lock=queries.UPDATE
+                ctx, session, caller, name, needed(), lock=queries.UPDATE
             ).id
         else:
             catalog, schema = rules.split_full_name(full_name, "full_name", 2)
             _, row = lookup.schema_row(
-                ctx, session, caller, catalog, schema, "tag_schema", lock=queries.UPDATE
+                ctx, session, caller, catalog, schema, needed("schema"), lock=queries.UPDATE
             )
             securable_id = row.id
         change_tags(session, securable_type, securable_id, add, remove)

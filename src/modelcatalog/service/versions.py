@@ -16,6 +16,7 @@ from modelcatalog.jobs import deployment_jobs, events
 from modelcatalog.service import access, audit, files, lookup, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
 from modelcatalog.store import queries
@@ -114,7 +115,7 @@ def _one(
     return version_views(ctx, session, model, name.catalog, name.schema, [row])[0]
 
 
-@audited("createModelVersion", "registered_model")
+@audited("createModelVersion", "registered_model", needs="create_version")
 def create_version(
     ctx: ServiceContext,
     caller: Caller,
@@ -141,7 +142,7 @@ def create_version(
         )
     stamp = now_ms()
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "create_version", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         # The counter lives on the model row, locked above: concurrent creators take turns, so
         # numbers are distinct and consecutive, and a deleted number is never handed out again.
         number = session.execute(
@@ -201,13 +202,13 @@ def locate_version(
     row = session.execute(query, where).first()
     if row is None:
         # The model may be missing or hidden from the caller: say so exactly as for a model.
-        lookup.model_row(ctx, session, caller, name, "read_model")
+        lookup.model_row(ctx, session, caller, name, needed())
         if alias is not None:
             raise NotFound(f"Registered model '{name.full}' has no alias '{alias}'.")
         raise NotFound(f"Model version '{name.full}' version {version} does not exist.")
     chain = lookup.model_chain(name, row, row.model_id, row.model_owner)
     lookup.authorize(
-        ctx, session, caller, "read_model", chain, f"Registered model '{name.full}' does not exist."
+        ctx, session, caller, needed(), chain, f"Registered model '{name.full}' does not exist."
     )
     model_ref = ModelRef(row.model_id, row.model_name, row.model_deployment_job_id)
     return version_views(ctx, session, model_ref, name.catalog, name.schema, [row])[0]
@@ -221,7 +222,7 @@ def readable(ctx: ServiceContext, view: VersionView) -> VersionView:
     return view
 
 
-@audited("getModelVersion", "registered_model")
+@audited("getModelVersion", "registered_model", needs="read_model")
 def get_version(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
 ) -> VersionView:
@@ -232,7 +233,7 @@ def get_version(
     return readable(ctx, view)
 
 
-@audited("listModelVersions", "registered_model")
+@audited("listModelVersions", "registered_model", needs="read_model")
 def list_versions(
     ctx: ServiceContext,
     caller: Caller,
@@ -248,7 +249,7 @@ def list_versions(
     size = paging.page_size(max_results, default_size, maximum=paging.MAX_VERSION_PAGE)
     after = paging.decode(page_token, (int,))
     with ctx.db.read() as session:
-        model = lookup.model_row(ctx, session, caller, name, "read_model")
+        model = lookup.model_row(ctx, session, caller, name, needed())
         order = t.ModelVersion.version.desc() if newest_first else t.ModelVersion.version
         query = (
             select(t.ModelVersion)
@@ -313,7 +314,7 @@ def search_versions(
         return Page(views, token)
 
 
-@audited("updateModelVersion", "registered_model")
+@audited("updateModelVersion", "registered_model", needs="manage_model")
 def update_version(
     ctx: ServiceContext,
     caller: Caller,
@@ -332,7 +333,7 @@ def update_version(
         )
     text = rules.comment(comment)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         row.comment = text
         row.updated_at, row.updated_by = now_ms(), caller.name
@@ -340,7 +341,7 @@ def update_version(
         return _one(ctx, session, name, row, model)
 
 
-@audited("deleteModelVersion", "registered_model")
+@audited("deleteModelVersion", "registered_model", needs="manage_model")
 def delete_version(ctx: ServiceContext, caller: Caller, full_name: object, version: object) -> None:
     """Delete a version, its aliases, tags, manifest and files. Its number is never reused."""
     name = rules.model_name(full_name)
@@ -348,7 +349,7 @@ def delete_version(ctx: ServiceContext, caller: Caller, full_name: object, versi
     with ctx.db.write() as session:
         # The model's lock orders this against alias moves, tag changes and finalize of the
         # same version: whichever comes second sees what the first did.
-        model = lookup.model_row(ctx, session, caller, name, "manage_model", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         session.execute(delete(t.ModelAlias).where(t.ModelAlias.version_id == row.id))
         session.execute(delete(t.VersionFile).where(t.VersionFile.version_id == row.id))
@@ -363,7 +364,7 @@ def delete_version(ctx: ServiceContext, caller: Caller, full_name: object, versi
         after_commit(session, lambda: files.remove_version_files(ctx, model_id, number))
 
 
-@audited("finalizeModelVersion", "registered_model")
+@audited("finalizeModelVersion", "registered_model", needs="create_version")
 def finalize_version(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
 ) -> VersionView:
@@ -376,7 +377,7 @@ def finalize_version(
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
-        model = lookup.model_row(ctx, session, caller, name, "create_version")
+        model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
         if row.status == READY:
             return _one(ctx, session, name, row, model)
@@ -392,7 +393,7 @@ def finalize_version(
     problem = files.signature_problem(ctx, model_id, number) if waiver is None else None
     manifest = [] if problem else files.compute_manifest(ctx, model_id, number)
     with ctx.db.write() as session:
-        model = lookup.model_row(ctx, session, caller, name, "create_version", lock=queries.UPDATE)
+        model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
         if row.status != PENDING:
             return _one(ctx, session, name, row, model)
@@ -432,7 +433,7 @@ def finalize_version(
     return view
 
 
-@audited("getModelVersionManifest", "registered_model")
+@audited("getModelVersionManifest", "registered_model", needs="read_model")
 def manifest(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object
 ) -> list[files.ManifestEntry]:
@@ -440,7 +441,7 @@ def manifest(
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
-        model = lookup.model_row(ctx, session, caller, name, "read_model")
+        model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
         if row.status != READY:
             raise FailedPrecondition(
