@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -28,6 +28,7 @@ from modelcatalog.api import (
     uc_dialect,
 )
 from modelcatalog.api.deps import caller
+from modelcatalog.api.dialects import NATIVE, require_declared, speaking
 from modelcatalog.api.observability import Metrics, RequestObserver
 from modelcatalog.api.openapi import Operation, described, install, obj, string
 from modelcatalog.api.throttle import FailedAuthThrottle
@@ -156,8 +157,9 @@ def create_app(
         notifications.router,
     ):
         app.include_router(router)
+    operations = APIRouter(route_class=speaking(NATIVE))
 
-    @app.get("/health", tags=["operations"])
+    @operations.get("/health", tags=["operations"])
     @described(HEALTH)
     async def health(request: Request) -> dict:
         """Liveness and readiness: answers when the database does."""
@@ -170,17 +172,19 @@ def create_app(
         await run_in_threadpool(ping)
         return {"status": "ok", "version": __version__}
 
-    @app.get("/.well-known/databricks-config", include_in_schema=False)
+    @operations.get("/.well-known/databricks-config", include_in_schema=False)
     async def discovery() -> dict:
         """Host metadata the Databricks SDK probes for; nothing here needs discovering."""
         return {}
 
-    @app.get("/metrics", tags=["operations"], dependencies=[Depends(caller)])
+    @operations.get("/metrics", tags=["operations"], dependencies=[Depends(caller)])
     @described(METRICS)
     async def prometheus_metrics():  # type: ignore[no-untyped-def]
         """Prometheus metrics: request counts and latencies by route and status."""
         return metrics.render()
 
+    app.include_router(operations)
+    require_declared(app)
     install(app)
     return app
 

@@ -1,12 +1,14 @@
-"""What every route needs: the service context, the authenticated caller, a worker thread."""
+"""What every route needs: the service context, the authenticated caller, a worker thread.
+
+Routes name the first two by type: `ctx: ContextDep, who: CallerDep`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from modelcatalog.api.requests import checked_address
@@ -19,6 +21,12 @@ T = TypeVar("T")
 
 def context(request: Request) -> ServiceContext:
     return request.app.state.ctx
+
+
+async def service_context(request: Request) -> ServiceContext:
+    """The service context as a dependency; a coroutine, since FastAPI runs a plain function
+    dependency in a worker thread."""
+    return context(request)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -84,6 +92,13 @@ def _check_address(request: Request, who: Caller) -> None:
     except InvalidParameter as exc:
         audit.record_refused_input(context(request).audit, who, request.url.path, exc.message)
         raise
+
+
+ContextDep = Annotated[ServiceContext, Depends(service_context)]
+"""The service context of the application."""
+
+CallerDep = Annotated[Caller, Depends(caller)]
+"""The authenticated principal of the request (see `caller`)."""
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -1,4 +1,4 @@
-"""The one place where typed errors become each wire dialect's error codes and statuses."""
+"""The one place where errors become answers: each in the dialect of the route that met it."""
 
 from __future__ import annotations
 
@@ -6,87 +6,50 @@ import logging
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.routing import Match
 
+from modelcatalog.api import dialects
+from modelcatalog.api.dialects import STATUS, ErrorDialect
 from modelcatalog.errors import CatalogError
 
 log = logging.getLogger("modelcatalog.api")
 
-STATUS = {
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "INVALID_PARAMETER": 400,
-    "REQUEST_TOO_LARGE": 413,
-    "FAILED_PRECONDITION": 400,
-    "REQUEST_LIMIT_EXCEEDED": 429,
-    "TEMPORARILY_UNAVAILABLE": 503,
-    "ABORTED": 409,
-    "PERMISSION_DENIED": 403,
-    "UNAUTHENTICATED": 401,
-    "INTERNAL_ERROR": 500,
-}
 
-# The model-registry dialect (/api/2.0) speaks MLflow's codes; Unity Catalog REST speaks its own.
-MLFLOW_CODES = {
-    "NOT_FOUND": "RESOURCE_DOES_NOT_EXIST",
-    "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS",
-    "INVALID_PARAMETER": "INVALID_PARAMETER_VALUE",
-    "REQUEST_TOO_LARGE": "INVALID_PARAMETER_VALUE",
-    "FAILED_PRECONDITION": "INVALID_STATE",
-    "ABORTED": "RESOURCE_CONFLICT",
-}
-UC_CODES = {
-    "NOT_FOUND": "NOT_FOUND",
-    "ALREADY_EXISTS": "ALREADY_EXISTS",
-    "INVALID_PARAMETER": "INVALID_ARGUMENT",
-    "REQUEST_TOO_LARGE": "INVALID_ARGUMENT",
-    "FAILED_PRECONDITION": "FAILED_PRECONDITION",
-    "REQUEST_LIMIT_EXCEEDED": "RESOURCE_EXHAUSTED",
-    "ABORTED": "ABORTED",
-}
+def dialect_of(request: Request) -> ErrorDialect:
+    """The dialect of the route that took `request`, or of its path when none did."""
+    route = request.scope.get("route")
+    return dialects.unmatched(request.url.path) if route is None else dialects.of_route(route)
 
 
-# The Files API answers a missing path with the platform's NOT_FOUND, which is exactly what
-# MLflow's presigned-URL repository takes to mean "not a directory". The presigned URLs it hands
-# out answer in the same dialect.
-FILES_CODES = {**MLFLOW_CODES, "NOT_FOUND": "NOT_FOUND"}
-FILES_PREFIXES = ("/api/2.0/fs/", "/api/modelcatalog/presigned/")
+def error_response(
+    request: Request, kind: str, message: str, status: int | None = None
+) -> Response:
+    """The answer to `request` for an error of `kind`, by default with that kind's status."""
+    code = STATUS.get(kind, 500) if status is None else status
+    return dialect_of(request).response(kind, message, code)
 
 
-def error_body(kind: str, message: str, path: str) -> JSONResponse:
-    if path.startswith(FILES_PREFIXES):
-        codes = FILES_CODES
-    else:
-        codes = MLFLOW_CODES if path.startswith("/api/2.0/") else UC_CODES
-    return JSONResponse(
-        status_code=STATUS.get(kind, 500),
-        content={"error_code": codes.get(kind, kind), "message": message},
-    )
-
-
-async def catalog_error(request: Request, exc: Exception) -> JSONResponse:
+async def catalog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CatalogError)
-    response = error_body(exc.kind, exc.message, request.url.path)
+    response = error_response(request, exc.kind, exc.message)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         problems.append(f"'{where or 'request'}': {err.get('msg', 'invalid')}")
-    return error_body(
-        "INVALID_PARAMETER", "; ".join(problems) or "Invalid request.", request.url.path
-    )
+    return error_response(request, "INVALID_PARAMETER", "; ".join(problems) or "Invalid request.")
 
 
-async def http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     kind = {
         404: "NOT_FOUND",
@@ -99,8 +62,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"No endpoint {request.method} {request.url.path}."
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
-    response = error_body(kind, message, request.url.path)
-    response.status_code = exc.status_code
+    response = error_response(request, kind, message, exc.status_code)
     response.headers.update(exc.headers or {})
     if exc.status_code == 405:
         # Every method the path answers, not only those of the first route that matched it.
@@ -117,8 +79,8 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
-async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"path": request.url.path})
-    return error_body(
-        "INTERNAL_ERROR", "Internal error; the server log has the details.", request.url.path
+    return error_response(
+        request, "INTERNAL_ERROR", "Internal error; the server log has the details."
     )

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from modelcatalog.api import uc_openapi as U
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.deps import CallerDep, ContextDep, call
+from modelcatalog.api.dialects import UNITY_CATALOG, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.service import grants
-from modelcatalog.service.context import Caller
 
-router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["grants"])
+router = APIRouter(
+    prefix="/api/2.1/unity-catalog", tags=["grants"], route_class=speaking(UNITY_CATALOG)
+)
 
 
 def _assignments(found: list[grants.Assignment]) -> dict[str, Any]:
@@ -28,12 +30,12 @@ def _assignments(found: list[grants.Assignment]) -> dict[str, Any]:
 @router.get("/permissions/{securable_type}/{full_name}")
 @described(per="securable_type", variants=U.GET_PERMISSIONS)
 async def get_permissions(
-    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+    securable_type: str, full_name: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> dict:
     """The privileges granted directly on a securable, by principal."""
     found = await call(
         grants.get_permissions,
-        context(request),
+        ctx,
         who,
         securable_type,
         full_name,
@@ -45,13 +47,13 @@ async def get_permissions(
 @router.patch("/permissions/{securable_type}/{full_name}")
 @described(per="securable_type", variants=U.UPDATE_PERMISSIONS)
 async def update_permissions(
-    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+    securable_type: str, full_name: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> dict:
     """Grant and revoke: `{"changes": [{"principal", "add": [...], "remove": [...]}]}`."""
     f = await fields(request)
     found = await call(
         grants.update_permissions,
-        context(request),
+        ctx,
         who,
         securable_type,
         full_name,
@@ -63,13 +65,13 @@ async def update_permissions(
 @router.get("/effective-permissions/{securable_type}/{full_name}")
 @described(per="securable_type", variants=U.EFFECTIVE_PERMISSIONS)
 async def effective_permissions(
-    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+    securable_type: str, full_name: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> dict:
     """Every privilege reaching a securable, with where it comes from: the container it was
     granted on (`inherited_from_type`, `inherited_from_name`) and the groups it came through."""
     found = await call(
         grants.effective_permissions,
-        context(request),
+        ctx,
         who,
         securable_type,
         full_name,

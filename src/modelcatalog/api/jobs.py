@@ -7,64 +7,66 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from modelcatalog.api import jobs_openapi as J
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.deps import CallerDep, ContextDep, call
+from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.jobs import approvals, deployment_jobs, deployment_runs
-from modelcatalog.service.context import Caller
 
-router = APIRouter(prefix="/api/modelcatalog", tags=["deployment jobs"])
+router = APIRouter(
+    prefix="/api/modelcatalog", tags=["deployment jobs"], route_class=speaking(NATIVE)
+)
 
 
 @router.post("/jobs")
 @described(J.CREATE_JOB)
-async def create_job(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_job(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Create a job: `{"definition": "<YAML text>"}` or the definition as a JSON object."""
     f = await fields(request)
-    view = await call(deployment_jobs.create_job, context(request), who, f.get("definition"))
+    view = await call(deployment_jobs.create_job, ctx, who, f.get("definition"))
     return asdict(view)
 
 
 @router.get("/jobs")
 @described(J.LIST_JOBS)
-async def list_jobs(request: Request, who: Caller = Depends(caller)) -> dict:
-    views = await call(deployment_jobs.list_jobs, context(request), who)
+async def list_jobs(ctx: ContextDep, who: CallerDep) -> dict:
+    views = await call(deployment_jobs.list_jobs, ctx, who)
     return {"jobs": [asdict(v) for v in views]}
 
 
 @router.get("/jobs/{name}")
 @described(J.GET_JOB)
-async def get_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return asdict(await call(deployment_jobs.get_job, context(request), who, name))
+async def get_job(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return asdict(await call(deployment_jobs.get_job, ctx, who, name))
 
 
 @router.put("/jobs/{name}")
 @described(J.UPDATE_JOB)
-async def update_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def update_job(name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Replace a job's definition: `{"definition": ...}`; runs under way keep theirs."""
     f = await fields(request)
-    view = await call(deployment_jobs.update_job, context(request), who, name, f.get("definition"))
+    view = await call(deployment_jobs.update_job, ctx, who, name, f.get("definition"))
     return asdict(view)
 
 
 @router.delete("/jobs/{name}")
 @described(J.DELETE_JOB)
-async def delete_job(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(deployment_jobs.delete_job, context(request), who, name)
+async def delete_job(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(deployment_jobs.delete_job, ctx, who, name)
     return {}
 
 
 @router.get("/models/{full_name}/deployment-runs")
 @described(J.LIST_RUNS)
-async def list_runs(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def list_runs(full_name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """A model's deployment runs, newest first (`?version=N`, `max_results`, `page_token`)."""
     q = request.query_params
     views, token = await call(
         deployment_runs.list_runs,
-        context(request),
+        ctx,
         who,
         full_name,
         # An optional parameter sent empty is read as absent.
@@ -80,50 +82,46 @@ async def list_runs(full_name: str, request: Request, who: Caller = Depends(call
 
 @router.post("/models/{full_name}/versions/{version}/deployment-runs")
 @described(J.START_RUN)
-async def start_run(
-    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
+async def start_run(full_name: str, version: str, ctx: ContextDep, who: CallerDep) -> dict:
     """Start the model's deployment job for a READY version by hand."""
-    view = await call(deployment_runs.start_run, context(request), who, full_name, version)
+    view = await call(deployment_runs.start_run, ctx, who, full_name, version)
     return asdict(view)
 
 
 @router.get("/deployment-runs/{run_id}")
 @described(J.GET_RUN)
-async def get_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def get_run(run_id: str, ctx: ContextDep, who: CallerDep) -> dict:
     """A run: its tasks with state, attempts, output, exit status and timing."""
-    return asdict(await call(deployment_runs.get_run, context(request), who, run_id))
+    return asdict(await call(deployment_runs.get_run, ctx, who, run_id))
 
 
 @router.post("/deployment-runs/{run_id}/cancel")
 @described(J.CANCEL_RUN)
-async def cancel_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return asdict(await call(deployment_runs.cancel_run, context(request), who, run_id))
+async def cancel_run(run_id: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return asdict(await call(deployment_runs.cancel_run, ctx, who, run_id))
 
 
 @router.post("/deployment-runs/{run_id}/repair")
 @described(J.REPAIR_RUN)
-async def repair_run(run_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def repair_run(run_id: str, ctx: ContextDep, who: CallerDep) -> dict:
     """Run again what did not succeed in a FAILED or CANCELLED run."""
-    return asdict(await call(deployment_runs.repair_run, context(request), who, run_id))
+    return asdict(await call(deployment_runs.repair_run, ctx, who, run_id))
 
 
 @router.post("/deployment-runs/{run_id}/tasks/{task}/approve")
 @described(J.APPROVE)
-async def approve(run_id: str, task: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(
-        approvals.decide, context(request), who, run_id, task, approve=True, via=_via(request)
-    )
-    return asdict(await call(deployment_runs.get_run, context(request), who, run_id))
+async def approve(
+    run_id: str, task: str, request: Request, ctx: ContextDep, who: CallerDep
+) -> dict:
+    await call(approvals.decide, ctx, who, run_id, task, approve=True, via=_via(request))
+    return asdict(await call(deployment_runs.get_run, ctx, who, run_id))
 
 
 @router.post("/deployment-runs/{run_id}/tasks/{task}/reject")
 @described(J.REJECT)
-async def reject(run_id: str, task: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def reject(run_id: str, task: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Reject an approval task: the run fails and nothing after the task runs."""
-    await call(
-        approvals.decide, context(request), who, run_id, task, approve=False, via=_via(request)
-    )
+    await call(approvals.decide, ctx, who, run_id, task, approve=False, via=_via(request))
     return {}
 
 
@@ -134,25 +132,21 @@ def _via(request: Request) -> str:
 
 @router.get("/models/{full_name}/deployment-approvers")
 @described(J.LIST_APPROVERS)
-async def list_approvers(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    names = await call(approvals.list_approvers, context(request), who, full_name)
+async def list_approvers(full_name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    names = await call(approvals.list_approvers, ctx, who, full_name)
     return {"approvers": names}
 
 
 @router.put("/models/{full_name}/deployment-approvers/{principal}")
 @described(J.ADD_APPROVER)
-async def add_approver(
-    full_name: str, principal: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
+async def add_approver(full_name: str, principal: str, ctx: ContextDep, who: CallerDep) -> dict:
     """Let a principal (or a group's members) approve the model's deployment runs."""
-    await call(approvals.add_approver, context(request), who, full_name, principal)
+    await call(approvals.add_approver, ctx, who, full_name, principal)
     return {}
 
 
 @router.delete("/models/{full_name}/deployment-approvers/{principal}")
 @described(J.REMOVE_APPROVER)
-async def remove_approver(
-    full_name: str, principal: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
-    await call(approvals.remove_approver, context(request), who, full_name, principal)
+async def remove_approver(full_name: str, principal: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(approvals.remove_approver, ctx, who, full_name, principal)
     return {}

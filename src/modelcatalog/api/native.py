@@ -3,17 +3,17 @@ principals, tokens, manifests, the migration path and the audit log."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from modelcatalog.api import native_openapi as N
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.deps import CallerDep, ContextDep, call
+from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.api.uc_shapes import version_json
 from modelcatalog.service import audit_trail, directory, migration_path, principals, versions
-from modelcatalog.service.context import Caller
 
-router = APIRouter(prefix="/api/modelcatalog", tags=["modelcatalog"])
+router = APIRouter(prefix="/api/modelcatalog", tags=["modelcatalog"], route_class=speaking(NATIVE))
 
 
 def _token_json(view: principals.TokenView) -> dict:
@@ -29,19 +29,19 @@ def _token_json(view: principals.TokenView) -> dict:
 
 @router.get("/me")
 @described(N.ME)
-async def me(who: Caller = Depends(caller)) -> dict:
+async def me(who: CallerDep) -> dict:
     """The principal the presented token belongs to."""
     return {"name": who.name, "is_admin": who.is_admin}
 
 
 @router.post("/tokens")
 @described(N.CREATE_TOKEN)
-async def create_token(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_token(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """A new personal access token for the caller; the secret is shown only in this answer."""
     f = await fields(request)
     token, view = await call(
         principals.create_token,
-        context(request),
+        ctx,
         who,
         comment=f.get("comment"),
         lifetime_seconds=f.get("lifetime_seconds"),
@@ -52,27 +52,23 @@ async def create_token(request: Request, who: Caller = Depends(caller)) -> dict:
 
 @router.get("/tokens")
 @described(N.LIST_TOKENS)
-async def list_tokens(request: Request, who: Caller = Depends(caller)) -> dict:
-    views = await call(
-        principals.list_tokens, context(request), who, request.query_params.get("principal")
-    )
+async def list_tokens(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
+    views = await call(principals.list_tokens, ctx, who, request.query_params.get("principal"))
     return {"tokens": [_token_json(v) for v in views]}
 
 
 @router.delete("/tokens/{token_id}")
 @described(N.REVOKE_TOKEN)
-async def revoke_token(token_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(principals.revoke_token, context(request), who, token_id)
+async def revoke_token(token_id: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(principals.revoke_token, ctx, who, token_id)
     return {}
 
 
 @router.get("/models/{full_name}/versions/{version}/manifest")
 @described(N.MANIFEST)
-async def manifest(
-    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
+async def manifest(full_name: str, version: str, ctx: ContextDep, who: CallerDep) -> dict:
     """Path, size and sha256 of every file of a READY version, recorded at finalize."""
-    entries = await call(versions.manifest, context(request), who, full_name, version)
+    entries = await call(versions.manifest, ctx, who, full_name, version)
     return {
         "full_name": full_name.lower(),
         "version": int(version),
@@ -98,62 +94,56 @@ def _principal_json(view: directory.PrincipalView) -> dict:
 
 @router.post("/principals")
 @described(N.CREATE_PRINCIPAL)
-async def create_principal(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_principal(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Add a user, service principal or group (`{"name", "kind"}`); metastore admins only."""
     f = await fields(request)
-    view = await call(
-        directory.create_principal, context(request), who, f.get("name"), f.get("kind", "user")
-    )
+    view = await call(directory.create_principal, ctx, who, f.get("name"), f.get("kind", "user"))
     return _principal_json(view)
 
 
 @router.get("/principals")
 @described(N.LIST_PRINCIPALS)
-async def list_principals(request: Request, who: Caller = Depends(caller)) -> dict:
+async def list_principals(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     q = request.query_params
-    views = await call(
-        directory.list_principals, context(request), who, q.get("kind"), q.get("name_contains")
-    )
+    views = await call(directory.list_principals, ctx, who, q.get("kind"), q.get("name_contains"))
     return {"principals": [_principal_json(v) for v in views]}
 
 
 @router.get("/principals/{name}")
 @described(N.GET_PRINCIPAL)
-async def get_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return _principal_json(await call(directory.get_principal, context(request), who, name))
+async def get_principal(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return _principal_json(await call(directory.get_principal, ctx, who, name))
 
 
 @router.patch("/principals/{name}")
 @described(N.UPDATE_PRINCIPAL)
-async def update_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def update_principal(name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Appoint or remove a metastore admin: `{"is_admin": true|false}`."""
     f = await fields(request)
-    view = await call(directory.set_admin, context(request), who, name, f.get("is_admin"))
+    view = await call(directory.set_admin, ctx, who, name, f.get("is_admin"))
     return _principal_json(view)
 
 
 @router.delete("/principals/{name}")
 @described(N.DELETE_PRINCIPAL)
-async def delete_principal(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(directory.delete_principal, context(request), who, name)
+async def delete_principal(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(directory.delete_principal, ctx, who, name)
     return {}
 
 
 @router.post("/principals/{group}/members")
 @described(N.ADD_MEMBER)
-async def add_member(group: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def add_member(group: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Put a principal into a group: `{"member": NAME}`."""
     f = await fields(request)
-    view = await call(directory.add_member, context(request), who, group, f.get("member"))
+    view = await call(directory.add_member, ctx, who, group, f.get("member"))
     return _principal_json(view)
 
 
 @router.delete("/principals/{group}/members/{member}")
 @described(N.REMOVE_MEMBER)
-async def remove_member(
-    group: str, member: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
-    view = await call(directory.remove_member, context(request), who, group, member)
+async def remove_member(group: str, member: str, ctx: ContextDep, who: CallerDep) -> dict:
+    view = await call(directory.remove_member, ctx, who, group, member)
     return _principal_json(view)
 
 
@@ -162,13 +152,13 @@ async def remove_member(
 
 @router.post("/migration/versions")
 @described(N.IMPORT_VERSION)
-async def import_version(request: Request, who: Caller = Depends(caller)) -> dict:
+async def import_version(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Create a version with its source registry's number and origin (owners, MANAGE holders
     and admins); rerunning with the same origin answers the version already made."""
     f = await fields(request)
     view = await call(
         migration_path.import_version,
-        context(request),
+        ctx,
         who,
         f.get("name"),
         f.get("version"),
@@ -204,13 +194,13 @@ def _audit_json(entry: audit_trail.AuditEntry) -> dict:
 
 @router.get("/audit")
 @described(N.AUDIT)
-async def audit_records(request: Request, who: Caller = Depends(caller)) -> dict:
+async def audit_records(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Audit records, oldest first, by securable, principal, action, request id and time range
     (`since`/`until` in milliseconds); metastore admins only."""
     q = request.query_params
     page = await call(
         audit_trail.query,
-        context(request),
+        ctx,
         who,
         securable=q.get("securable"),
         principal=q.get("principal"),
@@ -229,7 +219,7 @@ async def audit_records(request: Request, who: Caller = Depends(caller)) -> dict
 
 @router.get("/audit/verify")
 @described(N.VERIFY_AUDIT)
-async def verify_audit(request: Request, who: Caller = Depends(caller)) -> dict:
+async def verify_audit(ctx: ContextDep, who: CallerDep) -> dict:
     """Check the hash chain; lists every edited, deleted or inserted record found."""
-    report = await call(audit_trail.verify, context(request), who)
+    report = await call(audit_trail.verify, ctx, who)
     return {"records": report.records, "intact": report.intact, "problems": list(report.problems)}

@@ -5,30 +5,30 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from modelcatalog.api import jobs_openapi as J
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.deps import CallerDep, ContextDep, call
+from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.jobs import notifications
-from modelcatalog.service.context import Caller
 
-router = APIRouter(prefix="/api/modelcatalog", tags=["notifications"])
+router = APIRouter(prefix="/api/modelcatalog", tags=["notifications"], route_class=speaking(NATIVE))
 
 SMTP_FIELDS = ("host", "port", "username", "password", "from_address", "security")
 
 
 @router.post("/notification-destinations")
 @described(J.CREATE_DESTINATION)
-async def create_destination(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_destination(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Create a destination: `{"name", "kind": "email"|"webhook", "address", "secret"?}`.
 
     A webhook's secret signs its requests as MLflow does; it is never shown again."""
     f = await fields(request)
     view = await call(
         notifications.create_destination,
-        context(request),
+        ctx,
         who,
         name=f.get("name"),
         kind=f.get("kind"),
@@ -40,39 +40,39 @@ async def create_destination(request: Request, who: Caller = Depends(caller)) ->
 
 @router.get("/notification-destinations")
 @described(J.LIST_DESTINATIONS)
-async def list_destinations(request: Request, who: Caller = Depends(caller)) -> dict:
-    views = await call(notifications.list_destinations, context(request), who)
+async def list_destinations(ctx: ContextDep, who: CallerDep) -> dict:
+    views = await call(notifications.list_destinations, ctx, who)
     return {"destinations": [asdict(v) for v in views]}
 
 
 @router.get("/notification-destinations/{name}")
 @described(J.GET_DESTINATION)
-async def get_destination(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return asdict(await call(notifications.get_destination, context(request), who, name))
+async def get_destination(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return asdict(await call(notifications.get_destination, ctx, who, name))
 
 
 @router.delete("/notification-destinations/{name}")
 @described(J.DELETE_DESTINATION)
-async def delete_destination(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(notifications.delete_destination, context(request), who, name)
+async def delete_destination(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(notifications.delete_destination, ctx, who, name)
     return {}
 
 
 @router.post("/notification-destinations/{name}/test")
 @described(J.SEND_TEST)
-async def send_test(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def send_test(name: str, ctx: ContextDep, who: CallerDep) -> dict:
     """Queue a TEST notification; the answer is its entry in the delivery log."""
-    return asdict(await call(notifications.send_test, context(request), who, name))
+    return asdict(await call(notifications.send_test, ctx, who, name))
 
 
 @router.get("/deliveries")
 @described(J.LIST_DELIVERIES)
-async def list_deliveries(request: Request, who: Caller = Depends(caller)) -> dict:
+async def list_deliveries(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """The delivery log, newest first: `?destination=&state=PENDING|DELIVERED|FAILED`."""
     q = request.query_params
     page = await call(
         notifications.list_deliveries,
-        context(request),
+        ctx,
         who,
         destination=q.get("destination"),
         state=q.get("state"),
@@ -87,23 +87,23 @@ async def list_deliveries(request: Request, who: Caller = Depends(caller)) -> di
 
 @router.get("/notifications/smtp")
 @described(J.GET_SMTP)
-async def get_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
+async def get_smtp(ctx: ContextDep, who: CallerDep) -> dict:
     """The SMTP settings, without the password; metastore admins only."""
-    return await call(notifications.get_smtp, context(request), who)
+    return await call(notifications.get_smtp, ctx, who)
 
 
 @router.put("/notifications/smtp")
 @described(J.SET_SMTP)
-async def set_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
+async def set_smtp(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Set the SMTP server: `{"host", "port"?, "security"?: "starttls"|"ssl"|"none",
     "from_address", "username"?, "password"?}`; metastore admins only."""
     f = await fields(request)
     given = {k: f.get(k) for k in SMTP_FIELDS}
-    return await call(notifications.set_smtp, context(request), who, **given)
+    return await call(notifications.set_smtp, ctx, who, **given)
 
 
 @router.delete("/notifications/smtp")
 @described(J.DELETE_SMTP)
-async def delete_smtp(request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(notifications.delete_smtp, context(request), who)
+async def delete_smtp(ctx: ContextDep, who: CallerDep) -> dict:
+    await call(notifications.delete_smtp, ctx, who)
     return {}

@@ -208,14 +208,14 @@ def install(app: FastAPI) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
-def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
     """Every API route, also inside routers that newer FastAPI keeps included as they are (the
     routers here carry their prefix themselves and are included without one)."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
         else:
-            yield from _api_routes(getattr(getattr(route, "original_router", None), "routes", ()))
+            yield from api_routes(getattr(getattr(route, "original_router", None), "routes", ()))
 
 
 def _document(app: FastAPI) -> JSON:
@@ -223,7 +223,7 @@ def _document(app: FastAPI) -> JSON:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     inferred_paths, spec["paths"] = spec["paths"], {}
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         if not route.include_in_schema:
             continue
         operation = getattr(route.endpoint, "openapi_operation", None)

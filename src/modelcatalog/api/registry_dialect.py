@@ -6,18 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from modelcatalog.api import registry_openapi as R
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api import storage_access
+from modelcatalog.api.deps import CallerDep, ContextDep, call
+from modelcatalog.api.dialects import MLFLOW_REGISTRY, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields, tag_pairs
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import aliases, models, tags, versions
-from modelcatalog.service.context import Caller
 from modelcatalog.service.views import ModelView, VersionView
 
-router = APIRouter(prefix="/api/2.0/mlflow/unity-catalog", tags=["model registry (2.0)"])
+router = APIRouter(
+    prefix="/api/2.0/mlflow/unity-catalog",
+    tags=["model registry (2.0)"],
+    route_class=speaking(MLFLOW_REGISTRY),
+)
 
 READ_OPERATIONS = {"MODEL_VERSION_OPERATION_READ"}
 WRITE_OPERATIONS = {"MODEL_VERSION_OPERATION_READ_WRITE"}
@@ -74,11 +79,11 @@ def _one_tag(f: dict[str, Any]) -> dict[str, object]:
 
 @router.post("/registered-models/create")
 @described(R.CREATE_MODEL)
-async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_model(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     m = await call(
         models.create_model,
-        context(request),
+        ctx,
         who,
         f.get("name"),
         comment=f.get("description"),
@@ -90,11 +95,11 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 @router.patch("/registered-models/update")
 @described(R.UPDATE_MODEL)
-async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
+async def update_model(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     m = await call(
         models.update_model,
-        context(request),
+        ctx,
         who,
         f.get("name"),
         new_name=f.get("new_name"),
@@ -106,31 +111,27 @@ async def update_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 @router.delete("/registered-models/delete")
 @described(R.DELETE_MODEL)
-async def delete_model(request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_model(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     # MLflow's meaning: deleting a registered model deletes its versions with it.
-    await call(models.delete_model, context(request), who, f.get("name"), force=True)
+    await call(models.delete_model, ctx, who, f.get("name"), force=True)
     return {}
 
 
 @router.get("/registered-models/get")
 @described(R.GET_MODEL)
-async def get_model(request: Request, who: Caller = Depends(caller)) -> dict:
+async def get_model(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    return {
-        "registered_model": model_json(
-            await call(models.get_model, context(request), who, f.get("name"))
-        )
-    }
+    return {"registered_model": model_json(await call(models.get_model, ctx, who, f.get("name")))}
 
 
 @router.get("/registered-models/search")
 @described(R.SEARCH_MODELS)
-async def search_models(request: Request, who: Caller = Depends(caller)) -> dict:
+async def search_models(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     page = await call(
         models.list_models,
-        context(request),
+        ctx,
         who,
         max_results=f.get("max_results"),
         page_token=f.get("page_token"),
@@ -143,62 +144,58 @@ async def search_models(request: Request, who: Caller = Depends(caller)) -> dict
 
 @router.get("/registered-models:is-databricks-sdk-models-artifact-repository-enabled")
 @described(R.SDK_PROBE)
-async def sdk_repository_probe(who: Caller = Depends(caller)) -> dict:
+async def sdk_repository_probe(who: CallerDep) -> dict:
     # Files move through this server's presigned URLs, not the vendor SDK's Files client.
     return {"is_databricks_sdk_models_artifact_repository_enabled": False}
 
 
 @router.post("/registered-models/set-tag")
 @described(R.SET_MODEL_TAG)
-async def set_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+async def set_model_tag(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    await call(tags.change_model_tags, context(request), who, f.get("name"), _one_tag(f))
+    await call(tags.change_model_tags, ctx, who, f.get("name"), _one_tag(f))
     return {}
 
 
 @router.delete("/registered-models/delete-tag")
 @described(R.DELETE_MODEL_TAG)
-async def delete_model_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_model_tag(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    await call(tags.change_model_tags, context(request), who, f.get("name"), {}, [f.get("key")])
+    await call(tags.change_model_tags, ctx, who, f.get("name"), {}, [f.get("key")])
     return {}
 
 
 @router.post("/registered-models/alias")
 @described(R.SET_ALIAS)
-async def set_alias(request: Request, who: Caller = Depends(caller)) -> dict:
+async def set_alias(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    await call(
-        aliases.set_alias, context(request), who, f.get("name"), f.get("alias"), f.get("version")
-    )
+    await call(aliases.set_alias, ctx, who, f.get("name"), f.get("alias"), f.get("version"))
     return {}
 
 
 @router.delete("/registered-models/alias")
 @described(R.DELETE_ALIAS)
-async def delete_alias(request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_alias(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    await call(aliases.delete_alias, context(request), who, f.get("name"), f.get("alias"))
+    await call(aliases.delete_alias, ctx, who, f.get("name"), f.get("alias"))
     return {}
 
 
 @router.get("/registered-models/alias")
 @described(R.VERSION_BY_ALIAS)
-async def version_by_alias(request: Request, who: Caller = Depends(caller)) -> dict:
+async def version_by_alias(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    v = await call(
-        aliases.get_version_by_alias, context(request), who, f.get("name"), f.get("alias")
-    )
+    v = await call(aliases.get_version_by_alias, ctx, who, f.get("name"), f.get("alias"))
     return {"model_version": version_json(v)}
 
 
 @router.post("/model-versions/create")
 @described(R.CREATE_VERSION)
-async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_version(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     v = await call(
         versions.create_version,
-        context(request),
+        ctx,
         who,
         f.get("name"),
         source=f.get("source"),
@@ -213,11 +210,11 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 @router.patch("/model-versions/update")
 @described(R.UPDATE_VERSION)
-async def update_version(request: Request, who: Caller = Depends(caller)) -> dict:
+async def update_version(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     v = await call(
         versions.update_version,
-        context(request),
+        ctx,
         who,
         f.get("name"),
         f.get("version"),
@@ -228,27 +225,27 @@ async def update_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 @router.delete("/model-versions/delete")
 @described(R.DELETE_VERSION)
-async def delete_version(request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_version(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    await call(versions.delete_version, context(request), who, f.get("name"), f.get("version"))
+    await call(versions.delete_version, ctx, who, f.get("name"), f.get("version"))
     return {}
 
 
 @router.get("/model-versions/get")
 @described(R.GET_VERSION)
-async def get_version(request: Request, who: Caller = Depends(caller)) -> dict:
+async def get_version(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
+    v = await call(versions.get_version, ctx, who, f.get("name"), f.get("version"))
     return {"model_version": version_json(v)}
 
 
 @router.get("/model-versions/search")
 @described(R.SEARCH_VERSIONS)
-async def search_versions(request: Request, who: Caller = Depends(caller)) -> dict:
+async def search_versions(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     page = await call(
         versions.search_versions,
-        context(request),
+        ctx,
         who,
         f.get("filter"),
         max_results=f.get("max_results"),
@@ -262,17 +259,15 @@ async def search_versions(request: Request, who: Caller = Depends(caller)) -> di
 
 @router.post("/model-versions/finalize")
 @described(R.FINALIZE_VERSION)
-async def finalize_version(request: Request, who: Caller = Depends(caller)) -> dict:
+async def finalize_version(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    v = await call(
-        versions.finalize_version, context(request), who, f.get("name"), f.get("version")
-    )
+    v = await call(versions.finalize_version, ctx, who, f.get("name"), f.get("version"))
     return {"model_version": version_json(v)}
 
 
 @router.post("/model-versions/generate-temporary-credentials")
 @described(R.TEMPORARY_CREDENTIALS)
-async def temporary_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
+async def temporary_credentials(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     operation = f.get("operation")
     if not isinstance(operation, str) or operation not in READ_OPERATIONS | WRITE_OPERATIONS:
@@ -281,30 +276,28 @@ async def temporary_credentials(request: Request, who: Caller = Depends(caller))
             "MODEL_VERSION_OPERATION_READ_WRITE.",
             "operation",
         )
-    from modelcatalog.api.storage_access import temporary_credentials as grant
-
     return {
-        "credentials": await grant(
-            request, who, f.get("name"), f.get("version"), write=operation in WRITE_OPERATIONS
+        "credentials": await storage_access.temporary_credentials(
+            ctx, who, f.get("name"), f.get("version"), write=operation in WRITE_OPERATIONS
         )
     }
 
 
 @router.get("/model-versions/get-download-uri")
 @described(R.DOWNLOAD_URI)
-async def download_uri(request: Request, who: Caller = Depends(caller)) -> dict:
+async def download_uri(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    v = await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
+    v = await call(versions.get_version, ctx, who, f.get("name"), f.get("version"))
     return {"artifact_uri": v.storage_location}
 
 
 @router.post("/model-versions/set-tag")
 @described(R.SET_VERSION_TAG)
-async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+async def set_version_tag(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     await call(
         tags.change_version_tags,
-        context(request),
+        ctx,
         who,
         f.get("name"),
         f.get("version"),
@@ -315,11 +308,11 @@ async def set_version_tag(request: Request, who: Caller = Depends(caller)) -> di
 
 @router.delete("/model-versions/delete-tag")
 @described(R.DELETE_VERSION_TAG)
-async def delete_version_tag(request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_version_tag(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     await call(
         tags.change_version_tags,
-        context(request),
+        ctx,
         who,
         f.get("name"),
         f.get("version"),
@@ -331,8 +324,8 @@ async def delete_version_tag(request: Request, who: Caller = Depends(caller)) ->
 
 @router.post("/model-versions/emit-lineage")
 @described(R.EMIT_LINEAGE)
-async def emit_lineage(request: Request, who: Caller = Depends(caller)) -> dict:
+async def emit_lineage(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     # Accepted so that clients emitting lineage keep working; the version must exist.
-    await call(versions.get_version, context(request), who, f.get("name"), f.get("version"))
+    await call(versions.get_version, ctx, who, f.get("name"), f.get("version"))
     return {}

@@ -7,29 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from modelcatalog.api import registry_openapi as R
-from modelcatalog.api.deps import call, caller, context, url_bearer
+from modelcatalog.api.deps import CallerDep, ContextDep, call, url_bearer
+from modelcatalog.api.dialects import FILES, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.request_body import with_body
 from modelcatalog.api.requests import fields
 from modelcatalog.errors import NotFound
 from modelcatalog.service import files
-from modelcatalog.service.context import Caller
+from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.storage.base import ObjectNotFound
 
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], route_class=speaking(FILES))
 
 
 async def temporary_credentials(
-    request: Request, who: Caller, full_name: object, version: object, *, write: bool
+    ctx: ServiceContext, who: Caller, full_name: object, version: object, *, write: bool
 ) -> dict[str, Any]:
     """Credentials for a version's files: this server's own presigned-URL storage."""
-    expires = await call(
-        files.storage_credentials, context(request), who, full_name, version, write=write
-    )
+    expires = await call(files.storage_credentials, ctx, who, full_name, version, write=write)
     return {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires}
 
 
@@ -39,31 +38,30 @@ def _base_url(request: Request) -> str:
 
 @router.post("/api/2.0/fs/create-upload-url")
 @described(R.CREATE_UPLOAD_URL)
-async def create_upload_url(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_upload_url(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    url = await call(files.upload_url, context(request), who, f.get("path"), _base_url(request))
+    url = await call(files.upload_url, ctx, who, f.get("path"), _base_url(request))
     return {"url": url, "headers": []}
 
 
 @router.post("/api/2.0/fs/create-download-url")
 @described(R.CREATE_DOWNLOAD_URL)
-async def create_download_url(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_download_url(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    url = await call(files.download_url, context(request), who, f.get("path"), _base_url(request))
+    url = await call(files.download_url, ctx, who, f.get("path"), _base_url(request))
     return {"url": url, "headers": []}
 
 
 @router.get("/api/2.0/fs/directories/{path:path}")
 @described(R.LIST_DIRECTORY)
-async def list_directory(path: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    contents = await call(files.list_directory, context(request), who, "/" + path)
+async def list_directory(path: str, ctx: ContextDep, who: CallerDep) -> dict:
+    contents = await call(files.list_directory, ctx, who, "/" + path)
     return {"contents": contents}
 
 
 @router.put("/api/modelcatalog/presigned/{key:path}")
 @described(R.PUT_OBJECT)
-async def put_object(key: str, request: Request) -> Response:
-    ctx = context(request)
+async def put_object(key: str, request: Request, ctx: ContextDep) -> Response:
     clean, request.state.principal = await call(
         files.authorize_presigned, ctx, url_bearer(request), "PUT", key, dict(request.query_params)
     )
@@ -73,8 +71,7 @@ async def put_object(key: str, request: Request) -> Response:
 
 @router.get("/api/modelcatalog/presigned/{key:path}")
 @described(R.GET_OBJECT)
-async def get_object(key: str, request: Request) -> Response:
-    ctx = context(request)
+async def get_object(key: str, request: Request, ctx: ContextDep) -> Response:
     clean, request.state.principal = await call(
         files.authorize_presigned, ctx, url_bearer(request), "GET", key, dict(request.query_params)
     )

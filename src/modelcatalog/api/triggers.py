@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from modelcatalog.api import jobs_openapi as J
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.deps import CallerDep, ContextDep, call
+from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.jobs import triggers
-from modelcatalog.service.context import Caller
 
-router = APIRouter(prefix="/api/modelcatalog/triggers", tags=["triggers"])
+router = APIRouter(
+    prefix="/api/modelcatalog/triggers", tags=["triggers"], route_class=speaking(NATIVE)
+)
 
 FIELDS = (
     "scope_type",
@@ -29,31 +31,31 @@ FIELDS = (
 
 @router.post("")
 @described(J.CREATE_TRIGGER)
-async def create_trigger(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_trigger(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     """Create a trigger: `{"name", "scope_type", "scope", "events", "aliases"?,
     "min_time_between_triggers_seconds"?, "wait_after_last_change_seconds"?, "job" |
     "destinations"}`."""
     f = await fields(request)
     given = {k: f[k] for k in FIELDS if f.get(k) is not None}
-    view = await call(triggers.create_trigger, context(request), who, name=f.get("name"), **given)
+    view = await call(triggers.create_trigger, ctx, who, name=f.get("name"), **given)
     return asdict(view)
 
 
 @router.get("")
 @described(J.LIST_TRIGGERS)
-async def list_triggers(request: Request, who: Caller = Depends(caller)) -> dict:
-    views = await call(triggers.list_triggers, context(request), who)
+async def list_triggers(ctx: ContextDep, who: CallerDep) -> dict:
+    views = await call(triggers.list_triggers, ctx, who)
     return {"triggers": [asdict(v) for v in views]}
 
 
 @router.get("/{name}")
 @described(J.GET_TRIGGER)
-async def get_trigger(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return asdict(await call(triggers.get_trigger, context(request), who, name))
+async def get_trigger(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return asdict(await call(triggers.get_trigger, ctx, who, name))
 
 
 @router.delete("/{name}")
 @described(J.DELETE_TRIGGER)
-async def delete_trigger(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    await call(triggers.delete_trigger, context(request), who, name)
+async def delete_trigger(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(triggers.delete_trigger, ctx, who, name)
     return {}

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.convertors import Convertor, register_url_convertor
 
 from modelcatalog.api import uc_openapi as U
-from modelcatalog.api.deps import call, caller, context
+from modelcatalog.api.deps import CallerDep, ContextDep, call
+from modelcatalog.api.dialects import UNITY_CATALOG, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields, flag, tag_pairs
 from modelcatalog.api.storage_access import temporary_credentials
@@ -25,9 +26,12 @@ from modelcatalog.api.uc_shapes import (
 )
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import aliases, models, securables, tags, versions
-from modelcatalog.service.context import Caller
 
-router = APIRouter(prefix="/api/2.1/unity-catalog", tags=["unity catalog (2.1)"])
+router = APIRouter(
+    prefix="/api/2.1/unity-catalog",
+    tags=["unity catalog (2.1)"],
+    route_class=speaking(UNITY_CATALOG),
+)
 
 MODEL_TYPES = {"function", "registered_model", "model"}
 
@@ -53,39 +57,35 @@ register_url_convertor("model_full_name", ModelFullName())
 
 @router.post("/catalogs")
 @described(U.CREATE_CATALOG)
-async def create_catalog(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_catalog(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     return catalog_json(
-        await call(
-            securables.create_catalog, context(request), who, f.get("name"), f.get("comment")
-        )
+        await call(securables.create_catalog, ctx, who, f.get("name"), f.get("comment"))
     )
 
 
 @router.get("/catalogs")
 @described(U.LIST_CATALOGS)
-async def list_catalogs(request: Request, who: Caller = Depends(caller)) -> dict:
+async def list_catalogs(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    page = await call(
-        securables.list_catalogs, context(request), who, f.get("max_results"), f.get("page_token")
-    )
+    page = await call(securables.list_catalogs, ctx, who, f.get("max_results"), f.get("page_token"))
     return page_json("catalogs", page, catalog_json)
 
 
 @router.get("/catalogs/{name}")
 @described(U.GET_CATALOG)
-async def get_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return catalog_json(await call(securables.get_catalog, context(request), who, name))
+async def get_catalog(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return catalog_json(await call(securables.get_catalog, ctx, who, name))
 
 
 @router.patch("/catalogs/{name}")
 @described(U.UPDATE_CATALOG)
-async def update_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def update_catalog(name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     return catalog_json(
         await call(
             securables.update_catalog,
-            context(request),
+            ctx,
             who,
             name,
             new_name=f.get("new_name"),
@@ -97,10 +97,10 @@ async def update_catalog(name: str, request: Request, who: Caller = Depends(call
 
 @router.delete("/catalogs/{name}")
 @described(U.DELETE_CATALOG)
-async def delete_catalog(name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_catalog(name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     force = flag(f.get("force"), "force")
-    await call(securables.delete_catalog, context(request), who, name, force)
+    await call(securables.delete_catalog, ctx, who, name, force)
     return {}
 
 
@@ -109,12 +109,12 @@ async def delete_catalog(name: str, request: Request, who: Caller = Depends(call
 
 @router.post("/schemas")
 @described(U.CREATE_SCHEMA)
-async def create_schema(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_schema(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     return schema_json(
         await call(
             securables.create_schema,
-            context(request),
+            ctx,
             who,
             f.get("catalog_name"),
             f.get("name"),
@@ -125,11 +125,11 @@ async def create_schema(request: Request, who: Caller = Depends(caller)) -> dict
 
 @router.get("/schemas")
 @described(U.LIST_SCHEMAS)
-async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
+async def list_schemas(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     page = await call(
         securables.list_schemas,
-        context(request),
+        ctx,
         who,
         f.get("catalog_name"),
         f.get("max_results"),
@@ -140,18 +140,18 @@ async def list_schemas(request: Request, who: Caller = Depends(caller)) -> dict:
 
 @router.get("/schemas/{full_name}")
 @described(U.GET_SCHEMA)
-async def get_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return schema_json(await call(securables.get_schema, context(request), who, full_name))
+async def get_schema(full_name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return schema_json(await call(securables.get_schema, ctx, who, full_name))
 
 
 @router.patch("/schemas/{full_name}")
 @described(U.UPDATE_SCHEMA)
-async def update_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def update_schema(full_name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     return schema_json(
         await call(
             securables.update_schema,
-            context(request),
+            ctx,
             who,
             full_name,
             new_name=f.get("new_name"),
@@ -163,10 +163,10 @@ async def update_schema(full_name: str, request: Request, who: Caller = Depends(
 
 @router.delete("/schemas/{full_name}")
 @described(U.DELETE_SCHEMA)
-async def delete_schema(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_schema(full_name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     force = flag(f.get("force"), "force")
-    await call(securables.delete_schema, context(request), who, full_name, force)
+    await call(securables.delete_schema, ctx, who, full_name, force)
     return {}
 
 
@@ -175,7 +175,7 @@ async def delete_schema(full_name: str, request: Request, who: Caller = Depends(
 
 @router.post("/models")
 @described(U.CREATE_MODEL)
-async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_model(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("name")]
     for field, value in zip(("catalog_name", "schema_name", "name"), parts, strict=True):
@@ -184,7 +184,7 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
             raise InvalidParameter(f"'{field}' {problem}.", field)
     m = await call(
         models.create_model,
-        context(request),
+        ctx,
         who,
         ".".join(parts),  # type: ignore[arg-type]
         comment=f.get("comment"),
@@ -196,11 +196,11 @@ async def create_model(request: Request, who: Caller = Depends(caller)) -> dict:
 
 @router.get("/models")
 @described(U.LIST_MODELS)
-async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
+async def list_models(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     page = await call(
         models.list_models,
-        context(request),
+        ctx,
         who,
         catalog_name=f.get("catalog_name"),
         schema_name=f.get("schema_name"),
@@ -212,7 +212,7 @@ async def list_models(request: Request, who: Caller = Depends(caller)) -> dict:
 
 @router.post("/models/versions")
 @described(U.CREATE_VERSION)
-async def create_version(request: Request, who: Caller = Depends(caller)) -> dict:
+async def create_version(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     parts = [f.get("catalog_name"), f.get("schema_name"), f.get("model_name")]
     for field, value in zip(("catalog_name", "schema_name", "model_name"), parts, strict=True):
@@ -221,7 +221,7 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
             raise InvalidParameter(f"'{field}' {problem}.", field)
     v = await call(
         versions.create_version,
-        context(request),
+        ctx,
         who,
         ".".join(parts),  # type: ignore[arg-type]
         source=f.get("source"),
@@ -236,17 +236,17 @@ async def create_version(request: Request, who: Caller = Depends(caller)) -> dic
 
 @router.get("/models/{full_name:model_full_name}")
 @described(U.GET_MODEL)
-async def get_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
-    return model_json(await call(models.get_model, context(request), who, full_name))
+async def get_model(full_name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return model_json(await call(models.get_model, ctx, who, full_name))
 
 
 @router.patch("/models/{full_name:model_full_name}")
 @described(U.UPDATE_MODEL)
-async def update_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def update_model(full_name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     m = await call(
         models.update_model,
-        context(request),
+        ctx,
         who,
         full_name,
         new_name=f.get("new_name"),
@@ -259,10 +259,10 @@ async def update_model(full_name: str, request: Request, who: Caller = Depends(c
 
 @router.delete("/models/{full_name:model_full_name}")
 @described(U.DELETE_MODEL)
-async def delete_model(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def delete_model(full_name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     force = flag(f.get("force"), "force")
-    await call(models.delete_model, context(request), who, full_name, force=force)
+    await call(models.delete_model, ctx, who, full_name, force=force)
     return {}
 
 
@@ -271,11 +271,11 @@ async def delete_model(full_name: str, request: Request, who: Caller = Depends(c
 
 @router.get("/models/{full_name}/versions")
 @described(U.LIST_VERSIONS)
-async def list_versions(full_name: str, request: Request, who: Caller = Depends(caller)) -> dict:
+async def list_versions(full_name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     page = await call(
         versions.list_versions,
-        context(request),
+        ctx,
         who,
         full_name,
         max_results=f.get("max_results"),
@@ -286,23 +286,21 @@ async def list_versions(full_name: str, request: Request, who: Caller = Depends(
 
 @router.get("/models/{full_name}/versions/{version}")
 @described(U.GET_VERSION)
-async def get_version(
-    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
-    v = await call(versions.get_version, context(request), who, full_name, version)
+async def get_version(full_name: str, version: str, ctx: ContextDep, who: CallerDep) -> dict:
+    v = await call(versions.get_version, ctx, who, full_name, version)
     return version_json(v)
 
 
 @router.patch("/models/{full_name}/versions/{version}")
 @described(U.UPDATE_VERSION)
 async def update_version(
-    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
+    full_name: str, version: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> dict:
     f = await fields(request)
     return version_json(
         await call(
             versions.update_version,
-            context(request),
+            ctx,
             who,
             full_name,
             version,
@@ -313,26 +311,20 @@ async def update_version(
 
 @router.delete("/models/{full_name}/versions/{version}")
 @described(U.DELETE_VERSION)
-async def delete_version(
-    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
-    await call(versions.delete_version, context(request), who, full_name, version)
+async def delete_version(full_name: str, version: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(versions.delete_version, ctx, who, full_name, version)
     return {}
 
 
 @router.patch("/models/{full_name}/versions/{version}/finalize")
 @described(U.FINALIZE_VERSION)
-async def finalize_version(
-    full_name: str, version: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
-    return version_json(
-        await call(versions.finalize_version, context(request), who, full_name, version)
-    )
+async def finalize_version(full_name: str, version: str, ctx: ContextDep, who: CallerDep) -> dict:
+    return version_json(await call(versions.finalize_version, ctx, who, full_name, version))
 
 
 @router.post("/temporary-model-version-credentials")
 @described(U.VERSION_CREDENTIALS)
-async def model_version_credentials(request: Request, who: Caller = Depends(caller)) -> dict:
+async def model_version_credentials(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
     operation = f.get("operation")
     if operation not in ("READ_MODEL_VERSION", "READ_WRITE_MODEL_VERSION"):
@@ -343,7 +335,7 @@ async def model_version_credentials(request: Request, who: Caller = Depends(call
         )
     full_name = ".".join(str(f.get(k)) for k in ("catalog_name", "schema_name", "model_name"))
     return await temporary_credentials(
-        request, who, full_name, f.get("version"), write=operation == "READ_WRITE_MODEL_VERSION"
+        ctx, who, full_name, f.get("version"), write=operation == "READ_WRITE_MODEL_VERSION"
     )
 
 
@@ -353,12 +345,12 @@ async def model_version_credentials(request: Request, who: Caller = Depends(call
 @router.put("/models/{full_name}/aliases/{alias}")
 @described(U.SET_ALIAS)
 async def set_alias(
-    full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
+    full_name: str, alias: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> dict:
     f = await fields(request)
     v = await call(
         aliases.set_alias,
-        context(request),
+        ctx,
         who,
         full_name,
         alias,
@@ -376,19 +368,15 @@ async def set_alias(
 
 @router.get("/models/{full_name}/aliases/{alias}")
 @described(U.GET_ALIAS)
-async def get_alias(
-    full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
-    v = await call(aliases.get_version_by_alias, context(request), who, full_name, alias)
+async def get_alias(full_name: str, alias: str, ctx: ContextDep, who: CallerDep) -> dict:
+    v = await call(aliases.get_version_by_alias, ctx, who, full_name, alias)
     return version_json(v)
 
 
 @router.delete("/models/{full_name}/aliases/{alias}")
 @described(U.DELETE_ALIAS)
-async def delete_alias(
-    full_name: str, alias: str, request: Request, who: Caller = Depends(caller)
-) -> dict:
-    await call(aliases.delete_alias, context(request), who, full_name, alias)
+async def delete_alias(full_name: str, alias: str, ctx: ContextDep, who: CallerDep) -> dict:
+    await call(aliases.delete_alias, ctx, who, full_name, alias)
     return {}
 
 
@@ -412,14 +400,14 @@ def _changes(f: dict[str, Any]) -> tuple[dict[str, object], list[object]]:
 @router.patch("/securable-tags/{securable_type}/{full_name}")
 @described(per="securable_type", variants=U.SECURABLE_TAGS)
 async def change_securable_tags(
-    securable_type: str, full_name: str, request: Request, who: Caller = Depends(caller)
+    securable_type: str, full_name: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> dict:
     add, remove = _changes(await fields(request))
     kind = securable_type.lower()
     if kind in MODEL_TYPES:
-        await call(tags.change_model_tags, context(request), who, full_name, add, remove)
+        await call(tags.change_model_tags, ctx, who, full_name, add, remove)
     elif kind in ("catalog", "schema"):
-        await call(tags.change_container_tags, context(request), who, kind, full_name, add, remove)
+        await call(tags.change_container_tags, ctx, who, kind, full_name, add, remove)
     else:
         raise InvalidParameter(
             f"'securable_type' is '{securable_type}': expected catalog, schema or "
@@ -436,7 +424,8 @@ async def change_version_tags(
     full_name: str,
     subentity: str,
     request: Request,
-    who: Caller = Depends(caller),
+    ctx: ContextDep,
+    who: CallerDep,
 ) -> dict:
     add, remove = _changes(await fields(request))
     if securable_type.lower() not in MODEL_TYPES:
@@ -445,5 +434,5 @@ async def change_version_tags(
             "registered_model (FUNCTION).",
             "securable_type",
         )
-    await call(tags.change_version_tags, context(request), who, full_name, subentity, add, remove)
+    await call(tags.change_version_tags, ctx, who, full_name, subentity, add, remove)
     return {}
