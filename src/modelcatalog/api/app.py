@@ -33,12 +33,12 @@ from modelcatalog.api.openapi import Operation, described, install, obj, string
 from modelcatalog.api.throttle import FailedAuthThrottle
 from modelcatalog.config import ServerSettings, admin_token_from_env
 from modelcatalog.errors import CatalogError
-from modelcatalog.jobs import settings as job_settings
 from modelcatalog.jobs.engine import start_engine, task_queue_factory
-from modelcatalog.jobs.secrets import SecretBox, load_key
-from modelcatalog.jobs.settings import JobSettings
 from modelcatalog.service import audit, principals
 from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.deployments import settings as job_settings
+from modelcatalog.service.deployments.settings import JobSettings
+from modelcatalog.service.secrets import SecretBox, load_key
 from modelcatalog.storage import open_store
 from modelcatalog.store.database import (
     Database,

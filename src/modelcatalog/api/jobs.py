@@ -13,8 +13,10 @@ from modelcatalog.api import jobs_openapi as J
 from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.jobs import approvals, deployment_jobs, deployment_runs
 from modelcatalog.service.context import Caller
+from modelcatalog.service.deployments import approvals
+from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.deployments import run_actions as deployment_runs
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["deployment jobs"])
 

@@ -11,7 +11,7 @@ from modelcatalog.api import jobs_openapi as J
 from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.jobs import notifications
+from modelcatalog.service import notifications
 from modelcatalog.service.context import Caller
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["notifications"])

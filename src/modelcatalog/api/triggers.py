@@ -10,7 +10,7 @@ from modelcatalog.api import jobs_openapi as J
 from modelcatalog.api.deps import call, caller, context
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.jobs import triggers
+from modelcatalog.service import triggers
 from modelcatalog.service.context import Caller
 
 router = APIRouter(prefix="/api/modelcatalog/triggers", tags=["triggers"])

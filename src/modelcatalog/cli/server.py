@@ -143,7 +143,7 @@ def server(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
     configure_logging(log_level)
-    from modelcatalog.jobs.settings import JobSettings
+    from modelcatalog.service.deployments.settings import JobSettings
 
     try:
         if job_queue == "celery" and broker_url:

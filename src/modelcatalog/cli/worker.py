@@ -76,7 +76,7 @@ def worker(
     Start as many workers as you like, on any machine that reaches the broker, the database and the catalog's URL. A worker sends no notifications (the servers do), so it needs no MODELCATALOG_SECRET_KEY. Tasks never see the worker's MODELCATALOG_* variables; each gets a token of its own.
     """  # noqa: E501 -- Rich wraps help text; a line break would show as one.
     from modelcatalog.api.observability import configure_logging
-    from modelcatalog.jobs.settings import CELERY, JobSettings
+    from modelcatalog.service.deployments.settings import CELERY, JobSettings
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")

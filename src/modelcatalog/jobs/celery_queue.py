@@ -23,8 +23,9 @@ from kombu import Queue
 from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select, update
 
-from modelcatalog.jobs import runs, worker
+from modelcatalog.jobs import worker
 from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.jobs")
@@ -113,8 +114,8 @@ def worker_context() -> ServiceContext:
 
 def _context_from_environment() -> ServiceContext:
     from modelcatalog.config import ServerSettings
-    from modelcatalog.jobs import settings as job_settings
     from modelcatalog.service import principals
+    from modelcatalog.service.deployments import settings as job_settings
     from modelcatalog.storage import open_store
     from modelcatalog.store.database import Database
 

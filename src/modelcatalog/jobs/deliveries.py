@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from modelcatalog.jobs import email as mail
-from modelcatalog.jobs import webhooks
-from modelcatalog.jobs.notifications import (
+from modelcatalog.channels import email as mail
+from modelcatalog.channels import webhooks
+from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.notifications import (
     DELIVERED,
     EMAIL,
     FAILED,
@@ -24,7 +25,6 @@ from modelcatalog.jobs.notifications import (
     WEBHOOK,
     secret_box,
 )
-from modelcatalog.service.context import ServiceContext, now_ms
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.notifications")

@@ -17,10 +17,12 @@ from typing import Protocol
 
 from sqlalchemy import delete, select, update
 
-from modelcatalog.jobs import deliveries, events, notifications, runs, trigger_batches, worker
-from modelcatalog.jobs.definition import JobDefinition
-from modelcatalog.jobs.settings import CELERY
+from modelcatalog.jobs import deliveries, trigger_batches, worker
+from modelcatalog.service import events, notifications
 from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.definition import JobDefinition
+from modelcatalog.service.deployments.settings import CELERY
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.jobs")

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import privileges as pv
 from modelcatalog.errors import CatalogError, InvalidParameter, NotFound
-from modelcatalog.jobs import events as ev
-from modelcatalog.jobs import notifications, runs
-from modelcatalog.jobs.definition import JobDefinition
-from modelcatalog.jobs.triggers import MIXED, READY
+from modelcatalog.service import events as ev
+from modelcatalog.service import notifications
 from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.definition import JobDefinition
+from modelcatalog.service.triggers import MIXED, READY
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.triggers")

@@ -7,8 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, NotFound
-from modelcatalog.jobs import events
-from modelcatalog.service import audit, lookup
+from modelcatalog.service import audit, events, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
 from modelcatalog.service.versions import READY, locate_version, version_views

@@ -7,16 +7,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from modelcatalog.jobs.settings import JobSettings
+from modelcatalog.service.deployments.settings import JobSettings
 from modelcatalog.storage.base import ArtifactStore
 from modelcatalog.store.database import Database
 
 if TYPE_CHECKING:
     from modelcatalog.jobs.engine import JobEngine
-    from modelcatalog.jobs.secrets import SecretBox
     from modelcatalog.service.access import RightsCache
     from modelcatalog.service.audit import AuditLog
     from modelcatalog.service.principals import TokenCache
+    from modelcatalog.service.secrets import SecretBox
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from modelcatalog.domain import rules
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import AlreadyExists, Conflict, InvalidParameter
-from modelcatalog.jobs import deployment_jobs, events
-from modelcatalog.service import access, audit, lookup, paging, principals
+from modelcatalog.service import access, audit, events, lookup, paging, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.tags import change_tags, tags_of
 from modelcatalog.service.views import AliasView, ModelView, Page

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
-from modelcatalog.jobs import deployment_jobs, events
-from modelcatalog.service import access, audit, files, lookup, paging
+from modelcatalog.service import access, audit, events, files, lookup, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
 from modelcatalog.store import queries

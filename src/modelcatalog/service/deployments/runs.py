@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from modelcatalog.jobs import events
-from modelcatalog.jobs.definition import JobDefinition, Task
+from modelcatalog.service import events
 from modelcatalog.service.context import ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments.definition import JobDefinition, Task
 from modelcatalog.store import tables as t
 
 # Run states, as the Unity Catalog protos name them (plus CANCELLED, shown as FAILED there).

@@ -25,12 +25,12 @@ from modelcatalog.errors import (
     NotFound,
     PermissionDenied,
 )
-from modelcatalog.jobs import deployment_jobs, notifications
-from modelcatalog.jobs import events as ev
-from modelcatalog.jobs.definition import JobDefinition
-from modelcatalog.service import access, audit, lookup
+from modelcatalog.service import access, audit, lookup, notifications
+from modelcatalog.service import events as ev
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
+from modelcatalog.channels import email as mail
+from modelcatalog.channels import webhooks
 from modelcatalog.domain import rules
 from modelcatalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.jobs import email as mail
-from modelcatalog.jobs import webhooks
 from modelcatalog.service import audit, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms

@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
-from modelcatalog.jobs import deployment_jobs, runs
-from modelcatalog.jobs.approvals import model_name_of
-from modelcatalog.jobs.definition import JobDefinition
 from modelcatalog.service import audit, lookup, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.approvals import model_name_of
+from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.store import tables as t
 
 MAX_RUN_PAGE = 1000

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.jobs import events, runs
-from modelcatalog.jobs.definition import JobDefinition, Task
-from modelcatalog.service import access, audit, lookup, principals
+from modelcatalog.service import access, audit, events, lookup, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.definition import JobDefinition, Task
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 
