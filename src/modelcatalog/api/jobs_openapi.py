@@ -33,8 +33,8 @@ from modelcatalog.api.openapi import (
 )
 from modelcatalog.api.openapi_text import BLANK, NOT_BLANK
 from modelcatalog.channels import email
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import privileges as pv
-from modelcatalog.service import events as ev
 from modelcatalog.service import notifications, triggers
 from modelcatalog.service.deployments import definition as spec
 

@@ -23,6 +23,7 @@ from modelcatalog.api.uc_shapes import (
     schema_json,
     version_json,
 )
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import aliases, files, models, securables, tags, versions
 from modelcatalog.service.context import Caller
@@ -51,9 +52,9 @@ register_url_convertor("model_full_name", ModelFullName())
 
 def _readable(request: Request, v: VersionView) -> VersionView:
     # The uc: store reads a version's files straight from a file: location it was handed.
-    if v.status == versions.READY:
+    if v.status == VersionStatus.READY:
         files.ensure_published(context(request), v.model_id, v.version)
-    elif v.status == versions.FAILED:
+    elif v.status == VersionStatus.FAILED_REGISTRATION:
         files.ensure_quarantined(context(request), v.model_id, v.version)
     return v
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+from modelcatalog.domain import events as ev
 from modelcatalog.errors import InvalidParameter
 
 TIMEOUT_SECONDS = 10.0
@@ -25,18 +26,18 @@ ADDRESS = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 SUBJECTS = {
-    "MODEL_CREATED": "registered model created",
-    "MODEL_VERSION_CREATED": "version created",
-    "MODEL_VERSION_READY": "version ready",
-    "MODEL_ALIAS_SET": "alias set",
-    "MODEL_EVENTS": "model changes",
-    "RUN_STARTED": "deployment run started",
-    "RUN_SUCCEEDED": "deployment run succeeded",
-    "RUN_FAILED": "deployment run failed",
-    "APPROVAL_REQUESTED": "approval requested",
-    "APPROVED": "approved",
-    "REJECTED": "rejected",
-    "TEST": "test notification",
+    ev.MODEL_CREATED: "registered model created",
+    ev.MODEL_VERSION_CREATED: "version created",
+    ev.MODEL_VERSION_READY: "version ready",
+    ev.MODEL_ALIAS_SET: "alias set",
+    ev.MODEL_EVENTS: "model changes",
+    ev.RUN_STARTED: "deployment run started",
+    ev.RUN_SUCCEEDED: "deployment run succeeded",
+    ev.RUN_FAILED: "deployment run failed",
+    ev.APPROVAL_REQUESTED: "approval requested",
+    ev.APPROVED: "approved",
+    ev.REJECTED: "rejected",
+    ev.TEST: "test notification",
 }
 
 
@@ -83,7 +84,7 @@ def message(kind: str, payload: dict[str, Any], sender: str, to: str) -> EmailMe
     model = payload.get("model_name")
     version = payload.get("version")
     about = f"{model} version {version}" if model and version else (model or "")
-    if kind == "TEST":
+    if kind == ev.TEST:
         about = str(payload.get("destination", ""))
     mail = EmailMessage()
     mail["Subject"] = f"[modelcatalog] {what}" + (f": {about}" if about else "")
@@ -123,7 +124,7 @@ def message(kind: str, payload: dict[str, Any], sender: str, to: str) -> EmailMe
             if change.get("actor"):
                 parts.append(f"by {change['actor']}")
             lines.append("- " + " ".join(p for p in parts if p))
-    if kind == "TEST":
+    if kind == ev.TEST:
         lines.append("")
         lines.append("This is a test: the destination receives modelcatalog notifications.")
     mail.set_content("\n".join(lines) + "\n")

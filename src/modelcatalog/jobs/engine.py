@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy import delete, select, update
 
+from modelcatalog.domain import events as ev
 from modelcatalog.jobs import deliveries, trigger_batches, worker
 from modelcatalog.service import events, notifications
 from modelcatalog.service.context import ServiceContext, now_ms
@@ -33,12 +34,12 @@ EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000
 PRUNE_EVERY_SECONDS = 3600.0
 #: Which job-definition notification list each run event goes to.
 NOTIFY_ON = {
-    events.RUN_STARTED: "on_start",
-    events.RUN_SUCCEEDED: "on_success",
-    events.RUN_FAILED: "on_failure",
-    events.APPROVAL_REQUESTED: "on_approval_requested",
-    events.APPROVED: "on_approved",
-    events.REJECTED: "on_rejected",
+    ev.RUN_STARTED: "on_start",
+    ev.RUN_SUCCEEDED: "on_success",
+    ev.RUN_FAILED: "on_failure",
+    ev.APPROVAL_REQUESTED: "on_approval_requested",
+    ev.APPROVED: "on_approved",
+    ev.REJECTED: "on_rejected",
 }
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelcatalog.client import AlreadyExists, CatalogClientError
+from modelcatalog.domain import events as ev
 from modelcatalog.migrate.plan_model import Plan
-from modelcatalog.service import events as ev
 
 #: Source registry events, as MLflow and Databricks spell them, to the catalog's event and the
 #: stage whose alias it is restricted to ("*": any alias; "stages": every stage the policy aliases).

@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy import Select, select
 
 from modelcatalog.domain import rules
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
@@ -68,9 +69,9 @@ def version_location(ctx: ServiceContext, model_id: str, version: int, status: s
     delete a folder it was handed, and deleting the mirror must never lose managed bytes.
     A FAILED_REGISTRATION version has no location: its files are in quarantine, and a client
     that wants to read them must ask for credentials, which are refused with the reason."""
-    if status == "FAILED_REGISTRATION":
+    if status == VersionStatus.FAILED_REGISTRATION:
         return ""
-    if status == "READY" and hasattr(ctx.store, "link_tree"):
+    if status == VersionStatus.READY and hasattr(ctx.store, "link_tree"):
         return ctx.store.location_uri(_mirror_prefix(model_id, version))
     return ctx.store.location_uri(keys.version_prefix(model_id, version))
 
@@ -280,12 +281,12 @@ def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: st
 
 def require_status(full_name: str, version: int, status: str, *, write: bool) -> None:
     """Files are written only while a version is PENDING and served only once it is READY."""
-    if write and status != "PENDING_REGISTRATION":
+    if write and status != VersionStatus.PENDING_REGISTRATION:
         raise FailedPrecondition(
             f"Model version '{full_name}' version {version} is {status}; files can be written "
             "only while it is PENDING_REGISTRATION."
         )
-    if not write and status != "READY":
+    if not write and status != VersionStatus.READY:
         raise FailedPrecondition(
             f"Model version '{full_name}' version {version} is {status}; only READY versions "
             "serve their files."
@@ -312,7 +313,7 @@ def storage_credentials(
 def _listing_action(status: str | None) -> str:
     # A PENDING version's files are listed for whoever may write them (a resumed upload needs
     # to know what is already there); a READY version's for whoever may read them.
-    return "create_version" if status == "PENDING_REGISTRATION" else "read_model"
+    return "create_version" if status == VersionStatus.PENDING_REGISTRATION else "read_model"
 
 
 @audited("listDirectory")
@@ -327,7 +328,7 @@ def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]
         target.full_name,
         target.version,
         target.status,
-        write=target.status == "PENDING_REGISTRATION",
+        write=target.status == VersionStatus.PENDING_REGISTRATION,
     )
     prefix = target.key if target.key.endswith("/") else target.key + "/"
     base = "/" + path.strip("/") + "/"
@@ -437,7 +438,7 @@ def authorize_presigned(
     )
     if status is None:
         raise NotFound("The model version this URL was issued for no longer exists.")
-    wanted = "PENDING_REGISTRATION" if method == "PUT" else "READY"
+    wanted = VersionStatus.PENDING_REGISTRATION if method == "PUT" else VersionStatus.READY
     if status != wanted:
         raise FailedPrecondition(
             f"The model version is {status}; this URL needs it to be {wanted}."

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import AlreadyExists, Conflict, InvalidParameter
@@ -103,7 +104,7 @@ def create_model(
             session.flush()
             if tags:
                 change_tags(session, "registered_model", row.id, tags)
-            events.emit(session, events.MODEL_CREATED, row, name.full, actor=caller.name)
+            events.emit(session, ev.MODEL_CREATED, row, name.full, actor=caller.name)
             audit.record_in(session)
             return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
     except IntegrityError:

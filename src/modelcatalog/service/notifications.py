@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.channels import email as mail
 from modelcatalog.channels import webhooks
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
 from modelcatalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import audit, paging, smtp
@@ -39,7 +40,7 @@ EMAIL, WEBHOOK = "email", "webhook"
 KINDS = (EMAIL, WEBHOOK)
 PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
 STATES = (PENDING, DELIVERED, FAILED)
-TEST = "TEST"
+TEST = ev.TEST
 MAX_SECRET = 1024
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import privileges as pv
 from modelcatalog.domain import rules
 from modelcatalog.domain.privileges import Privilege, Rule
@@ -26,7 +27,6 @@ from modelcatalog.errors import (
     PermissionDenied,
 )
 from modelcatalog.service import access, audit, lookup, notifications
-from modelcatalog.service import events as ev
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.deployments import jobs as deployment_jobs
@@ -41,8 +41,7 @@ MAX_SECONDS = 86_400
 #: A trigger's name is carried in its runs' cause, `trigger:<name>`, which holds 64 characters.
 MAX_NAME = 56
 #: The event kind of a notification whose batch mixes several kinds.
-MIXED = "MODEL_EVENTS"
-READY = "READY"
+MIXED = ev.MODEL_EVENTS
 #: What a notification trigger may listen to: the trigger events and every notifiable one.
 NOTIFY_EVENTS = tuple(dict.fromkeys((*ev.TRIGGER_EVENTS, *ev.NOTIFIABLE)))
 

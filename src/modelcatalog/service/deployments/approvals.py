@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import access, audit, events, lookup, principals
@@ -99,7 +100,7 @@ def _record(
     if model is not None:
         events.emit(
             session,
-            events.APPROVED if approved else events.REJECTED,
+            ev.APPROVED if approved else ev.REJECTED,
             model,
             run.model_name,
             actor=who,

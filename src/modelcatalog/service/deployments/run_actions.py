@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
 from modelcatalog.service import audit, lookup, paging
 from modelcatalog.service.audit import audited
@@ -229,7 +230,7 @@ def start_run(ctx: ServiceContext, caller: Caller, full_name: object, version: o
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, "manage_model")
         row = lookup.version_row(session, model, name.full, number)
-        if row.status != "READY":
+        if row.status != VersionStatus.READY:
             raise FailedPrecondition(
                 f"Version {number} of '{name.full}' is {row.status}; only READY versions deploy."
             )
