@@ -37,9 +37,9 @@ from modelcatalog.jobs.engine import Wakeup, start_engine, task_queue_factory
 from modelcatalog.service import audit, principals
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.secrets import load_key
-from modelcatalog.service.wiring import build_context
 from modelcatalog.storage import open_store
 from modelcatalog.store.database import Database, check_reachable, startup_lock, upgrade_schema
+from modelcatalog.wiring import build_context
 
 log = logging.getLogger("modelcatalog.server")
 

@@ -78,7 +78,7 @@ def worker(
     from modelcatalog.api.observability import configure_logging
     from modelcatalog.config import ServerSettings
     from modelcatalog.service.deployments.settings import CELERY, JobSettings
-    from modelcatalog.service.wiring import build_context
+    from modelcatalog.wiring import build_context
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
