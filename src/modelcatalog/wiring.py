@@ -1,5 +1,5 @@
 """One place that builds the service context, for every process of the catalog: the server's
-worker processes, `modelcatalog worker` (Celery) processes, and tools that act in process."""
+processes and `modelcatalog worker` (Celery) processes."""
 
 from __future__ import annotations
 
