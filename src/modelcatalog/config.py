@@ -1,10 +1,18 @@
-"""Server settings, from CLI flags or environment variables, validated once at start."""
+"""Server settings, from CLI flags or environment variables, validated once at start.
+
+One `ServerSettings` object holds everything a process of the catalog needs (the server, its
+worker processes, Celery workers). `from_environment` is the one place that reads the
+MODELCATALOG_* variables; `to_environment` writes them back for a server's worker processes."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from modelcatalog.service.deployments.settings import EMBEDDED, JobSettings
 
 DEFAULT_DATA_DIR = "modelcatalog-data"
 MIN_URL_LIFETIME = 10
@@ -35,6 +43,8 @@ class ServerSettings:
     # Failed authentications one client address may make per minute before it is slowed down
     # (0: never slowed down).
     auth_failures_per_minute: int = DEFAULT_AUTH_FAILURES_PER_MINUTE
+    #: How deployment jobs, triggers and notifications run.
+    jobs: JobSettings = field(default_factory=JobSettings)
 
     @classmethod
     def resolve(
@@ -46,6 +56,7 @@ class ServerSettings:
         url_lifetime_seconds: int | None = None,
         max_request_bytes: int | None = None,
         auth_failures_per_minute: int | None = None,
+        jobs: JobSettings | None = None,
     ) -> ServerSettings:
         """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -79,7 +90,45 @@ class ServerSettings:
             url_lifetime_seconds=lifetime,
             max_request_bytes=body_limit,
             auth_failures_per_minute=failures,
+            jobs=jobs or JobSettings(),
         )
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> ServerSettings:
+        """The settings the MODELCATALOG_* variables give (what is not set takes its default)."""
+        return cls.resolve(
+            data_dir=env.get("MODELCATALOG_DATA_DIR"),
+            database_uri=env.get("MODELCATALOG_DATABASE_URI"),
+            storage_root=env.get("MODELCATALOG_STORAGE_ROOT"),
+            url_lifetime_seconds=_number(env, "MODELCATALOG_URL_LIFETIME_SECONDS", int),
+            max_request_bytes=_number(env, "MODELCATALOG_MAX_REQUEST_BYTES", int),
+            auth_failures_per_minute=_number(env, "MODELCATALOG_AUTH_FAILURES_PER_MINUTE", int),
+            jobs=job_settings(env),
+        )
+
+    def to_environment(self) -> dict[str, str]:
+        """The MODELCATALOG_* variables from which `from_environment` reads these settings back."""
+        jobs = self.jobs
+        variables = {
+            "MODELCATALOG_DATA_DIR": str(self.data_dir),
+            "MODELCATALOG_DATABASE_URI": self.database_uri,
+            "MODELCATALOG_STORAGE_ROOT": self.storage_root,
+            "MODELCATALOG_URL_LIFETIME_SECONDS": str(self.url_lifetime_seconds),
+            "MODELCATALOG_MAX_REQUEST_BYTES": str(self.max_request_bytes),
+            "MODELCATALOG_AUTH_FAILURES_PER_MINUTE": str(self.auth_failures_per_minute),
+            "MODELCATALOG_JOB_QUEUE": jobs.queue,
+            "MODELCATALOG_JOB_WORKERS": str(jobs.workers),
+            "MODELCATALOG_JOB_LEASE_SECONDS": repr(jobs.lease_seconds),
+            "MODELCATALOG_JOB_POLL_SECONDS": repr(jobs.poll_seconds),
+            "MODELCATALOG_PUBLIC_URL": jobs.public_url,
+            "MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1" if jobs.allow_http_webhooks else "",
+            "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1" if jobs.allow_private_webhooks else "",
+            "MODELCATALOG_DELIVERY_ATTEMPTS": str(jobs.delivery_attempts),
+            "MODELCATALOG_DELIVERY_BACKOFF_SECONDS": repr(jobs.delivery_backoff_seconds),
+        }
+        if jobs.broker_url:
+            variables["MODELCATALOG_BROKER_URL"] = jobs.broker_url
+        return variables
 
     @property
     def admin_token_file(self) -> Path:
@@ -89,6 +138,54 @@ class ServerSettings:
     def secret_key_file(self) -> Path:
         """The key that encrypts stored secrets, unless MODELCATALOG_SECRET_KEY gives one."""
         return self.data_dir / "secret-key"
+
+
+def job_settings(env: Mapping[str, str], **given: Any) -> JobSettings:
+    """Job settings from the MODELCATALOG_* variables; `given` ones (command-line flags) win."""
+    read = {
+        "queue": lambda: env.get("MODELCATALOG_JOB_QUEUE", "").strip() or EMBEDDED,
+        "workers": lambda: _number(env, "MODELCATALOG_JOB_WORKERS", int),
+        "broker_url": lambda: env.get("MODELCATALOG_BROKER_URL", "").strip() or None,
+        "lease_seconds": lambda: _number(env, "MODELCATALOG_JOB_LEASE_SECONDS", float),
+        "poll_seconds": lambda: _number(env, "MODELCATALOG_JOB_POLL_SECONDS", float),
+        "public_url": lambda: env.get("MODELCATALOG_PUBLIC_URL", "").strip() or _default_url(env),
+        "allow_http_webhooks": lambda: _flag(env.get("MODELCATALOG_ALLOW_HTTP_WEBHOOKS")),
+        "allow_private_webhooks": lambda: _flag(env.get("MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS")),
+        "delivery_attempts": lambda: _number(env, "MODELCATALOG_DELIVERY_ATTEMPTS", int),
+        "delivery_backoff_seconds": lambda: _number(
+            env, "MODELCATALOG_DELIVERY_BACKOFF_SECONDS", float
+        ),
+    }
+    values = {name: given[name] if name in given else value() for name, value in read.items()}
+    values["public_url"] = (values["public_url"] or _default_url(env)).rstrip("/")
+    return JobSettings(**{name: value for name, value in values.items() if value is not None})
+
+
+def default_public_url(host: str, port: int | str) -> str:
+    """Where tasks reach a server listening on `host`:`port` (any address: this machine)."""
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def _default_url(env: Mapping[str, str]) -> str:
+    return default_public_url(
+        env.get("MODELCATALOG_HOST") or "127.0.0.1", env.get("MODELCATALOG_PORT") or 8080
+    )
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> Any:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} is {raw!r}; expected a number") from None
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def admin_token_from_env() -> str | None:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid  # noqa: E402
 
-from modelcatalog.jobs.settings import JobSettings  # noqa: E402
+from modelcatalog.service.deployments.settings import JobSettings  # noqa: E402
 from server_process import RunningServer, run_server  # noqa: E402
 
 # The local SMTP server authenticates without TLS on purpose.

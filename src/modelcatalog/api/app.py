@@ -34,19 +34,13 @@ from modelcatalog.api.openapi import Operation, described, install, obj, string
 from modelcatalog.api.throttle import FailedAuthThrottle
 from modelcatalog.config import ServerSettings, admin_token_from_env
 from modelcatalog.errors import CatalogError
-from modelcatalog.jobs import settings as job_settings
-from modelcatalog.jobs.engine import start_engine, task_queue_factory
-from modelcatalog.jobs.secrets import SecretBox, load_key
-from modelcatalog.jobs.settings import JobSettings
+from modelcatalog.jobs.engine import Wakeup, start_engine, task_queue_factory
 from modelcatalog.service import audit, principals
 from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.secrets import load_key
 from modelcatalog.storage import open_store
-from modelcatalog.store.database import (
-    Database,
-    check_reachable,
-    startup_lock,
-    upgrade_schema,
-)
+from modelcatalog.store.database import Database, check_reachable, startup_lock, upgrade_schema
+from modelcatalog.wiring import build_context
 
 log = logging.getLogger("modelcatalog.server")
 
@@ -92,27 +86,11 @@ def sweep_interrupted_uploads(settings: ServerSettings) -> int:
     return removed
 
 
-def build_context(
-    settings: ServerSettings, job_config: JobSettings | None = None
-) -> ServiceContext:
-    """Open the database and the artifact store that `prepare` made ready."""
-    db = Database(settings.database_uri)
-    store = open_store(settings.storage_root)
-    return ServiceContext(
-        db=db,
-        store=store,
-        signing_secret=principals.signing_secret(db),
-        url_lifetime_seconds=settings.url_lifetime_seconds,
-        audit=audit.AuditLog(db),
-        jobs=job_config or JobSettings(),
-        secrets=SecretBox(load_key(settings.secret_key_file)),
-    )
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: ServiceContext = app.state.ctx
-    engine = start_engine(ctx, task_queue_factory(ctx)) if app.state.run_engine else None
+    wakeup: Wakeup | None = app.state.engine_wakeup
+    engine = start_engine(ctx, wakeup, task_queue_factory(ctx)) if wakeup else None
     yield
     if engine is not None:
         await run_in_threadpool(engine.stop)
@@ -120,9 +98,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(ctx.audit.flush)
 
 
-def create_app(
-    settings: ServerSettings, job_config: JobSettings | None = None, *, run_engine: bool = True
-) -> FastAPI:
+def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
     """The ASGI application for these settings; `run_engine` starts the job engine with it."""
     app = FastAPI(
         title="modelcatalog",
@@ -132,8 +108,8 @@ def create_app(
         openapi_url="/openapi.json",
         lifespan=_lifespan,
     )
-    app.state.ctx = build_context(settings, job_config)
-    app.state.run_engine = run_engine
+    app.state.engine_wakeup = Wakeup() if run_engine else None
+    app.state.ctx = build_context(settings, waker=app.state.engine_wakeup)
     app.state.max_request_bytes = settings.max_request_bytes
     app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
     metrics = Metrics()
@@ -203,31 +179,10 @@ METRICS = Operation(
 
 def app_from_environment() -> FastAPI:
     """Factory for server worker processes: settings come from MODELCATALOG_* variables."""
-    settings = ServerSettings.resolve(
-        data_dir=os.environ.get("MODELCATALOG_DATA_DIR"),
-        database_uri=os.environ.get("MODELCATALOG_DATABASE_URI"),
-        storage_root=os.environ.get("MODELCATALOG_STORAGE_ROOT"),
-        url_lifetime_seconds=int(os.environ.get("MODELCATALOG_URL_LIFETIME_SECONDS") or 0) or None,
-        max_request_bytes=int(os.environ.get("MODELCATALOG_MAX_REQUEST_BYTES") or 0) or None,
-        auth_failures_per_minute=_optional_int(
-            os.environ.get("MODELCATALOG_AUTH_FAILURES_PER_MINUTE")
-        ),
-    )
-    app = create_app(settings, job_settings.from_environment(dict(os.environ), _default_url()))
+    app = create_app(ServerSettings.from_environment(os.environ))
     # Everything built at start-up lives as long as the process: moved out of the collector's
     # reach, full collections no longer walk it, which took p99 latency under load from about
     # 115 ms to under 30 ms (benchmarks/registry).
     gc.collect()
     gc.freeze()
     return app
-
-
-def _optional_int(value: str | None) -> int | None:
-    return int(value) if value else None
-
-
-def _default_url() -> str:
-    host = os.environ.get("MODELCATALOG_HOST") or "127.0.0.1"
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    return f"http://{host}:{os.environ.get('MODELCATALOG_PORT') or 8080}"

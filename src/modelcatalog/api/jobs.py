@@ -14,7 +14,9 @@ from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.jobs import approvals, deployment_jobs, deployment_runs
+from modelcatalog.service.deployments import approvals
+from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.deployments import run_actions as deployment_runs
 
 router = APIRouter(
     prefix="/api/modelcatalog", tags=["deployment jobs"], route_class=speaking(NATIVE)

@@ -32,10 +32,11 @@ from modelcatalog.api.openapi import (
     stripped,
 )
 from modelcatalog.api.openapi_text import BLANK, NOT_BLANK
+from modelcatalog.channels import email
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import privileges as pv
-from modelcatalog.jobs import definition as spec
-from modelcatalog.jobs import email, notifications, triggers
-from modelcatalog.jobs import events as ev
+from modelcatalog.service import notifications, triggers
+from modelcatalog.service.deployments import definition as spec
 
 CONFLICT = (400, 401, 403, 404, 409, 429, 503)
 ANY = obj({}, description="A JSON object.")

@@ -12,7 +12,7 @@ from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.jobs import notifications
+from modelcatalog.service import notifications
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["notifications"], route_class=speaking(NATIVE))
 

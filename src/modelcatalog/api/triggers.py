@@ -11,7 +11,7 @@ from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.jobs import triggers
+from modelcatalog.service import triggers
 
 router = APIRouter(
     prefix="/api/modelcatalog/triggers", tags=["triggers"], route_class=speaking(NATIVE)

@@ -33,6 +33,7 @@ from modelcatalog.api.openapi import (
     string,
 )
 from modelcatalog.domain import privileges as pv
+from modelcatalog.domain.statuses import VersionStatus
 
 STAMPS = {
     "owner": string(),
@@ -112,7 +113,7 @@ MODEL = component(
 )
 VERSION_STATUS = string(
     "PENDING_REGISTRATION until finalized; only READY versions can be loaded or aliased.",
-    enum=["PENDING_REGISTRATION", "READY", "FAILED_REGISTRATION"],
+    enum=[status.value for status in VersionStatus],
 )
 VERSION_JOB_STATE = obj(
     {k: string() for k in ("job_id", "run_id", "job_state", "run_state", "current_task_name")},

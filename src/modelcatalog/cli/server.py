@@ -147,24 +147,25 @@ def server(
 
     from modelcatalog.api.app import prepare, sweep_interrupted_uploads
     from modelcatalog.api.observability import configure_logging
-    from modelcatalog.config import ServerSettings
+    from modelcatalog.config import ServerSettings, default_public_url, job_settings
     from modelcatalog.store.database import UnknownSchema, UnreachableDatabase, first_line
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
     configure_logging(log_level)
-    from modelcatalog.jobs.settings import JobSettings
 
     try:
         if job_queue == "celery" and broker_url:
             from modelcatalog.jobs.celery_queue import check_broker_url
 
             check_broker_url(broker_url or "")
-        JobSettings(
+        jobs = job_settings(
+            os.environ,
             queue=job_queue,
             workers=job_workers,
             broker_url=broker_url,
             lease_seconds=job_lease,
+            public_url=public_url or default_public_url(host, port),
             allow_http_webhooks=allow_http_webhooks,
             allow_private_webhooks=allow_private_webhooks,
         )
@@ -179,6 +180,7 @@ def server(
             url_lifetime_seconds=url_lifetime,
             max_request_bytes=max_request_bytes,
             auth_failures_per_minute=auth_failures_per_minute,
+            jobs=jobs,
         )
         token_file = prepare(settings)
     except ValueError as exc:
@@ -212,22 +214,8 @@ def server(
         )
     # The sweep walks the whole artifact folder: off the start-up path, while requests flow.
     threading.Thread(target=sweep_interrupted_uploads, args=(settings,), daemon=True).start()
-    os.environ["MODELCATALOG_DATA_DIR"] = str(settings.data_dir)
-    os.environ["MODELCATALOG_DATABASE_URI"] = settings.database_uri
-    os.environ["MODELCATALOG_STORAGE_ROOT"] = settings.storage_root
-    os.environ["MODELCATALOG_URL_LIFETIME_SECONDS"] = str(settings.url_lifetime_seconds)
-    os.environ["MODELCATALOG_MAX_REQUEST_BYTES"] = str(settings.max_request_bytes)
-    os.environ["MODELCATALOG_AUTH_FAILURES_PER_MINUTE"] = str(settings.auth_failures_per_minute)
-    os.environ["MODELCATALOG_HOST"], os.environ["MODELCATALOG_PORT"] = host, str(port)
-    os.environ["MODELCATALOG_JOB_QUEUE"] = job_queue
-    os.environ["MODELCATALOG_JOB_WORKERS"] = str(job_workers)
-    os.environ["MODELCATALOG_JOB_LEASE_SECONDS"] = str(job_lease)
-    os.environ["MODELCATALOG_ALLOW_HTTP_WEBHOOKS"] = "1" if allow_http_webhooks else ""
-    os.environ["MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS"] = "1" if allow_private_webhooks else ""
-    if broker_url:
-        os.environ["MODELCATALOG_BROKER_URL"] = broker_url
-    if public_url:
-        os.environ["MODELCATALOG_PUBLIC_URL"] = public_url
+    # The server's processes (uvicorn's workers) read these settings back, whole, from here.
+    os.environ.update(settings.to_environment())
     typer.echo(
         f"modelcatalog serving on http://{host}:{port} "
         f"(database: {settings.database_uri.split('://')[0]}, "

@@ -10,7 +10,7 @@ import typer
 from modelcatalog.cli import remote
 from modelcatalog.cli.remote import OutputFormat, OutputOption, UrlOption
 from modelcatalog.client.http import CATALOG_API, segment
-from modelcatalog.jobs import events as ev
+from modelcatalog.domain import events as ev
 
 app = typer.Typer(
     help="Model event triggers: when a model in a scope is created, gets a READY version or has "

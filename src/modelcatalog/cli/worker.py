@@ -76,7 +76,9 @@ def worker(
     Start as many workers as you like, on any machine that reaches the broker, the database and the catalog's URL. A worker sends no notifications (the servers do), so it needs no MODELCATALOG_SECRET_KEY. Tasks never see the worker's MODELCATALOG_* variables; each gets a token of its own.
     """  # noqa: E501 -- Rich wraps help text; a line break would show as one.
     from modelcatalog.api.observability import configure_logging
-    from modelcatalog.jobs.settings import CELERY, JobSettings
+    from modelcatalog.config import ServerSettings
+    from modelcatalog.service.deployments.settings import CELERY, JobSettings
+    from modelcatalog.wiring import build_context
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
@@ -85,29 +87,25 @@ def worker(
 
     try:
         celery_queue.check_broker_url(broker_url)
-        JobSettings(
-            queue=CELERY, broker_url=broker_url, lease_seconds=job_lease, public_url=public_url
+        jobs = JobSettings(
+            queue=CELERY,
+            broker_url=broker_url,
+            lease_seconds=job_lease,
+            public_url=public_url.rstrip("/"),
         )
     except ValueError as exc:
         _fail(str(exc))
     if not public_url.startswith(("http://", "https://")):
         _fail(f"--public-url is {public_url!r}; expected http://host:port or https://host")
     _check_database(database_uri)
-    os.environ.update(
-        MODELCATALOG_DATA_DIR=data_dir,
-        MODELCATALOG_DATABASE_URI=database_uri,
-        MODELCATALOG_PUBLIC_URL=public_url.rstrip("/"),
-        MODELCATALOG_JOB_LEASE_SECONDS=str(job_lease),
-        MODELCATALOG_JOB_QUEUE=CELERY,
-        MODELCATALOG_BROKER_URL=broker_url,
+    settings = ServerSettings.resolve(
+        data_dir=data_dir, database_uri=database_uri, storage_root=storage_root, jobs=jobs
     )
-    if storage_root:
-        os.environ["MODELCATALOG_STORAGE_ROOT"] = storage_root
-    app = celery_queue.make_app(broker_url)
-    _check_broker(app, broker_url)
     # The pool is threads: a task waits on its process, and one context (one connection pool)
     # serves them all. A worker killed outright takes its tasks' processes with it, so the
     # engine's lease, not a surviving pool process, decides what happens to them.
+    app = celery_queue.make_app(broker_url, build_context(settings))
+    _check_broker(app, broker_url)
     node = f"modelcatalog-{os.getpid()}@{socket.gethostname()}"
     typer.echo(
         f"modelcatalog worker {node}: {concurrency} slot(s) on queue {celery_queue.QUEUE}",

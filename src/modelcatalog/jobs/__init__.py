@@ -1,1 +1,2 @@
-"""Deployment jobs, model event triggers and notifications."""
+"""The runtime on top of the service: the engine, task workers (embedded or Celery), deliveries
+and trigger batches."""

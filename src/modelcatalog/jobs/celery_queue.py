@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from urllib.parse import urlsplit
 
 from celery import Celery
@@ -23,8 +22,9 @@ from kombu import Queue
 from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select, update
 
-from modelcatalog.jobs import runs, worker
+from modelcatalog.jobs import worker
 from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.jobs")
@@ -49,8 +49,10 @@ def check_broker_url(url: str) -> str:
     return url.strip()
 
 
-def make_app(broker_url: str) -> Celery:
-    """A Celery application for the broker, configured the same way in servers and workers."""
+def make_app(broker_url: str, ctx: ServiceContext | None = None) -> Celery:
+    """A Celery application for the broker, configured the same way in servers and workers.
+
+    A worker gives the service context its tasks run with; a server only sends tasks."""
     app = Celery("modelcatalog", broker=check_broker_url(broker_url), set_as_current=False)
     app.conf.update(
         task_queues=[Queue(QUEUE)],
@@ -73,7 +75,12 @@ def make_app(broker_url: str) -> Celery:
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
-    app.task(name=TASK_NAME, bind=True, ignore_result=True)(_execute_task)
+    if ctx is not None:
+
+        @app.task(name=TASK_NAME, bind=True, ignore_result=True)
+        def execute_task(task, task_run_id: str) -> bool:  # type: ignore[no-untyped-def]
+            return _execute_task(ctx, task, task_run_id)
+
     return app
 
 
@@ -97,47 +104,8 @@ def _send(app: Celery, task_run_id: str) -> None:
     app.send_task(TASK_NAME, args=[task_run_id], queue=QUEUE, retry=True, retry_policy=SEND_RETRY)
 
 
-_contexts: dict[int, ServiceContext] = {}
-_contexts_lock = threading.Lock()
-
-
-def worker_context() -> ServiceContext:
-    """The service context of this worker process, built once from its MODELCATALOG_* settings
-    (a forked pool process builds its own: database connections do not survive a fork)."""
-    with _contexts_lock:
-        ctx = _contexts.get(os.getpid())
-        if ctx is None:
-            ctx = _contexts[os.getpid()] = _context_from_environment()
-        return ctx
-
-
-def _context_from_environment() -> ServiceContext:
-    from modelcatalog.config import ServerSettings
-    from modelcatalog.jobs import settings as job_settings
-    from modelcatalog.service import principals
-    from modelcatalog.storage import open_store
-    from modelcatalog.store.database import Database
-
-    settings = ServerSettings.resolve(
-        data_dir=os.environ.get("MODELCATALOG_DATA_DIR"),
-        database_uri=os.environ.get("MODELCATALOG_DATABASE_URI"),
-        storage_root=os.environ.get("MODELCATALOG_STORAGE_ROOT"),
-    )
-    db = Database(settings.database_uri)
-    jobs = job_settings.from_environment(dict(os.environ), "")
-    # No secret box: a worker sends no notifications (the server's engine does), so it never
-    # needs MODELCATALOG_SECRET_KEY.
-    return ServiceContext(
-        db=db,
-        store=open_store(settings.storage_root),
-        signing_secret=principals.signing_secret(db),
-        jobs=jobs,
-    )
-
-
-def _execute_task(task, task_run_id: str) -> bool:  # type: ignore[no-untyped-def]
+def _execute_task(ctx: ServiceContext, task, task_run_id: str) -> bool:  # type: ignore[no-untyped-def]
     """Run one attempt of a task run, then hand its run's next tasks straight to the broker."""
-    ctx = worker_context()
     name = task.request.hostname or f"celery-{os.getpid()}"
     ran = worker.execute(ctx, task_run_id, name)
     if ran:

@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from modelcatalog.jobs import email as mail
-from modelcatalog.jobs import webhooks
-from modelcatalog.jobs.notifications import (
+from modelcatalog.channels import email as mail
+from modelcatalog.channels import webhooks
+from modelcatalog.service import smtp as smtp_settings
+from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.notifications import (
     DELIVERED,
     EMAIL,
     FAILED,
@@ -24,7 +26,6 @@ from modelcatalog.jobs.notifications import (
     WEBHOOK,
     secret_box,
 )
-from modelcatalog.service.context import ServiceContext, now_ms
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.notifications")
@@ -100,7 +101,7 @@ def _attempt(ctx: ServiceContext, delivery_id: str, lease: int) -> None:
             if found is None:
                 return  # the destination was deleted, and its log with it
             delivery, destination = found
-            smtp = mail.load(session) if destination.kind == EMAIL else None
+            smtp = smtp_settings.load(session) if destination.kind == EMAIL else None
             session.expunge_all()
         if destination.kind == WEBHOOK:
             outcome = _send_webhook(ctx, delivery, destination)
@@ -144,7 +145,7 @@ def _send_email(
     smtp: mail.SmtpSettings | None,
 ) -> Outcome:
     if smtp is None:
-        return Outcome(False, error=mail.NOT_CONFIGURED)
+        return Outcome(False, error=smtp_settings.NOT_CONFIGURED)
     password = None
     try:
         if smtp.password is not None:

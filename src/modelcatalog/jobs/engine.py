@@ -17,10 +17,13 @@ from typing import Protocol
 
 from sqlalchemy import delete, select, update
 
-from modelcatalog.jobs import deliveries, events, notifications, runs, trigger_batches, worker
-from modelcatalog.jobs.definition import JobDefinition
-from modelcatalog.jobs.settings import CELERY
+from modelcatalog.domain import events as ev
+from modelcatalog.jobs import deliveries, trigger_batches, worker
+from modelcatalog.service import events, notifications
 from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.definition import JobDefinition
+from modelcatalog.service.deployments.settings import CELERY
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.jobs")
@@ -31,12 +34,12 @@ EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000
 PRUNE_EVERY_SECONDS = 3600.0
 #: Which job-definition notification list each run event goes to.
 NOTIFY_ON = {
-    events.RUN_STARTED: "on_start",
-    events.RUN_SUCCEEDED: "on_success",
-    events.RUN_FAILED: "on_failure",
-    events.APPROVAL_REQUESTED: "on_approval_requested",
-    events.APPROVED: "on_approved",
-    events.REJECTED: "on_rejected",
+    ev.RUN_STARTED: "on_start",
+    ev.RUN_SUCCEEDED: "on_success",
+    ev.RUN_FAILED: "on_failure",
+    ev.APPROVAL_REQUESTED: "on_approval_requested",
+    ev.APPROVED: "on_approved",
+    ev.REJECTED: "on_rejected",
 }
 
 
@@ -91,24 +94,36 @@ class EmbeddedQueue:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+class Wakeup:
+    """The context's waker in a process that runs the engine: made before the context, so that
+    the context is whole when built, and waited on by the engine's two threads."""
+
+    def __init__(self) -> None:
+        self.tasks = threading.Event()
+        self.deliveries = threading.Event()
+
+    def wake(self) -> None:
+        self.tasks.set()
+        self.deliveries.set()
+
+
 class JobEngine:
     """Runs `tick` every `poll_seconds`, and at once when woken. Notifications are sent by a
     thread of their own, so that a slow receiver never holds up the tasks."""
 
-    def __init__(self, ctx: ServiceContext, queue: TaskQueue | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, wakeup: Wakeup, queue: TaskQueue | None = None) -> None:
         self.ctx = ctx
         self.name = f"engine-{uuid.uuid4().hex[:12]}"
         self.queue = queue or EmbeddedQueue(ctx, ctx.jobs.workers, self.name)
         self._stopped = threading.Event()
-        self._woken = threading.Event()
-        self._deliveries_woken = threading.Event()
+        self._wakeup = wakeup
         self._threads = [
             threading.Thread(
-                target=self._loop, args=(self.tick, self._woken), name="job-engine", daemon=True
+                target=self._loop, args=(self.tick, wakeup.tasks), name="job-engine", daemon=True
             ),
             threading.Thread(
                 target=self._loop,
-                args=(self._deliver, self._deliveries_woken),
+                args=(self._deliver, wakeup.deliveries),
                 name="notification-sender",
                 daemon=True,
             ),
@@ -127,8 +142,7 @@ class JobEngine:
         self.queue.close()
 
     def wake(self) -> None:
-        self._woken.set()
-        self._deliveries_woken.set()
+        self._wakeup.wake()
 
     def _loop(self, step: Callable[[], bool], woken: threading.Event) -> None:
         while not self._stopped.is_set():
@@ -332,10 +346,9 @@ def task_queue_factory(ctx: ServiceContext) -> Callable[[], TaskQueue] | None:
 
 
 def start_engine(
-    ctx: ServiceContext, queue_factory: Callable[[], TaskQueue] | None = None
+    ctx: ServiceContext, wakeup: Wakeup, queue_factory: Callable[[], TaskQueue] | None = None
 ) -> JobEngine:
-    """Start the engine for this process and attach it to the context."""
-    engine = JobEngine(ctx, queue_factory() if queue_factory else None)
-    ctx.engine = engine
+    """Start the engine for this process; `wakeup` is the context's waker."""
+    engine = JobEngine(ctx, wakeup, queue_factory() if queue_factory else None)
     engine.start()
     return engine

@@ -14,19 +14,22 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import privileges as pv
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import CatalogError, InvalidParameter, NotFound
-from modelcatalog.jobs import events as ev
-from modelcatalog.jobs import notifications, runs
-from modelcatalog.jobs.definition import JobDefinition
-from modelcatalog.jobs.triggers import MIXED, READY
+from modelcatalog.service import notifications
 from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.definition import JobDefinition
+from modelcatalog.service.events import ModelEvent
+from modelcatalog.service.triggers import MIXED
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.triggers")
 
 
-def collect(session: Session, event: ev.ModelEvent) -> None:
+def collect(session: Session, event: ModelEvent) -> None:
     """Add `event` to the waiting batch of every trigger it concerns (in the caller's
     transaction, the one that marks the event dispatched)."""
     candidates = session.execute(
@@ -68,7 +71,7 @@ def collect(session: Session, event: ev.ModelEvent) -> None:
     )
 
 
-def _alias_matches(aliases: list[str], event: ev.ModelEvent) -> bool:
+def _alias_matches(aliases: list[str], event: ModelEvent) -> bool:
     if event.kind != ev.MODEL_ALIAS_SET or not aliases:
         return True
     return (event.alias or "").lower() in {a.lower() for a in aliases}
@@ -133,7 +136,7 @@ def _fire(ctx: ServiceContext, trigger_id: str, seen: int) -> bool:
         rows = session.scalars(
             select(t.ModelEvent).where(t.ModelEvent.seq.in_(seqs)).order_by(t.ModelEvent.seq)
         )
-        batch = [ev.ModelEvent.of(r) for r in rows]
+        batch = [ModelEvent.of(r) for r in rows]
         if not batch:
             return True
         try:
@@ -149,7 +152,7 @@ def _fire(ctx: ServiceContext, trigger_id: str, seen: int) -> bool:
 
 
 def _start_runs(
-    ctx: ServiceContext, session: Session, trigger: t.Trigger, batch: list[ev.ModelEvent]
+    ctx: ServiceContext, session: Session, trigger: t.Trigger, batch: list[ModelEvent]
 ) -> None:
     """One run per changed model, of the newest READY version the batch names."""
     job = session.get(t.DeploymentJob, trigger.job_id)
@@ -178,7 +181,7 @@ def _start_runs(
             .where(
                 t.ModelVersion.model_id == model_id,
                 t.ModelVersion.version.in_(versions),
-                t.ModelVersion.status == READY,
+                t.ModelVersion.status == VersionStatus.READY,
             )
             .order_by(t.ModelVersion.version.desc())
             .limit(1)
@@ -197,7 +200,7 @@ def _start_runs(
         )
 
 
-def _notify(session: Session, trigger: t.Trigger, batch: Iterable[ev.ModelEvent]) -> None:
+def _notify(session: Session, trigger: t.Trigger, batch: Iterable[ModelEvent]) -> None:
     """One notification for the whole batch."""
     changes = list(batch)
     kinds = {e.kind for e in changes}

@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
-from modelcatalog.jobs import runs
-from modelcatalog.jobs.definition import TEMPLATE, JobDefinition, Task
 from modelcatalog.service import principals
 from modelcatalog.service.context import ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.definition import TEMPLATE, JobDefinition, Task
 from modelcatalog.store import tables as t
 
 log = logging.getLogger("modelcatalog.jobs")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from modelcatalog.domain import text
 from modelcatalog.domain.privileges import permission_map
 from modelcatalog.domain.rules import MAX_COMMENT, MAX_TAG_VALUE, MAX_TAGS
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.migrate.extras import PrincipalKind, SourceExtras
 from modelcatalog.migrate.mapping import (
     DEFAULT_STAGE_TAG,
@@ -298,7 +299,7 @@ def version_findings(model: ModelInventory, inventory: VersionInventory) -> Iter
     """Findings about one version: status, files, signature, run, tags and activity."""
     version = inventory.source
     name, number = model.name, version.version
-    if version.status != "READY":
+    if version.status != VersionStatus.READY:
         yield _finding(
             "MA205", "warning", name, number, f"Version {number} is {version.status}.",
             "not migrated: only READY versions can be loaded or aliased",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelcatalog.client import AlreadyExists, CatalogClientError
-from modelcatalog.jobs import events as ev
+from modelcatalog.domain import events as ev
 from modelcatalog.migrate.plan_model import Plan
 
 #: Source registry events, as MLflow and Databricks spell them, to the catalog's event and the

@@ -15,6 +15,7 @@ from typing import Any
 
 from modelcatalog.domain import text as text_rules
 from modelcatalog.domain.rules import MAX_COMMENT
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.migrate.activity import activity_section
 from modelcatalog.migrate.config import MigrationConfig
 from modelcatalog.migrate.grants import plan_grants
@@ -164,7 +165,7 @@ def _model_plan(
         notes=notes,
     )
     for version in model.versions:
-        if version.status != "READY":
+        if version.status != VersionStatus.READY:
             plan.skipped.append(
                 SkippedVersion(version.version, f"status is {version.status} in the source")
             )

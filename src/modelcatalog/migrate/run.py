@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 from modelcatalog.client import AlreadyExists, CatalogClientError
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.migrate.notifications import HookConverter
 from modelcatalog.migrate.plan_model import UC_TARGET, ModelPlan, Plan, VersionPlan
 from modelcatalog.migrate.runlog import RunLog
@@ -38,8 +39,8 @@ from modelcatalog.migrate.target import (
     Uploaded,
 )
 
-READY = "READY"
-PENDING = "PENDING_REGISTRATION"
+READY = VersionStatus.READY
+PENDING = VersionStatus.PENDING_REGISTRATION
 BULK_VERSION_BYTES = 16 << 20
 """A version whose missing files add up to at most this goes in one request (when the target
 offers it); bigger ones go file by file, each streamed on its own."""

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from modelcatalog.domain.statuses import VersionStatus
+
 CHUNK_SIZE = 1 << 20
 MAX_MLMODEL_BYTES = 10 * 1024 * 1024
 _PAGE = 1000
@@ -53,7 +55,20 @@ class SourceVersion:
     @classmethod
     def located(cls, model: str, version: int, artifact_uri: str) -> SourceVersion:
         """A version known only by where its files are (enough to list and read them)."""
-        return cls(model, version, "None", "READY", "", {}, None, None, "", artifact_uri, 0, 0)
+        return cls(
+            model,
+            version,
+            "None",
+            VersionStatus.READY.value,
+            "",
+            {},
+            None,
+            None,
+            "",
+            artifact_uri,
+            0,
+            0,
+        )
 
 
 @dataclass(frozen=True)
@@ -201,7 +216,7 @@ class SourceRegistry:
             model=v.name,
             version=number,
             stage=v.current_stage or "None",
-            status=v.status or "READY",
+            status=v.status or VersionStatus.READY.value,
             description=_text(v.description),
             tags=dict(sorted((v.tags or {}).items())),
             run_id=v.run_id or None,

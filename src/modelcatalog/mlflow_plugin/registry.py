@@ -21,6 +21,7 @@ from mlflow.prompt.registry_utils import add_prompt_filter_string
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store._unity_catalog.registry.rest_store import UcModelRegistryStore
 
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.mlflow_plugin.location import CatalogServer
 
 
@@ -88,7 +89,7 @@ class ModelCatalogRegistryStore(UcModelRegistryStore):
         rather than an empty download.
         """
         model_version = self.get_model_version(name, version)
-        if model_version.status != "READY":
+        if model_version.status != VersionStatus.READY:
             raise MlflowException(
                 f"Model version {model_version.name} version {model_version.version} is "
                 f"{model_version.status}, not READY; only READY versions can be loaded."

@@ -5,14 +5,15 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, NotFound
-from modelcatalog.jobs import events
-from modelcatalog.service import audit, lookup
+from modelcatalog.service import audit, events, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
 from modelcatalog.service.operations import needed
-from modelcatalog.service.versions import READY, locate_version, readable, version_views
+from modelcatalog.service.versions import locate_version, readable, version_views
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
@@ -34,7 +35,7 @@ def set_alias(
         # then deletes it with the version.
         model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
-        if row.status != READY:
+        if row.status != VersionStatus.READY:
             raise FailedPrecondition(
                 f"Model version '{name.full}' version {number} is {row.status}; only READY "
                 "versions can be aliased."
@@ -53,7 +54,7 @@ def set_alias(
         model.updated_at, model.updated_by = now_ms(), caller.name
         events.emit(
             session,
-            events.MODEL_ALIAS_SET,
+            ev.MODEL_ALIAS_SET,
             model,
             name.full,
             actor=caller.name,

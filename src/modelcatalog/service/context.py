@@ -5,18 +5,17 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from modelcatalog.jobs.settings import JobSettings
+from modelcatalog.service.deployments.settings import JobSettings
 from modelcatalog.storage.base import ArtifactStore
 from modelcatalog.store.database import Database
 
 if TYPE_CHECKING:
-    from modelcatalog.jobs.engine import JobEngine
-    from modelcatalog.jobs.secrets import SecretBox
     from modelcatalog.service.access import RightsCache
     from modelcatalog.service.audit import AuditLog
     from modelcatalog.service.principals import TokenCache
+    from modelcatalog.service.secrets import SecretBox
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,20 @@ class Caller:
     scope_model_id: str | None = None
 
 
+class Waker(Protocol):
+    """Whatever moves jobs forward in this process (the job engine), told that there is work."""
+
+    def wake(self) -> None: ...
+
+
+class NoEngine:
+    """The waker of a process that runs no job engine (a Celery worker, a server started without
+    one): other replicas' engines find the work when they next look."""
+
+    def wake(self) -> None:
+        return None
+
+
 @dataclass
 class ServiceContext:
     """Shared, long-lived collaborators of the service layer."""
@@ -40,22 +53,21 @@ class ServiceContext:
     db: Database
     store: ArtifactStore
     signing_secret: bytes
+    # Writes queued audit records.
+    audit: AuditLog
     # How long a presigned URL or temporary credential stays valid.
     url_lifetime_seconds: int = 900
     tokens: TokenCache = field(default_factory=lambda: _token_cache())
     rights: RightsCache = field(default_factory=lambda: _rights_cache())
-    # Set by the application: writes queued audit records.
-    audit: AuditLog = field(default=None)  # type: ignore[assignment]
     jobs: JobSettings = field(default_factory=JobSettings)
     # Encrypts webhook secrets and the SMTP password at rest.
     secrets: SecretBox | None = None
-    # Set by the application when it runs the job engine: woken after commits that made work.
-    engine: JobEngine | None = None
+    # Woken after commits that made work for the job engine.
+    waker: Waker = field(default_factory=NoEngine)
 
     def wake_engine(self) -> None:
         """Tell the job engine there is work (a queued task, an event, a due delivery)."""
-        if self.engine is not None:
-            self.engine.wake()
+        self.waker.wake()
 
 
 def _token_cache() -> TokenCache:

@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy import Select, select
 
 from modelcatalog.domain import rules
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
@@ -70,9 +71,9 @@ def version_location(ctx: ServiceContext, model_id: str, version: int, status: s
     the mirror must never lose managed bytes. A FAILED_REGISTRATION version has no location:
     its files are in quarantine, and a client that wants to read them must ask for
     credentials, which are refused with the reason."""
-    if status == "FAILED_REGISTRATION":
+    if status == VersionStatus.FAILED_REGISTRATION:
         return ""
-    if status == "READY" and ctx.store.hands_out_folders:
+    if status == VersionStatus.READY and ctx.store.hands_out_folders:
         return ctx.store.location_uri(_mirror_prefix(model_id, version))
     return ctx.store.location_uri(keys.version_prefix(model_id, version))
 
@@ -98,7 +99,7 @@ def quarantine_version(ctx: ServiceContext, model_id: str, version: int) -> int:
 def publish_version(ctx: ServiceContext, model_id: str, version: int, status: str) -> None:
     """Make (or remake) the read-only mirror of a READY version, where clients open locations
     themselves; a version in any other status is never mirrored."""
-    if status == "READY" and ctx.store.hands_out_folders:
+    if status == VersionStatus.READY and ctx.store.hands_out_folders:
         ctx.store.link_tree(
             keys.version_prefix(model_id, version), _mirror_prefix(model_id, version)
         )
@@ -114,11 +115,11 @@ def settle_for_reading(ctx: ServiceContext, model_id: str, version: int, status:
     version that is not READY keeps one."""
     if not ctx.store.hands_out_folders:
         return
-    if status == "FAILED_REGISTRATION":
+    if status == VersionStatus.FAILED_REGISTRATION:
         if ctx.store.has_folder(keys.version_prefix(model_id, version)):
             quarantine_version(ctx, model_id, version)
         return
-    if status != "READY" or ctx.store.has_folder(_mirror_prefix(model_id, version)):
+    if status != VersionStatus.READY or ctx.store.has_folder(_mirror_prefix(model_id, version)):
         return
     publish_version(ctx, model_id, version, status)
     with ctx.db.read() as session:
@@ -127,7 +128,7 @@ def settle_for_reading(ctx: ServiceContext, model_id: str, version: int, status:
                 t.ModelVersion.model_id == model_id, t.ModelVersion.version == version
             )
         )
-    if current != "READY":
+    if current != VersionStatus.READY:
         ctx.store.delete_prefix(_mirror_prefix(model_id, version))
 
 
@@ -294,12 +295,12 @@ def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: st
 
 def require_status(full_name: str, version: int, status: str, *, write: bool) -> None:
     """Files are written only while a version is PENDING and served only once it is READY."""
-    if write and status != "PENDING_REGISTRATION":
+    if write and status != VersionStatus.PENDING_REGISTRATION:
         raise FailedPrecondition(
             f"Model version '{full_name}' version {version} is {status}; files can be written "
             "only while it is PENDING_REGISTRATION."
         )
-    if not write and status != "READY":
+    if not write and status != VersionStatus.READY:
         raise FailedPrecondition(
             f"Model version '{full_name}' version {version} is {status}; only READY versions "
             "serve their files."
@@ -330,7 +331,7 @@ def storage_credentials(
 def _listing_action(status: str | None) -> str:
     # A PENDING version's files are listed for whoever may write them (a resumed upload needs
     # to know what is already there); a READY version's for whoever may read them.
-    return needed("pending") if status == "PENDING_REGISTRATION" else needed()
+    return needed("pending") if status == VersionStatus.PENDING_REGISTRATION else needed()
 
 
 @audited("listDirectory", needs="read_model", branches={"pending": "create_version"})
@@ -345,7 +346,7 @@ def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]
         target.full_name,
         target.version,
         target.status,
-        write=target.status == "PENDING_REGISTRATION",
+        write=target.status == VersionStatus.PENDING_REGISTRATION,
     )
     prefix = target.key if target.key.endswith("/") else target.key + "/"
     base = "/" + path.strip("/") + "/"
@@ -455,7 +456,7 @@ def authorize_presigned(
     )
     if status is None:
         raise NotFound("The model version this URL was issued for no longer exists.")
-    wanted = "PENDING_REGISTRATION" if method == "PUT" else "READY"
+    wanted = VersionStatus.PENDING_REGISTRATION if method == "PUT" else VersionStatus.READY
     if status != wanted:
         raise FailedPrecondition(
             f"The model version is {status}; this URL needs it to be {wanted}."

@@ -9,13 +9,14 @@ from collections.abc import Mapping
 from sqlalchemy import func, select, update
 
 from modelcatalog.domain import rules
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import AlreadyExists, InvalidParameter
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import change_tags
-from modelcatalog.service.versions import PENDING, version_views
+from modelcatalog.service.versions import version_views
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
@@ -107,7 +108,7 @@ def import_version(
             source=source,
             run_id=run_id,
             comment=text,
-            status=PENDING,
+            status=VersionStatus.PENDING_REGISTRATION,
             signature_waiver=signature_waiver.strip() if signature_waiver else None,
             origin=json.dumps(clean_origin, sort_keys=True),
             created_at=stamp,

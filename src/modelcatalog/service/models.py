@@ -8,13 +8,14 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
 from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import AlreadyExists, Conflict, InvalidParameter
-from modelcatalog.jobs import deployment_jobs, events
-from modelcatalog.service import access, audit, lookup, paging, principals
+from modelcatalog.service import access, audit, events, lookup, paging, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import change_tags, tags_of
@@ -104,7 +105,7 @@ def create_model(
             session.flush()
             if tags:
                 change_tags(session, "registered_model", row.id, tags)
-            events.emit(session, events.MODEL_CREATED, row, name.full, actor=caller.name)
+            events.emit(session, ev.MODEL_CREATED, row, name.full, actor=caller.name)
             audit.record_in(session)
             return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
     except IntegrityError:

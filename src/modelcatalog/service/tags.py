@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter, NotFound
-from modelcatalog.jobs import approvals
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.deployments import approvals
 from modelcatalog.service.operations import needed
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t

@@ -10,22 +10,20 @@ from typing import Any, NamedTuple
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
-from modelcatalog.jobs import deployment_jobs, events
-from modelcatalog.service import access, audit, files, lookup, paging
+from modelcatalog.service import access, audit, events, files, lookup, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit
-
-PENDING = "PENDING_REGISTRATION"
-READY = "READY"
-FAILED = "FAILED_REGISTRATION"
 
 _FILTER = re.compile(r"^\s*(name|run_id)\s*=\s*(['\"])(.*)\2\s*$", re.IGNORECASE)
 
@@ -160,7 +158,7 @@ def create_version(
             run_tracking_server_id=str(run_tracking_server_id) if run_tracking_server_id else None,
             logged_model_id=str(logged_model_id) if logged_model_id else None,
             comment=text,
-            status=PENDING,
+            status=VersionStatus.PENDING_REGISTRATION,
             created_at=stamp,
             created_by=caller.name,
             updated_at=stamp,
@@ -172,7 +170,7 @@ def create_version(
             change_tags(session, "model_version", row.id, tags)
         events.emit(
             session,
-            events.MODEL_VERSION_CREATED,
+            ev.MODEL_VERSION_CREATED,
             model,
             name.full,
             actor=caller.name,
@@ -379,14 +377,14 @@ def finalize_version(
     with ctx.db.read() as session:
         model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
-        if row.status == READY:
+        if row.status == VersionStatus.READY:
             return _one(ctx, session, name, row, model)
         model_id, waiver, status = model.id, row.signature_waiver, row.status
         failure = (
             f"Model version '{name.full}' version {number} failed registration: "
             f"{row.status_message}"
         )
-    if status == FAILED:
+    if status == VersionStatus.FAILED_REGISTRATION:
         # A finalize cut short after its commit left the files in place: finish moving them.
         files.quarantine_version(ctx, model_id, number)
         raise FailedPrecondition(failure)
@@ -395,11 +393,11 @@ def finalize_version(
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         row = lookup.version_row(session, model, name.full, number)
-        if row.status != PENDING:
+        if row.status != VersionStatus.PENDING_REGISTRATION:
             return _one(ctx, session, name, row, model)
         row.updated_at, row.updated_by = now_ms(), caller.name
         if problem:
-            row.status, row.status_message = FAILED, problem
+            row.status, row.status_message = VersionStatus.FAILED_REGISTRATION, problem
         else:
             for entry in manifest:
                 session.add(
@@ -407,10 +405,10 @@ def finalize_version(
                         version_id=row.id, path=entry.path, size=entry.size, sha256=entry.sha256
                     )
                 )
-            row.status, row.status_message = READY, None
+            row.status, row.status_message = VersionStatus.READY, None
             events.emit(
                 session,
-                events.MODEL_VERSION_READY,
+                ev.MODEL_VERSION_READY,
                 model,
                 name.full,
                 actor=caller.name,
@@ -425,7 +423,7 @@ def finalize_version(
         audit.record_in(session)
         view = _one(ctx, session, name, row, model)
     if problem:
-        if view.status == FAILED:
+        if view.status == VersionStatus.FAILED_REGISTRATION:
             files.quarantine_version(ctx, model_id, number)
         raise InvalidParameter(problem, "source")
     files.publish_version(ctx, model_id, number, view.status)
@@ -443,7 +441,7 @@ def manifest(
     with ctx.db.read() as session:
         model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
-        if row.status != READY:
+        if row.status != VersionStatus.READY:
             raise FailedPrecondition(
                 f"Model version '{name.full}' version {number} is {row.status}; only READY "
                 "versions have a manifest."

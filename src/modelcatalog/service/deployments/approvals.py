@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.jobs import events, runs
-from modelcatalog.jobs.definition import JobDefinition, Task
-from modelcatalog.service import access, audit, lookup, principals
+from modelcatalog.service import access, audit, events, lookup, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.definition import JobDefinition, Task
 from modelcatalog.service.operations import needed, needed_by
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
@@ -103,7 +104,7 @@ def _record(
     if model is not None:
         events.emit(
             session,
-            events.APPROVED if approved else events.REJECTED,
+            ev.APPROVED if approved else ev.REJECTED,
             model,
             run.model_name,
             actor=who,

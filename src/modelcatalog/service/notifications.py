@@ -23,11 +23,12 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
+from modelcatalog.channels import email as mail
+from modelcatalog.channels import webhooks
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import rules
 from modelcatalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.jobs import email as mail
-from modelcatalog.jobs import webhooks
-from modelcatalog.service import audit, paging
+from modelcatalog.service import audit, paging, smtp
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.views import Page
@@ -39,7 +40,7 @@ EMAIL, WEBHOOK = "email", "webhook"
 KINDS = (EMAIL, WEBHOOK)
 PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
 STATES = (PENDING, DELIVERED, FAILED)
-TEST = "TEST"
+TEST = ev.TEST
 MAX_SECRET = 1024
 
 
@@ -351,7 +352,7 @@ def set_smtp(
 ) -> dict[str, Any]:
     """Store the SMTP server email notifications go through; metastore admins only."""
     _require_admin(caller, "configure the SMTP server")
-    settings, plain = mail.smtp_settings(
+    settings, plain = smtp.validate(
         host=host,
         port=port,
         security=security,
@@ -361,9 +362,9 @@ def set_smtp(
     )
     sealed = secret_box(ctx).seal(plain) if plain is not None else None
     with ctx.db.write() as session:
-        mail.store(session, settings, sealed)
+        smtp.store(session, settings, sealed)
         audit.record_in(session)
-    return mail.stored(settings, sealed).public()
+    return smtp.stored(settings, sealed).public()
 
 
 @audited("getSmtpSettings", "metastore")
@@ -371,9 +372,9 @@ def get_smtp(ctx: ServiceContext, caller: Caller) -> dict[str, Any]:
     """The SMTP settings without the password (`has_password` says whether one is stored)."""
     _require_admin(caller, "read the SMTP settings")
     with ctx.db.read() as session:
-        found = mail.load(session)
+        found = smtp.load(session)
     if found is None:
-        raise NotFound(mail.NOT_CONFIGURED)
+        raise NotFound(smtp.NOT_CONFIGURED)
     return found.public()
 
 
@@ -381,8 +382,8 @@ def get_smtp(ctx: ServiceContext, caller: Caller) -> dict[str, Any]:
 def delete_smtp(ctx: ServiceContext, caller: Caller) -> None:
     _require_admin(caller, "delete the SMTP settings")
     with ctx.db.write() as session:
-        if not mail.remove(session):
-            raise NotFound(mail.NOT_CONFIGURED)
+        if not smtp.remove(session):
+            raise NotFound(smtp.NOT_CONFIGURED)
         audit.record_in(session)
 
 

@@ -56,35 +56,3 @@ class JobSettings:
             raise ValueError(
                 f"the delivery backoff is {self.delivery_backoff_seconds} s; expected 0.01 to 3600"
             )
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def from_environment(env: dict[str, str], default_public_url: str) -> JobSettings:
-    """Settings from MODELCATALOG_* variables (the CLI sets them for the server's workers)."""
-
-    def number(name: str, default: float, kind: type = float) -> float:
-        raw = env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            return kind(raw)
-        except ValueError:
-            raise ValueError(f"{name} is {raw!r}; expected a number") from None
-
-    return JobSettings(
-        queue=env.get("MODELCATALOG_JOB_QUEUE", "").strip() or EMBEDDED,
-        workers=int(number("MODELCATALOG_JOB_WORKERS", 2, int)),
-        broker_url=env.get("MODELCATALOG_BROKER_URL", "").strip() or None,
-        lease_seconds=number("MODELCATALOG_JOB_LEASE_SECONDS", 30.0),
-        poll_seconds=number("MODELCATALOG_JOB_POLL_SECONDS", 1.0),
-        public_url=(env.get("MODELCATALOG_PUBLIC_URL", "").strip() or default_public_url).rstrip(
-            "/"
-        ),
-        allow_http_webhooks=_flag(env.get("MODELCATALOG_ALLOW_HTTP_WEBHOOKS")),
-        allow_private_webhooks=_flag(env.get("MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS")),
-        delivery_attempts=int(number("MODELCATALOG_DELIVERY_ATTEMPTS", 6, int)),
-        delivery_backoff_seconds=number("MODELCATALOG_DELIVERY_BACKOFF_SECONDS", 2.0),
-    )

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import events as ev
 from modelcatalog.domain import privileges as pv
 from modelcatalog.domain import rules
 from modelcatalog.domain.privileges import Rule
@@ -25,12 +26,11 @@ from modelcatalog.errors import (
     NotFound,
     PermissionDenied,
 )
-from modelcatalog.jobs import deployment_jobs, notifications
-from modelcatalog.jobs import events as ev
-from modelcatalog.jobs.definition import JobDefinition
-from modelcatalog.service import access, audit, lookup
+from modelcatalog.service import access, audit, lookup, notifications
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.service.operations import needed
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
@@ -42,8 +42,7 @@ MAX_SECONDS = 86_400
 #: A trigger's name is carried in its runs' cause, `trigger:<name>`, which holds 64 characters.
 MAX_NAME = 56
 #: The event kind of a notification whose batch mixes several kinds.
-MIXED = "MODEL_EVENTS"
-READY = "READY"
+MIXED = ev.MODEL_EVENTS
 #: What a notification trigger may listen to: the trigger events and every notifiable one.
 NOTIFY_EVENTS = tuple(dict.fromkeys((*ev.TRIGGER_EVENTS, *ev.NOTIFIABLE)))
 

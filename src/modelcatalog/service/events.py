@@ -14,42 +14,6 @@ from sqlalchemy.orm import Session
 from modelcatalog.service.context import now_ms
 from modelcatalog.store import tables as t
 
-#: A registered model was created.
-MODEL_CREATED = "MODEL_CREATED"
-#: A version was created (PENDING_REGISTRATION, files still to come).
-MODEL_VERSION_CREATED = "MODEL_VERSION_CREATED"
-#: A version became READY.
-MODEL_VERSION_READY = "MODEL_VERSION_READY"
-#: An alias was set or moved; `alias` names it.
-MODEL_ALIAS_SET = "MODEL_ALIAS_SET"
-#: A deployment run started (its first task was queued).
-RUN_STARTED = "RUN_STARTED"
-#: A deployment run finished with every task done.
-RUN_SUCCEEDED = "RUN_SUCCEEDED"
-#: A deployment run failed (a task failed for good, or an approval was rejected).
-RUN_FAILED = "RUN_FAILED"
-#: An approval task is waiting for a decision.
-APPROVAL_REQUESTED = "APPROVAL_REQUESTED"
-#: An approval task was approved.
-APPROVED = "APPROVED"
-#: An approval task was rejected.
-REJECTED = "REJECTED"
-
-#: What a trigger may listen to.
-TRIGGER_EVENTS = (MODEL_CREATED, MODEL_VERSION_READY, MODEL_ALIAS_SET)
-#: What a notification may be sent on.
-NOTIFIABLE = (
-    MODEL_VERSION_CREATED,
-    MODEL_VERSION_READY,
-    MODEL_ALIAS_SET,
-    RUN_STARTED,
-    RUN_SUCCEEDED,
-    RUN_FAILED,
-    APPROVAL_REQUESTED,
-    APPROVED,
-    REJECTED,
-)
-
 
 @dataclass(frozen=True)
 class ModelEvent:

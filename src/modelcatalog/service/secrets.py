@@ -4,6 +4,8 @@ that never enters the database: Fernet (AES-128-CBC with HMAC-SHA256) from `cryp
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -12,17 +14,28 @@ KEY_ENV = "MODELCATALOG_SECRET_KEY"
 
 
 class SecretBox:
-    """Encrypts and decrypts short secrets."""
+    """Encrypts and decrypts short secrets.
 
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+    The key may be given as a function, called at the first seal or open: a process that never
+    handles a secret (a Celery worker sends no notifications) then never needs the key."""
+
+    def __init__(self, key: bytes | Callable[[], bytes]) -> None:
+        self._key = key
+        self._fernet: Fernet | None = None
+        self._lock = threading.Lock()
+
+    def _box(self) -> Fernet:
+        with self._lock:
+            if self._fernet is None:
+                self._fernet = Fernet(self._key() if callable(self._key) else self._key)
+            return self._fernet
 
     def seal(self, secret: str) -> str:
-        return self._fernet.encrypt(secret.encode()).decode()
+        return self._box().encrypt(secret.encode()).decode()
 
     def open(self, sealed: str) -> str:
         try:
-            return self._fernet.decrypt(sealed.encode()).decode()
+            return self._box().decrypt(sealed.encode()).decode()
         except InvalidToken:
             raise ValueError(
                 "a stored secret cannot be decrypted: the server's secret key changed "

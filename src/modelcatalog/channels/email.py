@@ -1,11 +1,10 @@
-"""Notifications by email: the SMTP server's settings, a plain-text message per notification, and
-sending it with the standard library's smtplib."""
+"""Notifications by email: a plain-text message per notification, sent with the standard
+library's smtplib through the SMTP server the catalog keeps settings for (`service.smtp`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import re
 import smtplib
 import ssl
@@ -13,11 +12,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from modelcatalog.domain import rules
+from modelcatalog.domain import events as ev
 from modelcatalog.errors import InvalidParameter
-from modelcatalog.store import tables as t
 
 TIMEOUT_SECONDS = 10.0
 SECURITY = ("starttls", "ssl", "none")
@@ -29,26 +25,19 @@ ADDRESS = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-#: The `settings` row that holds the SMTP settings as JSON (the password sealed).
-SETTING_KEY = "notifications.smtp"
-NOT_CONFIGURED = (
-    "no SMTP server is configured: modelcatalog notifications smtp set --host HOST --from ADDRESS"
-)
-HOST = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,253}$")
-
 SUBJECTS = {
-    "MODEL_CREATED": "registered model created",
-    "MODEL_VERSION_CREATED": "version created",
-    "MODEL_VERSION_READY": "version ready",
-    "MODEL_ALIAS_SET": "alias set",
-    "MODEL_EVENTS": "model changes",
-    "RUN_STARTED": "deployment run started",
-    "RUN_SUCCEEDED": "deployment run succeeded",
-    "RUN_FAILED": "deployment run failed",
-    "APPROVAL_REQUESTED": "approval requested",
-    "APPROVED": "approved",
-    "REJECTED": "rejected",
-    "TEST": "test notification",
+    ev.MODEL_CREATED: "registered model created",
+    ev.MODEL_VERSION_CREATED: "version created",
+    ev.MODEL_VERSION_READY: "version ready",
+    ev.MODEL_ALIAS_SET: "alias set",
+    ev.MODEL_EVENTS: "model changes",
+    ev.RUN_STARTED: "deployment run started",
+    ev.RUN_SUCCEEDED: "deployment run succeeded",
+    ev.RUN_FAILED: "deployment run failed",
+    ev.APPROVAL_REQUESTED: "approval requested",
+    ev.APPROVED: "approved",
+    ev.REJECTED: "rejected",
+    ev.TEST: "test notification",
 }
 
 
@@ -89,112 +78,13 @@ class SmtpSettings:
         }
 
 
-def smtp_settings(
-    *,
-    host: object,
-    port: object,
-    security: object,
-    from_address: object,
-    username: object,
-    password: object,
-) -> tuple[SmtpSettings, str | None]:
-    """Validated settings, and the plain password (still to be sealed)."""
-    if not isinstance(host, str) or not HOST.fullmatch(host.strip()):
-        raise InvalidParameter(
-            f"'host' is {host!r}: expected the SMTP server's host name or IP address.", "host"
-        )
-    mode: object = security.strip().lower() if isinstance(security, str) else security
-    mode = "starttls" if mode in (None, "") else mode
-    if mode not in SECURITY:
-        raise InvalidParameter(
-            f"'security' is {security!r}; allowed: {', '.join(SECURITY)}.", "security"
-        )
-    if port in (None, ""):
-        number = DEFAULT_PORTS[mode]
-    else:
-        port = rules.whole_number(port)
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise InvalidParameter(f"'port' is {port!r}: expected 1 to 65535.", "port")
-        number = port
-    sender = address(from_address, "from_address")
-    user = username.strip() if isinstance(username, str) and username.strip() else None
-    if username not in (None, "") and not isinstance(username, str):
-        raise InvalidParameter("'username' must be a string.", "username")
-    secret = password if isinstance(password, str) and password else None
-    if password not in (None, "") and not isinstance(password, str):
-        raise InvalidParameter("'password' must be a string.", "password")
-    if (user is None) != (secret is None):
-        raise InvalidParameter(
-            "SMTP authentication needs both 'username' and 'password' (or neither).",
-            "password" if user else "username",
-        )
-    return SmtpSettings(host.strip(), number, mode, sender, user), secret
-
-
-def stored(settings: SmtpSettings, sealed_password: str | None) -> SmtpSettings:
-    """The settings as kept: with the sealed password."""
-    return SmtpSettings(
-        settings.host,
-        settings.port,
-        settings.security,
-        settings.from_address,
-        settings.username,
-        sealed_password,
-    )
-
-
-def store(session: Session, settings: SmtpSettings, sealed_password: str | None) -> None:
-    """Replace the stored SMTP settings."""
-    value = json.dumps(
-        {
-            "host": settings.host,
-            "port": settings.port,
-            "security": settings.security,
-            "from_address": settings.from_address,
-            "username": settings.username,
-            "password": sealed_password,
-        },
-        sort_keys=True,
-    )
-    row = session.get(t.Setting, SETTING_KEY)
-    if row is None:
-        session.add(t.Setting(key=SETTING_KEY, value=value))
-    else:
-        row.value = value
-
-
-def load(session: Session) -> SmtpSettings | None:
-    """The stored SMTP settings (password sealed), or None when none are."""
-    row = session.get(t.Setting, SETTING_KEY)
-    if row is None:
-        return None
-    raw = json.loads(row.value)
-    return SmtpSettings(
-        raw["host"],
-        raw["port"],
-        raw["security"],
-        raw["from_address"],
-        raw.get("username"),
-        raw.get("password"),
-    )
-
-
-def remove(session: Session) -> bool:
-    """Delete the SMTP settings; False when there were none."""
-    row = session.get(t.Setting, SETTING_KEY)
-    if row is None:
-        return False
-    session.delete(row)
-    return True
-
-
 def message(kind: str, payload: dict[str, Any], sender: str, to: str) -> EmailMessage:
     """A plain-text email for one notification: what happened, to which model, by whom."""
     what = SUBJECTS.get(kind, kind.replace("_", " ").lower())
     model = payload.get("model_name")
     version = payload.get("version")
     about = f"{model} version {version}" if model and version else (model or "")
-    if kind == "TEST":
+    if kind == ev.TEST:
         about = str(payload.get("destination", ""))
     mail = EmailMessage()
     mail["Subject"] = f"[modelcatalog] {what}" + (f": {about}" if about else "")
@@ -234,7 +124,7 @@ def message(kind: str, payload: dict[str, Any], sender: str, to: str) -> EmailMe
             if change.get("actor"):
                 parts.append(f"by {change['actor']}")
             lines.append("- " + " ".join(p for p in parts if p))
-    if kind == "TEST":
+    if kind == ev.TEST:
         lines.append("")
         lines.append("This is a test: the destination receives modelcatalog notifications.")
     mail.set_content("\n".join(lines) + "\n")

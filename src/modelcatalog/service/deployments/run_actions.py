@@ -12,13 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import rules
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, HiddenFromCaller, InvalidParameter, NotFound
-from modelcatalog.jobs import deployment_jobs, runs
-from modelcatalog.jobs.approvals import model_name_of
-from modelcatalog.jobs.definition import JobDefinition
 from modelcatalog.service import audit, lookup, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.deployments import runs
+from modelcatalog.service.deployments.approvals import model_name_of
+from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.service.operations import needed
 from modelcatalog.store import tables as t
 
@@ -229,7 +231,7 @@ def start_run(ctx: ServiceContext, caller: Caller, full_name: object, version: o
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
-        if row.status != "READY":
+        if row.status != VersionStatus.READY:
             raise FailedPrecondition(
                 f"Version {number} of '{name.full}' is {row.status}; only READY versions deploy."
             )

@@ -24,6 +24,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from modelcatalog.domain import events as ev
 from modelcatalog.errors import InvalidParameter
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
@@ -35,18 +36,18 @@ MAX_URL = 2048
 
 #: MLflow's envelope names an entity and an action; our event kinds map onto them.
 ENVELOPES = {
-    "MODEL_CREATED": ("registered_model", "created"),
-    "MODEL_VERSION_CREATED": ("model_version", "created"),
-    "MODEL_VERSION_READY": ("model_version", "ready"),
-    "MODEL_ALIAS_SET": ("model_version_alias", "created"),
-    "MODEL_EVENTS": ("registered_model", "changed"),
-    "RUN_STARTED": ("deployment_run", "started"),
-    "RUN_SUCCEEDED": ("deployment_run", "succeeded"),
-    "RUN_FAILED": ("deployment_run", "failed"),
-    "APPROVAL_REQUESTED": ("deployment_approval", "requested"),
-    "APPROVED": ("deployment_approval", "approved"),
-    "REJECTED": ("deployment_approval", "rejected"),
-    "TEST": ("notification_destination", "test"),
+    ev.MODEL_CREATED: ("registered_model", "created"),
+    ev.MODEL_VERSION_CREATED: ("model_version", "created"),
+    ev.MODEL_VERSION_READY: ("model_version", "ready"),
+    ev.MODEL_ALIAS_SET: ("model_version_alias", "created"),
+    ev.MODEL_EVENTS: ("registered_model", "changed"),
+    ev.RUN_STARTED: ("deployment_run", "started"),
+    ev.RUN_SUCCEEDED: ("deployment_run", "succeeded"),
+    ev.RUN_FAILED: ("deployment_run", "failed"),
+    ev.APPROVAL_REQUESTED: ("deployment_approval", "requested"),
+    ev.APPROVED: ("deployment_approval", "approved"),
+    ev.REJECTED: ("deployment_approval", "rejected"),
+    ev.TEST: ("notification_destination", "test"),
 }
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from modelcatalog.jobs import events
-from modelcatalog.jobs.definition import JobDefinition, Task
+from modelcatalog.domain import events as ev
+from modelcatalog.service import events
 from modelcatalog.service.context import ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments.definition import JobDefinition, Task
 from modelcatalog.store import tables as t
 
 # Run states, as the Unity Catalog protos name them (plus CANCELLED, shown as FAILED there).
@@ -93,7 +94,7 @@ def start_run(
         for task in definition.tasks
     )
     session.flush()
-    _emit(session, run, events.RUN_STARTED, actor, cause=cause)
+    _emit(session, run, ev.RUN_STARTED, actor, cause=cause)
     advance(session, run, actor=actor)
     return run
 
@@ -165,7 +166,7 @@ def advance(session: Session, run: t.JobRun, *, actor: str = "system") -> None:
                 _emit(
                     session,
                     run,
-                    events.APPROVAL_REQUESTED,
+                    ev.APPROVAL_REQUESTED,
                     actor,
                     task=task.name,
                     group=task.approval_group,
@@ -195,7 +196,7 @@ def _settle(
     if all(r.state == TASK_SUCCEEDED for r in ordered):
         run.state, run.state_message, run.current_task_name = SUCCEEDED, None, None
         _finish(run)
-        _emit(session, run, events.RUN_SUCCEEDED, actor)
+        _emit(session, run, ev.RUN_SUCCEEDED, actor)
         return
     culprit = next(r for r in ordered if r.state in (TASK_FAILED, REJECTED, TASK_CANCELLED))
     run.current_task_name = culprit.task_name
@@ -207,7 +208,7 @@ def _settle(
         run.state_message = f"task '{culprit.task_name}' failed: {culprit.message}"
     run.state = FAILED
     _finish(run)
-    _emit(session, run, events.RUN_FAILED, actor, task=culprit.task_name, reason=run.state_message)
+    _emit(session, run, ev.RUN_FAILED, actor, task=culprit.task_name, reason=run.state_message)
 
 
 def _finish(run: t.JobRun) -> None:
@@ -227,7 +228,7 @@ def cancel(session: Session, run: t.JobRun, actor: str) -> None:
             row.message = f"cancelled by {actor}"
     run.state, run.state_message = CANCELLED, f"cancelled by {actor}"
     _finish(run)
-    _emit(session, run, events.RUN_FAILED, actor, reason=run.state_message)
+    _emit(session, run, ev.RUN_FAILED, actor, reason=run.state_message)
 
 
 def repair(session: Session, run: t.JobRun, actor: str) -> list[str]:
@@ -243,7 +244,7 @@ def repair(session: Session, run: t.JobRun, actor: str) -> list[str]:
     run.state, run.state_message, run.ended_at = PENDING, None, None
     run.active_version_id = _version_id(session, run)
     session.flush()
-    _emit(session, run, events.RUN_STARTED, actor, cause="repair", tasks=sorted(again))
+    _emit(session, run, ev.RUN_STARTED, actor, cause="repair", tasks=sorted(again))
     advance(session, run, actor=actor)
     return again
 

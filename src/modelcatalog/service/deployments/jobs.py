@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelcatalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.jobs import definition as spec
-from modelcatalog.jobs import notifications, runs
-from modelcatalog.service import audit
+from modelcatalog.service import audit, notifications
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.deployments import definition as spec
+from modelcatalog.service.deployments import runs
 from modelcatalog.store import tables as t
 
 # Connection states of a model's deployment job (DeploymentJobConnection.State).

@@ -1,0 +1,1 @@
+"""Deployment jobs: definitions, links to models, runs and their task graphs, approvals."""
