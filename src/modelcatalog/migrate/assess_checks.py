@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from modelcatalog.domain import text
 from modelcatalog.domain.privileges import permission_map
 from modelcatalog.domain.rules import MAX_COMMENT, MAX_TAG_VALUE, MAX_TAGS
+from modelcatalog.migrate.assess_inventory import ModelInventory, VersionInventory
 from modelcatalog.migrate.extras import PrincipalKind, SourceExtras
 from modelcatalog.migrate.mapping import (
     DEFAULT_STAGE_TAG,
@@ -25,9 +25,6 @@ from modelcatalog.migrate.mapping import (
     tag_key_problem,
 )
 from modelcatalog.migrate.source import display_uri
-
-if TYPE_CHECKING:  # assess builds the inventories and runs these checks over them
-    from modelcatalog.migrate.assess import ModelInventory, VersionInventory
 
 
 @dataclass(frozen=True)
