@@ -65,15 +65,14 @@ class Assessment:
     def blocked_versions(self) -> set[tuple[str, int]]:
         """(model, version) pairs with an error finding of their own or of their model."""
         blocked_models = {f.model for f in self.findings if f.severity == "error" and not f.version}
-        found = {
-            (f.model, f.version)
-            for f in self.findings
-            if f.severity == "error" and f.model and f.version is not None
-        }
+        found: set[tuple[str, int]] = set()
+        for f in self.findings:
+            if f.severity == "error" and f.model and f.version is not None:
+                found.add((f.model, f.version))
         for model in self.models:
             if model.name in blocked_models:
                 found.update((model.name, v.source.version) for v in model.versions)
-        return found  # type: ignore[return-value]
+        return found
 
 
 def check_source_uri(uri: str, option: str = "--source") -> str:

@@ -275,10 +275,11 @@ def _permission_findings(model: ModelInventory) -> Iterator[Finding]:
             f"{grant.kind.value} {grant.principal} has {grant.source_level}{origin}.",
             f"grant {privileges} on the model, {parents} on its parents{approver}",
         )  # fmt: skip
-    for grant in model.unmapped_permissions:
+    for unmapped in model.unmapped_permissions:
         yield _finding(
             "MA322", "warning", model.name, None,
-            f"{grant.kind.value} {grant.principal} has {grant.source_level}: {grant.reason}.",
+            f"{unmapped.kind.value} {unmapped.principal} has {unmapped.source_level}: "
+            f"{unmapped.reason}.",
             "no grant is made for it; review who can read the model after the migration",
         )  # fmt: skip
     kinds = sorted({g.kind.value for g in model.permissions if g.kind != PrincipalKind.USER})
