@@ -8,7 +8,8 @@ import re
 import pytest
 
 from modelcatalog.migrate.extras.model import EmailSubscription, SourceExtras, SourceWebhook
-from modelcatalog.migrate.notifications import plan_notifications, plan_webhooks, trigger_body
+from modelcatalog.migrate.hook_definitions import trigger_body
+from modelcatalog.migrate.notifications import plan_notifications, plan_webhooks
 from modelcatalog.migrate.plan_model import ModelPlan, Plan
 
 

@@ -24,7 +24,7 @@ from mlflow.utils.file_utils import local_file_uri_to_path
 
 from modelcatalog.migrate.plan_model import read_plan, target_url_problem
 from modelcatalog.migrate.runlog import read_events
-from modelcatalog.migrate.uc_target import ORIGIN_TAGS, DatabricksUcTarget
+from modelcatalog.migrate.targets.unity_catalog import ORIGIN_TAGS, DatabricksUcTarget
 
 
 @dataclass

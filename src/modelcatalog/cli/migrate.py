@@ -14,8 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from modelcatalog.cli import remote
-from modelcatalog.client import CatalogClient, credentials
-from modelcatalog.client.credentials import CredentialsFileError
+from modelcatalog.migrate.targets.protocol import Target, TargetError
 
 app = typer.Typer(
     help="Migrate a stage-based MLflow model registry into the catalog: plan, run, verify.",
@@ -61,7 +60,7 @@ def _usage(message: str) -> typer.Exit:
 
 
 def _shard(text: str | None) -> Any:
-    from modelcatalog.migrate.run import Shard
+    from modelcatalog.migrate.shard import Shard
 
     if text is None:
         return Shard()
@@ -95,27 +94,13 @@ def _read_plan(path: Path) -> Any:
         raise _usage(str(exc)) from exc
 
 
-def _connect(stack: ExitStack, url: str, workers: int, built: Any) -> Any:
-    from modelcatalog.migrate.plan_model import UC_TARGET
-    from modelcatalog.migrate.target import CatalogTarget
+def _open_target(stack: ExitStack, built: Any, workers: int) -> Target:
+    from modelcatalog.migrate.targets.opening import open_target
 
-    if url.startswith(UC_TARGET):
-        from modelcatalog.migrate.uc_target import DatabricksUcTarget, UcTargetError
-
-        try:
-            uc_target = DatabricksUcTarget(url, built)
-        except UcTargetError as exc:
-            raise _usage(str(exc)) from exc
-        stack.callback(uc_target.close)
-        return uc_target
     try:
-        token = credentials.resolve_token(credentials.normalize_url(url))
-    except (CredentialsFileError, ValueError) as exc:
+        return stack.enter_context(open_target(built.target_url, built, workers=workers))
+    except TargetError as exc:
         raise _usage(str(exc)) from exc
-    client = stack.enter_context(CatalogClient(url, token, timeout=120.0))
-    target = CatalogTarget(client, workers=workers)
-    stack.callback(target.close)
-    return target
 
 
 @app.command("plan")
@@ -261,7 +246,7 @@ def run(
     suffix = "" if chosen.count == 1 else f"-{chosen.index}of{chosen.count}"
     log_path = log or plan_file.with_name(f"{plan_file.stem}.run{suffix}.jsonl")
     with ExitStack() as stack:
-        target = _connect(stack, built.target_url, workers, built)
+        target = _open_target(stack, built, workers)
         run_log = RunLog(log_path)
         stack.callback(run_log.close)
         progress = stack.enter_context(RichProgress(remote.stderr))
@@ -305,7 +290,7 @@ def verify(
         source or built.source_registry, source_tracking_uri or built.source_tracking
     )
     with ExitStack() as stack:
-        target = _connect(stack, built.target_url, workers, built)
+        target = _open_target(stack, built, workers)
         try:
             with remote.stderr.status("comparing source and target"):
                 report = Verifier(built, registry, target, workers=workers, shard=chosen).verify()

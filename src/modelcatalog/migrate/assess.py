@@ -25,13 +25,10 @@ from modelcatalog.migrate.assess_checks import (
     source_findings,
     version_findings,
 )
+from modelcatalog.migrate.assess_inventory import ModelInventory, VersionInventory
 from modelcatalog.migrate.extras import (
     ExtrasError,
-    ModelPermission,
     SourceExtras,
-    SourceWebhook,
-    UnmappedPermission,
-    VersionActivity,
     is_databricks,
     read_extras,
 )
@@ -48,35 +45,6 @@ _SCHEMES_HELP = (
 
 class AssessError(ValueError):
     """The assessment cannot start (a bad source URI); the message says what and why."""
-
-
-@dataclass
-class VersionInventory:
-    """What assess learnt about one model version."""
-
-    source: SourceVersion
-    files: int = 0
-    size: int = 0
-    has_files: bool = False
-    has_mlmodel: bool = False
-    signature_inputs: bool = False
-    signature_outputs: bool = False
-    activity: VersionActivity = field(default_factory=VersionActivity)
-
-
-@dataclass
-class ModelInventory:
-    """What assess learnt about one registered model."""
-
-    name: str
-    target_name: str
-    description: str
-    tags: dict[str, str]
-    aliases: dict[str, int]
-    versions: list[VersionInventory] = field(default_factory=list)
-    permissions: list[ModelPermission] = field(default_factory=list)
-    unmapped_permissions: list[UnmappedPermission] = field(default_factory=list)
-    webhooks: list[SourceWebhook] = field(default_factory=list)
 
 
 @dataclass
@@ -97,15 +65,14 @@ class Assessment:
     def blocked_versions(self) -> set[tuple[str, int]]:
         """(model, version) pairs with an error finding of their own or of their model."""
         blocked_models = {f.model for f in self.findings if f.severity == "error" and not f.version}
-        found = {
-            (f.model, f.version)
-            for f in self.findings
-            if f.severity == "error" and f.model and f.version is not None
-        }
+        found: set[tuple[str, int]] = set()
+        for f in self.findings:
+            if f.severity == "error" and f.model and f.version is not None:
+                found.add((f.model, f.version))
         for model in self.models:
             if model.name in blocked_models:
                 found.update((model.name, v.source.version) for v in model.versions)
-        return found  # type: ignore[return-value]
+        return found
 
 
 def check_source_uri(uri: str, option: str = "--source") -> str:

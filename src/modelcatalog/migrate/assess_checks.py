@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from modelcatalog.domain import text
 from modelcatalog.domain.privileges import permission_map
 from modelcatalog.domain.rules import MAX_COMMENT, MAX_TAG_VALUE, MAX_TAGS
 from modelcatalog.domain.statuses import VersionStatus
+from modelcatalog.migrate.assess_inventory import ModelInventory, VersionInventory
 from modelcatalog.migrate.extras import PrincipalKind, SourceExtras
 from modelcatalog.migrate.mapping import (
     DEFAULT_STAGE_TAG,
@@ -26,9 +26,6 @@ from modelcatalog.migrate.mapping import (
     tag_key_problem,
 )
 from modelcatalog.migrate.source import display_uri
-
-if TYPE_CHECKING:  # assess builds the inventories and runs these checks over them
-    from modelcatalog.migrate.assess import ModelInventory, VersionInventory
 
 
 @dataclass(frozen=True)
@@ -279,10 +276,11 @@ def _permission_findings(model: ModelInventory) -> Iterator[Finding]:
             f"{grant.kind.value} {grant.principal} has {grant.source_level}{origin}.",
             f"grant {privileges} on the model, {parents} on its parents{approver}",
         )  # fmt: skip
-    for grant in model.unmapped_permissions:
+    for unmapped in model.unmapped_permissions:
         yield _finding(
             "MA322", "warning", model.name, None,
-            f"{grant.kind.value} {grant.principal} has {grant.source_level}: {grant.reason}.",
+            f"{unmapped.kind.value} {unmapped.principal} has {unmapped.source_level}: "
+            f"{unmapped.reason}.",
             "no grant is made for it; review who can read the model after the migration",
         )  # fmt: skip
     kinds = sorted({g.kind.value for g in model.permissions if g.kind != PrincipalKind.USER})

@@ -16,7 +16,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
-from modelcatalog.migrate.assess import SEVERITIES, Assessment, Finding, VersionInventory
+from modelcatalog.migrate.assess import SEVERITIES, Assessment, Finding
+from modelcatalog.migrate.assess_inventory import VersionInventory
 
 FORMAT_VERSION = "modelcatalog.assess/1"
 FORMATS = ("html", "json")

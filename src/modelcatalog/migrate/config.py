@@ -26,7 +26,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from modelcatalog.migrate.fields import Fields
@@ -96,14 +96,8 @@ class MigrationConfig:
         env = os.environ if env is None else env
         config = cls() if path is None else _parse(str(path), _load_yaml_mapping(path))
         if env.get(SKIP_SIGNATURE_ENV, "").strip().lower() in ("true", "1"):
-            config = _replace(config, signature_policy="waive")
+            config = replace(config, signature_policy="waive")
         return config
-
-
-def _replace(config: MigrationConfig, **changes: object) -> MigrationConfig:
-    from dataclasses import replace
-
-    return replace(config, **changes)  # type: ignore[arg-type]
 
 
 def _parse(source: str, doc: dict) -> MigrationConfig:

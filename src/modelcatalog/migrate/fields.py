@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,7 +12,10 @@ T = TypeVar("T")
 
 
 class Fields:
-    """One mapping of a YAML document, with the dotted path that leads to it."""
+    """One mapping of a YAML document, with the dotted path that leads to it.
+
+    Its readers are named after the types they return (`str`, `int`, `bool`), so the
+    annotations below them spell those types `builtins.str` and so on."""
 
     def __init__(self, source: str, where: str, doc: object) -> None:
         if not isinstance(doc, dict):
@@ -50,29 +54,31 @@ class Fields:
             raise self.error(key, f"is {value!r}", "expected a string")
         return value
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(
+        self, key: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
         value = self.doc.get(key, default)
         if value not in choices:
             raise self.error(key, f"is {value!r}", f"allowed: {', '.join(choices)}")
         return value
 
-    def int(self, key: str, *, minimum: int = 0) -> int:
+    def int(self, key: builtins.str, *, minimum: builtins.int = 0) -> builtins.int:
         value = self.doc.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.error(key, f"is {value!r}", f"expected a whole number >= {minimum}")
         return value
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.doc.get(key, default)
         if not isinstance(value, bool):
             raise self.error(key, f"is {value!r}", "expected true or false")
         return value
 
-    def mapping(self, key: str) -> Fields:
+    def mapping(self, key: builtins.str) -> Fields:
         value = self.doc.get(key)
         return Fields(self.source, self.path(key), {} if value is None else value)
 
-    def items(self, key: str) -> list[Fields]:
+    def items(self, key: builtins.str) -> list[Fields]:
         value = self.doc.get(key)
         if value is None:
             return []
@@ -80,7 +86,7 @@ class Fields:
             raise self.error(key, "must be a list")
         return [Fields(self.source, f"{self.path(key)}[{i}]", v) for i, v in enumerate(value)]
 
-    def str_list(self, key: str) -> list[str]:
+    def str_list(self, key: builtins.str) -> list[builtins.str]:
         value = self.doc.get(key)
         if value is None:
             return []
@@ -88,7 +94,11 @@ class Fields:
             raise self.error(key, "must be a list of strings")
         return list(value)
 
-    def str_map(self, key: str, check: Callable[[str, str], str | None] | None = None) -> dict:
+    def str_map(
+        self,
+        key: builtins.str,
+        check: Callable[[builtins.str, builtins.str], builtins.str | None] | None = None,
+    ) -> dict:
         """A mapping of strings to strings; `check(key, value)` returns a problem or None."""
         value = self.doc.get(key)
         if value is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, overload
 
 from modelcatalog.domain import text as text_rules
 from modelcatalog.domain.rules import MAX_COMMENT
@@ -65,6 +65,10 @@ def _fit_comment(value: str, where: str, notes: list[str]) -> str:
     return text[: MAX_COMMENT - len(marker)] + marker
 
 
+@overload
+def _repaired(value: str, field: str, where: str, notes: list[str]) -> str: ...
+@overload
+def _repaired(value: str | None, field: str, where: str, notes: list[str]) -> str | None: ...
 def _repaired(value: str | None, field: str, where: str, notes: list[str]) -> str | None:
     """`value` without the characters the catalog's text rules refuse, noting the repair (a
     length is the caller's to handle)."""

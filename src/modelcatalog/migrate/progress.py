@@ -15,7 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from modelcatalog.migrate.run import RunSummary
+from modelcatalog.migrate.run_report import RunSummary
 from modelcatalog.migrate.verify import VerifyReport
 
 

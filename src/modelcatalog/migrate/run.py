@@ -1,131 +1,31 @@
-"""Executing a plan: versions copied concurrently, numbers kept, every file's sha256 checked.
+"""Executing a plan (or one shard of it) against one target: containers and models first, then
+the versions copied concurrently (`version_copy`), then what needs READY versions: aliases,
+grants, deployment approvers, and the destinations and triggers the source's hooks become.
 
-Idempotent and resumable. Each version is created through the migration endpoint, which answers
-with the existing version when the same origin is already there: a READY version is left alone,
-a PENDING one (from a run that was killed) gets the files it is missing and is finalized, and a
-version is never created twice. Aliases and grants follow once a model's versions are READY.
-
-Which files a PENDING version is missing, the target says when it can list them (the catalog
-lists a PENDING version's files to whoever may write them); otherwise the run log's
-`file_uploaded` events say. Files are written atomically one by one, so a file the target holds
-is complete: a rerun sends only the others. A small version's files go in one request when the
-target offers it (`Capabilities.bulk_files`); if that request is cut off, the files it had
-already written are kept and the rest are sent by the rerun, in one request again.
+Nothing is written before `Runner.preflight` has checked the target, the source and the plan.
+What the target cannot take is counted and explained in the summary, never guessed at.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
 
-from modelcatalog.client import AlreadyExists, CatalogClientError
-from modelcatalog.domain.statuses import VersionStatus
-from modelcatalog.migrate.notifications import HookConverter
-from modelcatalog.migrate.plan_model import UC_TARGET, ModelPlan, Plan, VersionPlan
+from modelcatalog.client import CatalogClientError
+from modelcatalog.migrate.hook_conversion import HookConverter
+from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
+from modelcatalog.migrate.run_report import Observer, RunSummary, Silent
 from modelcatalog.migrate.runlog import RunLog
-from modelcatalog.migrate.signatures import signed_mlmodel
-from modelcatalog.migrate.source import SourceFile, SourceRegistry, SourceVersion
-from modelcatalog.migrate.target import (
-    CHUNK_SIZE,
-    BulkUpload,
-    Capabilities,
-    CatalogTarget,
-    Uploaded,
-)
-
-READY = VersionStatus.READY
-PENDING = VersionStatus.PENDING_REGISTRATION
-BULK_VERSION_BYTES = 16 << 20
-"""A version whose missing files add up to at most this goes in one request (when the target
-offers it); bigger ones go file by file, each streamed on its own."""
+from modelcatalog.migrate.shard import Shard
+from modelcatalog.migrate.source import SourceRegistry
+from modelcatalog.migrate.targets.protocol import Capabilities, Target
+from modelcatalog.migrate.version_copy import VersionCopier
 
 
 class RunError(Exception):
     """The run cannot start (nothing has been written); the message says why."""
-
-
-@dataclass(frozen=True)
-class Shard:
-    """This run's share of the models: those whose stable hash falls in slot `index` of `count`."""
-
-    index: int = 1
-    count: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """`I/N` with 1 <= I <= N."""
-        parts = text.split("/")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"'{text}' is not I/N (e.g. 1/4: the first of four shards)")
-        index, count = int(parts[0]), int(parts[1])
-        if count < 1 or not 1 <= index <= count:
-            raise ValueError(f"'{text}': I must be from 1 to N, and N at least 1")
-        return cls(index, count)
-
-    def includes(self, source_name: str) -> bool:
-        digest = hashlib.sha256(source_name.encode("utf-8")).hexdigest()
-        return int(digest[:16], 16) % self.count == self.index - 1
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
-
-
-class Observer(Protocol):
-    """Receives progress (a progress bar, or nothing)."""
-
-    def started(self, versions: int, total_bytes: int) -> None: ...
-    def advance_bytes(self, count: int) -> None: ...
-    def version_done(self, model: str, version: int, outcome: str, planned_bytes: int) -> None: ...
-
-
-class Silent:
-    """An observer that shows nothing."""
-
-    def started(self, versions: int, total_bytes: int) -> None:
-        pass
-
-    def advance_bytes(self, count: int) -> None:
-        pass
-
-    def version_done(self, model: str, version: int, outcome: str, planned_bytes: int) -> None:
-        pass
-
-
-@dataclass
-class RunSummary:
-    """What a run did, for the summary table and the exit code."""
-
-    models: int = 0
-    versions_planned: int = 0
-    copied: int = 0
-    resumed: int = 0
-    present: int = 0
-    failed: int = 0
-    skipped_by_plan: int = 0
-    files_uploaded: int = 0
-    bytes_uploaded: int = 0
-    aliases_set: int = 0
-    grants_applied: int = 0
-    grants_not_applied: int = 0
-    grants_note: str = ""
-    approvers_set: int = 0
-    approvers_not_applied: int = 0
-    hooks_converted: int = 0
-    hooks_not_converted: int = 0
-    #: Why each webhook or subscription was not converted, or why none could be applied.
-    hook_notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0 and not self.failures
 
 
 class Runner:
@@ -135,7 +35,7 @@ class Runner:
         self,
         plan: Plan,
         source: SourceRegistry,
-        target: CatalogTarget,
+        target: Target,
         log: RunLog,
         *,
         workers: int = 4,
@@ -151,9 +51,7 @@ class Runner:
         self.observer = observer or Silent()
         self.models = [m for m in plan.models if self.shard.includes(m.source)]
         self.summary = RunSummary(models=len(self.models))
-        self._started_ms = 0
         self._lock = threading.Lock()
-        self._bulk = False
 
     def _count(self, **increments: int) -> None:
         with self._lock:
@@ -205,10 +103,15 @@ class Runner:
 
     def run(self) -> RunSummary:
         capabilities = self.preflight()
-        # Another target (Unity Catalog through MLflow) may offer no bulk upload at all.
-        self._bulk = capabilities.bulk_files and hasattr(self.target, "upload_files")
         began = time.monotonic()
-        self._started_ms = int(time.time() * 1000)
+        copier = VersionCopier(
+            self.source,
+            self.target,
+            self.log,
+            bulk=capabilities.bulk_files,
+            run_started_ms=int(time.time() * 1000),
+            on_upload=self._uploaded,
+        )
         versions = [(m, v) for m in self.models for v in m.versions]
         self.summary.versions_planned = len(versions)
         self.summary.skipped_by_plan = sum(len(m.skipped) for m in self.models)
@@ -220,7 +123,7 @@ class Runner:
             versions=len(versions),
         )
         self.observer.started(len(versions), sum(v.bytes for _, v in versions))
-        for catalog, schema in sorted({tuple(m.target.split(".")[:2]) for m in self.models}):
+        for catalog, schema in sorted({_container(m.target) for m in self.models}):
             self.target.ensure_catalog(catalog)
             self.target.ensure_schema(catalog, schema)
         failed_versions: dict[str, set[int]] = {m.target: set() for m in self.models}
@@ -230,7 +133,7 @@ class Runner:
                 outcome = self.target.ensure_model(model.target, model.comment, model.tags)
                 self.log.event("model_ready", model=model.target, outcome=outcome)
                 for version in model.versions:
-                    future = pool.submit(self._copy_version, model, version)
+                    future = pool.submit(copier.copy, model, version)
                     future.add_done_callback(self._recorder(model, version, failed_versions))
                     futures.append(future)
             for future in futures:
@@ -241,8 +144,12 @@ class Runner:
         self._apply_approvers(capabilities)
         self._apply_hooks(capabilities)
         self.summary.seconds = time.monotonic() - began
-        self.log.event("run_finished", **_summary_fields(self.summary))
+        self.log.event("run_finished", **self.summary.log_fields())
         return self.summary
+
+    def _uploaded(self, size: int) -> None:
+        self._count(files_uploaded=1, bytes_uploaded=size)
+        self.observer.advance_bytes(size)
 
     def _recorder(
         self, model: ModelPlan, version: VersionPlan, failed: dict[str, set[int]]
@@ -267,151 +174,6 @@ class Runner:
             self.observer.version_done(model.target, version.version, outcome, version.bytes)
 
         return record
-
-    def _copy_version(self, model: ModelPlan, version: VersionPlan) -> str:
-        """Create (or find) the version, upload what it lacks, finalize, check the manifest."""
-        body: dict[str, Any] = {
-            "source": version.source or None,
-            "run_id": version.run_id,
-            "comment": version.comment or None,
-            "tags": dict(version.tags) or None,
-            "signature_waiver": version.signature.waiver
-            if version.signature.action == "waived"
-            else None,
-            "origin": version.origin.to_dict(),
-        }
-        try:
-            answer = self.target.create_version(model.target, version.version, body)
-        except AlreadyExists as exc:
-            raise RuntimeError(
-                f"version {version.version} exists on the target with another origin ({exc.detail})"
-            ) from exc
-        status = answer.get("status")
-        if status == READY:
-            self.log.event("version_present", model=model.target, version=version.version)
-            return "present"
-        if status != PENDING:
-            raise RuntimeError(f"the target version is {status}: {answer.get('status_message')}")
-        resumed = int(answer.get("created_at") or 0) < self._started_ms
-        self.log.event(
-            "version_started", model=model.target, version=version.version, resumed=resumed
-        )
-        sent, bulk = self._upload_files(model, version, resumed)
-        finalized = bulk.version if bulk else None
-        if finalized is None:
-            finalized = self.target.finalize(model.target, version.version)
-        if finalized.get("status") != READY:
-            raise RuntimeError(
-                f"finalize left it {finalized.get('status')}: {finalized.get('status_message')}"
-            )
-        manifest = bulk.manifest if bulk else None
-        if manifest is None:
-            manifest = self.target.manifest(model.target, version.version)
-        self._check_manifest(manifest, sent)
-        self.log.event(
-            "version_copied",
-            model=model.target,
-            version=version.version,
-            files=len(sent),
-            resumed=resumed,
-        )
-        return "resumed" if resumed else "copied"
-
-    def _upload_files(
-        self, model: ModelPlan, version: VersionPlan, resumed: bool
-    ) -> tuple[dict[str, str], BulkUpload | None]:
-        """Upload each file the target lacks; returns every file's sha256 by path, and the
-        bulk request's answer when the files went in one request (which also finalized)."""
-        located = SourceVersion.located(model.source, version.version, version.artifact_uri)
-        on_target = self._files_on_target(model, version) if resumed else {}
-        logged = self.log.uploaded(model.target, version.version)
-        sent: dict[str, str] = {}
-        missing: list[tuple[SourceFile, int]] = []
-        for file in self.source.files(located):
-            size = self._planned_size(located, file, version)
-            earlier = logged.get(file.path)
-            known = earlier.sha256 if earlier is not None and earlier.size == size else None
-            # The target's own listing is the truth when it has one; else the run log.
-            present = known is not None if on_target is None else on_target.get(file.path) == size
-            if not present:
-                missing.append((file, size))
-            else:
-                sent[file.path] = known or self._source_digest(located, file.path, version)
-        if self._bulk and missing and sum(size for _, size in missing) <= BULK_VERSION_BYTES:
-            opened = [(f.path, self._opened(located, f.path, version)) for f, _ in missing]
-            bulk = self.target.upload_files(model.target, version.version, opened, finalize=True)
-            for item in bulk.sent.values():
-                sent[item.path] = item.sha256
-                self._uploaded(model, version, item.path, item.size, item.sha256)
-            return sent, bulk
-        for file, _ in missing:
-            with self._opened(located, file.path, version) as (stream, size):
-                digest = self.target.upload(model.target, version.version, file.path, stream, size)
-            sent[file.path] = digest
-            self._uploaded(model, version, file.path, size, digest)
-        return sent, None
-
-    def _files_on_target(self, model: ModelPlan, version: VersionPlan) -> dict[str, int] | None:
-        """Sizes of the files an interrupted version already holds; None if the target cannot
-        tell (then the run log says what was sent)."""
-        list_files = getattr(self.target, "list_files", None)
-        return None if list_files is None else list_files(model.target, version.version)
-
-    def _uploaded(
-        self, model: ModelPlan, version: VersionPlan, path: str, size: int, digest: str
-    ) -> None:
-        self._count(files_uploaded=1, bytes_uploaded=size)
-        self.observer.advance_bytes(size)
-        self.log.event(
-            "file_uploaded",
-            model=model.target,
-            version=version.version,
-            path=path,
-            size=size,
-            sha256=digest,
-        )
-
-    def _planned_size(self, located: SourceVersion, file: SourceFile, version: VersionPlan) -> int:
-        """The size of what is sent for a file (the MLmodel may gain a signature)."""
-        if file.path == "MLmodel" and version.signature.action in ("inferred", "supplied"):
-            with self._opened(located, file.path, version) as (_, size):
-                return size
-        return file.size
-
-    def _source_digest(self, located: SourceVersion, path: str, version: VersionPlan) -> str:
-        """sha256 of what would be sent for a file the target already holds."""
-        digest = hashlib.sha256()
-        with self._opened(located, path, version) as (stream, _):
-            while chunk := stream.read(CHUNK_SIZE):
-                digest.update(chunk)
-        return digest.hexdigest()
-
-    def _opened(self, located: SourceVersion, path: str, version: VersionPlan) -> Any:
-        """(stream, size) of a source file; the MLmodel with its added signature if planned."""
-        from contextlib import contextmanager
-
-        @contextmanager
-        def opened() -> Any:
-            with self.source.open_file(located, path) as handle:
-                if path == "MLmodel" and version.signature.action in ("inferred", "supplied"):
-                    data = signed_mlmodel(handle.read(), version.signature)
-                    yield io.BytesIO(data), len(data)
-                    return
-                yield handle, _size_of(handle)
-
-        return opened()
-
-    def _check_manifest(self, manifest: dict[str, Uploaded], sent: dict[str, str]) -> None:
-        if set(manifest) != set(sent):
-            extra = sorted(set(manifest) - set(sent))
-            lost = sorted(set(sent) - set(manifest))
-            raise RuntimeError(
-                f"the target's files differ from the source's (on the target only: {extra}, "
-                f"missing on the target: {lost})"
-            )
-        wrong = sorted(p for p, digest in sent.items() if manifest[p].sha256 != digest)
-        if wrong:
-            raise RuntimeError(f"sha256 differs between source and target for {wrong}")
 
     # After the versions --------------------------------------------------------------------
 
@@ -466,7 +228,8 @@ class Runner:
             return
         if not (capabilities.approvers and capabilities.principals):
             self.summary.approvers_not_applied = len(planned)
-            note = f"{len(planned)} deployment approvers not applied: {_unsupported(self.plan)}"
+            reason = self.target.no_hooks_reason()
+            note = f"{len(planned)} deployment approvers not applied: {reason}"
             self.summary.hook_notes.append(note)
             self.log.event("approvers_not_applied", count=len(planned), reason=note)
             return
@@ -496,7 +259,7 @@ class Runner:
             if capabilities.notifications or not definition.get("convert", True):
                 converter.convert(definition)
             else:
-                converter.skip(definition, _unsupported(self.plan))
+                converter.skip(definition, self.target.no_hooks_reason())
         outcome = converter.outcome
         self.summary.hooks_converted += outcome.converted
         self.summary.hooks_not_converted += outcome.not_converted
@@ -504,37 +267,13 @@ class Runner:
         self.summary.failures.extend(outcome.failures)
 
 
-def _unsupported(plan: Plan) -> str:
-    """Why the target cannot take triggers, destinations or approvers."""
-    if plan.target_url.startswith(UC_TARGET):
-        return (
-            "Databricks Unity Catalog has no API for model triggers, notification destinations "
-            "or deployment approvers; set them up by hand (Databricks jobs and workflows) if "
-            "still wanted"
-        )
-    return (
-        f"the catalog at {plan.target_url} has no notification, trigger or deployment approver "
-        "endpoints yet; upgrade it and run `migrate run` again"
-    )
-
-
-def _size_of(handle: BinaryIO) -> int:
-    position = handle.tell()
-    handle.seek(0, io.SEEK_END)
-    size = handle.tell()
-    handle.seek(position)
-    return size
+def _container(full_name: str) -> tuple[str, str]:
+    """The catalog and schema of a model's full name."""
+    parts = full_name.split(".")
+    return parts[0], parts[1]
 
 
 def _describe(error: BaseException) -> str:
     if isinstance(error, CatalogClientError):
         return error.message
     return str(error) or type(error).__name__
-
-
-def _summary_fields(summary: RunSummary) -> dict[str, Any]:
-    fields = {k: v for k, v in vars(summary).items() if k not in ("failures", "hook_notes")}
-    fields["failures"] = list(summary.failures)
-    fields["hook_notes"] = list(summary.hook_notes)
-    fields["seconds"] = round(summary.seconds, 3)
-    return fields

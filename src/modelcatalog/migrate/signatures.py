@@ -91,7 +91,8 @@ def infer(
                 f"or predict on its input example ({type(exc).__name__}: {exc})"
             ) from exc
     inferred = infer_signature(example, prediction).to_dict()
-    declared = mlmodel.get("signature") if isinstance(mlmodel.get("signature"), dict) else {}
+    found = mlmodel.get("signature")
+    declared = found if isinstance(found, dict) else {}
     inputs = declared.get("inputs") or inferred.get("inputs")
     outputs = inferred.get("outputs")
     if not inputs or not outputs:
@@ -107,7 +108,8 @@ def signed_mlmodel(original: bytes, decision: SignatureDecision) -> bytes:
     if decision.action not in ("inferred", "supplied"):
         return original
     document = yaml.safe_load(original) or {}
-    signature = document.get("signature") if isinstance(document.get("signature"), dict) else {}
+    found = document.get("signature")
+    signature = found if isinstance(found, dict) else {}
     document["signature"] = {
         "inputs": decision.inputs,
         "outputs": decision.outputs,

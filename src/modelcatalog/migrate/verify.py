@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelcatalog.migrate.notifications import hook_differences
+from modelcatalog.migrate.hook_definitions import hook_differences
 from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
-from modelcatalog.migrate.run import READY, Shard
+from modelcatalog.migrate.shard import Shard
 from modelcatalog.migrate.signatures import signed_mlmodel
 from modelcatalog.migrate.source import CHUNK_SIZE, SourceRegistry, SourceVersion
-from modelcatalog.migrate.target import CatalogTarget, tag_dict
+from modelcatalog.migrate.targets.protocol import Target, tag_dict
+from modelcatalog.migrate.version_copy import READY
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Verifier:
         self,
         plan: Plan,
         source: SourceRegistry,
-        target: CatalogTarget,
+        target: Target,
         *,
         workers: int = 4,
         shard: Shard | None = None,

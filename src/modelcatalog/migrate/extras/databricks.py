@@ -13,7 +13,9 @@ the report can tell people to copy what matters by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import TypeVar
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied
@@ -34,6 +36,8 @@ from modelcatalog.migrate.extras.model import (
     display_url,
     from_millis,
 )
+
+T = TypeVar("T")
 
 API_NAME = "Databricks workspace model registry REST API 2.0 (databricks-sdk)"
 _NOT_LISTABLE = (
@@ -81,7 +85,7 @@ def read_extras(
             permissions_available = _read_permissions(w, model, extras)
         for version in versions:
             requests = _call(
-                lambda m=model, v=version: list(w.model_registry.list_transition_requests(m, v)),
+                partial(_transition_requests, w, model, version),
                 f"transition requests of {model} version {version}",
             )
             activity = VersionActivity(transition_requests=tuple(_request(a) for a in requests))
@@ -91,7 +95,11 @@ def read_extras(
     return extras
 
 
-def _call(fetch, what: str):  # type: ignore[no-untyped-def]
+def _transition_requests(w: WorkspaceClient, model: str, version: str) -> list[Activity]:
+    return list(w.model_registry.list_transition_requests(model, version))
+
+
+def _call(fetch: Callable[[], T], what: str) -> T:
     try:
         return fetch()
     except DatabricksError as exc:

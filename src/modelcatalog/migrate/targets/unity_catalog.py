@@ -1,11 +1,12 @@
 """A Unity Catalog a migration writes to through MLflow's `databricks-uc` client.
 
-The same operations `Runner` and `Verifier` call on `CatalogTarget`, over the calls stock
-MLflow makes: the model-registry dialect (`/api/2.0/mlflow/unity-catalog`) for models,
-versions, tags and aliases, MLflow's own artifact repositories for files, and `databricks-sdk`
-for what MLflow's client lacks (catalogs, schemas, grants). Credentials are the vendor's usual
-ones: DATABRICKS_HOST and DATABRICKS_TOKEN, or a profile of ~/.databrickscfg
-(`databricks-uc://PROFILE`); the plan never holds them.
+The operations of `Target`, over the calls stock MLflow makes: the model-registry dialect
+(`/api/2.0/mlflow/unity-catalog`) for models, versions, tags and aliases, MLflow's own artifact
+repositories for files, and `databricks-sdk` for what MLflow's client lacks (catalogs, schemas,
+grants). Unity Catalog has no triggers, notification destinations, deployment approvers or bulk
+upload: those operations are refused (`NotOffered`), and the capabilities say so before any is
+called. Credentials are the vendor's usual ones: DATABRICKS_HOST and DATABRICKS_TOKEN, or a
+profile of ~/.databrickscfg (`databricks-uc://PROFILE`); the plan never holds them.
 
 Unity Catalog numbers versions itself, in order, and never reuses a number. Version N keeps its
 number by being created when the model's next number is N: versions of a model are created in
@@ -26,7 +27,7 @@ import os
 import posixpath
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -59,7 +60,14 @@ from modelcatalog.client.errors import (
 )
 from modelcatalog.migrate.plan_model import UC_TARGET, Plan
 from modelcatalog.migrate.source import CHUNK_SIZE
-from modelcatalog.migrate.target import Capabilities, Uploaded
+from modelcatalog.migrate.targets.protocol import (
+    BulkUpload,
+    Capabilities,
+    NotOffered,
+    OpenedFile,
+    TargetError,
+    Uploaded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +83,7 @@ WAIVER_TAG = "migrated_signature_waiver"
 MAX_VERSION_TAGS = 50
 
 
-class UcTargetError(Exception):
+class UcTargetError(TargetError):
     """The databricks-uc target cannot be used as configured; the message says why."""
 
 
@@ -131,6 +139,13 @@ class DatabricksUcTarget:
         with _translated():
             self._client.search_registered_models(max_results=1)
         return {"registry": self.registry_uri}
+
+    def no_hooks_reason(self) -> str:
+        return (
+            "Databricks Unity Catalog has no API for model triggers, notification destinations "
+            "or deployment approvers; set them up by hand (Databricks jobs and workflows) if "
+            "still wanted"
+        )
 
     def _workspace(self) -> WorkspaceClient:
         if self._workspace_client is None:
@@ -340,6 +355,17 @@ class DatabricksUcTarget:
                 )
         return digest.hexdigest()
 
+    def upload_files(
+        self,
+        full_name: str,
+        number: int,
+        files: Iterable[tuple[str, OpenedFile]],
+        *,
+        finalize: bool = False,
+    ) -> BulkUpload:
+        """Refused: MLflow's client sends a version's files one by one."""
+        raise NotOffered("Unity Catalog takes a version's files one by one")
+
     def list_files(self, full_name: str, number: int) -> dict[str, int] | None:
         """Size of every file an interrupted version already holds, by path, as its artifact
         repository lists them; None when the target will not list them (the run log decides)."""
@@ -382,7 +408,9 @@ class DatabricksUcTarget:
         with tempfile.TemporaryDirectory(prefix="modelcatalog-uc-") as folder, _translated():
             # The Unity Catalog repository itself: `mlflow.artifacts.download_artifacts` would
             # add a `registered_model_meta` file of its own to what the version holds.
-            repository = UnityCatalogModelsArtifactRepository(
+            # MLflow marks `_download_file` abstract (without ABCMeta) in a class that delegates
+            # every download, and builds this repository itself the same way.
+            repository = UnityCatalogModelsArtifactRepository(  # type: ignore[abstract]
                 f"models:/{full_name}/{number}", registry_uri=self.registry_uri
             )
             root = Path(repository.download_artifacts("", dst_path=folder))
@@ -421,12 +449,34 @@ class DatabricksUcTarget:
             body = self._workspace().api_client.do(
                 "GET", f"/api/2.1/unity-catalog/permissions/{securable_type}/{full_name}"
             )
+        # A JSON answer is a dict; the SDK gives a stream only for a raw download.
+        assignments = body.get("privilege_assignments") if isinstance(body, dict) else None
         found: dict[str, set[str]] = {}
-        for entry in (body or {}).get("privilege_assignments") or []:  # type: ignore[union-attr]
+        for entry in assignments or []:
             found.setdefault(entry.get("principal", ""), set()).update(
                 str(p).replace("_", " ") for p in entry.get("privileges") or []
             )
         return found
+
+    # What Unity Catalog has no API for -----------------------------------------------------
+
+    def add_approver(self, full_name: str, principal: str) -> None:
+        raise NotOffered(self.no_hooks_reason())
+
+    def approvers(self, full_name: str) -> list[str]:
+        raise NotOffered(self.no_hooks_reason())
+
+    def create_destination(self, body: dict[str, Any]) -> None:
+        raise NotOffered(self.no_hooks_reason())
+
+    def get_destination(self, name: str) -> dict[str, Any] | None:
+        raise NotOffered(self.no_hooks_reason())
+
+    def create_trigger(self, body: dict[str, Any]) -> None:
+        raise NotOffered(self.no_hooks_reason())
+
+    def get_trigger(self, name: str) -> dict[str, Any] | None:
+        raise NotOffered(self.no_hooks_reason())
 
 
 def _version_tags(body: dict[str, Any]) -> dict[str, str]:

@@ -18,8 +18,6 @@ import stat
 import tarfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -28,6 +26,13 @@ import httpx
 from modelcatalog.client import AlreadyExists, CatalogClient, NotFound
 from modelcatalog.client.errors import InvalidRequest, ServerUnreachable, server_error
 from modelcatalog.client.http import CATALOG_API, UC_API, segment
+from modelcatalog.migrate.targets.protocol import (
+    BulkUpload,
+    Capabilities,
+    OpenedFile,
+    Uploaded,
+    tag_dict,
+)
 
 CHUNK_SIZE = 8 << 20
 """Bytes read from a source file and sent at a time."""
@@ -45,46 +50,6 @@ PRINCIPALS = f"{CATALOG_API}/principals"
 DESTINATIONS = f"{CATALOG_API}/notification-destinations"
 TRIGGERS = f"{CATALOG_API}/triggers"
 APPROVERS = f"{CATALOG_API}/models/{{full_name}}/deployment-approvers"
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """Which of the routes a migration needs the target offers (read from its OpenAPI)."""
-
-    migration_versions: bool
-    permissions: bool
-    principals: bool
-    bulk_files: bool = False
-    """PUT .../migration/versions/{full_name}/{version}/files takes a version's files as a tar
-    stream (`CatalogTarget.upload_files`)."""
-    notifications: bool = False
-    """Notification destinations and triggers: the source's webhooks can be converted."""
-    approvers: bool = False
-    """Deployment approvers: the source's stage managers can be made approvers."""
-
-
-OpenedFile = AbstractContextManager[tuple[BinaryIO, int]]
-"""A source file not opened yet: entering it gives (stream, size)."""
-
-
-@dataclass(frozen=True)
-class Uploaded:
-    """One file written to the target, with what was actually sent."""
-
-    path: str
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class BulkUpload:
-    """What one bulk request sent and, when it also finalized, what the target recorded."""
-
-    sent: dict[str, Uploaded]
-    version: dict[str, Any] | None = None
-    """The finalized version (when asked to finalize)."""
-    manifest: dict[str, Uploaded] | None = None
-    """The manifest recorded at finalize, by path (when asked to finalize)."""
 
 
 class CatalogTarget:
@@ -118,6 +83,12 @@ class CatalogTarget:
 
     def whoami(self) -> dict[str, Any]:
         return self.client.get(f"{CATALOG_API}/me")
+
+    def no_hooks_reason(self) -> str:
+        return (
+            f"the catalog at {self.client.url} has no notification, trigger or deployment "
+            "approver endpoints yet; upgrade it and run `migrate run` again"
+        )
 
     # Containers and models ----------------------------------------------------------------
 
@@ -451,9 +422,11 @@ def _plain_file(stream: BinaryIO) -> int | None:
 
 def _by_path(files: object) -> dict[str, Uploaded]:
     """A manifest answer (`[{"path", "size", "sha256"}]`) by path."""
+    if not isinstance(files, list):
+        return {}
     return {
         f["path"]: Uploaded(f["path"], int(f["size"]), f["sha256"])
-        for f in files or []  # type: ignore[attr-defined]
+        for f in files
         if isinstance(f, dict)
     }
 
@@ -470,14 +443,3 @@ def _hashed(stream: BinaryIO, size: int, path: str, digest: Any) -> Iterator[byt
         yield chunk
     if stream.read(1):
         raise OSError(f"{path} is longer than the {size} bytes it had when listed")
-
-
-def tag_dict(tags: object) -> dict[str, str]:
-    """Tags as a mapping, whichever shape the server used (list of pairs or mapping)."""
-    if isinstance(tags, dict):
-        return {str(k): str(v) for k, v in tags.items()}
-    return {
-        str(t.get("key")): str(t.get("value", ""))
-        for t in tags or []
-        if isinstance(t, dict) and "key" in t
-    }
