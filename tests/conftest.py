@@ -6,17 +6,13 @@ reached at MODELCATALOG_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from server_process import BACKENDS, RunningServer, backend_server  # noqa: E402
+from support.servers import BACKENDS, RunningServer, backend_server
 
 
 @pytest.fixture(

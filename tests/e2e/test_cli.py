@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import create_model, ready_version
+
+from support.versions import create_model, ready_version
 
 
 class Cli:

@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from e2e_support import REGISTRY_2_0, UC_2_1, create_model, ok, ready_version, unique
+
+from support.http import ok, unique
+from support.versions import REGISTRY_2_0, UC_2_1, create_model, ready_version
 
 THREADS = 16
 

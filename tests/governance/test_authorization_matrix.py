@@ -7,27 +7,14 @@ principal holds (`HOLDINGS`) and what each operation needs (`OPERATIONS`)."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
-from e2e_support import (  # noqa: E402
-    REGISTRY_2_0,
-    SIGNED_MLMODEL,
-    create_version,
-    files_path,
-    ok,
-    put_file,
-    ready_version,
-)
-from governance_support import (  # noqa: E402
+from support.governance import (
     NATIVE,
     UC,
     add_member,
@@ -36,6 +23,9 @@ from governance_support import (  # noqa: E402
     records_of_request,
     token_for,
 )
+from support.http import ok
+from support.models import SIGNED_MLMODEL
+from support.versions import REGISTRY_2_0, create_version, files_path, put_file, ready_version
 
 OWNER = "OWNER"
 CATALOG, SCHEMA, MODEL = "catalog", "schema", "registered_model"

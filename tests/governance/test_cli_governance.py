@@ -11,20 +11,17 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from support.http import unique
+
 NATIVE = "/api/modelcatalog"
 # Wide enough that no table cell or error panel wraps in the middle of what a test looks for.
 WIDE = "250"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def flat(text: str) -> str:

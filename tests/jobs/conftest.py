@@ -3,19 +3,13 @@ engine is quick (short poll, lease and backoff) and lets webhooks reach this mac
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
-sys.path.insert(0, str(Path(__file__).parent.parent / "governance"))
-
-from server_process import BACKENDS, RunningServer, backend_server  # noqa: E402
+from support.servers import BACKENDS, RunningServer, backend_server
 
 #: The engine of a test server: quick to notice work, quick to take a silent task for lost.
 QUICK_ENGINE = {

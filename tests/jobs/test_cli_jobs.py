@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from jobs_support import linked_model, new_ready_version, unique, wait_for_run
+
+from support.http import unique
+from support.jobs import linked_model, new_ready_version, wait_for_run
 
 PY = sys.executable
 

@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid  # noqa: E402
-
-from server_process import RunningServer  # noqa: E402
+from support.http import unique
+from support.receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid
+from support.servers import RunningServer
 
 # The local SMTP server authenticates without TLS on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -57,10 +55,6 @@ class Cli:
 @pytest.fixture
 def cli(job_server: RunningServer, tmp_path: Path) -> Cli:
     return Cli(job_server, tmp_path / "config")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def delivered(cli: Cli, name: str) -> dict:

@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 # The server, its admin client, a webhook destination and a fresh schema come from there.
 from test_triggers import admin, destination, new_model, receiver, schema  # noqa: E402, F401
 
+from support.http import unique
+
 WIDE = "250"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 class Cli:

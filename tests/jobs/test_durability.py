@@ -9,21 +9,19 @@ import sys
 from pathlib import Path
 
 import httpx
-from jobs_support import (
+
+from conftest import QUICK_ENGINE
+from support.http import ok, unique, wait_for
+from support.jobs import (
     NATIVE,
     create_job,
     linked_model,
     new_ready_version,
-    ok,
     run,
     task,
-    unique,
-    wait_for,
     wait_for_run,
 )
-
-from conftest import QUICK_ENGINE
-from server_process import run_server
+from support.servers import run_server
 
 PY = sys.executable
 

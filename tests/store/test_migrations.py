@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,7 @@ from alembic.migration import MigrationContext
 
 from modelcatalog.store.database import create_database_engine, upgrade_schema
 from modelcatalog.store.tables import Base
-
-sys.path.insert(0, str(Path(__file__).parent.parent))
-from server_process import BACKENDS, postgres_database  # noqa: E402
+from support.servers import BACKENDS, postgres_database
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
