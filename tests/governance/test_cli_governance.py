@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from support.cli import run_cli
 from support.http import unique
 
 NATIVE = "/api/modelcatalog"
@@ -30,7 +31,7 @@ def flat(text: str) -> str:
 
 
 class Cli:
-    """Runs `python -m modelcatalog` against one server, as the admin unless told otherwise."""
+    """Runs `modelcatalog` against one server, as the admin unless told otherwise."""
 
     def __init__(self, server: Any, config_dir: Path) -> None:
         self.server = server
@@ -40,14 +41,7 @@ class Cli:
         environment = self.server.env(MODELCATALOG_CONFIG_DIR=str(self.config_dir), COLUMNS=WIDE)
         if token is not None:
             environment["MODELCATALOG_TOKEN"] = token
-        return subprocess.run(
-            [sys.executable, "-m", "modelcatalog", *args],
-            env=environment,
-            input="",
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(*args, env=environment)
 
     def ok(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
         result = self(*args, token=token)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from support.cli import run_cli
 from support.http import unique
 from support.jobs import linked_model, new_ready_version, wait_for_run
 
@@ -19,12 +20,8 @@ PY = sys.executable
 
 
 def _cli(server: Any, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelcatalog", "jobs", *args],
-        env=server.env(MODELCATALOG_CONFIG_DIR=str(config), COLUMNS="250"),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return run_cli(
+        "jobs", *args, env=server.env(MODELCATALOG_CONFIG_DIR=str(config), COLUMNS="250")
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from support.cli import run_cli
 from support.http import unique
 from support.receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid
 from support.servers import RunningServer
@@ -24,7 +24,7 @@ WIDE = "250"
 
 
 class Cli:
-    """Runs `python -m modelcatalog` against one server as the admin, with optional stdin."""
+    """Runs `modelcatalog` against one server as the admin, with optional stdin."""
 
     def __init__(self, server: RunningServer, config_dir: Path) -> None:
         self.server = server
@@ -34,14 +34,7 @@ class Cli:
         environment = self.server.env(
             MODELCATALOG_CONFIG_DIR=str(self.config_dir), COLUMNS=WIDE, **env
         )
-        return subprocess.run(
-            [sys.executable, "-m", "modelcatalog", "notifications", *args],
-            env=environment,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli("notifications", *args, env=environment, stdin=stdin)
 
     def ok(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
         result = self(*args, stdin=stdin, **env)
