@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -459,14 +458,7 @@ def test_bad_input_exits_2_before_any_request(
 ) -> None:
     environment = dict(os.environ, MODELCATALOG_CONFIG_DIR=str(tmp_path), COLUMNS=WIDE)
     environment["MODELCATALOG_TOKEN"] = "mc_unused"
-    result = subprocess.run(
-        [sys.executable, "-m", "modelcatalog", *args, "--url", NOWHERE],
-        env=environment,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(*args, "--url", NOWHERE, env=environment)
     assert result.returncode == 2, result.stderr
     assert message in flat(result.stderr)
     assert "cannot reach" not in result.stderr
@@ -487,11 +479,9 @@ def test_every_governance_command_has_help(tmp_path: Path) -> None:
         ("tokens", "create"),
     ]
     for command in commands:
-        result = subprocess.run(
-            [sys.executable, "-m", "modelcatalog", *command, "--help"],
+        result = run_cli(
+            *command,
+            "--help",
             env=dict(os.environ, MODELCATALOG_CONFIG_DIR=str(tmp_path), COLUMNS=WIDE),
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert result.returncode == 0 and "Usage" in result.stdout, (command, result.stderr)
