@@ -9,16 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from support.jobs import QUICK_ENGINE
 from support.servers import BACKENDS, RunningServer, backend_server
-
-#: The engine of a test server: quick to notice work, quick to take a silent task for lost.
-QUICK_ENGINE = {
-    "MODELCATALOG_JOB_POLL_SECONDS": "0.1",
-    "MODELCATALOG_JOB_LEASE_SECONDS": "3",
-    "MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1",
-    "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1",
-    "MODELCATALOG_DELIVERY_BACKOFF_SECONDS": "0.05",
-}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

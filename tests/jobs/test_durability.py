@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from conftest import QUICK_ENGINE
 from support.http import ok, unique, wait_for
 from support.jobs import (
     NATIVE,
+    QUICK_ENGINE,
     create_job,
     linked_model,
     new_ready_version,

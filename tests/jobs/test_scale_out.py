@@ -17,9 +17,9 @@ import httpx
 import pytest
 import redis
 
-from conftest import QUICK_ENGINE
 from support.http import ok, unique, wait_for
 from support.jobs import (
+    QUICK_ENGINE,
     create_job,
     linked_model,
     new_ready_version,

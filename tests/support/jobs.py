@@ -11,6 +11,15 @@ from support.versions import ready_version
 
 NATIVE = "/api/modelcatalog"
 
+#: The engine of a test server: quick to notice work, quick to take a silent task for lost.
+QUICK_ENGINE = {
+    "MODELCATALOG_JOB_POLL_SECONDS": "0.1",
+    "MODELCATALOG_JOB_LEASE_SECONDS": "3",
+    "MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1",
+    "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1",
+    "MODELCATALOG_DELIVERY_BACKOFF_SECONDS": "0.05",
+}
+
 
 def create_job(api: httpx.Client, yaml_text: str) -> dict:
     """Create a deployment job from YAML (dedented) and return it."""
