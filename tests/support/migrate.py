@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 from sklearn.linear_model import LogisticRegression
 
-from support.cli import run_cli
+from support.cli import run_cli_process
 
 LONG_DESCRIPTION = ("Modèle de détection de fraude — 日本語の説明 — ñandú. " * 400).strip()
 BAD_TAG_KEYS = ("mlflow.note", "team-owner", "x/y:z", "a b")
@@ -136,8 +136,11 @@ def build_source(root: Path, *, big_bytes: int = 0) -> SourceFixture:
 def migrate(
     *args: str, env: dict[str, str], cwd: Path, check: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
-    """Run `modelcatalog migrate ...` with `env` as its environment; check its exit code."""
-    result = run_cli("migrate", *args, env=env, cwd=cwd)
+    """Run `modelcatalog migrate ...` as a child process; check its exit code.
+
+    A process of its own: MLflow keeps its tracking and registry URIs in process globals, which
+    the test process sets for its source registries."""
+    result = run_cli_process("migrate", *args, env=env, cwd=cwd, timeout=600)
     if check is not None:
         assert result.returncode == check, (
             f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
