@@ -8,18 +8,14 @@ MODELCATALOG_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgre
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from server_process import BACKENDS, BackendServers, RunningServer  # noqa: E402
+from support.servers import BACKENDS, BackendServers, RunningServer
 
 
 def backends_of(test: pytest.Item) -> list[str]:

@@ -30,11 +30,12 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# The catalog server and version helpers of the tests (tests/support).
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from benchmarks.jobs.setups import SETUPS, Setup, catalog_server  # noqa: E402
-from e2e_support import SIGNED_MLMODEL  # noqa: E402
+
+from support.models import SIGNED_MLMODEL  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 JOB = """
@@ -84,7 +85,7 @@ def prepare(api: httpx.Client, models: int) -> list[str]:
 
 def make_ready(api: httpx.Client, full_name: str) -> float:
     """One READY version; returns when the finalize answered (epoch seconds)."""
-    from e2e_support import create_version, finalize, put_file
+    from support.versions import create_version, finalize, put_file
 
     version = create_version(api, full_name)
     put_file(api, full_name, version, "MLmodel", SIGNED_MLMODEL)

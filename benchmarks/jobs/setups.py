@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from server_process import RunningServer, run_server, stopped_at_exit
+from support.servers import RunningServer, run_server, stopped_at_exit
 
 #: A Redis database of the benchmark's own, flushed before and after each Celery set-up.
 REDIS_URL = "redis://127.0.0.1:6379/14"

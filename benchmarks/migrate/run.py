@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# The catalog server of the tests (tests/support).
 sys.path.insert(0, str(ROOT / "tests"))
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -246,7 +247,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     options = parser.parse_args()
 
-    from server_process import run_server
+    from support.servers import run_server
 
     scratch = Path(tempfile.mkdtemp(prefix="migrate-bench-"))
     results: dict[str, Any] = {"options": vars(options), "load": {"start": os.getloadavg()}}

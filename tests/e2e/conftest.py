@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from e2e_support import TinyModel, fit_tiny_model
 
-from server_process import run_moto
+from support.models import TinyModel, fit_tiny_model
+from support.servers import run_moto
 
 
 @pytest.fixture(scope="module")

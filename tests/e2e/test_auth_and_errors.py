@@ -6,7 +6,9 @@ import time
 
 import httpx
 import pytest
-from e2e_support import REGISTRY_2_0, UC_2_1, create_model, error_of, ok, unique
+
+from support.http import error_of, ok, unique
+from support.versions import REGISTRY_2_0, UC_2_1, create_model
 
 M = "c.s.m"
 PROTECTED = [

@@ -15,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import create_model, ready_version
+
+from support.cli import run_cli
+from support.versions import create_model, ready_version
 
 
 class Cli:
-    """Runs `python -m modelcatalog` with a private config folder."""
+    """Runs `modelcatalog` with a private config folder."""
 
     def __init__(self, server: Any, config_dir: Path) -> None:
         self.server = server
@@ -33,14 +35,7 @@ class Cli:
             environment.pop("MODELCATALOG_TOKEN", None)
         elif token != "admin":
             environment["MODELCATALOG_TOKEN"] = token
-        return subprocess.run(
-            [sys.executable, "-m", "modelcatalog", *args],
-            env=environment,
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(*args, env=environment, stdin=stdin if stdin is not None else "")
 
     def json(self, *args: str, **kwargs: Any) -> Any:
         result = self(*args, "--output", "json", **kwargs)

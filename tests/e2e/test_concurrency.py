@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import REGISTRY_2_0, UC_2_1, create_model, ok, ready_version, unique
+
+from support.http import ok, unique
+from support.versions import REGISTRY_2_0, UC_2_1, create_model, ready_version
 
 # Concurrent writers meet each database's own locking.
 pytestmark = pytest.mark.both_databases

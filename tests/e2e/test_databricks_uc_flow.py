@@ -14,19 +14,20 @@ import httpx
 import mlflow
 import numpy as np
 import pytest
-from e2e_support import (
+from mlflow.exceptions import MlflowException
+from mlflow.store._unity_catalog.registry.rest_store import UcModelRegistryStore
+from mlflow.store._unity_catalog.registry.uc_native_rest_store import UcNativeModelRegistryStore
+from mlflow.tracking._model_registry.utils import _get_store
+
+from support.http import ok
+from support.models import (
     TinyModel,
     all_model_names,
     log_tiny_model,
     logged_model_dir,
     mlflow_registry,
-    ok,
     sha256_of_tree,
 )
-from mlflow.exceptions import MlflowException
-from mlflow.store._unity_catalog.registry.rest_store import UcModelRegistryStore
-from mlflow.store._unity_catalog.registry.uc_native_rest_store import UcNativeModelRegistryStore
-from mlflow.tracking._model_registry.utils import _get_store
 
 MODES = {
     "registry-2.0": (None, UcModelRegistryStore, "/api/2.0/mlflow/unity-catalog/"),

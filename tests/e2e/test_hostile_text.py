@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from e2e_support import error_of, ok
 
-from server_process import RunningServer
+from support.http import error_of, ok
+from support.servers import RunningServer
 
 # Each database has its own limits on text (PostgreSQL refuses NUL, for one).
 pytestmark = pytest.mark.both_databases

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from modelcatalog.storage.local import TEMP_PREFIX
-from server_process import run_server
+from support.servers import run_server
 
 
 def test_server_start_removes_stale_upload_leftovers_and_keeps_fresh_ones(tmp_path: Path) -> None:

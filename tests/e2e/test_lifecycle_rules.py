@@ -13,23 +13,19 @@ from typing import Any
 import httpx
 import mlflow
 import pytest
-from e2e_support import (
+from mlflow.exceptions import MlflowException
+
+from support.http import error_of, ok, unique
+from support.models import SIGNED_MLMODEL, TinyModel, log_tiny_model, mlflow_registry
+from support.versions import (
     REGISTRY_2_0,
-    SIGNED_MLMODEL,
     UC_2_1,
-    TinyModel,
     create_model,
     create_version,
-    error_of,
     files_path,
-    log_tiny_model,
-    mlflow_registry,
-    ok,
     put_file,
     ready_version,
-    unique,
 )
-from mlflow.exceptions import MlflowException
 
 # The rules are kept by constraints and transactions, which each database keeps its own way.
 pytestmark = pytest.mark.both_databases

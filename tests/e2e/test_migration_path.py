@@ -4,7 +4,9 @@ made, a signature waiver is honoured and visible, and the origin is recorded."""
 from __future__ import annotations
 
 import httpx
-from e2e_support import REGISTRY_2_0, UC_2_1, create_model, error_of, ok, put_file, unique
+
+from support.http import error_of, ok, unique
+from support.versions import REGISTRY_2_0, UC_2_1, create_model, put_file
 
 ROUTE = "/api/modelcatalog/migration/versions"
 UNSIGNED_MLMODEL = "artifact_path: model\nflavors:\n  python_function: {}\n"

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import mlflow
 import numpy as np
 import pytest
-from e2e_support import all_model_names, logged_model_dir, sha256_of_tree
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -22,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from modelcatalog.client import AlreadyExists, CatalogClient
 from modelcatalog.client.http import UC_API
+from support.models import all_model_names, logged_model_dir, sha256_of_tree
 
 
 @pytest.fixture

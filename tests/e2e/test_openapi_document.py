@@ -13,7 +13,7 @@ import pytest
 
 from modelcatalog.api import openapi_text
 from modelcatalog.domain import text
-from server_process import RunningServer
+from support.servers import RunningServer
 
 # Every character up to the last white space (U+3000) and past it a sample of each plane;
 # surrogates have no UTF-8 form and never reach a rule.

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from schemathesis_hooks import DESTINATION, WEBHOOK
 
-from server_process import RunningServer, backend_server
+from support.servers import RunningServer, backend_server
 
 HERE = Path(__file__).parent
 TIME_LIMIT_SECONDS = 240

@@ -16,25 +16,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
-from e2e_support import (
+
+from support.http import error_of, ok, unique
+from support.models import SIGNED_MLMODEL, fit_tiny_model, log_tiny_model, mlflow_registry
+from support.servers import run_server
+from support.versions import (
     REGISTRY_2_0,
-    SIGNED_MLMODEL,
     create_model,
     create_version,
-    error_of,
     files_path,
     finalize,
-    fit_tiny_model,
-    log_tiny_model,
-    mlflow_registry,
-    ok,
     put_file,
     ready_version,
-    unique,
     upload_url,
 )
-
-from server_process import run_server
 
 
 def _download_url(api: httpx.Client, name: str, version: str, relative: str) -> str:

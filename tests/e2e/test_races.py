@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import REGISTRY_2_0, UC_2_1, create_model, create_version, ok, ready_version
-from e2e_support import unique as unique_name
 
-from server_process import RunningServer
+from support.http import ok
+from support.http import unique as unique_name
+from support.servers import RunningServer
+from support.versions import REGISTRY_2_0, UC_2_1, create_model, create_version, ready_version
 
 # Races meet each database's own locking and isolation.
 pytestmark = pytest.mark.both_databases

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import REGISTRY_2_0, UC_2_1, create_model, ok, ready_version
 
-from server_process import (
+from support.http import ok
+from support.servers import (
     BACKENDS,
     RunningServer,
     launch_server,
@@ -30,6 +30,7 @@ from server_process import (
     stopped_at_exit,
     wait_until_answering,
 )
+from support.versions import REGISTRY_2_0, UC_2_1, create_model, ready_version
 
 WRITERS = 32
 NATIVE = "/api/modelcatalog"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_support import error_of, ok
 
-from server_process import RunningServer, run_server
+from support.http import error_of, ok
+from support.servers import RunningServer, run_server
 
 UC = "/api/2.1/unity-catalog"
 LIMIT = 256 * 1024

@@ -13,20 +13,11 @@ import httpx
 import mlflow
 import numpy as np
 import pytest
-from e2e_support import (
-    UC_2_1,
-    TinyModel,
-    create_model,
-    create_version,
-    error_of,
-    log_tiny_model,
-    mlflow_registry,
-    ok,
-    put_file,
-    upload_url,
-)
 
-from server_process import run_server
+from support.http import error_of, ok
+from support.models import TinyModel, log_tiny_model, mlflow_registry
+from support.servers import run_server
+from support.versions import UC_2_1, create_model, create_version, put_file, upload_url
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

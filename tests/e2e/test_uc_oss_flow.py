@@ -17,26 +17,27 @@ import httpx
 import mlflow
 import numpy as np
 import pytest
-from e2e_support import (
-    REGISTRY_2_0,
-    SIGNED_MLMODEL,
-    UC_2_1,
-    TinyModel,
-    all_model_names,
-    create_model,
-    create_version,
-    error_of,
-    files_path,
-    finalize,
-    log_tiny_model,
-    mlflow_registry,
-    ok,
-    put_file,
-    unique,
-)
 from mlflow.exceptions import MlflowException
 from mlflow.store._unity_catalog.registry.uc_oss_rest_store import UnityCatalogOssStore
 from mlflow.tracking._model_registry.utils import _get_store
+
+from support.http import error_of, ok, unique
+from support.models import (
+    SIGNED_MLMODEL,
+    TinyModel,
+    all_model_names,
+    log_tiny_model,
+    mlflow_registry,
+)
+from support.versions import (
+    REGISTRY_2_0,
+    UC_2_1,
+    create_model,
+    create_version,
+    files_path,
+    finalize,
+    put_file,
+)
 
 
 @pytest.fixture

@@ -14,16 +14,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from e2e_support import (
-    REGISTRY_2_0,
-    UC_2_1,
-    create_model,
-    create_version,
-    error_of,
-    ok,
-    ready_version,
-    unique,
-)
+
+from support.http import error_of, ok, unique
+from support.versions import REGISTRY_2_0, UC_2_1, create_model, create_version, ready_version
 
 # Cascading deletes and uniqueness are kept by each database's constraints.
 pytestmark = pytest.mark.both_databases

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from e2e_support import UC_2_1, create_model, create_version, ready_version
 from unitycatalog.client import (
     ApiClient,
     CatalogsApi,
@@ -26,6 +25,8 @@ from unitycatalog.client import (
     UpdateSchema,
 )
 from unitycatalog.client.exceptions import ApiException
+
+from support.versions import UC_2_1, create_model, create_version, ready_version
 
 T = TypeVar("T")
 

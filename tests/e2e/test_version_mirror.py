@@ -11,18 +11,17 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
-from e2e_support import (
+
+from support.http import error_of, ok, unique
+from support.models import SIGNED_MLMODEL
+from support.versions import (
     REGISTRY_2_0,
-    SIGNED_MLMODEL,
     UC_2_1,
     create_model,
     create_version,
-    error_of,
     finalize,
-    ok,
     put_file,
     ready_version,
-    unique,
 )
 
 ALIAS = "champion"

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from server_process import free_port, stopped_at_exit, wait_until_answering
+from support.servers import free_port, stopped_at_exit, wait_until_answering
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-for-tests-1"

@@ -4,7 +4,6 @@ database itself, as an attacker with database access would)."""
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,20 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
-from e2e_support import files_path, ok, ready_version  # noqa: E402
-from governance_support import (  # noqa: E402
-    NATIVE,
-    UC,
-    add_principal,
-    audit_records,
-    grant,
-    token_for,
-)
-
-from server_process import RunningServer, postgres_database, run_server  # noqa: E402
+from support.governance import NATIVE, UC, add_principal, audit_records, grant, token_for
+from support.http import ok
+from support.servers import RunningServer, postgres_database, run_server
+from support.versions import files_path, ready_version
 
 pytestmark = pytest.mark.both_databases
 

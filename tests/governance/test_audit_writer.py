@@ -4,7 +4,6 @@ full queue refuses requests (503) instead of serving them unaudited. Nothing is 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -13,14 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-sys.path.insert(0, str(Path(__file__).parent.parent))
-
 from modelcatalog.errors import Unavailable  # noqa: E402
 from modelcatalog.service import audit, audit_trail  # noqa: E402
 from modelcatalog.service.context import Caller, ServiceContext  # noqa: E402
 from modelcatalog.store import tables as t  # noqa: E402
 from modelcatalog.store.database import Database, upgrade_schema  # noqa: E402
-from server_process import postgres_database  # noqa: E402
+from support.servers import postgres_database
 
 pytestmark = pytest.mark.both_databases
 

@@ -11,12 +11,10 @@ so a wrong declaration fails too: against `NEEDS` directly, and through the serv
 from __future__ import annotations
 
 import io
-import sys
 import tarfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,19 +22,7 @@ import pytest
 import modelcatalog.api.app  # noqa: F401  (imports every module that declares an operation)
 from modelcatalog.domain import privileges as pv
 from modelcatalog.service.operations import OPERATIONS, Requirement
-
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
-from e2e_support import (  # noqa: E402
-    REGISTRY_2_0,
-    SIGNED_MLMODEL,
-    create_version,
-    files_path,
-    ok,
-    put_file,
-    ready_version,
-)
-from governance_support import (  # noqa: E402
+from support.governance import (
     NATIVE,
     UC,
     add_member,
@@ -45,6 +31,9 @@ from governance_support import (  # noqa: E402
     records_of_request,
     token_for,
 )
+from support.http import ok
+from support.models import SIGNED_MLMODEL
+from support.versions import REGISTRY_2_0, create_version, files_path, put_file, ready_version
 
 # Grants are read through each database's queries; the audit record lands in the same transaction.
 pytestmark = pytest.mark.both_databases

@@ -10,21 +10,18 @@ import json
 import os
 import re
 import subprocess
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from support.cli import run_cli
+from support.http import unique
+
 NATIVE = "/api/modelcatalog"
 # Wide enough that no table cell or error panel wraps in the middle of what a test looks for.
 WIDE = "250"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def flat(text: str) -> str:
@@ -33,7 +30,7 @@ def flat(text: str) -> str:
 
 
 class Cli:
-    """Runs `python -m modelcatalog` against one server, as the admin unless told otherwise."""
+    """Runs `modelcatalog` against one server, as the admin unless told otherwise."""
 
     def __init__(self, server: Any, config_dir: Path) -> None:
         self.server = server
@@ -43,14 +40,7 @@ class Cli:
         environment = self.server.env(MODELCATALOG_CONFIG_DIR=str(self.config_dir), COLUMNS=WIDE)
         if token is not None:
             environment["MODELCATALOG_TOKEN"] = token
-        return subprocess.run(
-            [sys.executable, "-m", "modelcatalog", *args],
-            env=environment,
-            input="",
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(*args, env=environment)
 
     def ok(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
         result = self(*args, token=token)
@@ -468,14 +458,7 @@ def test_bad_input_exits_2_before_any_request(
 ) -> None:
     environment = dict(os.environ, MODELCATALOG_CONFIG_DIR=str(tmp_path), COLUMNS=WIDE)
     environment["MODELCATALOG_TOKEN"] = "mc_unused"
-    result = subprocess.run(
-        [sys.executable, "-m", "modelcatalog", *args, "--url", NOWHERE],
-        env=environment,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(*args, "--url", NOWHERE, env=environment)
     assert result.returncode == 2, result.stderr
     assert message in flat(result.stderr)
     assert "cannot reach" not in result.stderr
@@ -496,11 +479,9 @@ def test_every_governance_command_has_help(tmp_path: Path) -> None:
         ("tokens", "create"),
     ]
     for command in commands:
-        result = subprocess.run(
-            [sys.executable, "-m", "modelcatalog", *command, "--help"],
+        result = run_cli(
+            *command,
+            "--help",
             env=dict(os.environ, MODELCATALOG_CONFIG_DIR=str(tmp_path), COLUMNS=WIDE),
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert result.returncode == 0 and "Usage" in result.stdout, (command, result.stderr)

@@ -3,16 +3,13 @@ refusal says why and leaves an audit record."""
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from governance_support import NATIVE, add_principal, audit_records, token_for  # noqa: E402
+from support.governance import NATIVE, add_principal, audit_records, token_for
 
 
 def _me(server, token: str | None) -> httpx.Response:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@ MLflow acting as principals with limited rights."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,23 +13,10 @@ import httpx
 import mlflow
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
-from e2e_support import (  # noqa: E402
-    REGISTRY_2_0,
-    fit_tiny_model,
-    log_tiny_model,
-    mlflow_registry,
-    ok,
-    ready_version,
-)
-from governance_support import (  # noqa: E402
-    UC,
-    add_member,
-    add_principal,
-    grant,
-    token_for,
-)
+from support.governance import UC, add_member, add_principal, grant, token_for
+from support.http import ok
+from support.models import fit_tiny_model, log_tiny_model, mlflow_registry
+from support.versions import REGISTRY_2_0, ready_version
 
 # What a principal may see is filtered in each database's queries (nested groups included).
 pytestmark = pytest.mark.both_databases

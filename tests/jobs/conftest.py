@@ -3,29 +3,15 @@ engine is quick (short poll, lease and backoff) and lets webhooks reach this mac
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
-sys.path.insert(0, str(Path(__file__).parent.parent / "governance"))
-
-from server_process import BackendServers, RunningServer  # noqa: E402
-
-#: The engine of a test server: quick to notice work, quick to take a silent task for lost.
-QUICK_ENGINE = {
-    "MODELCATALOG_JOB_POLL_SECONDS": "0.1",
-    "MODELCATALOG_JOB_LEASE_SECONDS": "3",
-    "MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1",
-    "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1",
-    "MODELCATALOG_DELIVERY_BACKOFF_SECONDS": "0.05",
-}
+from support.jobs import QUICK_ENGINE
+from support.servers import BackendServers, RunningServer
 
 
 @pytest.fixture(scope="session")

@@ -11,18 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-from jobs_support import linked_model, new_ready_version, unique, wait_for_run
+
+from support.cli import run_cli
+from support.http import unique
+from support.jobs import linked_model, new_ready_version, wait_for_run
 
 PY = sys.executable
 
 
 def _cli(server: Any, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelcatalog", "jobs", *args],
-        env=server.env(MODELCATALOG_CONFIG_DIR=str(config), COLUMNS="250"),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return run_cli(
+        "jobs", *args, env=server.env(MODELCATALOG_CONFIG_DIR=str(config), COLUMNS="250")
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,11 +12,10 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid  # noqa: E402
-
-from server_process import RunningServer  # noqa: E402
+from support.cli import run_cli
+from support.http import unique
+from support.receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid
+from support.servers import RunningServer
 
 # The local SMTP server authenticates without TLS on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -26,7 +24,7 @@ WIDE = "250"
 
 
 class Cli:
-    """Runs `python -m modelcatalog` against one server as the admin, with optional stdin."""
+    """Runs `modelcatalog` against one server as the admin, with optional stdin."""
 
     def __init__(self, server: RunningServer, config_dir: Path) -> None:
         self.server = server
@@ -36,14 +34,7 @@ class Cli:
         environment = self.server.env(
             MODELCATALOG_CONFIG_DIR=str(self.config_dir), COLUMNS=WIDE, **env
         )
-        return subprocess.run(
-            [sys.executable, "-m", "modelcatalog", "notifications", *args],
-            env=environment,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli("notifications", *args, env=environment, stdin=stdin)
 
     def ok(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
         result = self(*args, stdin=stdin, **env)
@@ -57,10 +48,6 @@ class Cli:
 @pytest.fixture
 def cli(job_server: RunningServer, tmp_path: Path) -> Cli:
     return Cli(job_server, tmp_path / "config")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def delivered(cli: Cli, name: str) -> dict:

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 # The server, its admin client, a webhook destination and a fresh schema come from there.
 from test_triggers import admin, destination, new_model, receiver, schema  # noqa: E402, F401
+
+from support.cli import run_cli
+from support.http import unique
 
 WIDE = "250"
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 class Cli:
-    """Runs `python -m modelcatalog` against the server as its admin."""
+    """Runs `modelcatalog` against the server as its admin."""
 
     def __init__(self, server: Any, config_dir: Path) -> None:
         self.server = server
@@ -32,14 +28,7 @@ class Cli:
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         environment = self.server.env(MODELCATALOG_CONFIG_DIR=str(self.config_dir), COLUMNS=WIDE)
-        return subprocess.run(
-            [sys.executable, "-m", "modelcatalog", "triggers", *args],
-            env=environment,
-            input="",
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli("triggers", *args, env=environment)
 
     def ok(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = self(*args)

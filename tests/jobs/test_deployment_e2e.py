@@ -13,8 +13,10 @@ import httpx
 import mlflow
 import numpy as np
 import pytest
-from e2e_support import fit_tiny_model, log_tiny_model, mlflow_registry
-from jobs_support import create_job, task, unique, wait_for_run
+
+from support.http import unique
+from support.jobs import create_job, task, wait_for_run
+from support.models import fit_tiny_model, log_tiny_model, mlflow_registry
 
 EVALUATE = """\
 import sys

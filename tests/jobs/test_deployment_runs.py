@@ -7,17 +7,17 @@ import sys
 
 import httpx
 import pytest
-from jobs_support import (
+
+from support.governance import add_member, add_principal, grant, token_for
+from support.http import ok, unique, wait_for
+from support.jobs import (
     NATIVE,
     create_job,
     linked_model,
     new_ready_version,
-    ok,
     run,
     runs_of,
     task,
-    unique,
-    wait_for,
     wait_for_run,
 )
 
@@ -96,8 +96,6 @@ def test_a_rejected_approval_fails_the_run_and_skips_what_follows(
 def test_an_approver_decides_through_rest_and_others_are_refused(
     jobs_api: httpx.Client, job_schema: str
 ) -> None:
-    from governance_support import add_principal, grant, token_for
-
     model, version, waiting = _waiting_run(jobs_api, job_schema)
     catalog = model.split(".")[0]
     reader, approver = unique("reader"), unique("approver")
@@ -132,8 +130,6 @@ def test_an_approver_decides_through_rest_and_others_are_refused(
 def test_an_approval_task_restricted_to_a_group_takes_only_its_members(
     jobs_api: httpx.Client, job_schema: str
 ) -> None:
-    from governance_support import add_member, add_principal, grant, token_for
-
     legal, lawyer = unique("legal"), unique("lawyer")
     add_principal(jobs_api, legal, "group")
     add_principal(jobs_api, lawyer)
@@ -394,8 +390,6 @@ def test_a_json_definition_reads_whole_numbers_and_any_parameter_or_variable_nam
 
 
 def test_only_metastore_admins_define_jobs(jobs_api: httpx.Client) -> None:
-    from governance_support import add_principal, token_for
-
     someone = unique("user")
     add_principal(jobs_api, someone)
     answer = jobs_api.post(

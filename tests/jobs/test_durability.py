@@ -12,21 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from jobs_support import (
+
+from support.http import ok, unique, wait_for
+from support.jobs import (
     NATIVE,
+    QUICK_ENGINE,
     create_job,
     linked_model,
     new_ready_version,
-    ok,
     run,
     task,
-    unique,
-    wait_for,
     wait_for_run,
 )
-
-from conftest import QUICK_ENGINE
-from server_process import postgres_database, run_server
+from support.servers import postgres_database, run_server
 
 PY = sys.executable
 

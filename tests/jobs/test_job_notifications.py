@@ -8,16 +8,10 @@ import sys
 import uuid
 
 import httpx
-from jobs_support import (
-    NATIVE,
-    create_job,
-    linked_model,
-    new_ready_version,
-    ok,
-    unique,
-    wait_for_run,
-)
-from receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid
+
+from support.http import ok, unique
+from support.jobs import NATIVE, create_job, linked_model, new_ready_version, wait_for_run
+from support.receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid
 
 PY = sys.executable
 

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid  # noqa: E402
-
-from modelcatalog.service.deployments.settings import JobSettings  # noqa: E402
-from server_process import RunningServer, run_server  # noqa: E402
+from modelcatalog.service.deployments.settings import JobSettings
+from support.http import ok, unique, wait_for
+from support.receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid
+from support.servers import RunningServer, run_server
 
 # The local SMTP server authenticates without TLS on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -31,29 +27,6 @@ DELIVERIES = f"{NATIVE}/deliveries"
 SMTP = f"{NATIVE}/notifications/smtp"
 #: The test server does not set MODELCATALOG_DELIVERY_ATTEMPTS.
 ATTEMPTS = JobSettings().delivery_attempts
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return response.json()
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy (a deadline, not a guessed sleep)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture

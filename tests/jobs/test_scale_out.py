@@ -16,21 +16,19 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from jobs_support import (
+
+from support.http import ok, unique, wait_for
+from support.jobs import (
+    QUICK_ENGINE,
     create_job,
     linked_model,
     new_ready_version,
-    ok,
     run,
     runs_of,
     task,
-    unique,
-    wait_for,
     wait_for_run,
 )
-
-from conftest import QUICK_ENGINE
-from server_process import RunningServer, run_server, stopped_at_exit
+from support.servers import RunningServer, run_server, stopped_at_exit
 
 PY = sys.executable
 #: A Redis database of its own, flushed before and after each test.

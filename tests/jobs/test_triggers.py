@@ -5,24 +5,19 @@ deployment run."""
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "governance"))
-sys.path.insert(0, str(Path(__file__).parent))
-
-from e2e_support import create_version, error_of, finalize, put_file, ready_version  # noqa: E402
-from governance_support import add_principal, grant, token_for  # noqa: E402
-from jobs_support import NATIVE, create_job, ok, runs_of, unique  # noqa: E402
-from receivers import ReceivedRequest, WebhookReceiver  # noqa: E402
-
-from server_process import RunningServer  # noqa: E402
+from support.governance import add_principal, grant, token_for
+from support.http import error_of, ok, unique, wait_for
+from support.jobs import NATIVE, create_job, runs_of
+from support.receivers import ReceivedRequest, WebhookReceiver
+from support.servers import RunningServer
+from support.versions import create_version, finalize, put_file, ready_version
 
 UC = "/api/2.1/unity-catalog"
 TRIGGERS = f"{NATIVE}/triggers"
@@ -115,18 +110,6 @@ def deliveries_of(receiver: TimedReceiver, trigger: str) -> list[tuple[float, di
         if (body.get("data") or {}).get("trigger") == trigger:
             found.append((arrived, body))
     return found
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll until `check()` is truthy, failing with `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # poll interval, not a guessed duration
 
 
 def pending_version(admin: httpx.Client, full_name: str) -> str:

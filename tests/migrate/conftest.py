@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from migrate_support import SourceFixture, build_source  # noqa: E402
+from support.migrate import SourceFixture, build_source
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from fakes.mlflow_sources import EXPERIMENT, log_tiny_model
 from modelcatalog.cli.migrate import app as migrate_app
 from modelcatalog.migrate.assess import AssessError, Finding, check_source_uri, run_assessment
 from modelcatalog.migrate.assess_report import render_html, render_json, report_data
+from support.cli import run_cli
 
 WEBHOOK_SECRET = "whsec-do-not-leak-4711"
 QUERY_TOKEN = "querytoken-do-not-leak-0815"
@@ -233,13 +233,7 @@ def test_a_missing_sqlite_file_is_refused_not_created(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelcatalog", "migrate", "assess", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+    return run_cli("migrate", "assess", *args, env=os.environ, cwd=cwd)
 
 
 def test_cli_writes_html_and_json_and_exits_1_on_errors(source: str, tmp_path: Path) -> None:

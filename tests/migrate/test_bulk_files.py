@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -18,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "governance"))
-from governance_support import add_principal, audit_records, grant, token_for  # noqa: E402
+from support.governance import add_principal, audit_records, grant, token_for
 
 UC = "/api/2.1/unity-catalog"
 BULK = "/api/modelcatalog/migration/versions/{name}/{version}/files"

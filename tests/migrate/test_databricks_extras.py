@@ -24,7 +24,7 @@ from fakes.mlflow_sources import log_tiny_model, run_mlflow_server
 from modelcatalog.migrate.assess import run_assessment
 from modelcatalog.migrate.assess_report import render_html, render_json
 from modelcatalog.migrate.extras import Capability, Level, PrincipalKind, read_extras
-from server_process import free_port
+from support.servers import free_port
 
 TOKEN = "dapi-test-token-do-not-leak"
 WEBHOOK_SECRET = "dbx-webhook-secret-do-not-leak"

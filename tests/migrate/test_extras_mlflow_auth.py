@@ -28,7 +28,7 @@ from modelcatalog.migrate.extras.mlflow_auth import (
     detect_api,
     read_permissions,
 )
-from server_process import free_port
+from support.servers import free_port
 
 PASSWORD = "a-long-enough-password-1"
 USER, GROUP = PrincipalKind.USER, PrincipalKind.GROUP

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,15 +16,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from migrate_support import migrate
 from mlflow import MlflowClient
 
 from fakes.mlflow_sources import EXPERIMENT, log_tiny_model
 from modelcatalog.migrate.runlog import read_events
-from server_process import RunningServer, run_server
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "jobs"))
-from receivers import ReceivedRequest, WebhookReceiver, mlflow_signature_valid  # noqa: E402
+from support.migrate import migrate
+from support.receivers import ReceivedRequest, WebhookReceiver, mlflow_signature_valid
+from support.servers import RunningServer, free_port, run_server
 
 UC = "/api/2.1/unity-catalog"
 API = "/api/modelcatalog"
@@ -355,7 +352,6 @@ def workspace_migration(
 
     from fakes.databricks_workspace import run_workspace
     from fakes.mlflow_sources import run_mlflow_server
-    from server_process import free_port
 
     folder = tmp_path_factory.mktemp("workspace-hooks")
     with run_mlflow_server(folder / "upstream") as upstream:

@@ -15,7 +15,10 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from migrate_support import (
+
+from modelcatalog.migrate.mapping import ModelMap
+from modelcatalog.migrate.runlog import read_events
+from support.migrate import (
     BAD_TAG_KEYS,
     FRAUD_OUTPUTS,
     LONG_DESCRIPTION,
@@ -23,9 +26,6 @@ from migrate_support import (
     migrate,
     write_migration_config,
 )
-
-from modelcatalog.migrate.mapping import ModelMap
-from modelcatalog.migrate.runlog import read_events
 
 UC = "/api/2.1/unity-catalog"
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from migrate_support import SourceFixture
 
 from modelcatalog.migrate.config import MigrationConfig
 from modelcatalog.migrate.extras.model import (
@@ -23,6 +22,7 @@ from modelcatalog.migrate.plan import PlanError, build_plan
 from modelcatalog.migrate.plan_model import Plan, read_plan, write_plan
 from modelcatalog.migrate.shard import Shard
 from modelcatalog.migrate.source import SourceError, SourceRegistry
+from support.migrate import SourceFixture
 
 
 def _config(tmp_path: Path, text: str) -> MigrationConfig:

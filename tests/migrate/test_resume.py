@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
-from migrate_support import SourceFixture, build_source, migrate
 
 from modelcatalog.migrate.runlog import read_events
+from support.migrate import SourceFixture, build_source, migrate
 
 BIG = 48 * 1024 * 1024
 

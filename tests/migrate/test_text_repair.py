@@ -11,11 +11,11 @@ import httpx
 import mlflow
 import pytest
 import yaml
-from migrate_support import migrate
 from mlflow import MlflowClient
 
 from fakes.mlflow_sources import EXPERIMENT, log_tiny_model
 from modelcatalog.migrate.assess import run_assessment
+from support.migrate import migrate
 
 UC = "/api/2.1/unity-catalog"
 MODEL_DESCRIPTION = "Scores risk.\x00 Owned by\x07 the risk team.\n\nSecond paragraph."

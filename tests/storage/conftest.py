@@ -10,7 +10,7 @@ import pytest
 
 from modelcatalog.storage.local import LocalArtifactStore
 from modelcatalog.storage.s3 import S3ArtifactStore, default_client
-from server_process import run_moto
+from support.servers import run_moto
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

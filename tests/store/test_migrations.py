@@ -3,7 +3,6 @@ and upgrade a database that holds data."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +15,7 @@ from sqlalchemy import Engine, MetaData, select
 
 from modelcatalog.store.database import MIGRATIONS, create_database_engine, upgrade_schema
 from modelcatalog.store.tables import Base
-
-sys.path.insert(0, str(Path(__file__).parent.parent))
-from server_process import postgres_database  # noqa: E402
+from support.servers import postgres_database
 
 pytestmark = pytest.mark.both_databases
 

@@ -1,10 +1,9 @@
-"""Source registries built with MLflow itself (SQLite and a local artifact folder), and helpers
-to drive `modelcatalog migrate` against a running catalog server."""
+"""Source registries built with MLflow itself (SQLite and a local artifact folder), and
+`modelcatalog migrate` driven against a running catalog server."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ import yaml
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 from sklearn.linear_model import LogisticRegression
+
+from support.cli import run_cli_process
 
 LONG_DESCRIPTION = ("Modèle de détection de fraude — 日本語の説明 — ñandú. " * 400).strip()
 BAD_TAG_KEYS = ("mlflow.note", "team-owner", "x/y:z", "a b")
@@ -135,15 +136,11 @@ def build_source(root: Path, *, big_bytes: int = 0) -> SourceFixture:
 def migrate(
     *args: str, env: dict[str, str], cwd: Path, check: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
-    """Run `modelcatalog migrate ...` as a child process; check its exit code."""
-    result = subprocess.run(
-        [sys.executable, "-m", "modelcatalog", "migrate", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """Run `modelcatalog migrate ...` as a child process; check its exit code.
+
+    A process of its own: MLflow keeps its tracking and registry URIs in process globals, which
+    the test process sets for its source registries."""
+    result = run_cli_process("migrate", *args, env=env, cwd=cwd, timeout=600)
     if check is not None:
         assert result.returncode == check, (
             f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "e2e"))
-from e2e_support import ok  # noqa: E402
+from support.http import ok
 
 UC = "/api/2.1/unity-catalog"
 NATIVE = "/api/modelcatalog"

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import textwrap
-import time
-import uuid
-from collections.abc import Callable
-from typing import Any
 
 import httpx
-from e2e_support import ready_version
+
+from support.http import ok, unique, wait_for
+from support.versions import ready_version
 
 NATIVE = "/api/modelcatalog"
 
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return response.json()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+#: The engine of a test server: quick to notice work, quick to take a silent task for lost.
+QUICK_ENGINE = {
+    "MODELCATALOG_JOB_POLL_SECONDS": "0.1",
+    "MODELCATALOG_JOB_LEASE_SECONDS": "3",
+    "MODELCATALOG_ALLOW_HTTP_WEBHOOKS": "1",
+    "MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS": "1",
+    "MODELCATALOG_DELIVERY_BACKOFF_SECONDS": "0.05",
+}
 
 
 def create_job(api: httpx.Client, yaml_text: str) -> dict:
@@ -63,20 +61,6 @@ def run(api: httpx.Client, run_id: str) -> dict:
 
 def task(run_view: dict, name: str) -> dict:
     return next(t for t in run_view["tasks"] if t["name"] == name)
-
-
-def wait_for(
-    probe: Callable[[], Any], what: str, timeout: float = 60.0, interval: float = 0.1
-) -> Any:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
 
 
 def wait_for_run(

@@ -1,27 +1,20 @@
-"""What the end-to-end tests share: MLflow pointed at the catalog, a tiny model, raw versions.
-
-Everything here drives the server through its public HTTP surface with stock clients.
-"""
+"""Tiny models and MLflow pointed at the catalog: a fitted model, a signed MLmodel text, and
+stock MLflow clients reset after each use."""
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import mlflow
 import numpy as np
 import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
-
-REGISTRY_2_0 = "/api/2.0/mlflow/unity-catalog"
-UC_2_1 = "/api/2.1/unity-catalog"
 
 SIGNED_MLMODEL = """\
 artifact_path: model
@@ -56,10 +49,6 @@ def fit_tiny_model() -> TinyModel:
     features = rng.normal(size=(40, 3))
     labels = (features[:, 0] - features[:, 2] > 0).astype(int)
     return TinyModel(LogisticRegression().fit(features, labels), features, labels)
-
-
-def unique(prefix: str = "m") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 @contextmanager
@@ -115,79 +104,6 @@ def sha256_of_tree(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
-
-
-def ok(response: httpx.Response) -> Any:
-    """The JSON body of a successful response; the server's answer in the failure otherwise."""
-    assert response.is_success, (
-        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
-    )
-    return response.json()
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, str]:
-    """The error body of a refused request, after checking its status."""
-    assert response.status_code == status, f"{response.status_code} {response.text}"
-    body = response.json()
-    assert set(body) >= {"error_code", "message"}, body
-    return body
-
-
-def files_path(full_name: str, version: int | str, relative: str = "") -> str:
-    """The Files API path of a version's file."""
-    catalog, schema, model = full_name.split(".")
-    return f"/Models/{catalog}/{schema}/{model}/{version}/{relative}"
-
-
-def create_model(api: httpx.Client, full_name: str) -> dict:
-    return ok(api.post(f"{REGISTRY_2_0}/registered-models/create", json={"name": full_name}))[
-        "registered_model"
-    ]
-
-
-def create_version(api: httpx.Client, full_name: str) -> str:
-    """A new PENDING version; returns its number (a string, as the 2.0 dialect has it)."""
-    body = ok(
-        api.post(
-            f"{REGISTRY_2_0}/model-versions/create",
-            json={"name": full_name, "source": "local://nowhere"},
-        )
-    )
-    return body["model_version"]["version"]
-
-
-def upload_url(api: httpx.Client, full_name: str, version: str, relative: str) -> str:
-    body = ok(
-        api.post(
-            "/api/2.0/fs/create-upload-url", json={"path": files_path(full_name, version, relative)}
-        )
-    )
-    return body["url"]
-
-
-def put_file(
-    api: httpx.Client, full_name: str, version: str, relative: str, data: bytes | str
-) -> None:
-    """Upload one file through a presigned URL, as MLflow's client does."""
-    url = upload_url(api, full_name, version, relative)
-    content = data.encode() if isinstance(data, str) else data
-    response = httpx.put(url, content=content, timeout=30)
-    assert response.status_code in (200, 201, 204), response.text
-
-
-def finalize(api: httpx.Client, full_name: str, version: str) -> httpx.Response:
-    return api.post(
-        f"{REGISTRY_2_0}/model-versions/finalize", json={"name": full_name, "version": version}
-    )
-
-
-def ready_version(api: httpx.Client, full_name: str, mlmodel: str = SIGNED_MLMODEL) -> str:
-    """A READY version made by hand: create, upload a signed MLmodel, finalize."""
-    version = create_version(api, full_name)
-    put_file(api, full_name, version, "MLmodel", mlmodel)
-    body = ok(finalize(api, full_name, version))
-    assert body["model_version"]["status"] == "READY", body
-    return version
 
 
 def all_model_names(client: mlflow.MlflowClient) -> set[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import socket
 import threading
 import time
 import warnings
@@ -29,14 +28,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from support.servers import free_port
+
 # The SMTP test server authenticates without TLS on purpose (it only listens on 127.0.0.1).
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
