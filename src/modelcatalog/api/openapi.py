@@ -234,7 +234,7 @@ def _document(app: FastAPI) -> JSON:
         for value, variant in variants.items() or [("", operation)]:
             path = route.path_format.replace("{" + per + "}", value) if per else route.path_format
             item = spec["paths"].setdefault(path, {})
-            for method in route.methods:
+            for method in route.methods or ():
                 documented = variant.document(inferred[method.lower()], value)
                 if method != "GET" and variant.bearer and "409" not in documented["responses"]:
                     # Any write may lose a race with a concurrent writer: 409, never a 500.

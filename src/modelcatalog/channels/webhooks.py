@@ -66,7 +66,9 @@ class Refused(Exception):
     """The URL may not be called (scheme, or an address the server does not allow)."""
 
 
-def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress._BaseAddress:
+def _embedded_ipv4(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     # An IPv4-mapped, 6to4 or NAT64 IPv6 address carries an IPv4 one that must pass the check.
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour

@@ -214,12 +214,13 @@ def deliveries(
     """The delivery log, newest first: your destinations' (every one, for metastore admins)."""
     if state is not None and state.upper() not in ("PENDING", "DELIVERED", "FAILED"):
         raise typer.BadParameter("expected PENDING, DELIVERED or FAILED.", param_hint="'--state'")
-    params = {
-        "destination": _name(destination, "'--destination'") if destination is not None else None,
-        "state": state.upper() if state else None,
-    }
+    name = _name(destination, "'--destination'") if destination is not None else None
     with remote.connect(url) as client:
-        found = list(client.paginate(DELIVERIES, "deliveries", **params))
+        found = list(
+            client.paginate(
+                DELIVERIES, "deliveries", destination=name, state=state.upper() if state else None
+            )
+        )
     remote.print_list(found, DELIVERY_COLUMNS, output, "deliveries")
 
 

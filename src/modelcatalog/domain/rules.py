@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import SupportsIndex, SupportsInt
 
 from modelcatalog.domain import text
 from modelcatalog.errors import InvalidParameter
@@ -180,6 +181,14 @@ def optional_text(value: object, field: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidParameter(f"'{field}' must be a string.", field)
     return text.checked(value, field) if value else None
+
+
+def as_int(value: object) -> int:
+    """`int(value)` for a value of any type, such as one read from a request; TypeError for a
+    value int() does not take."""
+    if isinstance(value, (str, bytes, bytearray, SupportsInt, SupportsIndex)):
+        return int(value)
+    raise TypeError(f"int() does not take a {type(value).__name__}")
 
 
 def whole_number(value: object) -> object:

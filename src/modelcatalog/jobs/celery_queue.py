@@ -26,6 +26,7 @@ from modelcatalog.jobs import worker
 from modelcatalog.service.context import ServiceContext, now_ms
 from modelcatalog.service.deployments import runs
 from modelcatalog.store import tables as t
+from modelcatalog.store.results import rowcount
 
 log = logging.getLogger("modelcatalog.jobs")
 
@@ -137,11 +138,13 @@ def _submit_next(ctx: ServiceContext, app: Celery, task_run_id: str, name: str) 
     sent = 0
     for next_id in due:
         with ctx.db.write() as session:
-            taken = session.execute(
-                update(t.TaskRun)
-                .where(t.TaskRun.id == next_id, t.TaskRun.state == runs.QUEUED)
-                .values(state=runs.SUBMITTED, worker=name, heartbeat_at=stamp)
-            ).rowcount
+            taken = rowcount(
+                session.execute(
+                    update(t.TaskRun)
+                    .where(t.TaskRun.id == next_id, t.TaskRun.state == runs.QUEUED)
+                    .values(state=runs.SUBMITTED, worker=name, heartbeat_at=stamp)
+                )
+            )
         if taken:
             _send(app, next_id)
             sent += 1

@@ -27,6 +27,7 @@ from modelcatalog.service.notifications import (
     secret_box,
 )
 from modelcatalog.store import tables as t
+from modelcatalog.store.results import rowcount
 
 log = logging.getLogger("modelcatalog.notifications")
 
@@ -75,15 +76,17 @@ def _claim(ctx: ServiceContext, delivery_id: str, seen: int) -> tuple[str, int] 
     """Take a delivery for this replica by moving its next attempt a lease ahead."""
     lease = now_ms() + LEASE_MS
     with ctx.db.write() as session:
-        taken = session.execute(
-            update(t.Delivery)
-            .where(
-                t.Delivery.id == delivery_id,
-                t.Delivery.state == PENDING,
-                t.Delivery.next_attempt_at == seen,
+        taken = rowcount(
+            session.execute(
+                update(t.Delivery)
+                .where(
+                    t.Delivery.id == delivery_id,
+                    t.Delivery.state == PENDING,
+                    t.Delivery.next_attempt_at == seen,
+                )
+                .values(next_attempt_at=lease)
             )
-            .values(next_attempt_at=lease)
-        ).rowcount
+        )
     return (delivery_id, lease) if taken else None
 
 
@@ -199,15 +202,17 @@ def _record(ctx: ServiceContext, delivery: t.Delivery, lease: int, outcome: Outc
         wait = ctx.jobs.delivery_backoff_seconds * 2 ** (attempts - 1)
         values.update(next_attempt_at=now + int(wait * 1000), last_error=outcome.error)
     with ctx.db.write() as session:
-        written = session.execute(
-            update(t.Delivery)
-            .where(
-                t.Delivery.id == delivery.id,
-                t.Delivery.state == PENDING,
-                t.Delivery.next_attempt_at == lease,
+        written = rowcount(
+            session.execute(
+                update(t.Delivery)
+                .where(
+                    t.Delivery.id == delivery.id,
+                    t.Delivery.state == PENDING,
+                    t.Delivery.next_attempt_at == lease,
+                )
+                .values(**values)
             )
-            .values(**values)
-        ).rowcount
+        )
     if not written:
         log.warning(
             "Delivery %s was taken over by another server before its result was kept.", delivery.id

@@ -25,6 +25,7 @@ from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.service.deployments.settings import CELERY
 from modelcatalog.store import tables as t
+from modelcatalog.store.results import rowcount
 
 log = logging.getLogger("modelcatalog.jobs")
 
@@ -219,13 +220,15 @@ def dispatch_events(ctx: ServiceContext) -> int:
 def prune_events(ctx: ServiceContext) -> int:
     """Forget dispatched model events older than the retention that no trigger batch holds."""
     with ctx.db.write() as session:
-        return session.execute(
-            delete(t.ModelEvent).where(
-                t.ModelEvent.dispatched.is_(True),
-                t.ModelEvent.at < now_ms() - EVENT_RETENTION_MS,
-                t.ModelEvent.seq.not_in(select(t.TriggerChange.event_seq)),
+        return rowcount(
+            session.execute(
+                delete(t.ModelEvent).where(
+                    t.ModelEvent.dispatched.is_(True),
+                    t.ModelEvent.at < now_ms() - EVENT_RETENTION_MS,
+                    t.ModelEvent.seq.not_in(select(t.TriggerChange.event_seq)),
+                )
             )
-        ).rowcount
+        )
 
 
 def _notify_from_definition(session, event: events.ModelEvent) -> None:  # type: ignore[no-untyped-def]
@@ -269,11 +272,13 @@ def submit_queued(ctx: ServiceContext, queue: TaskQueue, engine: str) -> int:
     submitted = 0
     for task_run_id in due_tasks(ctx, free if free is not None else 500):
         with ctx.db.write() as session:
-            taken = session.execute(
-                update(t.TaskRun)
-                .where(t.TaskRun.id == task_run_id, t.TaskRun.state == runs.QUEUED)
-                .values(state=runs.SUBMITTED, worker=engine, heartbeat_at=stamp)
-            ).rowcount
+            taken = rowcount(
+                session.execute(
+                    update(t.TaskRun)
+                    .where(t.TaskRun.id == task_run_id, t.TaskRun.state == runs.QUEUED)
+                    .values(state=runs.SUBMITTED, worker=engine, heartbeat_at=stamp)
+                )
+            )
         if taken:
             # Sent after the mark commits: a crash in between leaves it SUBMITTED, and recovery
             # queues it again; a duplicate delivery is harmless (claims are conditional).
@@ -299,9 +304,16 @@ def recover_lost_tasks(ctx: ServiceContext, *, resubmit_after: float) -> int:
     for task_run_id in lost:
         with ctx.db.write() as session:
             row = session.get(t.TaskRun, task_run_id)
-            if row is None or row.state != runs.TASK_RUNNING or row.heartbeat_at >= lost_before:
+            if (
+                row is None
+                or row.state != runs.TASK_RUNNING
+                or row.heartbeat_at is None  # never beat: not lost, as the query says
+                or row.heartbeat_at >= lost_before
+            ):
                 continue
             run = session.get(t.JobRun, row.run_id)
+            if run is None:  # deleted with its run since the query
+                continue
             task = JobDefinition.from_json(run.definition).task(row.task_name)
             problem = (
                 f"was lost: its worker ({row.worker}) stopped answering (its process ended or "
@@ -326,11 +338,13 @@ def recover_lost_tasks(ctx: ServiceContext, *, resubmit_after: float) -> int:
         log.warning("task %s of run %s %s", task.name, run.id, problem)
     resubmit_before = stamp - int(resubmit_after * 1000)
     with ctx.db.write() as session:
-        recovered += session.execute(
-            update(t.TaskRun)
-            .where(t.TaskRun.state == runs.SUBMITTED, t.TaskRun.heartbeat_at < resubmit_before)
-            .values(state=runs.QUEUED, worker=None)
-        ).rowcount
+        recovered += rowcount(
+            session.execute(
+                update(t.TaskRun)
+                .where(t.TaskRun.state == runs.SUBMITTED, t.TaskRun.heartbeat_at < resubmit_before)
+                .values(state=runs.QUEUED, worker=None)
+            )
+        )
     if recovered:
         ctx.wake_engine()
     return recovered

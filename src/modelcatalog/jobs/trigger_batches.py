@@ -25,6 +25,7 @@ from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.service.events import ModelEvent
 from modelcatalog.service.triggers import MIXED
 from modelcatalog.store import tables as t
+from modelcatalog.store.results import rowcount
 
 log = logging.getLogger("modelcatalog.triggers")
 
@@ -98,6 +99,8 @@ def fire_due(ctx: ServiceContext) -> int:
         ).all()
     fired = 0
     for trigger_id, seen in due:
+        if seen is None:  # the query asked for pending batches only
+            continue
         try:
             fired += _fire(ctx, trigger_id, seen)
         except Exception:
@@ -113,11 +116,13 @@ def _fire(ctx: ServiceContext, trigger_id: str, seen: int) -> bool:
     act on it, in one transaction."""
     with ctx.db.write() as session:
         now = now_ms()
-        claimed = session.execute(
-            update(t.Trigger)
-            .where(t.Trigger.id == trigger_id, t.Trigger.last_pending_at == seen)
-            .values(last_fired_at=now, first_pending_at=None, last_pending_at=None)
-        ).rowcount
+        claimed = rowcount(
+            session.execute(
+                update(t.Trigger)
+                .where(t.Trigger.id == trigger_id, t.Trigger.last_pending_at == seen)
+                .values(last_fired_at=now, first_pending_at=None, last_pending_at=None)
+            )
+        )
         if not claimed:
             return False
         trigger = session.get(t.Trigger, trigger_id)

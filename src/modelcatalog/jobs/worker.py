@@ -28,6 +28,7 @@ from modelcatalog.service.context import ServiceContext, new_id, now_ms
 from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.definition import TEMPLATE, JobDefinition, Task
 from modelcatalog.store import tables as t
+from modelcatalog.store.results import rowcount
 
 log = logging.getLogger("modelcatalog.jobs")
 
@@ -80,18 +81,20 @@ def claim(ctx: ServiceContext, task_run_id: str, worker: str) -> Claim | None:
         if run is None or run.state in runs.RUN_FINISHED:
             return None
         attempt = row.attempt + 1
-        taken = session.execute(
-            update(t.TaskRun)
-            .where(t.TaskRun.id == row.id, t.TaskRun.state.in_((runs.QUEUED, runs.SUBMITTED)))
-            .values(
-                state=runs.TASK_RUNNING,
-                attempt=attempt,
-                worker=worker,
-                started_at=stamp,
-                heartbeat_at=stamp,
-                exit_code=None,
+        taken = rowcount(
+            session.execute(
+                update(t.TaskRun)
+                .where(t.TaskRun.id == row.id, t.TaskRun.state.in_((runs.QUEUED, runs.SUBMITTED)))
+                .values(
+                    state=runs.TASK_RUNNING,
+                    attempt=attempt,
+                    worker=worker,
+                    started_at=stamp,
+                    heartbeat_at=stamp,
+                    exit_code=None,
+                )
             )
-        ).rowcount
+        )
         if not taken:
             return None
         session.refresh(row)
@@ -203,15 +206,17 @@ def _beat(ctx: ServiceContext, claim: Claim) -> bool:
     for lost)."""
     with ctx.db.write() as session:
         return bool(
-            session.execute(
-                update(t.TaskRun)
-                .where(
-                    t.TaskRun.id == claim.task_run_id,
-                    t.TaskRun.state == runs.TASK_RUNNING,
-                    t.TaskRun.attempt == claim.attempt,
+            rowcount(
+                session.execute(
+                    update(t.TaskRun)
+                    .where(
+                        t.TaskRun.id == claim.task_run_id,
+                        t.TaskRun.state == runs.TASK_RUNNING,
+                        t.TaskRun.attempt == claim.attempt,
+                    )
+                    .values(heartbeat_at=now_ms())
                 )
-                .values(heartbeat_at=now_ms())
-            ).rowcount
+            )
         )
 
 

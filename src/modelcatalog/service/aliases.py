@@ -17,6 +17,7 @@ from modelcatalog.service.versions import locate_version, readable, version_view
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
+from modelcatalog.store.results import rowcount
 
 
 @audited("setRegisteredModelAlias", "registered_model", needs="manage_model")
@@ -86,11 +87,13 @@ def delete_alias(ctx: ServiceContext, caller: Caller, full_name: object, alias: 
     clean = rules.alias_name(alias)
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
-        gone = session.execute(
-            delete(t.ModelAlias).where(
-                t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower()
+        gone = rowcount(
+            session.execute(
+                delete(t.ModelAlias).where(
+                    t.ModelAlias.model_id == model.id, t.ModelAlias.alias_key == clean.lower()
+                )
             )
-        ).rowcount
+        )
         if not gone:
             raise NotFound(f"Registered model '{name.full}' has no alias '{clean}'.")
         model.updated_at, model.updated_by = now_ms(), caller.name

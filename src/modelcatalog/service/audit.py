@@ -291,10 +291,10 @@ def record_hash(values: dict[str, Any]) -> str:
 
 # Built once: a mutation appends its record inside its own write transaction, where every
 # microsecond is spent holding the write lock.
-_settings = t.Setting.__table__
+_settings = t.table_of(t.Setting)
 _HEAD = select(_settings.c.value).where(_settings.c.key == HEAD_KEY).with_for_update()
 _MOVE_HEAD = _settings.update().where(_settings.c.key == HEAD_KEY).values(value=bindparam("head"))
-_INSERT = insert(t.AuditRecord.__table__)
+_INSERT = insert(t.table_of(t.AuditRecord))
 
 
 def _append(session: Session, entries: list[dict[str, Any]]) -> None:
@@ -403,7 +403,7 @@ class AuditLog:
             self._wake.clear()
             self._busy = True  # before draining, so that flush never sees an empty, idle log
             while self._pending:
-                entries = []
+                entries: list[dict[str, Any]] = []
                 while self._pending and len(entries) < self.batch:
                     entries.append(self._pending.popleft())
                 self._in_flight = len(entries)

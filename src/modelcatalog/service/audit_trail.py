@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from modelcatalog.domain.rules import as_int
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import audit, paging
 from modelcatalog.service.audit import GENESIS, HEAD_KEY, audited, record_hash
@@ -61,7 +62,7 @@ def _millis(value: object, field: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        number = int(value)  # type: ignore[arg-type]
+        number = as_int(value)
     except (TypeError, ValueError):
         number = -1
     if not 0 <= number <= MAX_MILLIS:

@@ -23,6 +23,7 @@ from modelcatalog.service.context import Caller, ServiceContext, now_ms
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit, take_turns
+from modelcatalog.store.results import rowcount
 
 KINDS = ("user", "service_principal", "group")
 
@@ -237,11 +238,13 @@ def remove_member(
     with ctx.db.write() as session:
         group_row = _row(session, principal_name(group, "group"))
         member_row = _row(session, principal_name(member, "member"))
-        gone = session.execute(
-            delete(t.GroupMember).where(
-                t.GroupMember.group_id == group_row.id, t.GroupMember.member_id == member_row.id
+        gone = rowcount(
+            session.execute(
+                delete(t.GroupMember).where(
+                    t.GroupMember.group_id == group_row.id, t.GroupMember.member_id == member_row.id
+                )
             )
-        ).rowcount
+        )
         if not gone:
             raise NotFound(f"'{member_row.name}' is not a member of '{group_row.name}'.")
         audit.record_in(session)

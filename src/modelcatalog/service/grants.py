@@ -82,15 +82,20 @@ def _chain(
             f"Schema '{catalog}.{schema}' does not exist.",
         )
     if kind == pv.MODEL:
-        name = rules.model_name(full_name, "full_name")
-        found = session.execute(
+        model = rules.model_name(full_name, "full_name")
+        model_found = session.execute(
             queries.MODEL_BY_NAME if lock is None else queries.MODEL_BY_NAME_LOCKED[lock],
-            {"catalog": name.catalog, "schema": name.schema, "model": name.model},
+            {"catalog": model.catalog, "schema": model.schema, "model": model.model},
         ).first()
-        missing = f"Registered model '{name.full}' does not exist."
-        if found is None:
+        missing = f"Registered model '{model.full}' does not exist."
+        if model_found is None:
             raise NotFound(missing)
-        return kind, lookup.model_chain(name, found, found[0].id, found[0].owner), missing
+        registered = model_found[0]
+        return (
+            kind,
+            lookup.model_chain(model, model_found, registered.id, registered.owner),
+            missing,
+        )
     raise InvalidParameter(
         f"'securable_type' is {securable_type!r}; expected one of {_TYPE_WORDS}.",
         "securable_type",

@@ -159,7 +159,7 @@ def list_models(
             query = query.where(
                 tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
             )
-        rows = [tuple(r) for r in session.execute(query)]
+        rows = [(model, catalog, schema) for model, catalog, schema in session.execute(query)]
         token = None
         if len(rows) > size:
             last_model, last_catalog, last_schema = rows[size - 1]

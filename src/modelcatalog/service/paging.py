@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+from modelcatalog.domain.rules import as_int
 from modelcatalog.errors import InvalidParameter
 
 MAX_PAGE = 1000
@@ -19,7 +20,7 @@ def page_size(
     if value is None or value == "":
         return default
     try:
-        size = int(value)  # type: ignore[arg-type]
+        size = as_int(value)
     except (TypeError, ValueError):
         raise InvalidParameter(f"'{field}' is '{value}': expected a whole number.", field) from None
     if size < 0:

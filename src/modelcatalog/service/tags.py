@@ -89,7 +89,8 @@ def change_tags(
     for key, value in clean_add.items():
         if key in existing:
             session.execute(
-                t.Tag.__table__.update()
+                t.table_of(t.Tag)
+                .update()
                 .where(
                     t.Tag.securable_type == securable_type,
                     t.Tag.securable_id == securable_id,

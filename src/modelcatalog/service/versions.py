@@ -192,7 +192,11 @@ def locate_version(
 ) -> VersionView:
     """A version the caller may read, by number or by alias, found with one joined query
     (the hot read path: authorization is decided from it and the cached rights)."""
-    where = {"catalog": name.catalog, "schema": name.schema, "model": name.model}
+    where: dict[str, str | int | None] = {
+        "catalog": name.catalog,
+        "schema": name.schema,
+        "model": name.model,
+    }
     if alias is not None:
         query, where["alias"] = queries.VERSION_BY_ALIAS, alias.lower()
     else:

@@ -12,7 +12,7 @@ A multipart object has no recorded digest (its metadata is fixed before the firs
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +306,7 @@ class S3ArtifactStore:
         self._delete_raw(keys, prefix)
         return len(keys)
 
-    def _delete_raw(self, keys: list[str], prefix: str) -> None:
+    def _delete_raw(self, keys: Sequence[str], prefix: str) -> None:
         for batch_start in range(0, len(keys), DELETE_BATCH):
             batch = keys[batch_start : batch_start + DELETE_BATCH]
             try:

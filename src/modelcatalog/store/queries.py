@@ -6,7 +6,7 @@ therefore built at import time and executed with parameters."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, bindparam, literal, select, union_all
+from sqlalchemy import BindParameter, CompoundSelect, Select, bindparam, literal, select, union_all
 
 from modelcatalog.store import tables as t
 
@@ -93,7 +93,7 @@ VERSION_BY_ALIAS = _VERSION_OF_MODEL.join(
 """The same, for the version an alias names; parameters catalog, schema, model, alias."""
 
 
-def _attachments(ids: object):  # type: ignore[no-untyped-def]
+def _attachments(ids: BindParameter[list[str]]) -> CompoundSelect:
     tags = select(
         t.Tag.securable_id.label("owner"),
         literal("tag").label("kind"),

@@ -236,12 +236,16 @@ def start_run(ctx: ServiceContext, caller: Caller, full_name: object, version: o
                 f"Version {number} of '{name.full}' is {row.status}; only READY versions deploy."
             )
         state = deployment_jobs.connection_state(session, model.deployment_job_id)
-        if state != deployment_jobs.CONNECTED:
+        job = (
+            session.get(t.DeploymentJob, model.deployment_job_id)
+            if state == deployment_jobs.CONNECTED
+            else None
+        )
+        if job is None:
             raise FailedPrecondition(
                 f"Registered model '{name.full}' has no runnable deployment job ({state}); link "
                 "one with 'modelcatalog jobs link JOB MODEL'."
             )
-        job = session.get(t.DeploymentJob, model.deployment_job_id)
         run = runs.start_run(
             ctx,
             session,

@@ -6,6 +6,8 @@ workers only ever move states forward with conditional updates."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -104,7 +106,7 @@ def task_runs(session: Session, run_id: str) -> dict[str, t.TaskRun]:
     return {row.task_name: row for row in rows}
 
 
-def _emit(session: Session, run: t.JobRun, kind: str, actor: str, **details: object) -> None:
+def _emit(session: Session, run: t.JobRun, kind: str, actor: str, **details: Any) -> None:
     model = session.get(t.RegisteredModel, run.model_id)
     if model is None:
         return
