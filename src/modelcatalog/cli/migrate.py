@@ -94,7 +94,7 @@ def _open_source(registry_uri: str, tracking_uri: str | None) -> Any:
 
 def _read_plan(path: Path) -> Any:
     # Deferred: the migration toolkit.
-    from modelcatalog.migrate.plan_model import read_plan
+    from modelcatalog.migrate.plan_file import read_plan
 
     try:
         return read_plan(path)
@@ -153,7 +153,7 @@ def plan(
     # Deferred: the migration toolkit.
     from modelcatalog.migrate.config import MigrationConfig
     from modelcatalog.migrate.plan import PlanError, build_plan
-    from modelcatalog.migrate.plan_model import write_plan
+    from modelcatalog.migrate.plan_file import write_plan
     from modelcatalog.migrate.signatures import Skip
     from modelcatalog.migrate.source import SourceError
 
