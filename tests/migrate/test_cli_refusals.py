@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from modelcatalog.cli import _register_commands, app
-
-_register_commands()
+from modelcatalog.cli import app
 
 
 def _invoke(*args: str, cwd: Path) -> tuple[int, str]:

@@ -19,7 +19,8 @@ from modelcatalog.migrate.extras.model import (
 )
 from modelcatalog.migrate.mapping import MappingError
 from modelcatalog.migrate.plan import PlanError, build_plan
-from modelcatalog.migrate.plan_model import Plan, read_plan, write_plan
+from modelcatalog.migrate.plan_file import read_plan, write_plan
+from modelcatalog.migrate.plan_model import Plan
 from modelcatalog.migrate.shard import Shard
 from modelcatalog.migrate.source import SourceError, SourceRegistry
 from support.migrate import SourceFixture

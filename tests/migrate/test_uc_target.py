@@ -21,7 +21,8 @@ import yaml
 from mlflow import MlflowClient
 from mlflow.utils.file_utils import local_file_uri_to_path
 
-from modelcatalog.migrate.plan_model import read_plan, target_url_problem
+from modelcatalog.migrate.plan_file import read_plan
+from modelcatalog.migrate.plan_model import target_url_problem
 from modelcatalog.migrate.runlog import read_events
 from modelcatalog.migrate.targets.unity_catalog import ORIGIN_TAGS, DatabricksUcTarget
 from support.migrate import LONG_DESCRIPTION, SourceFixture, migrate, write_migration_config

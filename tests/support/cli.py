@@ -36,8 +36,6 @@ DEFAULT_COLUMNS = "80"
 @functools.cache
 def _command() -> click.Command:
     """The command tree of the console script, built once per test process."""
-    if not modelcatalog.cli.app.registered_groups:
-        modelcatalog.cli._register_commands()
     return get_command(modelcatalog.cli.app)
 
 

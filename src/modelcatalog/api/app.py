@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -139,7 +140,6 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
     @described(HEALTH)
     async def health(request: Request) -> dict:
         """Liveness and readiness: answers when the database does."""
-        from sqlalchemy import text
 
         def ping() -> None:
             with request.app.state.ctx.db.read() as session:

@@ -17,7 +17,7 @@ from modelcatalog.api.openapi import described
 from modelcatalog.api.request_body import with_body
 from modelcatalog.api.requests import fields
 from modelcatalog.errors import NotFound
-from modelcatalog.service import files
+from modelcatalog.service import file_access
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.storage.base import ObjectNotFound
 
@@ -28,7 +28,7 @@ async def temporary_credentials(
     ctx: ServiceContext, who: Caller, full_name: object, version: object, *, write: bool
 ) -> dict[str, Any]:
     """Credentials for a version's files: this server's own presigned-URL storage."""
-    expires = await call(files.storage_credentials, ctx, who, full_name, version, write=write)
+    expires = await call(file_access.storage_credentials, ctx, who, full_name, version, write=write)
     return {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires}
 
 
@@ -40,7 +40,7 @@ def _base_url(request: Request) -> str:
 @described(R.CREATE_UPLOAD_URL)
 async def create_upload_url(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    url = await call(files.upload_url, ctx, who, f.get("path"), _base_url(request))
+    url = await call(file_access.upload_url, ctx, who, f.get("path"), _base_url(request))
     return {"url": url, "headers": []}
 
 
@@ -48,14 +48,14 @@ async def create_upload_url(request: Request, ctx: ContextDep, who: CallerDep) -
 @described(R.CREATE_DOWNLOAD_URL)
 async def create_download_url(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    url = await call(files.download_url, ctx, who, f.get("path"), _base_url(request))
+    url = await call(file_access.download_url, ctx, who, f.get("path"), _base_url(request))
     return {"url": url, "headers": []}
 
 
 @router.get("/api/2.0/fs/directories/{path:path}")
 @described(R.LIST_DIRECTORY)
 async def list_directory(path: str, ctx: ContextDep, who: CallerDep) -> dict:
-    contents = await call(files.list_directory, ctx, who, "/" + path)
+    contents = await call(file_access.list_directory, ctx, who, "/" + path)
     return {"contents": contents}
 
 
@@ -63,9 +63,14 @@ async def list_directory(path: str, ctx: ContextDep, who: CallerDep) -> dict:
 @described(R.PUT_OBJECT)
 async def put_object(key: str, request: Request, ctx: ContextDep) -> Response:
     clean, request.state.principal = await call(
-        files.authorize_presigned, ctx, url_bearer(request), "PUT", key, dict(request.query_params)
+        file_access.authorize_presigned,
+        ctx,
+        url_bearer(request),
+        "PUT",
+        key,
+        dict(request.query_params),
     )
-    await with_body(request, files.store_object, ctx, clean)
+    await with_body(request, file_access.store_object, ctx, clean)
     return Response(status_code=200)
 
 
@@ -73,7 +78,12 @@ async def put_object(key: str, request: Request, ctx: ContextDep) -> Response:
 @described(R.GET_OBJECT)
 async def get_object(key: str, request: Request, ctx: ContextDep) -> Response:
     clean, request.state.principal = await call(
-        files.authorize_presigned, ctx, url_bearer(request), "GET", key, dict(request.query_params)
+        file_access.authorize_presigned,
+        ctx,
+        url_bearer(request),
+        "GET",
+        key,
+        dict(request.query_params),
     )
     try:
         local = ctx.store.local_path(clean)

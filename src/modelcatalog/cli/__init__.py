@@ -1,6 +1,33 @@
-"""The `modelcatalog` command: a thin layer over the server, the client API and the toolkits."""
+"""The `modelcatalog` command: a thin layer over the server, the client API and the toolkits.
+
+Imports that start slowly (the server application, SQLAlchemy, uvicorn, Celery, boto3, MLflow,
+the migration toolkit) are made inside the command that needs them, each marked `# Deferred:`,
+so that `modelcatalog --help` and the light commands start fast. Everything else is imported at
+the top of its module.
+"""
 
 import typer
+
+from modelcatalog.cli import (
+    aliases,
+    audit,
+    catalogs,
+    code,
+    grants,
+    jobs,
+    login,
+    migrate,
+    models,
+    notifications,
+    principals,
+    schemas,
+    server,
+    tags,
+    tokens,
+    triggers,
+    versions,
+    worker,
+)
 
 app = typer.Typer(
     name="modelcatalog",
@@ -10,44 +37,29 @@ app = typer.Typer(
     add_completion=False,
 )
 
-
-def _register_commands() -> None:
-    from modelcatalog.cli import code, server
-
-    app.command("server")(server.server)
-    from modelcatalog.cli import worker
-
-    app.command("worker")(worker.worker)
-    app.add_typer(code.app, name="code")
-    from modelcatalog.cli import migrate
-
-    app.add_typer(migrate.app, name="migrate")
-    from modelcatalog.cli import aliases, catalogs, login, models, schemas, tags, tokens, versions
-
-    app.command("login")(login.login)
-    app.command("logout")(login.logout)
-    app.add_typer(catalogs.app, name="catalogs")
-    app.add_typer(schemas.app, name="schemas")
-    app.add_typer(models.app, name="models")
-    app.add_typer(versions.app, name="versions")
-    app.add_typer(aliases.app, name="aliases")
-    app.add_typer(tags.app, name="tags")
-    app.add_typer(tokens.app, name="tokens")
-    from modelcatalog.cli import audit, grants, principals
-
-    app.add_typer(principals.users, name="users")
-    app.add_typer(principals.service_principals, name="service-principals")
-    app.add_typer(principals.groups, name="groups")
-    app.add_typer(grants.app, name="grants")
-    app.add_typer(audit.app, name="audit")
-    from modelcatalog.cli import jobs, notifications, triggers
-
-    app.add_typer(jobs.app, name="jobs")
-    app.add_typer(triggers.app, name="triggers")
-    app.add_typer(notifications.app, name="notifications")
+app.command("server")(server.server)
+app.command("worker")(worker.worker)
+app.add_typer(code.app, name="code")
+app.add_typer(migrate.app, name="migrate")
+app.command("login")(login.login)
+app.command("logout")(login.logout)
+app.add_typer(catalogs.app, name="catalogs")
+app.add_typer(schemas.app, name="schemas")
+app.add_typer(models.app, name="models")
+app.add_typer(versions.app, name="versions")
+app.add_typer(aliases.app, name="aliases")
+app.add_typer(tags.app, name="tags")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(principals.users, name="users")
+app.add_typer(principals.service_principals, name="service-principals")
+app.add_typer(principals.groups, name="groups")
+app.add_typer(grants.app, name="grants")
+app.add_typer(audit.app, name="audit")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(triggers.app, name="triggers")
+app.add_typer(notifications.app, name="notifications")
 
 
 def main() -> None:
     """Entry point of the `modelcatalog` console script."""
-    _register_commands()
     app()

@@ -3,6 +3,9 @@
 plan (reviewable YAML) → run (idempotent, resumable) → verify (source and target compared).
 Exit codes: 0 done, 1 something failed or differs, 2 the command line, config or plan is wrong
 (caught before anything is written).
+
+The migration toolkit (planner, runner, verifier, assessment, targets) is imported inside the
+command that uses it, so that `modelcatalog --help` and the other commands do not load it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from modelcatalog.cli import remote
+from modelcatalog.client import CatalogClientError
+from modelcatalog.migrate.mapping import MappingError
 from modelcatalog.migrate.targets.protocol import Target, TargetError
 
 app = typer.Typer(
@@ -60,6 +66,7 @@ def _usage(message: str) -> typer.Exit:
 
 
 def _shard(text: str | None) -> Any:
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.shard import Shard
 
     if text is None:
@@ -71,6 +78,7 @@ def _shard(text: str | None) -> Any:
 
 
 def _open_source(registry_uri: str, tracking_uri: str | None) -> Any:
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.source import SourceError, SourceRegistry
 
     if "***" in registry_uri or (tracking_uri and "***" in tracking_uri):
@@ -85,8 +93,8 @@ def _open_source(registry_uri: str, tracking_uri: str | None) -> Any:
 
 
 def _read_plan(path: Path) -> Any:
-    from modelcatalog.migrate.mapping import MappingError
-    from modelcatalog.migrate.plan_model import read_plan
+    # Deferred: the migration toolkit.
+    from modelcatalog.migrate.plan_file import read_plan
 
     try:
         return read_plan(path)
@@ -95,6 +103,7 @@ def _read_plan(path: Path) -> Any:
 
 
 def _open_target(stack: ExitStack, built: Any, workers: int) -> Target:
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.targets.opening import open_target
 
     try:
@@ -141,10 +150,10 @@ def plan(
     ] = False,
 ) -> None:
     """Read the source registry and write a reviewable plan (nothing is written anywhere else)."""
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.config import MigrationConfig
-    from modelcatalog.migrate.mapping import MappingError
     from modelcatalog.migrate.plan import PlanError, build_plan
-    from modelcatalog.migrate.plan_model import write_plan
+    from modelcatalog.migrate.plan_file import write_plan
     from modelcatalog.migrate.signatures import Skip
     from modelcatalog.migrate.source import SourceError
 
@@ -175,6 +184,7 @@ def plan(
 
 
 def _target_url(target: str | None) -> str:
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.plan_model import TARGET_URL_FORMS, UC_TARGET, target_url_problem
 
     if target is None or not target.startswith(UC_TARGET):
@@ -187,6 +197,7 @@ def _target_url(target: str | None) -> str:
 
 def _extras_reader(registry: Any) -> Any:
     def read(versions_by_model: list[tuple[str, list[str]]]) -> Any:
+        # Deferred: the migration toolkit.
         from modelcatalog.migrate.extras import ExtrasError, read_extras
 
         try:
@@ -233,7 +244,7 @@ def run(
     source_tracking_uri: SourceTrackingOption = None,
 ) -> None:
     """Execute a plan: copy versions with their numbers, files, tags, aliases and grants."""
-    from modelcatalog.client import CatalogClientError
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.progress import RichProgress, summary_table
     from modelcatalog.migrate.run import RunError, Runner
     from modelcatalog.migrate.runlog import RunLog
@@ -280,7 +291,7 @@ def verify(
     source_tracking_uri: SourceTrackingOption = None,
 ) -> None:
     """Compare source and target, file checksums included; exit 1 with a report if they differ."""
-    from modelcatalog.client import CatalogClientError
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.progress import verify_table
     from modelcatalog.migrate.verify import Verifier
 
@@ -360,8 +371,7 @@ def assess(
     ] = None,
 ) -> None:
     """Report what in a source registry will not move cleanly."""
-    from rich.console import Console
-
+    # Deferred: the migration toolkit.
     from modelcatalog.migrate.assess import AssessError, run_assessment
     from modelcatalog.migrate.assess_report import (
         choose_format,

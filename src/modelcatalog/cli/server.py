@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from modelcatalog.config import MAX_URL_LIFETIME, min_url_lifetime
+from modelcatalog.config import (
+    MAX_URL_LIFETIME,
+    ServerSettings,
+    default_public_url,
+    job_settings,
+    min_url_lifetime,
+)
 
 
 def _url_lifetime_in_range(value: int) -> int:
@@ -142,12 +148,12 @@ def server(
 
     On first start it creates the metastore admin. Set MODELCATALOG_ADMIN_TOKEN to choose the admin's token; otherwise one is written to <data-dir>/admin-token (mode 600).
     """  # noqa: E501 -- Rich wraps help text; a line break would show as one.
+    # Deferred: the server application, uvicorn and SQLAlchemy load only for this command.
     import uvicorn
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     from modelcatalog.api.app import prepare, sweep_interrupted_uploads
     from modelcatalog.api.observability import configure_logging
-    from modelcatalog.config import ServerSettings, default_public_url, job_settings
     from modelcatalog.store.database import UnknownSchema, UnreachableDatabase, first_line
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -156,6 +162,7 @@ def server(
 
     try:
         if job_queue == "celery" and broker_url:
+            # Deferred: Celery loads only for servers that send tasks through a broker.
             from modelcatalog.jobs.celery_queue import check_broker_url
 
             check_broker_url(broker_url or "")
@@ -236,6 +243,7 @@ def server(
 
 def _shown_uri(uri: str) -> str:
     """A database URI fit for a message: the password, if any, masked."""
+    # Deferred: SQLAlchemy loads only for the commands that open a database.
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

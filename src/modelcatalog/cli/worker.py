@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from modelcatalog.cli.server import _shown_uri
+from modelcatalog.config import ServerSettings
+from modelcatalog.service.deployments.settings import CELERY, JobSettings
 
 
 def worker(
@@ -75,15 +80,14 @@ def worker(
 
     Start as many workers as you like, on any machine that reaches the broker, the database and the catalog's URL. A worker sends no notifications (the servers do), so it needs no MODELCATALOG_SECRET_KEY. Tasks never see the worker's MODELCATALOG_* variables; each gets a token of its own.
     """  # noqa: E501 -- Rich wraps help text; a line break would show as one.
+    # Deferred: the service layer, SQLAlchemy and Celery load only for this command.
     from modelcatalog.api.observability import configure_logging
-    from modelcatalog.config import ServerSettings
-    from modelcatalog.service.deployments.settings import CELERY, JobSettings
+    from modelcatalog.jobs import celery_queue
     from modelcatalog.wiring import build_context
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
     configure_logging(log_level)
-    from modelcatalog.jobs import celery_queue
 
     try:
         celery_queue.check_broker_url(broker_url)
@@ -133,13 +137,11 @@ def _fail(message: str) -> None:
 
 def _check_database(uri: str) -> None:
     """Fail now, with the reason, if the database is unreachable or holds no catalog."""
-    from pathlib import Path
-
+    # Deferred: SQLAlchemy loads only for the commands that open a database.
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from modelcatalog.cli.server import _shown_uri
     from modelcatalog.store.database import Database
 
     shown = _shown_uri(uri)
@@ -171,6 +173,7 @@ def _check_database(uri: str) -> None:
 
 def _check_broker(app, url: str) -> None:  # type: ignore[no-untyped-def]
     """Fail now if the broker does not answer (Celery would otherwise retry forever)."""
+    # Deferred with Celery, which brings kombu.
     from kombu.utils.url import maybe_sanitize_url
 
     try:

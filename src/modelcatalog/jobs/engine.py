@@ -354,6 +354,7 @@ def task_queue_factory(ctx: ServiceContext) -> Callable[[], TaskQueue] | None:
     """The queue the settings ask for: None for the embedded worker threads."""
     if ctx.jobs.queue != CELERY:
         return None
+    # Deferred: Celery loads only in servers that send tasks through a broker.
     from modelcatalog.jobs.celery_queue import CeleryQueue
 
     return lambda: CeleryQueue(ctx.jobs.broker_url or "")

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from modelcatalog.domain.privileges import permission_map
+from modelcatalog.errors import InvalidParameter
 from modelcatalog.migrate.fields import Fields
 from modelcatalog.migrate.mapping import (
     ALIASABLE_STAGES,
@@ -154,6 +156,7 @@ def _parse(source: str, doc: dict) -> MigrationConfig:
 
 
 def _supplied(section: Fields) -> dict[str, SuppliedSignature]:
+    # Deferred: MLflow loads only for a configuration that supplies signatures.
     from mlflow.models.signature import ModelSignature
 
     found = {}
@@ -210,9 +213,6 @@ def _principals(top: Fields) -> dict[str, str]:
 
 def _permission(item: Fields) -> ConfiguredPermission:
     item.only("model", "principal", "level", "kind")
-    from modelcatalog.domain.privileges import permission_map
-    from modelcatalog.errors import InvalidParameter
-
     level = item.str("level", required=True)
     try:
         permission_map(level)

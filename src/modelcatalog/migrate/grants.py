@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelcatalog.domain.privileges import permission_map
 from modelcatalog.migrate.config import MigrationConfig
 from modelcatalog.migrate.plan_model import Grant, Plan, Principal
 
@@ -34,8 +35,6 @@ def _permissions(plan: Plan, config: MigrationConfig, extras: Any) -> list[tuple
 
 def plan_grants(plan: Plan, config: MigrationConfig, extras: Any) -> None:
     """Fill the plan's grants, principals and approvers."""
-    from modelcatalog.domain.privileges import permission_map
-
     by_source = {m.source: m for m in plan.models}
     model_grants: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
     parents: dict[tuple[str, str, str], set[str]] = {}

@@ -29,7 +29,7 @@ from modelcatalog.migrate.plan_model import (
     VersionPlan,
 )
 from modelcatalog.migrate.signatures import Skip, decide
-from modelcatalog.migrate.source import SourceModel, SourceRegistry, SourceVersion
+from modelcatalog.migrate.source import SourceModel, SourceRegistry, SourceVersion, display_uri
 from modelcatalog.migrate.tag_policy import apply_tag_policy
 
 
@@ -98,7 +98,7 @@ def build_plan(
     model_map = ModelMap(catalog=catalog, schema=schema, models=dict(config.models))
     plan = Plan(
         source_registry=registry.display_uri,
-        source_tracking=_display(registry.tracking_uri),
+        source_tracking=display_uri(registry.tracking_uri),
         target_url=target_url,
         catalog=catalog,
         schema=schema,
@@ -137,12 +137,6 @@ def build_plan(
     plan.webhooks = plan_webhooks(plan, extras)
     plan.notifications = plan_notifications(plan, extras)
     return plan
-
-
-def _display(uri: str) -> str:
-    from modelcatalog.migrate.source import display_uri
-
-    return display_uri(uri)
 
 
 def _model_plan(

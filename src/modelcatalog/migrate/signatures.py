@@ -61,6 +61,7 @@ def infer(
     registry: SourceRegistry, version: SourceVersion, mlmodel: dict[str, Any]
 ) -> tuple[str, str]:
     """Inputs and outputs derived by loading the model and predicting on its saved example."""
+    # Deferred: MLflow loads only when a signature is inferred.
     from mlflow.models import Model, infer_signature
 
     if not mlmodel.get("saved_input_example_info"):
@@ -82,6 +83,7 @@ def infer(
                 "missing from the model's files"
             )
         try:
+            # Deferred, and inside the try: loading a flavour can fail like loading the model.
             import mlflow.pyfunc
 
             prediction = mlflow.pyfunc.load_model(str(folder)).predict(example)

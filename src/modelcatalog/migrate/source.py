@@ -119,6 +119,7 @@ class SourceRegistry:
     """Reads one MLflow model registry (and the tracking server its runs live in)."""
 
     def __init__(self, registry_uri: str, tracking_uri: str | None = None) -> None:
+        # Deferred: MLflow loads only when a registry is read, not when the toolkit is imported.
         from mlflow import MlflowClient
 
         self.registry_uri = absolute_uri(registry_uri)
@@ -244,6 +245,7 @@ class SourceRegistry:
     # Files ---------------------------------------------------------------------------------
 
     def _repository(self, version: SourceVersion) -> Any:
+        # Deferred with MlflowClient above.
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         repo = self._repositories.get(version.artifact_uri)

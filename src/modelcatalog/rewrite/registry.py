@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import libcst as cst
 
 from modelcatalog.migrate.mapping import ModelMap
+from modelcatalog.rewrite import rules
 from modelcatalog.rewrite.finding import Rule
 
 if TYPE_CHECKING:
@@ -119,8 +120,6 @@ def load_rules() -> Mapping[str, Rule]:
     """Import every rule module once, so that each registers its checks."""
     global _loaded
     if not _loaded:
-        from modelcatalog.rewrite import rules
-
         for info in sorted(pkgutil.iter_modules(rules.__path__), key=lambda i: i.name):
             importlib.import_module(f"{rules.__name__}.{info.name}")
         _loaded = True

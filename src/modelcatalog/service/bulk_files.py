@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter
-from modelcatalog.service import audit, files, lookup
+from modelcatalog.service import audit, file_access, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext
 from modelcatalog.service.operations import needed
@@ -39,7 +39,7 @@ def upload_files(
     with ctx.db.read() as session:
         model = lookup.model_row(ctx, session, caller, name, needed())
         row = lookup.version_row(session, model, name.full, number)
-    files.require_status(name.full, number, row.status, write=True)
+    file_access.require_status(name.full, number, row.status, write=True)
     written: list[ManifestEntry] = []
     try:
         _write_members(ctx, model.id, number, body, written)
@@ -66,7 +66,7 @@ def _write_members(
                     for chunk in reader.chunks(member):
                         writer.write(chunk)
             except PathConflict as exc:  # with a file the version held before this archive
-                message = files.path_conflict_message(exc)
+                message = file_access.path_conflict_message(exc)
                 raise TarFormatError(f"member {member.index}: {message}") from None
             result = writer.result
             written.append(ManifestEntry(path, result.size, result.sha256))

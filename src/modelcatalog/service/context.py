@@ -71,12 +71,14 @@ class ServiceContext:
 
 
 def _token_cache() -> TokenCache:
+    # Imported here: the principals module imports this one (for Caller).
     from modelcatalog.service.principals import TokenCache
 
     return TokenCache()
 
 
 def _rights_cache() -> RightsCache:
+    # Imported here: the access module imports this one (for Caller).
     from modelcatalog.service.access import RightsCache
 
     return RightsCache()

@@ -16,6 +16,7 @@ from modelcatalog.service import access, audit, events, lookup, paging, principa
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.files import remove_model_files
 from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import change_tags, tags_of
@@ -255,8 +256,6 @@ def purge_models(ctx: ServiceContext, session: Session, model_ids: list[str]) ->
     forget_grants(ctx, session, model_ids)
 
     def remove_files() -> None:
-        from modelcatalog.service.files import remove_model_files
-
         for model_id in model_ids:
             remove_model_files(ctx, model_id)
 

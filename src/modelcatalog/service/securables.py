@@ -12,6 +12,7 @@ from modelcatalog.service import access, audit, lookup, paging, principals
 from modelcatalog.service.audit import audited
 from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
 from modelcatalog.service.grants import forget_grants
+from modelcatalog.service.models import purge_models
 from modelcatalog.service.operations import needed
 from modelcatalog.service.tags import tags_of
 from modelcatalog.service.views import CatalogView, Page, SchemaView
@@ -140,8 +141,6 @@ def update_catalog(
 @audited("deleteCatalog", "catalog", needs="manage_catalog")
 def delete_catalog(ctx: ServiceContext, caller: Caller, name: object, force: bool = False) -> None:
     """Delete a catalog; with `force`, everything in it too (files included)."""
-    from modelcatalog.service.models import purge_models
-
     clean = rules.name_part(name, "name")
     with ctx.db.write() as session:
         # Locked first, top-down: a schema created in it meanwhile either committed before
@@ -286,8 +285,6 @@ def update_schema(
 def delete_schema(
     ctx: ServiceContext, caller: Caller, full_name: object, force: bool = False
 ) -> None:
-    from modelcatalog.service.models import purge_models
-
     catalog, schema = rules.split_full_name(full_name, "full_name", 2)
     with ctx.db.write() as session:
         _, row = lookup.schema_row(

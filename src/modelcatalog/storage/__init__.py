@@ -61,7 +61,7 @@ def open_store(uri_or_path: str) -> ArtifactStore:
             raise ValueError(f"file URI {uri_or_path!r} names a remote host {parts.netloc!r}")
         return LocalArtifactStore(Path(unquote(parts.path)))
     if parts.scheme == "s3":
-        # Imported here so that a local-only deployment never pays for importing boto3.
+        # Deferred: a local-only deployment never pays for importing boto3.
         from modelcatalog.storage.s3 import S3ArtifactStore
 
         endpoint_url = next((os.environ[v] for v in ENDPOINT_ENV_VARS if os.environ.get(v)), None)

@@ -27,6 +27,7 @@ def read_extras(
     An MLflow server (http/https): its auth app's permissions and MLflow webhooks.
     An MLflow database: MLflow webhooks (permissions live with the server's auth app)."""
     if is_databricks(registry_uri):
+        # Deferred, as the readers below: each loads its source's SDK (databricks-sdk, MLflow).
         from modelcatalog.migrate.extras import databricks
 
         return databricks.read_extras(registry_uri, versions_by_model)

@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection the catalog hands it (see store/database.py)."""
 
 from alembic import context
+from sqlalchemy import create_engine
 
 from modelcatalog.store.tables import Base
 
@@ -9,8 +10,6 @@ connection = config.attributes.get("connection")
 
 if connection is None:
     # Used by `alembic revision --autogenerate` during development.
-    from sqlalchemy import create_engine
-
     url = config.get_main_option("sqlalchemy.url")
     if url is None:
         raise RuntimeError("alembic.ini sets no sqlalchemy.url to generate revisions against")
