@@ -14,7 +14,8 @@ from sqlalchemy import func, select, text
 
 from modelcatalog.errors import Unavailable  # noqa: E402
 from modelcatalog.service import audit, audit_trail  # noqa: E402
-from modelcatalog.service.context import Caller, ServiceContext  # noqa: E402
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext  # noqa: E402
 from modelcatalog.store import tables as t  # noqa: E402
 from modelcatalog.store.database import Database, upgrade_schema  # noqa: E402
 from support.servers import postgres_database

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from modelcatalog.api.requests import checked_address
 from modelcatalog.errors import InvalidParameter, TooManyRequests, Unauthenticated
 from modelcatalog.service import audit, principals
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 
 T = TypeVar("T")
 

@@ -18,7 +18,8 @@ from modelcatalog.api.request_body import with_body
 from modelcatalog.api.requests import fields
 from modelcatalog.errors import NotFound
 from modelcatalog.service import file_access
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.storage.base import ObjectNotFound
 
 router = APIRouter(tags=["files"], route_class=speaking(FILES))

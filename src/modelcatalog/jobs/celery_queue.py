@@ -23,8 +23,9 @@ from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select, update
 
 from modelcatalog.jobs import worker
-from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.results import rowcount
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from modelcatalog.channels import email as mail
 from modelcatalog.channels import webhooks
 from modelcatalog.service import smtp as smtp_settings
-from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.notifications import (
     DELIVERED,
     EMAIL,
@@ -26,6 +26,7 @@ from modelcatalog.service.notifications import (
     WEBHOOK,
     secret_box,
 )
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.results import rowcount
 

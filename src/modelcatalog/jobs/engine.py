@@ -20,10 +20,11 @@ from sqlalchemy import delete, select, update
 from modelcatalog.domain import events as ev
 from modelcatalog.jobs import deliveries, trigger_batches, worker
 from modelcatalog.service import events, notifications
-from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.service.deployments.settings import CELERY
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.results import rowcount
 

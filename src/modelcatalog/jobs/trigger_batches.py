@@ -19,10 +19,11 @@ from modelcatalog.domain import privileges as pv
 from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import CatalogError, InvalidParameter, NotFound
 from modelcatalog.service import notifications
-from modelcatalog.service.context import ServiceContext, now_ms
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.service.events import ModelEvent
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.service.triggers import MIXED
 from modelcatalog.store import tables as t
 from modelcatalog.store.results import rowcount

@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 
 from modelcatalog.service import principals
-from modelcatalog.service.context import ServiceContext, new_id, now_ms
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.definition import TEMPLATE, JobDefinition, Task
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.results import rowcount
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from modelcatalog.domain import privileges as pv
 from modelcatalog.domain.privileges import Privilege, Rule
 from modelcatalog.errors import HiddenFromCaller, PermissionDenied
-from modelcatalog.service.context import Caller
+from modelcatalog.service.caller import Caller
 from modelcatalog.store import tables as t
 
 P = Privilege

@@ -11,8 +11,10 @@ from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, NotFound
 from modelcatalog.service import audit, events, lookup
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.operations import needed
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.service.versions import locate_version, readable, version_views
 from modelcatalog.service.views import VersionView
 from modelcatalog.store import queries

@@ -35,7 +35,8 @@ from modelcatalog.errors import (
     Unavailable,
 )
 from modelcatalog.service import operations
-from modelcatalog.service.context import Caller, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import Database, lost_race
 

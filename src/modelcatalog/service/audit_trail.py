@@ -13,7 +13,8 @@ from modelcatalog.domain.rules import as_int
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import audit, paging
 from modelcatalog.service.audit import GENESIS, HEAD_KEY, audited, record_hash
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.directory import require_admin
 from modelcatalog.service.views import Page
 from modelcatalog.store import tables as t

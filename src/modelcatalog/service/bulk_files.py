@@ -17,7 +17,8 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import audit, file_access, lookup
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.operations import needed
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys

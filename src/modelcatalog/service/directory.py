@@ -19,7 +19,9 @@ from modelcatalog.errors import (
 )
 from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit, take_turns

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from modelcatalog.service.context import now_ms
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
 
 

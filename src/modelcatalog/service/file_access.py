@@ -19,7 +19,8 @@ from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.operations import needed
 from modelcatalog.storage import keys, presign
 from modelcatalog.storage.base import ObjectNotFound, PathConflict, WrittenObject

@@ -10,7 +10,8 @@ import yaml
 from sqlalchemy import select
 
 from modelcatalog.domain.statuses import VersionStatus
-from modelcatalog.service.context import ServiceContext, new_id
+from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.stamps import new_id
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys
 from modelcatalog.storage.base import ObjectNotFound

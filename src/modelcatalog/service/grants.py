@@ -15,7 +15,8 @@ from modelcatalog.domain.privileges import Privilege
 from modelcatalog.errors import HiddenFromCaller, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import access, audit, lookup
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.operations import needed
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t

@@ -11,7 +11,8 @@ from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import HiddenFromCaller, NotFound
 from modelcatalog.service import access
 from modelcatalog.service.access import Decision, Securable
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 

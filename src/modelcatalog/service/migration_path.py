@@ -13,8 +13,10 @@ from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import AlreadyExists, InvalidParameter
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.operations import needed
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.versions import version_views
 from modelcatalog.service.views import VersionView

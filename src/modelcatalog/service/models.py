@@ -14,11 +14,13 @@ from modelcatalog.domain.rules import ModelName
 from modelcatalog.errors import AlreadyExists, Conflict, InvalidParameter
 from modelcatalog.service import access, audit, events, lookup, paging, principals
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.files import remove_model_files
 from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.operations import needed
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.service.tags import change_tags, tags_of
 from modelcatalog.service.views import AliasView, ModelView, Page
 from modelcatalog.store import queries

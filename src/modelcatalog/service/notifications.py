@@ -30,7 +30,9 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import audit, paging, smtp
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.service.views import Page
 from modelcatalog.store import tables as t
 

@@ -6,8 +6,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,7 +16,9 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter, NotFound, PermissionDenied, Unauthenticated
 from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.storage import presign
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import Database
@@ -46,10 +46,6 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 def existing_principal(session: Session, name: object, field: str = "owner") -> str:
     """The name of an existing principal, for fields such as a new owner."""
     if not isinstance(name, str) or not name:
@@ -70,7 +66,7 @@ def ensure_admin(db: Database, admin_token: str | None) -> str | None:
     with db.write() as session:
         admin = session.scalar(select(t.Principal).where(t.Principal.name == ADMIN))
         if admin is None:
-            admin = t.Principal(name=ADMIN, kind="user", is_admin=True, created_at=_now())
+            admin = t.Principal(name=ADMIN, kind="user", is_admin=True, created_at=now_ms())
             session.add(admin)
             session.flush()
         if admin_token:
@@ -83,7 +79,7 @@ def ensure_admin(db: Database, admin_token: str | None) -> str | None:
                         principal_id=admin.id,
                         token_hash=digest,
                         comment="from MODELCATALOG_ADMIN_TOKEN",
-                        created_at=_now(),
+                        created_at=now_ms(),
                     )
                 )
             return None
@@ -99,7 +95,7 @@ def ensure_admin(db: Database, admin_token: str | None) -> str | None:
                 principal_id=admin.id,
                 token_hash=hash_token(token),
                 comment="created at first start",
-                created_at=_now(),
+                created_at=now_ms(),
             )
         )
         return token
@@ -122,46 +118,6 @@ def signing_secret(db: Database) -> bytes:
         except IntegrityError:
             pass  # another replica won the race; read its secret
     raise RuntimeError("could not establish the URL-signing secret")
-
-
-class TokenCache:
-    """Recently verified tokens, so that a busy client is not looked up on every request.
-
-    An entry lives `ttl_seconds` at most and never past its token's expiry; revoking a token
-    through this process drops it at once, and other replicas notice within the TTL."""
-
-    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 10_000) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[Caller, float, int | None, str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> Caller | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        caller, cached_at, expires_at, _ = entry
-        if time.monotonic() - cached_at > self.ttl_seconds or (
-            expires_at is not None and expires_at <= _now()
-        ):
-            self._entries.pop(digest, None)
-            return None
-        return caller
-
-    def put(self, digest: str, caller: Caller, expires_at: int | None, token_id: str) -> None:
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[digest] = (caller, time.monotonic(), expires_at, token_id)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def forget(self, token_id: str) -> None:
-        with self._lock:
-            for digest in [d for d, e in self._entries.items() if e[3] == token_id]:
-                self._entries.pop(digest, None)
 
 
 def cached_caller(ctx: ServiceContext, token: str | None) -> Caller | None:
@@ -193,7 +149,7 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
     row, principal = found
     if row.revoked_at is not None:
         raise Unauthenticated("The token has been revoked.")
-    if row.expires_at is not None and row.expires_at <= _now():
+    if row.expires_at is not None and row.expires_at <= now_ms():
         raise Unauthenticated("The token has expired.")
     caller = Caller(
         name=principal.name,
@@ -242,7 +198,7 @@ def create_token(
     """A new token for the caller (or, for an admin, for `principal`); the secret is returned
     once and never stored."""
     comment = rules.comment(comment)
-    created_at = _now()
+    created_at = now_ms()
     expires_at = None
     if isinstance(lifetime_seconds, float) and lifetime_seconds.is_integer():
         lifetime_seconds = int(lifetime_seconds)  # JSON does not tell 60.0 from 60
@@ -300,6 +256,6 @@ def revoke_token(ctx: ServiceContext, caller: Caller, token_id: str) -> None:
         if row is None or (row.principal_id != caller.principal_id and not caller.is_admin):
             raise NotFound(f"Token '{token_id}' does not exist.")
         if row.revoked_at is None:
-            row.revoked_at = _now()
+            row.revoked_at = now_ms()
         audit.record_in(session)
     ctx.tokens.forget(token_id)

@@ -10,10 +10,12 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import AlreadyExists, FailedPrecondition
 from modelcatalog.service import access, audit, lookup, paging, principals
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.grants import forget_grants
 from modelcatalog.service.models import purge_models
 from modelcatalog.service.operations import needed
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.service.tags import tags_of
 from modelcatalog.service.views import CatalogView, Page, SchemaView
 from modelcatalog.store import queries

@@ -11,9 +11,11 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter, NotFound
 from modelcatalog.service import audit, lookup
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import approvals
 from modelcatalog.service.operations import needed
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 

@@ -28,10 +28,12 @@ from modelcatalog.errors import (
 )
 from modelcatalog.service import access, audit, lookup, notifications
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.deployments.definition import JobDefinition
 from modelcatalog.service.operations import needed
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 

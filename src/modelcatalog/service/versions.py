@@ -16,9 +16,11 @@ from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
 from modelcatalog.service import access, audit, events, files, lookup, paging
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.operations import needed
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
 from modelcatalog.store import queries

@@ -18,10 +18,12 @@ from modelcatalog.domain import rules
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import access, audit, events, lookup, principals
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.definition import JobDefinition, Task
 from modelcatalog.service.operations import needed, needed_by
+from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from modelcatalog.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import audit, notifications
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext, new_id, now_ms
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import definition as spec
 from modelcatalog.service.deployments import runs
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.store import tables as t
 
 # Connection states of a model's deployment job (DeploymentJobConnection.State).

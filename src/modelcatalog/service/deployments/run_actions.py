@@ -16,7 +16,8 @@ from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, HiddenFromCaller, InvalidParameter, NotFound
 from modelcatalog.service import audit, lookup, paging
 from modelcatalog.service.audit import audited
-from modelcatalog.service.context import Caller, ServiceContext
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.approvals import model_name_of

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from modelcatalog.domain import events as ev
 from modelcatalog.service import events
-from modelcatalog.service.context import ServiceContext, new_id, now_ms
+from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments.definition import JobDefinition, Task
+from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.store import tables as t
 
 # Run states, as the Unity Catalog protos name them (plus CANCELLED, shown as FAILED there).
