@@ -49,13 +49,12 @@ def measure(pytest_args: list[str]) -> dict:
         summary = tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else ""
         coverage = [sys.executable, "-m", "coverage"]
         subprocess.run([*coverage, "combine", "-q"], cwd=ROOT, env=env, check=True)
-        report = subprocess.run(
+        subprocess.run(
             [*coverage, "json", "-q", "-o", str(Path(folder) / "coverage.json")],
             cwd=ROOT,
             env=env,
             check=True,
         )
-        del report
         data = json.loads((Path(folder) / "coverage.json").read_text())
     totals = data["totals"]
     files = {
