@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.migrate.hook_definitions import hook_differences
 from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
 from modelcatalog.migrate.shard import Shard
 from modelcatalog.migrate.signatures import signed_mlmodel
 from modelcatalog.migrate.source import CHUNK_SIZE, SourceRegistry, SourceVersion
 from modelcatalog.migrate.targets.protocol import Target, tag_dict
-from modelcatalog.migrate.version_copy import READY
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,8 @@ class Verifier:
             return
         self.report.versions += 1
         found = self.target.get_version(model.target, number) or listed
-        if found.get("status") != READY:
-            self._differ(model.target, number, "status", READY, found.get("status"))
+        if found.get("status") != VersionStatus.READY:
+            self._differ(model.target, number, "status", VersionStatus.READY, found.get("status"))
             return
         if (found.get("comment") or "") != version.comment:
             self._differ(model.target, number, "description", version.comment, found.get("comment"))

@@ -30,8 +30,6 @@ from modelcatalog.migrate.signatures import signed_mlmodel
 from modelcatalog.migrate.source import CHUNK_SIZE, SourceFile, SourceRegistry, SourceVersion
 from modelcatalog.migrate.targets.protocol import BulkUpload, Target, Uploaded
 
-READY = VersionStatus.READY
-PENDING = VersionStatus.PENDING_REGISTRATION
 BULK_VERSION_BYTES = 16 << 20
 """A version whose missing files add up to at most this goes in one request (when the target
 offers it); bigger ones go file by file, each streamed on its own."""
@@ -71,10 +69,10 @@ class VersionCopier:
                 f"version {version.version} exists on the target with another origin ({exc.detail})"
             ) from exc
         status = answer.get("status")
-        if status == READY:
+        if status == VersionStatus.READY:
             self.log.event("version_present", model=model.target, version=version.version)
             return "present"
-        if status != PENDING:
+        if status != VersionStatus.PENDING_REGISTRATION:
             raise RuntimeError(f"the target version is {status}: {answer.get('status_message')}")
         resumed = int(answer.get("created_at") or 0) < self.run_started_ms
         self.log.event(
@@ -84,7 +82,7 @@ class VersionCopier:
         finalized = bulk.version if bulk else None
         if finalized is None:
             finalized = self.target.finalize(model.target, version.version)
-        if finalized.get("status") != READY:
+        if finalized.get("status") != VersionStatus.READY:
             raise RuntimeError(
                 f"finalize left it {finalized.get('status')}: {finalized.get('status_message')}"
             )
