@@ -30,6 +30,17 @@ def min_url_lifetime() -> int:
     return int(os.environ.get(TEST_MIN_URL_LIFETIME_VARIABLE) or MIN_URL_LIFETIME)
 
 
+def check_url_lifetime(seconds: int) -> int:
+    """`seconds` if it is an accepted presigned URL lifetime; otherwise ValueError saying why."""
+    low = min_url_lifetime()
+    if not low <= seconds <= MAX_URL_LIFETIME:
+        raise ValueError(
+            f"the presigned URL lifetime is {seconds} seconds; it must be between "
+            f"{low} and {MAX_URL_LIFETIME}"
+        )
+    return seconds
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Where the catalog keeps its metadata and its files."""
@@ -62,12 +73,7 @@ class ServerSettings:
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
         uri = database_uri or f"sqlite:///{folder / 'catalog.db'}"
         root = storage_root or str(folder / "artifacts")
-        lifetime = url_lifetime_seconds or cls.url_lifetime_seconds
-        if not min_url_lifetime() <= lifetime <= MAX_URL_LIFETIME:
-            raise ValueError(
-                f"the presigned URL lifetime is {lifetime} seconds; it must be between "
-                f"{min_url_lifetime()} and {MAX_URL_LIFETIME}"
-            )
+        lifetime = check_url_lifetime(url_lifetime_seconds or cls.url_lifetime_seconds)
         body_limit = max_request_bytes or cls.max_request_bytes
         if body_limit < MIN_MAX_REQUEST_BYTES:
             raise ValueError(

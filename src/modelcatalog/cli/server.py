@@ -9,21 +9,20 @@ from typing import Annotated
 import typer
 
 from modelcatalog.config import (
-    MAX_URL_LIFETIME,
     ServerSettings,
+    check_url_lifetime,
     default_public_url,
     job_settings,
-    min_url_lifetime,
 )
 
 
 def _url_lifetime_in_range(value: int) -> int:
-    """Refuse a presigned URL lifetime out of range, as Typer's own `min`/`max` would; the
-    minimum is read when the server starts, since test servers may lower it."""
-    low = min_url_lifetime()
-    if not low <= value <= MAX_URL_LIFETIME:
-        raise typer.BadParameter(f"{value} is not in the range {low}<=x<={MAX_URL_LIFETIME}.")
-    return value
+    """Refuse a presigned URL lifetime out of range, naming the option (the rule is
+    `config.check_url_lifetime`; test servers may lower its minimum)."""
+    try:
+        return check_url_lifetime(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def server(
