@@ -25,35 +25,6 @@ def backends_of(test: pytest.Item) -> list[str]:
     return ["sqlite"]
 
 
-#: Test files that take minutes, started first: with `--dist loadfile` each file runs whole on
-#: one worker, and a long file handed out last keeps the run going while the other worker idles.
-LONG_FILES = (
-    "e2e/test_openapi_fuzz.py",
-    "migrate/test_hooks_to_triggers.py",
-    "migrate/test_uc_target.py",
-    "migrate/test_migrate_e2e.py",
-    "e2e/test_modelcatalog_scheme.py",
-    "migrate/test_databricks_extras.py",
-    "migrate/test_extras_mlflow_auth.py",
-    "migrate/test_resume.py",
-    "jobs/test_scale_out.py",
-    "storage/test_storage_contract.py",
-)
-
-
-def _long_first(item: pytest.Item) -> int:
-    path = item.path.as_posix()
-    for rank, name in enumerate(LONG_FILES):
-        if path.endswith("tests/" + name):
-            return rank
-    return len(LONG_FILES)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Hand out the long files first (`LONG_FILES`); every other file keeps its order."""
-    items.sort(key=_long_first)
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that needs a database once per backend it is meant for (`backends_of`)."""
     if "backend" in metafunc.fixturenames:
