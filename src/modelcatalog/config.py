@@ -154,7 +154,7 @@ def job_settings(env: Mapping[str, str], **given: Any) -> JobSettings:
         "broker_url": lambda: env.get("MODELCATALOG_BROKER_URL", "").strip() or None,
         "lease_seconds": lambda: _number(env, "MODELCATALOG_JOB_LEASE_SECONDS", float),
         "poll_seconds": lambda: _number(env, "MODELCATALOG_JOB_POLL_SECONDS", float),
-        "public_url": lambda: env.get("MODELCATALOG_PUBLIC_URL", "").strip() or _default_url(env),
+        "public_url": lambda: env.get("MODELCATALOG_PUBLIC_URL", "").strip() or None,
         "allow_http_webhooks": lambda: _flag(env.get("MODELCATALOG_ALLOW_HTTP_WEBHOOKS")),
         "allow_private_webhooks": lambda: _flag(env.get("MODELCATALOG_ALLOW_PRIVATE_WEBHOOKS")),
         "delivery_attempts": lambda: _number(env, "MODELCATALOG_DELIVERY_ATTEMPTS", int),
@@ -163,6 +163,7 @@ def job_settings(env: Mapping[str, str], **given: Any) -> JobSettings:
         ),
     }
     values = {name: given[name] if name in given else value() for name, value in read.items()}
+    # Unset (or given as None): where tasks reach this machine's server.
     values["public_url"] = (values["public_url"] or _default_url(env)).rstrip("/")
     return JobSettings(**{name: value for name, value in values.items() if value is not None})
 
