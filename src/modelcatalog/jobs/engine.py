@@ -138,13 +138,10 @@ class JobEngine:
 
     def stop(self) -> None:
         self._stopped.set()
-        self.wake()
+        self._wakeup.wake()  # out of their waits, to see that they are stopped
         for thread in self._threads:
             thread.join(timeout=10)
         self.queue.close()
-
-    def wake(self) -> None:
-        self._wakeup.wake()
 
     def _loop(self, step: Callable[[], bool], woken: threading.Event) -> None:
         while not self._stopped.is_set():
