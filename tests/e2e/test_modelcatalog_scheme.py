@@ -21,7 +21,13 @@ from sklearn.linear_model import LogisticRegression
 
 from modelcatalog.client import AlreadyExists, CatalogClient
 from modelcatalog.client.http import UC_API
-from support.models import all_model_names, logged_model_dir, sha256_of_tree
+from support.mlflow_stores import mlflow_database
+from support.models import (
+    STATED_REQUIREMENTS,
+    all_model_names,
+    logged_model_dir,
+    sha256_of_tree,
+)
 
 
 @pytest.fixture
@@ -45,7 +51,7 @@ def mlflow_env(
                 client.post(path, body)
             except AlreadyExists:
                 pass
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_tracking_uri(mlflow_database(tmp_path / "mlflow.db"))
     # An experiment of this test's own, made active: an earlier test in the same process may have
     # left MLflow's active experiment pointing into another tracking store.
     experiment_id = mlflow.create_experiment(
@@ -79,6 +85,7 @@ def _log_churn(
             name="model",
             signature=infer_signature(features, model.predict(features)) if signature else None,
             registered_model_name=name,
+            pip_requirements=STATED_REQUIREMENTS,
         )
     return model, info
 
@@ -191,7 +198,10 @@ def test_register_model_from_run_uri(
     model = LogisticRegression().fit(features, labels)
     with mlflow.start_run() as run:
         mlflow.sklearn.log_model(
-            model, name="model", signature=infer_signature(features, model.predict(features))
+            model,
+            name="model",
+            signature=infer_signature(features, model.predict(features)),
+            pip_requirements=STATED_REQUIREMENTS,
         )
     name = _unique("registered")
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
@@ -207,7 +217,10 @@ def test_registering_a_local_run_twice_leaves_the_runs_files_as_they_were(
     model = LogisticRegression().fit(features, labels)
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(
-            model, name="model", signature=infer_signature(features, model.predict(features))
+            model,
+            name="model",
+            signature=infer_signature(features, model.predict(features)),
+            pip_requirements=STATED_REQUIREMENTS,
         )
     files = logged_model_dir(info)
     before = sha256_of_tree(files)

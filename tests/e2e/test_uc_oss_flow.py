@@ -24,6 +24,7 @@ from mlflow.tracking._model_registry.utils import _get_store
 from support.http import error_of, ok, unique
 from support.models import (
     SIGNED_MLMODEL,
+    STATED_REQUIREMENTS,
     TinyModel,
     all_model_names,
     log_tiny_model,
@@ -157,7 +158,12 @@ def test_a_failed_versions_files_leave_its_location_and_a_load_says_why(
     # file: location, and the server's own check at finalize fails the version.
     with pytest.raises(MlflowException, match="signature"):
         with mlflow.start_run():
-            mlflow.sklearn.log_model(tiny_model.model, name="model", registered_model_name=name)
+            mlflow.sklearn.log_model(
+                tiny_model.model,
+                name="model",
+                registered_model_name=name,
+                pip_requirements=STATED_REQUIREMENTS,
+            )
     version = ok(api.get(f"{UC_2_1}/models/{name}/versions/1"))
     assert version["status"] == "FAILED_REGISTRATION"
     assert version["storage_location"] == ""

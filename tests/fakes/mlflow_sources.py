@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.mlflow_stores import mlflow_database
+from support.models import STATED_REQUIREMENTS
 from support.servers import free_port, stopped_at_exit, wait_until_answering
 
 ADMIN = "admin"
@@ -53,7 +55,7 @@ def run_mlflow_server(folder: Path, *, basic_auth: bool = False) -> Iterator[Mlf
     `ADMIN` / `ADMIN_PASSWORD`."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    backend = f"sqlite:///{folder / 'mlflow.db'}"
+    backend = mlflow_database(folder / "mlflow.db")
     artifacts = folder / "artifacts"
     env = dict(os.environ)
     command = [
@@ -126,5 +128,7 @@ def log_tiny_model(tracking_uri: str, signature: str) -> LoggedModel:
     # By name, never by a remembered id: each test module logs into its own registry.
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(model, name="model", signature=chosen)
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=chosen, pip_requirements=STATED_REQUIREMENTS
+        )
     return LoggedModel(run.info.run_id, info.model_uri, info.model_id)

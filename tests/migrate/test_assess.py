@@ -17,6 +17,7 @@ from modelcatalog.cli.migrate import app as migrate_app
 from modelcatalog.migrate.assess import AssessError, Finding, check_source_uri, run_assessment
 from modelcatalog.migrate.assess_report import render_html, render_json, report_data
 from support.cli import run_cli
+from support.mlflow_stores import mlflow_database
 
 WEBHOOK_SECRET = "whsec-do-not-leak-4711"
 QUERY_TOKEN = "querytoken-do-not-leak-0815"
@@ -27,7 +28,7 @@ NON_ASCII = "Détection de fraude — 不正検出 ✓"
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A registry with every situation assess reports, built through MLflow's client."""
     folder = tmp_path_factory.mktemp("assess-source")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = mlflow_database(folder / "mlflow.db")
     saved = {k: os.environ.get(k) for k in ("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS",)}
     # MLflow resolves webhook hosts at creation; the test machine has no DNS.
     os.environ["MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"] = "true"

@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from fakes.mlflow_sources import EXPERIMENT, log_tiny_model
 from modelcatalog.migrate.runlog import read_events
 from support.migrate import migrate
+from support.mlflow_stores import mlflow_database
 from support.receivers import ReceivedRequest, WebhookReceiver, mlflow_signature_valid
 from support.servers import RunningServer, free_port, run_server
 
@@ -62,7 +63,7 @@ def source(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver) 
     """An MLflow registry with one model and three webhooks made through MlflowClient: one to
     the local receiver, one the catalog will refuse, one on tag events only."""
     folder = tmp_path_factory.mktemp("hooks-source")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = mlflow_database(folder / "mlflow.db")
     # MLflow checks webhook URLs at creation: allow the local http receiver and skip DNS.
     names = ("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES")
     saved = {k: os.environ.get(k) for k in names}

@@ -26,6 +26,7 @@ from support.migrate import (
     migrate,
     write_migration_config,
 )
+from support.mlflow_stores import mlflow_database
 
 UC = "/api/2.1/unity-catalog"
 
@@ -186,7 +187,7 @@ def stock_mlflow(
     """Stock MLflow with the catalog as its registry (`modelcatalog://`), as a user has it."""
     for key in ("MODELCATALOG_TOKEN", "MODELCATALOG_CONFIG_DIR"):
         monkeypatch.setenv(key, migrated.env[key])
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/tracking.db")
+    mlflow.set_tracking_uri(mlflow_database(tmp_path / "tracking.db"))
     mlflow.set_registry_uri(f"modelcatalog://{urlsplit(migrated.server.url).netloc}")
     try:
         yield

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from fakes.mlflow_sources import EXPERIMENT, log_tiny_model
 from modelcatalog.migrate.assess import run_assessment
 from support.migrate import migrate
+from support.mlflow_stores import mlflow_database
 
 UC = "/api/2.1/unity-catalog"
 MODEL_DESCRIPTION = "Scores risk.\x00 Owned by\x07 the risk team.\n\nSecond paragraph."
@@ -25,7 +26,7 @@ VERSION_DESCRIPTION = "Trained on May data\x1b[1m (bold)\x1b[0m."
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("noisy-source")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = mlflow_database(folder / "mlflow.db")
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     try:

@@ -26,6 +26,7 @@ from modelcatalog.migrate.plan_model import target_url_problem
 from modelcatalog.migrate.runlog import read_events
 from modelcatalog.migrate.targets.unity_catalog import ORIGIN_TAGS, DatabricksUcTarget
 from support.migrate import LONG_DESCRIPTION, SourceFixture, migrate, write_migration_config
+from support.mlflow_stores import mlflow_database
 
 
 @dataclass
@@ -120,7 +121,7 @@ def databricks_uc(
         monkeypatch.setenv(key, uc.env[key])
     for key in ("MLFLOW_ENABLE_UC_NATIVE_MODEL_REGISTRY", "DATABRICKS_CONFIG_PROFILE"):
         monkeypatch.delenv(key, raising=False)
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/tracking.db")
+    mlflow.set_tracking_uri(mlflow_database(tmp_path / "tracking.db"))
     mlflow.set_registry_uri("databricks-uc")
     try:
         yield MlflowClient()

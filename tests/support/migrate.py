@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,9 @@ from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 from sklearn.linear_model import LogisticRegression
 
-from support.cli import run_cli_process
+from support.cli import run_cli
+from support.mlflow_stores import mlflow_database
+from support.models import STATED_REQUIREMENTS
 
 LONG_DESCRIPTION = ("Modèle de détection de fraude — 日本語の説明 — ñandú. " * 400).strip()
 BAD_TAG_KEYS = ("mlflow.note", "team-owner", "x/y:z", "a b")
@@ -67,8 +71,7 @@ def _log(
             signature=sig,
             input_example=features[:3] if example else None,
             registered_model_name=name,
-            # Stated requirements spare MLflow its slow inference of the environment.
-            pip_requirements=["scikit-learn"],
+            pip_requirements=STATED_REQUIREMENTS,
         )
     folder = Path(mlflow.get_logged_model(info.model_id).artifact_location.removeprefix("file://"))
     if signature == "none":
@@ -88,7 +91,7 @@ def build_source(root: Path, *, big_bytes: int = 0) -> SourceFixture:
     """The registry the migration tests move: every stage, gaps, bad tags, >50 tags, unsigned
     and inputs-only versions, long non-ASCII descriptions."""
     root.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{root}/mlflow.db"
+    uri = mlflow_database(root / "mlflow.db")
     source = SourceFixture(root, uri, np.random.default_rng(99).normal(size=(8, 3)))
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
@@ -133,14 +136,30 @@ def build_source(root: Path, *, big_bytes: int = 0) -> SourceFixture:
     return source
 
 
+@contextmanager
+def _mlflow_uris_unset() -> Iterator[None]:
+    """MLflow's tracking and registry URIs unset for the block, as a new process has them (its
+    environment then decides), and put back afterwards. The fixtures here set them while they
+    build source registries and reset them to "", which MLflow reads as the ./mlruns file
+    store: a command must inherit neither. MLflow has no public way to unset them."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    saved = tracking._tracking_uri, registry._registry_uri
+    tracking._tracking_uri = registry._registry_uri = None
+    try:
+        yield
+    finally:
+        tracking._tracking_uri, registry._registry_uri = saved
+
+
 def migrate(
     *args: str, env: dict[str, str], cwd: Path, check: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
-    """Run `modelcatalog migrate ...` as a child process; check its exit code.
-
-    A process of its own: MLflow keeps its tracking and registry URIs in process globals, which
-    the test process sets for its source registries."""
-    result = run_cli_process("migrate", *args, env=env, cwd=cwd, timeout=600)
+    """Run `modelcatalog migrate ...` in this process (`support.cli.run_cli`); check its exit
+    code. The tests that kill a run start it as a process of its own instead."""
+    with _mlflow_uris_unset():
+        result = run_cli("migrate", *args, env=env, cwd=cwd)
     if check is not None:
         assert result.returncode == check, (
             f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"

@@ -16,6 +16,14 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
+from support.mlflow_stores import mlflow_database
+
+#: The tiny models' requirements, stated when they are logged: without them MLflow infers them by
+#: loading the model again in a child process, seconds per log that no test here is about (the
+#: logged files are the same kinds either way). Tests about a data scientist's script as written
+#: leave them out.
+STATED_REQUIREMENTS = ["scikit-learn"]
+
 SIGNED_MLMODEL = """\
 artifact_path: model
 flavors:
@@ -61,7 +69,7 @@ def mlflow_registry(
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-    mlflow.set_tracking_uri(f"sqlite:///{tracking_dir}/mlflow.db")
+    mlflow.set_tracking_uri(mlflow_database(tracking_dir / "mlflow.db"))
     # Run artifacts stay in the test's folder, not in ./mlruns of the working directory.
     experiment_id = mlflow.create_experiment(
         "e2e", artifact_location=(tracking_dir / "artifacts").as_uri()
@@ -87,6 +95,7 @@ def log_tiny_model(tiny: TinyModel, registered_name: str | None = None) -> Any:
             name="model",
             signature=tiny.signature(),
             registered_model_name=registered_name,
+            pip_requirements=STATED_REQUIREMENTS,
         )
 
 

@@ -241,8 +241,13 @@ class LocalArtifactStore:
 
     def has_folder(self, prefix: str) -> bool:
         """Whether ``prefix`` is a folder here (an empty one too; a symlink is none)."""
-        path = self.root / confine_prefix(prefix)
-        return path.is_dir() and not path.is_symlink()
+        # One lstat, of the name without its trailing "/" (with it, a symlink would be
+        # followed): this runs on every read of a version (see `files.settle_for_reading`).
+        try:
+            info = os.lstat(os.path.join(self.root, confine_prefix(prefix)[:-1]))
+        except OSError:
+            return False
+        return stat_module.S_ISDIR(info.st_mode)
 
     def local_path(self, key: str) -> Path | None:
         """The object's file; raises ObjectNotFound when there is none."""
