@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from support.cli import run_cli
+from support.mlflow_stores import mlflow_database
+from support.models import STATED_REQUIREMENTS
 from support.versions import create_model, ready_version
 
 
@@ -71,7 +73,7 @@ def registered_version(cli: Cli, schema: str, server: Any, tmp_path: Path) -> st
         "import mlflow, numpy as np\n"
         "from mlflow.models import infer_signature\n"
         "from sklearn.linear_model import LogisticRegression\n"
-        f"mlflow.set_tracking_uri('sqlite:///{tmp_path}/mlflow.db')\n"
+        f"mlflow.set_tracking_uri('{mlflow_database(tmp_path / 'mlflow.db')}')\n"
         f"mlflow.set_registry_uri('modelcatalog://{netloc}')\n"
         "x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])\n"
         "y = np.array([1, 0, 1, 0])\n"
@@ -79,6 +81,7 @@ def registered_version(cli: Cli, schema: str, server: Any, tmp_path: Path) -> st
         "with mlflow.start_run():\n"
         "    mlflow.sklearn.log_model(\n"
         "        m, name='model', signature=infer_signature(x, m.predict(x)),\n"
+        f"        pip_requirements={STATED_REQUIREMENTS!r},\n"
         f"        registered_model_name='{name}')\n"
     )
     result = subprocess.run(

@@ -57,7 +57,9 @@ def run_mlflow_server(folder: Path, *, basic_auth: bool = False) -> Iterator[Mlf
     port = free_port()
     backend = mlflow_database(folder / "mlflow.db")
     artifacts = folder / "artifacts"
-    env = dict(os.environ)
+    # Without MLflow's job runner: a process of its own (huey) for MLflow's own background jobs,
+    # which a registry being migrated never runs.
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     command = [
         sys.executable, "-m", "mlflow", "server",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",

@@ -20,8 +20,7 @@ from support.mlflow_stores import mlflow_database
 
 #: The tiny models' requirements, stated when they are logged: without them MLflow infers them by
 #: loading the model again in a child process, seconds per log that no test here is about (the
-#: logged files are the same kinds either way). Tests about a data scientist's script as written
-#: leave them out.
+#: logged files are the same kinds either way, and the catalog reads none of them).
 STATED_REQUIREMENTS = ["scikit-learn"]
 
 SIGNED_MLMODEL = """\
