@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelcatalog.migrate.mapping import DEFAULT_CATALOG, DEFAULT_SCHEMA, MappingError, ModelMap
-from modelcatalog.rewrite.engine import Mode, run
 from modelcatalog.rewrite.finding import FileResult
-from modelcatalog.rewrite.registry import load_rules
 from modelcatalog.rewrite.report import OutputFormat, render_json, render_sarif, render_text
+
+if TYPE_CHECKING:
+    from modelcatalog.rewrite.engine import Mode
+
+# The rewrite engine and its rules (libcst, about half of the CLI's start-up time) are imported
+# in the commands that use them, so that every other `modelcatalog` command starts without them.
 
 app = typer.Typer(
     help=(
@@ -90,6 +94,8 @@ def _print(results: list[FileResult], mode: Mode, output: OutputFormat) -> None:
     if output is OutputFormat.JSON:
         typer.echo(render_json(results, mode), nl=False)
     elif output is OutputFormat.SARIF:
+        from modelcatalog.rewrite.registry import load_rules
+
         typer.echo(render_sarif(results, load_rules()), nl=False)
     else:
         typer.echo(render_text(results, mode), nl=False)
@@ -116,6 +122,8 @@ def lint(
     jobs: JobsOpt = None,
 ) -> None:
     """Report what still uses registry stages."""
+    from modelcatalog.rewrite.engine import run
+
     model_map = _model_map(plan, map_file)
     results = run(paths, "lint", model_map, jobs)
     _print(results, "lint", output)
@@ -145,6 +153,8 @@ def fix(
     jobs: JobsOpt = None,
 ) -> None:
     """Fix what can be fixed safely and report the rest."""
+    from modelcatalog.rewrite.engine import run
+
     model_map = _model_map(plan, map_file)
     mode: Mode = "diff" if diff else "fix"
     results = run(paths, mode, model_map, jobs)
@@ -159,5 +169,7 @@ def fix(
 @app.command("rules")
 def list_rules() -> None:
     """List every finding code with its severity and what it means."""
+    from modelcatalog.rewrite.registry import load_rules
+
     for code, rule in sorted(load_rules().items()):
         typer.echo(f"{code}  {rule.severity:<7}  {rule.name}: {rule.summary}")

@@ -147,6 +147,9 @@ def server(
 
     On first start it creates the metastore admin. Set MODELCATALOG_ADMIN_TOKEN to choose the admin's token; otherwise one is written to <data-dir>/admin-token (mode 600).
     """  # noqa: E501 -- Rich wraps help text; a line break would show as one.
+    # Refused before the application loads, which takes seconds.
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
     # Deferred: the server application, uvicorn and SQLAlchemy load only for this command.
     import uvicorn
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -155,8 +158,6 @@ def server(
     from modelcatalog.api.observability import configure_logging
     from modelcatalog.store.database import UnknownSchema, UnreachableDatabase, first_line
 
-    if log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
     configure_logging(log_level)
 
     try:
