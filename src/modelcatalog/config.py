@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelcatalog.service.deployments.settings import EMBEDDED, JobSettings
+from modelcatalog.service.session_lifetimes import SessionLifetimes
 
 DEFAULT_DATA_DIR = "modelcatalog-data"
 MIN_URL_LIFETIME = 10
@@ -56,6 +57,10 @@ class ServerSettings:
     auth_failures_per_minute: int = DEFAULT_AUTH_FAILURES_PER_MINUTE
     #: How deployment jobs, triggers and notifications run.
     jobs: JobSettings = field(default_factory=JobSettings)
+    #: How long a web UI session lives unused and at most.
+    sessions: SessionLifetimes = field(default_factory=SessionLifetimes)
+    #: The MLflow tracking UI that version pages link runs into (none: runs are not linked).
+    tracking_ui_url: str | None = None
 
     @classmethod
     def resolve(
@@ -68,6 +73,8 @@ class ServerSettings:
         max_request_bytes: int | None = None,
         auth_failures_per_minute: int | None = None,
         jobs: JobSettings | None = None,
+        sessions: SessionLifetimes | None = None,
+        tracking_ui_url: str | None = None,
     ) -> ServerSettings:
         """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -97,6 +104,8 @@ class ServerSettings:
             max_request_bytes=body_limit,
             auth_failures_per_minute=failures,
             jobs=jobs or JobSettings(),
+            sessions=sessions or SessionLifetimes(),
+            tracking_ui_url=check_tracking_ui_url(tracking_ui_url),
         )
 
     @classmethod
@@ -110,6 +119,8 @@ class ServerSettings:
             max_request_bytes=_number(env, "MODELCATALOG_MAX_REQUEST_BYTES", int),
             auth_failures_per_minute=_number(env, "MODELCATALOG_AUTH_FAILURES_PER_MINUTE", int),
             jobs=job_settings(env),
+            sessions=session_lifetimes(env),
+            tracking_ui_url=env.get("MODELCATALOG_TRACKING_UI_URL", "").strip() or None,
         )
 
     def to_environment(self) -> dict[str, str]:
@@ -134,6 +145,10 @@ class ServerSettings:
         }
         if jobs.broker_url:
             variables["MODELCATALOG_BROKER_URL"] = jobs.broker_url
+        variables["MODELCATALOG_SESSION_IDLE_SECONDS"] = str(self.sessions.idle_seconds)
+        variables["MODELCATALOG_SESSION_MAX_SECONDS"] = str(self.sessions.max_seconds)
+        if self.tracking_ui_url:
+            variables["MODELCATALOG_TRACKING_UI_URL"] = self.tracking_ui_url
         return variables
 
     @property
@@ -144,6 +159,28 @@ class ServerSettings:
     def secret_key_file(self) -> Path:
         """The key that encrypts stored secrets, unless MODELCATALOG_SECRET_KEY gives one."""
         return self.data_dir / "secret-key"
+
+
+def session_lifetimes(env: Mapping[str, str], **given: int | None) -> SessionLifetimes:
+    """Web UI session lifetimes from the MODELCATALOG_* variables; `given` ones (flags) win."""
+    values = {
+        "idle_seconds": given.get("idle_seconds")
+        or _number(env, "MODELCATALOG_SESSION_IDLE_SECONDS", int),
+        "max_seconds": given.get("max_seconds")
+        or _number(env, "MODELCATALOG_SESSION_MAX_SECONDS", int),
+    }
+    return SessionLifetimes(**{name: value for name, value in values.items() if value is not None})
+
+
+def check_tracking_ui_url(url: str | None) -> str | None:
+    """`url` without a trailing slash if it is an http(s) address; otherwise ValueError."""
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")) or any(c in url for c in " \"<>'"):
+        raise ValueError(
+            f"the MLflow tracking UI URL is {url!r}; it must be an http:// or https:// address"
+        )
+    return url.rstrip("/")
 
 
 def job_settings(env: Mapping[str, str], **given: Any) -> JobSettings:

@@ -25,6 +25,7 @@ def build_context(settings: ServerSettings, *, waker: Waker | None = None) -> Se
         audit=AuditLog(db),
         url_lifetime_seconds=settings.url_lifetime_seconds,
         jobs=settings.jobs,
+        sessions=settings.sessions,
         secrets=SecretBox(lambda: load_key(settings.secret_key_file)),
         waker=waker or NoEngine(),
     )

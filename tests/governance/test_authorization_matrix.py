@@ -144,6 +144,7 @@ NEEDS: dict[str, Need | None] = {
     "listModelVersions": _model("EXECUTE"),
     "getModelVersionByAlias": _model("EXECUTE"),
     "getModelVersionManifest": _model("EXECUTE"),
+    "getModelVersionSignature": _model("EXECUTE"),
     "generateTemporaryModelVersionCredentials": _model("EXECUTE"),
     "createDownloadUrl": _model("EXECUTE"),
     "listDirectory": _model("EXECUTE"),
@@ -211,6 +212,12 @@ NEEDS: dict[str, Need | None] = {
     "revokeToken": OUTSIDE,
     "queryAuditLog": OUTSIDE,
     "verifyAuditLog": OUTSIDE,
+    # The web UI: its search and inbox list only what the caller may see or decide; signing in
+    # and out acts on the caller's own session.
+    "searchCatalog": OUTSIDE,
+    "listApprovalTasks": OUTSIDE,
+    "signIn": OUTSIDE,
+    "signOut": OUTSIDE,
 }
 # Branches of an operation that need something else than the operation as a whole.
 BRANCH_NEEDS: dict[tuple[str, str], Need] = {
@@ -740,6 +747,11 @@ CASES = [
         "native manifest",
         "getModelVersionManifest",
         lambda c, w, k: c.get(f"{NATIVE}/models/{w.model}/versions/1/manifest"),
+    ),
+    Case(
+        "native signature",
+        "getModelVersionSignature",
+        lambda c, w, k: c.get(f"{NATIVE}/models/{w.model}/versions/1/signature"),
     ),
     Case(
         "native migration import",

@@ -41,6 +41,7 @@ from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.secrets import load_key
 from modelcatalog.storage import open_store
 from modelcatalog.store.database import Database, check_reachable, startup_lock, upgrade_schema
+from modelcatalog.web import install as install_web_ui
 from modelcatalog.wiring import build_context
 
 log = logging.getLogger("modelcatalog.server")
@@ -160,6 +161,7 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
         return metrics.render()
 
     app.include_router(operations)
+    install_web_ui(app, tracking_ui_url=settings.tracking_ui_url)
     require_declared(app)
     install(app)
     return app

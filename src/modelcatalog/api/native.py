@@ -3,6 +3,8 @@ principals, tokens, manifests, the migration path and the audit log."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, Request
 
 from modelcatalog.api import native_openapi as N
@@ -11,7 +13,14 @@ from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.api.uc_shapes import version_json
-from modelcatalog.service import audit_trail, directory, migration_path, principals, versions
+from modelcatalog.service import (
+    audit_trail,
+    directory,
+    migration_path,
+    principals,
+    signatures,
+    versions,
+)
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["modelcatalog"], route_class=speaking(NATIVE))
 
@@ -73,6 +82,19 @@ async def manifest(full_name: str, version: str, ctx: ContextDep, who: CallerDep
         "full_name": full_name.lower(),
         "version": int(version),
         "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries],
+    }
+
+
+@router.get("/models/{full_name}/versions/{version}/signature")
+@described(N.SIGNATURE)
+async def signature(full_name: str, version: str, ctx: ContextDep, who: CallerDep) -> dict:
+    """The inputs, outputs and parameters of a READY version's signature, read from its MLmodel
+    file (null for a version that is not READY or has none)."""
+    found = await call(signatures.signature, ctx, who, full_name, version)
+    return {
+        "full_name": full_name.lower(),
+        "version": int(version),
+        "signature": asdict(found) if found is not None else None,
     }
 
 

@@ -82,6 +82,39 @@ MANIFEST = Operation(
     path=VERSION_PATH,
 )
 
+SIGNATURE_FIELD = obj(
+    {
+        "name": {"type": ["string", "null"]},
+        "type": string(),
+        "required": {"type": "boolean"},
+        "detail": {"type": ["string", "null"]},
+    },
+    ("name", "type", "required"),
+)
+SIGNATURE = Operation(
+    obj(
+        {
+            "full_name": string(),
+            "version": integer(),
+            "signature": {
+                "anyOf": [
+                    obj(
+                        {
+                            "inputs": array(SIGNATURE_FIELD),
+                            "outputs": array(SIGNATURE_FIELD),
+                            "params": array(SIGNATURE_FIELD),
+                        },
+                        ("inputs", "outputs", "params"),
+                    ),
+                    {"type": "null"},
+                ]
+            },
+        },
+        ("full_name", "version", "signature"),
+    ),
+    path=VERSION_PATH,
+)
+
 # Principals ---------------------------------------------------------------------------------
 
 KIND = string(enum=list(directory.KINDS))

@@ -13,6 +13,7 @@ from modelcatalog.config import (
     check_url_lifetime,
     default_public_url,
     job_settings,
+    session_lifetimes,
 )
 
 
@@ -142,6 +143,28 @@ def server(
             help="Accept webhooks to private, loopback and link-local addresses.",
         ),
     ] = False,
+    session_idle_hours: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Hours a web UI session may go unused before its person signs in again.",
+        ),
+    ] = 12.0,
+    session_max_days: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            help="Days after which a web UI session ends however much it is used.",
+        ),
+    ] = 7.0,
+    tracking_ui_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_TRACKING_UI_URL",
+            help="The MLflow tracking UI (e.g. https://mlflow.example.com) that version pages "
+            "link their runs into. Default: runs are shown, not linked.",
+        ),
+    ] = None,
 ) -> None:
     """Start the catalog on http://HOST:PORT (SQLite and a local folder unless told otherwise).
 
@@ -176,6 +199,11 @@ def server(
             allow_http_webhooks=allow_http_webhooks,
             allow_private_webhooks=allow_private_webhooks,
         )
+        sessions = session_lifetimes(
+            os.environ,
+            idle_seconds=round(session_idle_hours * 3600),
+            max_seconds=round(session_max_days * 86_400),
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -188,6 +216,8 @@ def server(
             max_request_bytes=max_request_bytes,
             auth_failures_per_minute=auth_failures_per_minute,
             jobs=jobs,
+            sessions=sessions,
+            tracking_ui_url=tracking_ui_url,
         )
         token_file = prepare(settings)
     except ValueError as exc:

@@ -83,6 +83,7 @@ def query(
     principal: object = None,
     action: object = None,
     request_id: object = None,
+    outcome: object = None,
     since: object = None,
     until: object = None,
     max_results: object = None,
@@ -101,6 +102,7 @@ def query(
             (t.AuditRecord.principal, principal),
             (t.AuditRecord.action, action),
             (t.AuditRecord.request_id, request_id),
+            (t.AuditRecord.outcome, outcome),
         ):
             if value not in (None, ""):
                 if not isinstance(value, str):

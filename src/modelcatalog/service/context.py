@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from modelcatalog.service.access import RightsCache
 from modelcatalog.service.deployments.settings import JobSettings
+from modelcatalog.service.session_lifetimes import SessionLifetimes
 from modelcatalog.service.token_cache import TokenCache
 from modelcatalog.storage.base import ArtifactStore
 from modelcatalog.store.database import Database
@@ -45,6 +46,8 @@ class ServiceContext:
     tokens: TokenCache = field(default_factory=TokenCache)
     rights: RightsCache = field(default_factory=RightsCache)
     jobs: JobSettings = field(default_factory=JobSettings)
+    # How long a web UI session lives unused and at most.
+    sessions: SessionLifetimes = field(default_factory=SessionLifetimes)
     # Encrypts webhook secrets and the SMTP password at rest.
     secrets: SecretBox | None = None
     # Woken after commits that made work for the job engine.

@@ -361,3 +361,19 @@ def _effective_for(
     found.sort(key=lambda e: (e.privilege, e.inherited_from_name or "", e.via_groups))
     is_admin = bool(session.scalar(select(t.Principal.is_admin).where(t.Principal.id == ids[name])))
     return EffectiveAssignment(name, owner_of, tuple(found), is_admin)
+
+
+def abilities(
+    ctx: ServiceContext, caller: Caller, securable_type: str, full_name: str
+) -> frozenset[str]:
+    """The actions of the privilege table (`domain/privileges.py` ACTIONS) the caller may take
+    on one securable: what a page offers them. Deciding still happens in each operation."""
+    with ctx.db.read() as session:
+        kind, chain, _ = _chain(session, securable_type, full_name)
+        decision = access.decide(caller, access.rights_of(ctx.rights, session, caller), chain)
+    return frozenset(
+        action
+        for action, rule in pv.ACTIONS.items()
+        if rule.on == kind
+        and (decision is access.ADMIN_DECISION or decision.allows(rule.privilege))
+    )

@@ -62,6 +62,22 @@ class Token(Base):
     scope_model_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class BrowserSession(Base):
+    """A person signed in to the web UI: the browser holds the secret in a cookie, the database
+    its hash, so that every replica knows the session and a database leak reveals none."""
+
+    __tablename__ = "browser_sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
+    # Sent back with every form and in-place edit: a request from another site lacks it.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
 class Stamped:
     """Who created and last changed a securable, and when (milliseconds since the epoch)."""
 
@@ -404,3 +420,4 @@ Index("ix_job_runs_model", JobRun.model_id, JobRun.version)
 Index("ix_task_runs_state", TaskRun.state)
 Index("ix_model_events_dispatched", ModelEvent.dispatched, ModelEvent.seq)
 Index("ix_deliveries_due", Delivery.state, Delivery.next_attempt_at)
+Index("ix_browser_sessions_principal", BrowserSession.principal_id)

@@ -160,8 +160,11 @@ def decide(
     *,
     approve: bool,
     via: str = "api",
+    comment: object = None,
 ) -> None:
-    """Approve or reject an approval task of a run (before it is reached, too)."""
+    """Approve or reject an approval task of a run (before it is reached, too); a `comment`
+    on the decision is kept in its audit record."""
+    rules.comment(comment)
     with ctx.db.write() as session:
         run = session.get(t.JobRun, run_id)
         if run is None:

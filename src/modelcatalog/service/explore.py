@@ -1,0 +1,152 @@
+"""Finding models from one search box: by name, tag key or value, owner or description, with
+filters, among the models the caller may see; each result says why it matched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
+
+from modelcatalog.domain import rules
+from modelcatalog.errors import InvalidParameter
+from modelcatalog.service import access, paging
+from modelcatalog.service.audit import audited
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.models import model_views
+from modelcatalog.service.views import ModelView
+from modelcatalog.store import tables as t
+
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a search besides its words (each optional)."""
+
+    catalog: str | None = None
+    schema: str | None = None
+    owner: str | None = None
+    #: A tag key, or `key=value`.
+    tag: str | None = None
+    has_alias: bool = False
+
+
+@dataclass(frozen=True)
+class Found:
+    """A model that matched, and where the words were found: name, tag key, tag value,
+    owner, description."""
+
+    model: ModelView
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Results:
+    items: list[Found]
+    next_page_token: str | None
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern for text found anywhere, its own % and _ taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _tag_exists(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        t.Tag.securable_type == "registered_model",
+        t.Tag.securable_id == t.RegisteredModel.id,
+        *conditions,
+    )
+
+
+def _reasons(view: ModelView, words: str) -> tuple[str, ...]:
+    found = []
+    if words in view.name.lower():
+        found.append("name")
+    if any(words in key.lower() for key in view.tags):
+        found.append("tag key")
+    if any(words in value.lower() for value in view.tags.values()):
+        found.append("tag value")
+    if words in view.owner.lower():
+        found.append("owner")
+    if view.comment and words in view.comment.lower():
+        found.append("description")
+    return tuple(found)
+
+
+@audited("searchCatalog")
+def search(
+    ctx: ServiceContext,
+    caller: Caller,
+    words: object = None,
+    filters: Filters | None = None,
+    *,
+    max_results: object = None,
+    page_token: object = None,
+) -> Results:
+    """Models the caller may see whose name, tag keys or values, owner or description contain
+    `words` (any case), within `filters`, ordered by full name and keyset-paged."""
+    if words is not None and not isinstance(words, str):
+        raise InvalidParameter("'q' must be text.", "q")
+    text = (words or "").strip().lower()
+    if len(text) > MAX_QUERY:
+        raise InvalidParameter(
+            f"'q' is {len(text)} characters long; a search is at most {MAX_QUERY}.", "q"
+        )
+    filters = filters or Filters()
+    size = paging.page_size(max_results, 50)
+    after = paging.decode(page_token, (str, str, str))
+    with ctx.db.read() as session:
+        query = (
+            select(t.RegisteredModel, t.Catalog.name, t.Schema.name)
+            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+            .order_by(t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
+            .limit(size + 1)
+        )
+        visible = access.model_filter(session, access.rights_of(ctx.rights, session, caller))
+        if visible is not None:
+            query = query.where(visible)
+        if text:
+            pattern = _like(text)
+            query = query.where(
+                or_(
+                    t.RegisteredModel.name.like(pattern, escape="\\"),
+                    func.lower(t.RegisteredModel.owner).like(pattern, escape="\\"),
+                    func.lower(t.RegisteredModel.comment).like(pattern, escape="\\"),
+                    _tag_exists(
+                        or_(
+                            func.lower(t.Tag.key).like(pattern, escape="\\"),
+                            func.lower(t.Tag.value).like(pattern, escape="\\"),
+                        )
+                    ),
+                )
+            )
+        if filters.catalog:
+            query = query.where(t.Catalog.name == rules.name_part(filters.catalog, "catalog"))
+        if filters.schema:
+            query = query.where(t.Schema.name == rules.name_part(filters.schema, "schema"))
+        if filters.owner:
+            query = query.where(t.RegisteredModel.owner == filters.owner)
+        if filters.tag:
+            key, has_value, value = filters.tag.partition("=")
+            condition = [t.Tag.key == key.strip()]
+            if has_value:
+                condition.append(t.Tag.value == value.strip())
+            query = query.where(_tag_exists(*condition))
+        if filters.has_alias:
+            query = query.where(exists().where(t.ModelAlias.model_id == t.RegisteredModel.id))
+        if after:
+            query = query.where(
+                tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
+            )
+        rows = [(model, catalog, schema) for model, catalog, schema in session.execute(query)]
+        token = None
+        if len(rows) > size:
+            last, last_catalog, last_schema = rows[size - 1]
+            token = paging.encode([last_catalog, last_schema, last.name])
+        views = model_views(ctx, session, rows[:size])
+    return Results([Found(v, _reasons(v, text) if text else ()) for v in views], token)
