@@ -125,6 +125,7 @@ PROTECTED = [
     ("PUT", "/api/modelcatalog/notifications/smtp"),
     ("DELETE", "/api/modelcatalog/notifications/smtp"),
     ("GET", "/metrics"),
+    ("GET", f"/api/modelcatalog/models/{M}/versions/1/signature"),
 ]
 # Served without a bearer token: liveness, documentation, and URLs whose signature is the
 # credential.

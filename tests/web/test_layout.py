@@ -72,3 +72,19 @@ def test_the_search_box_and_the_main_links_are_reached_with_the_keyboard_alone(
     assert "Skip to content" in reached[0]
     assert "q" in reached
     assert "Approvals" in "".join(reached)
+
+
+def test_the_api_documentation_renders_from_the_package_under_the_strict_policy(
+    browser: Browser, web_server: RunningServer
+) -> None:
+    page = browser.new_context(base_url=web_server.url).new_page()
+    requested: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    answer = page.goto("/docs")
+    assert answer is not None and "unsafe-inline" not in answer.headers["content-security-policy"]
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() > 50
+    assert [u for u in requested if not u.startswith(web_server.url)] == []
+    assert problems == []

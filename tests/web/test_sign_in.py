@@ -90,3 +90,36 @@ def test_signing_in_and_out_is_in_the_audit_log(
     ).json()["records"]
     actions = [r["action"] for r in records]
     assert "signIn" in actions and "signOut" in actions
+
+
+def test_every_page_and_form_without_a_session_leads_to_sign_in_and_changes_nothing(
+    web_server: RunningServer, cast: Cast
+) -> None:
+    from modelcatalog.web import edits, pages
+
+    values = {
+        "catalog": cast.model.split(".")[0],
+        "schema": "ml",
+        "full_name": cast.model,
+        "version": "1",
+        "path": "MLmodel",
+        "run_id": "r",
+        "task": "t",
+        "securable_type": "registered_model",
+        "token_id": "x",
+    }
+    open_pages = {"/docs", "/favicon.ico"}
+    checked = 0
+    with httpx.Client(base_url=web_server.url, follow_redirects=False) as client:
+        for router in (pages.router, edits.router):
+            for route in router.routes:
+                template = route.path.replace(":path}", "}")  # type: ignore[attr-defined]
+                path = template.format(**values)
+                for method in route.methods - {"HEAD"}:  # type: ignore[attr-defined]
+                    if route.path in open_pages:  # type: ignore[attr-defined]
+                        continue
+                    answer = client.request(method, path, data={"alias": "a", "version": "1"})
+                    assert answer.status_code == 303, (method, path, answer.status_code)
+                    assert answer.headers["location"].startswith("/signin"), (method, path)
+                    checked += 1
+    assert checked > 20

@@ -106,7 +106,10 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
         title="modelcatalog",
         version=__version__,
         description="A governed model catalog with Unity Catalog semantics.",
-        docs_url="/docs",
+        # The documentation page is the web UI's (`web/pages.py`): its assets are served from
+        # the package, never from a CDN, and it starts without an inline script.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
     )

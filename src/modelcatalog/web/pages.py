@@ -343,6 +343,13 @@ async def principals_page(request: Request, ctx: ContextDep, who: ViewerDep) -> 
     return page("principals.html", principals=found, **await chrome(ctx, request, who))
 
 
+@router.get("/docs")
+async def api_documentation() -> Response:
+    """The API's documentation (Swagger UI over `/openapi.json`), open to all like the
+    document it shows."""
+    return page("docs.html")
+
+
 @router.get("/favicon.ico")
 async def favicon() -> Response:
     return RedirectResponse("/static/favicon.svg", status_code=301)
