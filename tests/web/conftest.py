@@ -35,8 +35,11 @@ def admin_api(web_server: RunningServer) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Playwright's sync API runs an event loop in this thread
+    while it is open, so it closes with the module: later modules of the same worker run
+    their own loops (asyncio.run) in this thread."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium

@@ -117,10 +117,14 @@ def search(
                     t.RegisteredModel.name.like(pattern, escape="\\"),
                     func.lower(t.RegisteredModel.owner).like(pattern, escape="\\"),
                     func.lower(t.RegisteredModel.comment).like(pattern, escape="\\"),
-                    _tag_exists(
-                        or_(
-                            func.lower(t.Tag.key).like(pattern, escape="\\"),
-                            func.lower(t.Tag.value).like(pattern, escape="\\"),
+                    # The tags that match, found once, rather than a lookup per model.
+                    t.RegisteredModel.id.in_(
+                        select(t.Tag.securable_id).where(
+                            t.Tag.securable_type == "registered_model",
+                            or_(
+                                func.lower(t.Tag.key).like(pattern, escape="\\"),
+                                func.lower(t.Tag.value).like(pattern, escape="\\"),
+                            ),
                         )
                     ),
                 )

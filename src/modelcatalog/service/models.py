@@ -142,23 +142,42 @@ def list_models(
     size = paging.page_size(max_results, default_size)
     after = paging.decode(page_token, (str, str, str))
     with ctx.db.read() as session:
+        # Within one schema the order is the model's name alone, which its unique index
+        # (schema, name) gives without sorting every model of the schema first.
+        order = (
+            (t.RegisteredModel.name,)
+            if catalog and schema
+            else (t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
+        )
         query = (
             select(t.RegisteredModel, t.Catalog.name, t.Schema.name)
             .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
             .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-            .order_by(t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
+            .order_by(*order)
             .limit(size + 1)
         )
         visible = access.model_filter(session, access.rights_of(ctx.rights, session, caller))
         if visible is not None:
             query = query.where(visible)
-        if catalog:
+        if catalog and schema:
+            # The schema's id, found first: the database then walks that schema's models in
+            # name order (its unique index) and stops at the page's end.
+            query = query.where(
+                t.RegisteredModel.schema_id
+                == select(t.Schema.id)
+                .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+                .where(t.Catalog.name == catalog, t.Schema.name == schema)
+                .scalar_subquery()
+            )
+        elif catalog:
             query = query.where(t.Catalog.name == catalog)
-        if schema:
+        elif schema:
             query = query.where(t.Schema.name == schema)
         if name_like:
             query = query.where(t.RegisteredModel.name.like(name_like.lower(), escape="\\"))
-        if after:
+        if after and catalog and schema:
+            query = query.where(t.RegisteredModel.name > after[2])
+        elif after:
             query = query.where(
                 tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
             )

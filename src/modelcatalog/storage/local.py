@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 from modelcatalog.storage.base import (
     ObjectNotFound,
@@ -258,7 +259,9 @@ class LocalArtifactStore:
         """``file://`` URI of ``prefix`` (with a trailing ``/``), or of the root for ``""``."""
         if prefix == "":
             return self.uri
-        return (self.root / confine_prefix(prefix)).as_uri() + "/"
+        # As Path.as_uri quotes it (UTF-8, '/' kept), without building a path per call:
+        # listings report one location per model.
+        return f"{self.uri}/{quote(confine_prefix(prefix))}"
 
     # -- deleting ------------------------------------------------------------------------------
 

@@ -1,0 +1,5 @@
+"""`python -m benchmarks.web`: the same as `python benchmarks/web/run.py`."""
+
+from benchmarks.web.run import main
+
+main()
