@@ -107,6 +107,7 @@ def test_every_page_and_form_without_a_session_leads_to_sign_in_and_changes_noth
         "task": "t",
         "securable_type": "registered_model",
         "token_id": "x",
+        "name": cast.owner.name,
     }
     open_pages = {"/docs", "/favicon.ico"}
     checked = 0

@@ -14,12 +14,18 @@ from starlette.responses import RedirectResponse, Response
 
 from modelcatalog.api.deps import ContextDep, call
 from modelcatalog.api.dialects import speaking
-from modelcatalog.errors import CatalogError, InvalidParameter
-from modelcatalog.service import aliases, grants, models, principals, tags, versions
+from modelcatalog.errors import (
+    AlreadyExists,
+    CatalogError,
+    FailedPrecondition,
+    InvalidParameter,
+    NotFound,
+)
+from modelcatalog.service import aliases, directory, grants, models, principals, tags, versions
 from modelcatalog.service.deployments import approvals
 from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import EditorDep, form
-from modelcatalog.web.pages import chrome, render_model, render_version
+from modelcatalog.web.pages import chrome, render_model, render_principals, render_version
 from modelcatalog.web.render import page
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
@@ -263,3 +269,48 @@ async def revoke_token(
 ) -> Response:
     await call(principals.revoke_token, ctx, who.caller, token_id)
     return back("/me/tokens?done=token-revoked")
+
+
+@router.post("/admin/principals")
+async def create_principal(request: Request, ctx: ContextDep, who: EditorDep) -> Response:
+    """Add a user, service principal or group (metastore admins)."""
+    fields = await form(request)
+    try:
+        await call(
+            directory.create_principal,
+            ctx,
+            who.caller,
+            fields.get("name", "").strip(),
+            fields.get("kind", "user"),
+        )
+    except (InvalidParameter, AlreadyExists) as exc:
+        return await render_principals(request, ctx, who, status=400, error=exc.message)
+    return back("/admin/principals?done=principal-created")
+
+
+@router.post("/admin/principals/{name}/members")
+async def change_member(request: Request, ctx: ContextDep, who: EditorDep, name: str) -> Response:
+    """Add a member to a group or, with `remove`, take one out (metastore admins)."""
+    fields = await form(request)
+    removing = "remove" in fields
+    try:
+        if removing:
+            await call(directory.remove_member, ctx, who.caller, name, fields["remove"])
+        else:
+            await call(
+                directory.add_member, ctx, who.caller, name, fields.get("member", "").strip()
+            )
+    except (InvalidParameter, NotFound) as exc:
+        return await render_principals(request, ctx, who, status=400, error=exc.message)
+    return back(f"/admin/principals?done={'member-removed' if removing else 'member-added'}")
+
+
+@router.post("/admin/principals/{name}/admin")
+async def change_admin(request: Request, ctx: ContextDep, who: EditorDep, name: str) -> Response:
+    """Make a principal a metastore admin, or no longer one (metastore admins)."""
+    fields = await form(request)
+    try:
+        await call(directory.set_admin, ctx, who.caller, name, fields.get("is_admin") == "true")
+    except (InvalidParameter, NotFound, FailedPrecondition) as exc:
+        return await render_principals(request, ctx, who, status=400, error=exc.message)
+    return back("/admin/principals?done=admin-changed")

@@ -16,6 +16,10 @@ NOTICES = {
     "rejected": "Rejected: the deployment run stops here.",
     "token-revoked": "Token revoked.",
     "owner": "Owner changed.",
+    "principal-created": "Principal created.",
+    "member-added": "Member added.",
+    "member-removed": "Member removed.",
+    "admin-changed": "Admin rights changed.",
 }
 
 

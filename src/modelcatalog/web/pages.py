@@ -7,10 +7,14 @@ ticket."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.concurrency import iterate_in_threadpool
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from modelcatalog.api.deps import ContextDep, call
 from modelcatalog.api.dialects import speaking
@@ -32,7 +36,7 @@ from modelcatalog.service.deployments import inbox, run_actions
 from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import Viewer, ViewerDep
 from modelcatalog.web.notices import notice_for
-from modelcatalog.web.render import page
+from modelcatalog.web.render import PAGE_HEADERS, page
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
 
@@ -298,13 +302,45 @@ async def approvals_page(request: Request, ctx: ContextDep, who: ViewerDep) -> R
     return page("approvals.html", tasks=waiting, **await chrome(ctx, request, who))
 
 
+AUDIT_FILTERS = ("principal", "action", "securable", "outcome")
+EXPORT_PAGE = 10_000
+
+
+@router.get("/audit/export")
+async def audit_export(request: Request, ctx: ContextDep, who: ViewerDep) -> Response:
+    """The audit records the filters select, as JSON lines (metastore admins), streamed page
+    by page so that millions of records never sit in memory at once."""
+    filters = {key: request.query_params.get(key) or None for key in AUDIT_FILTERS}
+    # Asked once before streaming: a refusal is answered as a page, not as a cut-off file.
+    first = await call(audit_trail.query, ctx, who.caller, max_results=EXPORT_PAGE, **filters)
+
+    def lines() -> Iterator[str]:
+        found = first
+        while True:
+            for entry in found.items:
+                yield json.dumps(asdict(entry), ensure_ascii=False) + "\n"
+            if not found.next_page_token:
+                return
+            found = audit_trail.query(
+                ctx,
+                who.caller,
+                max_results=EXPORT_PAGE,
+                page_token=found.next_page_token,
+                **filters,
+            )
+
+    return StreamingResponse(
+        iterate_in_threadpool(lines()),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="audit.jsonl"', **PAGE_HEADERS},
+    )
+
+
 @router.get("/audit")
 async def audit_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Response:
     """The audit log, filtered and paged (metastore admins)."""
     params = request.query_params
-    filters = {
-        key: params.get(key) or None for key in ("principal", "action", "securable", "outcome")
-    }
+    filters = {key: params.get(key) or None for key in AUDIT_FILTERS}
     found = await call(
         audit_trail.query,
         ctx,
@@ -339,8 +375,26 @@ async def tokens_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Resp
 @router.get("/admin/principals")
 async def principals_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Response:
     """Users, service principals and groups (metastore admins)."""
+    return await render_principals(request, ctx, who)
+
+
+async def render_principals(
+    request: Request,
+    ctx: ServiceContext,
+    who: Viewer,
+    *,
+    status: int = 200,
+    error: str | None = None,
+) -> Response:
     found = await call(directory.list_principals, ctx, who.caller)
-    return page("principals.html", principals=found, **await chrome(ctx, request, who))
+    return page(
+        "principals.html",
+        status,
+        principals=found,
+        kinds=directory.KINDS,
+        error=error,
+        **await chrome(ctx, request, who),
+    )
 
 
 @router.get("/docs")
