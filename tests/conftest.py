@@ -41,33 +41,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-# The files that take longest, longest first (from `--durations`). They start first, so that
-# no long file is left running alone on one worker while the other has finished: pytest-xdist
-# hands out files in collection order (`--no-loadscope-reorder` in pyproject.toml).
-LONGEST_FIRST = (
-    "tests/governance/test_audit_log.py",
-    "tests/governance/test_authorization_matrix.py",
-    "tests/e2e/test_openapi_fuzz.py",
-    "tests/jobs/test_scale_out.py",
-    "tests/migrate/test_extras_mlflow_auth.py",
-    "tests/web/test_model_pages.py",
-    "tests/jobs/test_durability.py",
-    "tests/storage/test_storage_contract.py",
-    "tests/jobs/test_notification_destinations.py",
-    "tests/e2e/test_presigned_urls.py",
-    "tests/e2e/test_cli.py",
-    "tests/e2e/test_lifecycle_rules.py",
-    "tests/migrate/test_hooks_to_triggers.py",
-    "tests/e2e/test_hostile_text.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the tests of the longest files first, each file's tests kept in their order."""
-    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
-
-
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> str:
     """The database of a test: "sqlite" or "postgresql" (chosen by `pytest_generate_tests`)."""

@@ -145,3 +145,22 @@ def test_a_duplicate_principal_is_refused_with_the_reason(
     page.get_by_label("Name").fill(cast.owner.name)
     page.get_by_role("button", name="Create").click()
     expect(page.locator("#principal-error")).to_contain_text("already exists")
+
+
+def test_the_automation_page_lists_jobs_with_their_linked_models(
+    browser: Browser, web_server: RunningServer, admin_api: httpx.Client, cast: Cast
+) -> None:
+    name = f"deploy-{cast.model.split('.')[0]}"
+    job = admin_api.post(
+        "/api/modelcatalog/jobs",
+        json={"definition": f"name: {name}\ntasks:\n  - name: review\n    approval: {{}}\n"},
+    )
+    job.raise_for_status()
+    admin_api.patch(
+        f"{UC}/models/{cast.model}", json={"deployment_job_id": job.json()["id"]}
+    ).raise_for_status()
+    page = sign_in(browser, web_server, cast.reader)
+    page.goto("/automation")
+    row = page.locator("table.listing tbody tr", has_text=name)
+    expect(row).to_contain_text("review")
+    expect(row.get_by_role("link", name=cast.model)).to_be_visible()

@@ -47,6 +47,8 @@ def test_the_main_pages_fit_the_screen_with_the_longest_names_and_values(
         "approvals": "/approvals",
         "audit": "/audit",
         "tokens": "/me/tokens",
+        "automation": "/automation",
+        "principals": "/admin/principals",
     }
     too_wide = []
     for name, address in pages.items():

@@ -26,13 +26,16 @@ from modelcatalog.service import (
     file_access,
     grants,
     models,
+    notifications,
     principals,
     securables,
     signatures,
+    triggers,
     versions,
 )
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import inbox, run_actions
+from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import Viewer, ViewerDep
 from modelcatalog.web.notices import notice_for
@@ -393,6 +396,24 @@ async def render_principals(
         principals=found,
         kinds=directory.KINDS,
         error=error,
+        **await chrome(ctx, request, who),
+    )
+
+
+@router.get("/automation")
+async def automation_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Response:
+    """Deployment jobs, triggers and notification destinations, with recent deliveries."""
+    jobs = await call(deployment_jobs.list_jobs, ctx, who.caller)
+    found_triggers = await call(triggers.list_triggers, ctx, who.caller)
+    destinations = await call(notifications.list_destinations, ctx, who.caller)
+    deliveries = await call(notifications.list_deliveries, ctx, who.caller, max_results=50)
+    # A Page of DeliveryView, newest first.
+    return page(
+        "automation.html",
+        jobs=jobs,
+        triggers=found_triggers,
+        destinations=destinations,
+        deliveries=deliveries,
         **await chrome(ctx, request, who),
     )
 
