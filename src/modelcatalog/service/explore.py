@@ -14,7 +14,7 @@ from modelcatalog.service import access, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
-from modelcatalog.service.models import model_views
+from modelcatalog.service.models import model_views, next_model_page
 from modelcatalog.service.views import ModelView
 from modelcatalog.store import tables as t
 
@@ -148,9 +148,6 @@ def search(
                 tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
             )
         rows = [(model, catalog, schema) for model, catalog, schema in session.execute(query)]
-        token = None
-        if len(rows) > size:
-            last, last_catalog, last_schema = rows[size - 1]
-            token = paging.encode([last_catalog, last_schema, last.name])
+        token = next_model_page(rows, size)
         views = model_views(ctx, session, rows[:size])
     return Results([Found(v, _reasons(v, text) if text else ()) for v in views], token)

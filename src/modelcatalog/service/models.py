@@ -123,6 +123,15 @@ def get_model(ctx: ServiceContext, caller: Caller, full_name: object) -> ModelVi
         return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
 
 
+def next_model_page(rows: list[tuple[t.RegisteredModel, str, str]], size: int) -> str | None:
+    """The token of the page after `rows` (fetched one past `size`, in full-name order), or
+    None when there is none."""
+    if len(rows) <= size:
+        return None
+    model, catalog, schema = rows[size - 1]
+    return paging.encode([catalog, schema, model.name])
+
+
 @audited("listRegisteredModels", "schema")
 def list_models(
     ctx: ServiceContext,
@@ -182,10 +191,7 @@ def list_models(
                 tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
             )
         rows = [(model, catalog, schema) for model, catalog, schema in session.execute(query)]
-        token = None
-        if len(rows) > size:
-            last_model, last_catalog, last_schema = rows[size - 1]
-            token = paging.encode([last_catalog, last_schema, last_model.name])
+        token = next_model_page(rows, size)
         return Page(model_views(ctx, session, rows[:size]), token)
 
 

@@ -44,38 +44,29 @@ def back(address: str) -> Response:
     return RedirectResponse(address, status_code=303)
 
 
+# The model's own fields a form changes, by the address's last part: (form field, argument of
+# update_model, what the page then says changed).
+MODEL_FIELDS = {
+    "description": ("comment", "comment", "description"),
+    "owner": ("owner", "owner", "owner"),
+}
+
+
 @router.post("/m/{full_name}/description")
-async def model_description(
-    request: Request, ctx: ContextDep, who: EditorDep, full_name: str
-) -> Response:
-    fields = await form(request)
-    try:
-        await call(models.update_model, ctx, who.caller, full_name, comment=fields.get("comment"))
-    except InvalidParameter as exc:
-        return await render_model(
-            request,
-            ctx,
-            who,
-            full_name,
-            status=400,
-            errors={"comment": exc.message},
-            entered=fields,
-        )
-    return back(model_address(full_name, done="description"))
-
-
 @router.post("/m/{full_name}/owner")
-async def model_owner(
+async def model_field(
     request: Request, ctx: ContextDep, who: EditorDep, full_name: str
 ) -> Response:
+    """Change the model's description or transfer its ownership."""
+    name, argument, done = MODEL_FIELDS[request.url.path.rsplit("/", 1)[1]]
     fields = await form(request)
     try:
-        await call(models.update_model, ctx, who.caller, full_name, owner=fields.get("owner"))
+        await call(models.update_model, ctx, who.caller, full_name, **{argument: fields.get(name)})
     except InvalidParameter as exc:
         return await render_model(
-            request, ctx, who, full_name, status=400, errors={"owner": exc.message}, entered=fields
+            request, ctx, who, full_name, status=400, errors={name: exc.message}, entered=fields
         )
-    return back(model_address(full_name, done="owner"))
+    return back(model_address(full_name, done=done))
 
 
 @router.post("/m/{full_name}/tags")
