@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-import modelcatalog.api.app  # noqa: F401  (imports every module that declares an operation)
+import modelcatalog.app  # noqa: F401  (imports every module that declares an operation)
 from modelcatalog.domain import privileges as pv
 from modelcatalog.service.operations import OPERATIONS, Requirement
 from support.governance import (

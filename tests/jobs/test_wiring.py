@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcatalog.api.app import prepare
+from modelcatalog.app import prepare
 from modelcatalog.config import ServerSettings, default_public_url, job_settings
 from modelcatalog.jobs.engine import Wakeup
 from modelcatalog.service.deployments.settings import CELERY, JobSettings

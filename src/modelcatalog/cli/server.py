@@ -177,8 +177,8 @@ def server(
     import uvicorn
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-    from modelcatalog.api.app import prepare, sweep_interrupted_uploads
     from modelcatalog.api.observability import configure_logging
+    from modelcatalog.app import prepare, sweep_interrupted_uploads
     from modelcatalog.store.database import UnknownSchema, UnreachableDatabase, first_line
 
     configure_logging(log_level)
@@ -260,7 +260,7 @@ def server(
         err=True,
     )
     uvicorn.run(
-        "modelcatalog.api.app:app_from_environment",
+        "modelcatalog.app:app_from_environment",
         factory=True,
         host=host,
         port=port,

@@ -1,4 +1,5 @@
-"""The application: wires the service context, the dialect routers, errors and observability."""
+"""The application: wires the service context, the dialect routers, the web UI, errors and
+observability (the one module that knows both `api/` and `web/`)."""
 
 from __future__ import annotations
 
