@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from urllib.parse import quote
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, expect
 
 from support.browser import Cast, sign_in
@@ -124,3 +126,19 @@ def test_every_page_and_form_without_a_session_leads_to_sign_in_and_changes_noth
                     assert answer.headers["location"].startswith("/signin"), (method, path)
                     checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    ["//evil.example/", "/\\evil.example/", "https://evil.example/", "/\t/evil.example/"],
+    ids=["scheme-relative", "backslash", "absolute", "tab"],
+)
+def test_signing_in_never_sends_the_browser_to_another_site(
+    browser: Browser, web_server: RunningServer, cast: Cast, elsewhere: str
+) -> None:
+    page = browser.new_context(base_url=web_server.url).new_page()
+    page.goto(f"/signin?next={quote(elsewhere, safe='')}")
+    page.fill("#token", cast.reader.token)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_load_state()
+    assert page.url == f"{web_server.url}/"

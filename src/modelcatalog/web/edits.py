@@ -27,6 +27,7 @@ from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import EditorDep, form
 from modelcatalog.web.pages import chrome, render_model, render_principals, render_version
 from modelcatalog.web.render import page
+from modelcatalog.web.signin import safe_next
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
 
@@ -183,9 +184,7 @@ async def decide(
         via="ui",
         comment=fields.get("comment") or None,
     )
-    after = fields.get("next") or "/approvals"
-    if not after.startswith("/") or after.startswith("//"):
-        after = "/approvals"
+    after = safe_next(fields.get("next") or "/approvals")
     sep = "&" if "?" in after else "?"
     return back(f"{after}{sep}done={'approved' if choice == 'approve' else 'rejected'}")
 

@@ -38,7 +38,13 @@ def _secure(request: Request) -> bool:
 
 def safe_next(value: str | None) -> str:
     """Where to go after signing in: a path on this server, never another site."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    ):
         return "/"
     parts = urlsplit(value)
     return value if not parts.scheme and not parts.netloc else "/"
