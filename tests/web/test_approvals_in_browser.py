@@ -82,6 +82,9 @@ def test_an_approval_in_the_browser_makes_champion_and_a_grant_there_lets_mlflow
 
     approver = sign_in(browser, web_server, cast.approver)
     expect(approver.locator("header .count")).to_have_text("1")
+    approver.goto("/search?deployment=APPROVAL")
+    expect(approver.locator("table.listing tbody tr")).to_have_count(1)
+    expect(approver.locator("table.listing tbody")).to_contain_text(name)
     approver.click("header >> text=Approvals")
     card = approver.locator("article.approval", has_text=name)
     expect(card.locator("pre.output")).to_contain_text("auc 0.91 on holdout")

@@ -234,3 +234,12 @@ def test_a_version_page_shows_its_signature_files_and_a_download_that_works(
     answer = page.request.get(href)
     assert answer.status == 200
     assert "signature" in answer.text()
+
+
+def test_a_search_filter_out_of_its_values_is_refused_with_the_allowed_ones(
+    browser: Browser, web_server: RunningServer, cast: Cast
+) -> None:
+    page = sign_in(browser, web_server, cast.reader)
+    answer = page.goto("/search?deployment=DEPLOYED")
+    assert answer is not None and answer.status == 400
+    expect(page.locator("main [role=alert]")).to_contain_text("APPROVAL")

@@ -14,6 +14,7 @@ from modelcatalog.service import access, paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
+from modelcatalog.service.deployments import runs
 from modelcatalog.service.models import model_views, next_model_page
 from modelcatalog.service.views import ModelView
 from modelcatalog.store import tables as t
@@ -31,6 +32,8 @@ class Filters:
     #: A tag key, or `key=value`.
     tag: str | None = None
     has_alias: bool = False
+    #: A deployment run state (runs.RUN_STATES): models with a run in that state.
+    deployment_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,17 @@ def search(
             if has_value:
                 condition.append(t.Tag.value == value.strip())
             query = query.where(_tag_exists(*condition))
+        if filters.deployment_state:
+            state = filters.deployment_state.upper()
+            if state not in runs.RUN_STATES:
+                raise InvalidParameter(
+                    f"'deployment' is {filters.deployment_state!r}; expected one of "
+                    f"{', '.join(runs.RUN_STATES)}.",
+                    "deployment",
+                )
+            query = query.where(
+                exists().where(t.JobRun.model_id == t.RegisteredModel.id, t.JobRun.state == state)
+            )
         if filters.has_alias:
             query = query.where(exists().where(t.ModelAlias.model_id == t.RegisteredModel.id))
         if after:

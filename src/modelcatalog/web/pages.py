@@ -36,6 +36,7 @@ from modelcatalog.service import (
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import inbox, run_actions
 from modelcatalog.service.deployments import jobs as deployment_jobs
+from modelcatalog.service.deployments.runs import RUN_STATES
 from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import Viewer, ViewerDep
 from modelcatalog.web.notices import notice_for
@@ -283,6 +284,7 @@ async def search_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Resp
         owner=params.get("owner") or None,
         tag=params.get("tag") or None,
         has_alias=params.get("has_alias") == "1",
+        deployment_state=params.get("deployment") or None,
     )
     q = params.get("q", "")
     found = await call(
@@ -290,6 +292,7 @@ async def search_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Resp
     )
     return page(
         "search.html",
+        run_states=RUN_STATES,
         q=q,
         filters=filters,
         results=found.items,
