@@ -11,8 +11,12 @@ import pytest
 
 from modelcatalog.app import prepare
 from modelcatalog.config import ServerSettings, default_public_url, job_settings
+from modelcatalog.errors import Unauthenticated
 from modelcatalog.jobs.engine import Wakeup
+from modelcatalog.service import sessions
+from modelcatalog.service.caller import Caller
 from modelcatalog.service.deployments.settings import CELERY, JobSettings
+from modelcatalog.service.session_lifetimes import SessionLifetimes
 from modelcatalog.wiring import build_context
 
 
@@ -38,6 +42,8 @@ def _unusual_settings(data_dir: Path) -> ServerSettings:
         max_request_bytes=128 * 1024,
         auth_failures_per_minute=0,
         jobs=jobs,
+        sessions=SessionLifetimes(idle_seconds=600, max_seconds=7200),
+        tracking_ui_url="https://mlflow.example.com/",
     )
 
 
@@ -112,3 +118,28 @@ def test_a_context_wakes_the_engine_it_was_built_with(prepared: ServerSettings) 
         assert wakeup.tasks.is_set() and wakeup.deliveries.is_set()
     finally:
         ctx.db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("idle", "most", "problem"),
+    [(30, 3600, "at least 60"), (7200, 3600, "at least its idle lifetime")],
+)
+def test_session_lifetimes_out_of_range_are_refused_with_the_rule(
+    idle: int, most: int, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        SessionLifetimes(idle_seconds=idle, max_seconds=most)
+
+
+def test_a_tracking_ui_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        ServerSettings.resolve(data_dir=str(tmp_path), tracking_ui_url="javascript:alert(1)")
+
+
+def test_a_deployment_tasks_token_cannot_start_a_browser_session(tmp_path: Path) -> None:
+    settings = ServerSettings.resolve(data_dir=str(tmp_path))
+    prepare(settings)
+    ctx = build_context(settings)
+    task = Caller("owner", 1, scope_model_id="0" * 32)
+    with pytest.raises(Unauthenticated, match="deployment task"):
+        sessions.start(ctx, task)
