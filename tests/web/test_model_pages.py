@@ -243,3 +243,29 @@ def test_a_search_filter_out_of_its_values_is_refused_with_the_allowed_ones(
     answer = page.goto("/search?deployment=DEPLOYED")
     assert answer is not None and answer.status == 400
     expect(page.locator("main [role=alert]")).to_contain_text("APPROVAL")
+
+
+def test_a_catalog_and_a_schema_are_edited_by_who_manages_them_and_no_one_else(
+    browser: Browser, web_server: RunningServer, admin_api: httpx.Client, cast: Cast
+) -> None:
+    catalog = cast.model.split(".")[0]
+    admin = sign_in(browser, web_server, cast.admin)
+    admin.goto(f"/c/{catalog}")
+    admin.click("summary:has-text('Edit description')")
+    admin.fill("#comment", "Models of the **risk** team.")
+    admin.click("button:has-text('Save description')")
+    expect(admin.locator(".notice")).to_have_text("Description saved.")
+    expect(admin.locator(".description strong")).to_have_text("risk")
+    admin.goto(f"/c/{catalog}/ml")
+    admin.get_by_label("Transfer ownership to").fill(cast.owner.name)
+    admin.get_by_role("button", name="Transfer").click()
+    expect(admin.locator(".notice")).to_have_text("Owner changed.")
+    assert admin_api.get(f"{UC}/schemas/{catalog}.ml").json()["owner"] == cast.owner.name
+    assert admin_api.get(f"{UC}/catalogs/{catalog}").json()["comment"] == (
+        "Models of the **risk** team."
+    )
+    reader = sign_in(browser, web_server, cast.reader)
+    for address in (f"/c/{catalog}", f"/c/{catalog}/ml"):
+        reader.goto(address)
+        expect(reader.get_by_text("Edit description", exact=True)).to_have_count(0)
+        expect(reader.get_by_role("button", name="Transfer")).to_have_count(0)

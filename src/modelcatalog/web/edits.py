@@ -21,11 +21,26 @@ from modelcatalog.errors import (
     InvalidParameter,
     NotFound,
 )
-from modelcatalog.service import aliases, directory, grants, models, principals, tags, versions
+from modelcatalog.service import (
+    aliases,
+    directory,
+    grants,
+    models,
+    principals,
+    securables,
+    tags,
+    versions,
+)
 from modelcatalog.service.deployments import approvals
 from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import EditorDep, form
-from modelcatalog.web.pages import chrome, render_model, render_principals, render_version
+from modelcatalog.web.pages import (
+    chrome,
+    render_container,
+    render_model,
+    render_principals,
+    render_version,
+)
 from modelcatalog.web.render import page
 from modelcatalog.web.signin import safe_next
 
@@ -45,9 +60,9 @@ def back(address: str) -> Response:
     return RedirectResponse(address, status_code=303)
 
 
-# The model's own fields a form changes, by the address's last part: (form field, argument of
-# update_model, what the page then says changed).
-MODEL_FIELDS = {
+# The fields of a model, catalog or schema a form changes, by the address's last part: (form
+# field, argument of the update operation, what the page then says changed).
+EDITABLE_FIELDS = {
     "description": ("comment", "comment", "description"),
     "owner": ("owner", "owner", "owner"),
 }
@@ -59,7 +74,7 @@ async def model_field(
     request: Request, ctx: ContextDep, who: EditorDep, full_name: str
 ) -> Response:
     """Change the model's description or transfer its ownership."""
-    name, argument, done = MODEL_FIELDS[request.url.path.rsplit("/", 1)[1]]
+    name, argument, done = EDITABLE_FIELDS[request.url.path.rsplit("/", 1)[1]]
     fields = await form(request)
     try:
         await call(models.update_model, ctx, who.caller, full_name, **{argument: fields.get(name)})
@@ -68,6 +83,31 @@ async def model_field(
             request, ctx, who, full_name, status=400, errors={name: exc.message}, entered=fields
         )
     return back(model_address(full_name, done=done))
+
+
+@router.post("/c/{catalog}/description")
+@router.post("/c/{catalog}/owner")
+@router.post("/c/{catalog}/{schema}/description")
+@router.post("/c/{catalog}/{schema}/owner")
+async def container_field(
+    request: Request, ctx: ContextDep, who: EditorDep, catalog: str, schema: str | None = None
+) -> Response:
+    """Change a catalog's or schema's description, or transfer its ownership."""
+    name, argument, done = EDITABLE_FIELDS[request.url.path.rsplit("/", 1)[1]]
+    fields = await form(request)
+    change = {argument: fields.get(name)}
+    address = f"/c/{quote(catalog, safe='')}"
+    try:
+        if schema is None:
+            await call(securables.update_catalog, ctx, who.caller, catalog, **change)
+        else:
+            await call(securables.update_schema, ctx, who.caller, f"{catalog}.{schema}", **change)
+            address += f"/{quote(schema, safe='')}"
+    except InvalidParameter as exc:
+        return await render_container(
+            request, ctx, who, catalog, schema, status=400, errors={name: exc.message}
+        )
+    return back(f"{address}?done={done}")
 
 
 @router.post("/m/{full_name}/tags")

@@ -76,50 +76,58 @@ async def home(request: Request, ctx: ContextDep, who: ViewerDep) -> Response:
 @router.get("/c/{catalog}")
 async def catalog_page(request: Request, ctx: ContextDep, who: ViewerDep, catalog: str) -> Response:
     """A catalog: its schemas, owner and tags, and its Permissions tab."""
-    view = await call(securables.get_catalog, ctx, who.caller, catalog)
-    schemas = await call(
-        securables.list_schemas, ctx, who.caller, catalog, 100, request.query_params.get("page")
-    )
-    tab = "permissions" if request.query_params.get("tab") == "permissions" else "schemas"
-    values: dict[str, Any] = {}
-    if tab == "permissions":
-        values = await _permissions(ctx, who, pv.CATALOG, view.name)
-    return page(
-        "catalog.html",
-        catalog=view,
-        schemas=schemas.items,
-        next_page=schemas.next_page_token,
-        tab=tab,
-        **values,
-        **await chrome(ctx, request, who),
-    )
+    return await render_container(request, ctx, who, catalog, None)
 
 
 @router.get("/c/{catalog}/{schema}")
 async def schema_page(
     request: Request, ctx: ContextDep, who: ViewerDep, catalog: str, schema: str
 ) -> Response:
-    """A schema: its models, paged."""
-    view = await call(securables.get_schema, ctx, who.caller, f"{catalog}.{schema}")
-    found = await call(
-        models.list_models,
-        ctx,
-        who.caller,
-        catalog_name=catalog,
-        schema_name=schema,
-        max_results=100,
-        page_token=request.query_params.get("page"),
-    )
-    tab = "permissions" if request.query_params.get("tab") == "permissions" else "models"
-    values: dict[str, Any] = {}
-    if tab == "permissions":
-        values = await _permissions(ctx, who, pv.SCHEMA, view.full_name)
+    """A schema: its models, paged, and its Permissions tab."""
+    return await render_container(request, ctx, who, catalog, schema)
+
+
+async def render_container(
+    request: Request,
+    ctx: ServiceContext,
+    who: Viewer,
+    catalog: str,
+    schema: str | None,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    """A catalog's page (its schemas) or a schema's (its models); a refused edit shows it
+    again with the reason by its field."""
+    page_token = request.query_params.get("page")
+    permissions = request.query_params.get("tab") == "permissions"
+    values: dict[str, Any] = {"errors": errors or {}}
+    if schema is None:
+        view: Any = await call(securables.get_catalog, ctx, who.caller, catalog)
+        found = await call(securables.list_schemas, ctx, who.caller, catalog, 100, page_token)
+        kind, full_name, template, listed = pv.CATALOG, view.name, "catalog.html", "schemas"
+        values.update(catalog=view, tab="permissions" if permissions else "schemas")
+    else:
+        view = await call(securables.get_schema, ctx, who.caller, f"{catalog}.{schema}")
+        found = await call(
+            models.list_models,
+            ctx,
+            who.caller,
+            catalog_name=catalog,
+            schema_name=schema,
+            max_results=100,
+            page_token=page_token,
+        )
+        kind, full_name, template, listed = pv.SCHEMA, view.full_name, "schema.html", "models"
+        values.update(schema=view, tab="permissions" if permissions else "models")
+    values["may"] = await call(grants.abilities, ctx, who.caller, kind, full_name)
+    if permissions:
+        values.update(await _permissions(ctx, who, kind, full_name))
     return page(
-        "schema.html",
-        schema=view,
-        models=found.items,
+        template,
+        status,
         next_page=found.next_page_token,
-        tab=tab,
+        **{listed: found.items},
         **values,
         **await chrome(ctx, request, who),
     )
