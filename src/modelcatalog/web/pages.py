@@ -122,7 +122,7 @@ async def render_container(
         values.update(schema=view, tab="permissions" if permissions else "models")
     values["may"] = await call(grants.abilities, ctx, who.caller, kind, full_name)
     if permissions:
-        values.update(await _permissions(ctx, who, kind, full_name))
+        values.update(await _permissions(ctx, who, kind, full_name, values["may"]))
     return page(
         template,
         status,
@@ -134,12 +134,12 @@ async def render_container(
 
 
 async def _permissions(
-    ctx: ServiceContext, who: Viewer, securable_type: str, full_name: str
+    ctx: ServiceContext, who: Viewer, securable_type: str, full_name: str, may: frozenset[str]
 ) -> dict[str, Any]:
-    """The Permissions tab: direct grants, effective privileges and where each comes from."""
+    """The Permissions tab: direct grants, effective privileges and where each comes from;
+    `may` is what the page already knows the caller may do there."""
     direct = await call(grants.get_permissions, ctx, who.caller, securable_type, full_name)
     effective = await call(grants.effective_permissions, ctx, who.caller, securable_type, full_name)
-    may = await call(grants.abilities, ctx, who.caller, securable_type, full_name)
     return {
         "can_manage": MANAGE_ACTION[securable_type] in may,
         "direct": direct,
@@ -182,7 +182,7 @@ async def render_model(
     )
     values: dict[str, Any] = {}
     if tab == "permissions":
-        values = await _permissions(ctx, who, pv.MODEL, view.full_name)
+        values = await _permissions(ctx, who, pv.MODEL, view.full_name, may)
     if tab == "deployment":
         runs, _ = await call(run_actions.list_runs, ctx, who.caller, view.full_name, max_results=50)
         values["runs"] = runs
