@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from modelcatalog.api.deps import ContextDep, call
+from modelcatalog.api.deps import ContextDep
 from modelcatalog.api.dialects import speaking
 from modelcatalog.errors import (
     AlreadyExists,
@@ -43,6 +43,7 @@ from modelcatalog.web.pages import (
 )
 from modelcatalog.web.render import page
 from modelcatalog.web.signin import safe_next
+from modelcatalog.web.threads import call
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
 

@@ -11,13 +11,13 @@ from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from modelcatalog.api.deps import context
 from modelcatalog.errors import InvalidParameter, PermissionDenied, Unauthenticated
 from modelcatalog.service import sessions
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.sessions import BrowserSession
+from modelcatalog.web.threads import call
 
 COOKIE = "modelcatalog_session"
 # The largest form a page sends (a description is the longest field).
@@ -60,7 +60,7 @@ async def viewer(request: Request) -> Viewer:
     """The person signed in on this browser; SignInRequired without a live session."""
     secret = request.cookies.get(COOKIE)
     try:
-        browser = await run_in_threadpool(sessions.resume, context(request), secret)
+        browser = await call(sessions.resume, context(request), secret)
     except Unauthenticated:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target) from None

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from modelcatalog.api.deps import ContextDep, call
+from modelcatalog.api.deps import ContextDep
 from modelcatalog.api.dialects import speaking
 from modelcatalog.domain import privileges as pv
 from modelcatalog.service import (
@@ -41,6 +41,7 @@ from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import Viewer, ViewerDep
 from modelcatalog.web.notices import notice_for
 from modelcatalog.web.render import PAGE_HEADERS, page
+from modelcatalog.web.threads import call
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
 

@@ -9,7 +9,6 @@ import secrets
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from modelcatalog.api.deps import anonymous, context
@@ -26,6 +25,7 @@ from modelcatalog.web.identity import (
     sign_in_address,
 )
 from modelcatalog.web.render import page
+from modelcatalog.web.threads import call
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
 
@@ -90,8 +90,8 @@ async def signin(request: Request) -> Response:
     token = fields.get("token", "").strip()
     try:
         throttle.check(address)
-        caller = await run_in_threadpool(principals.authenticate, ctx, token)
-        secret, _ = await run_in_threadpool(sessions.start, ctx, caller)
+        caller = await call(principals.authenticate, ctx, token)
+        secret, _ = await call(sessions.start, ctx, caller)
     except Unauthenticated as exc:
         throttle.failed(address)
         audit.record_refused_credentials(ctx.audit, anonymous(request), "/signin", exc.message)
@@ -113,7 +113,7 @@ async def signin(request: Request) -> Response:
 @router.post("/signout")
 async def signout(request: Request, who: EditorDep) -> Response:
     """End this browser's session, here and on every replica."""
-    await run_in_threadpool(sessions.end, context(request), who.caller, who.session.id)
+    await call(sessions.end, context(request), who.caller, who.session.id)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
