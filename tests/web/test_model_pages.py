@@ -57,6 +57,54 @@ def test_the_owner_edits_description_tags_and_aliases_and_each_edit_is_audited_a
         assert action in actions, actions
 
 
+def test_with_scripts_an_edit_changes_its_own_section_and_leaves_the_rest_of_the_page_alone(
+    browser: Browser, web_server: RunningServer, cast: Cast
+) -> None:
+    page = sign_in(browser, web_server, cast.owner)
+    page.goto(f"/m/{cast.model}")
+    # Typed but not sent: a page loaded anew would have lost it.
+    page.fill("#q", "half-typed search")
+    page.fill("input[name=key]", "team")
+    page.fill("input[name=value]", "risk")
+    page.click("button:has-text('Set tag')")
+    expect(page.locator(".notice")).to_have_text("Tag saved.")
+    expect(page.locator("#tags table.kv")).to_contain_text("risk")
+    expect(page.locator("#q")).to_have_value("half-typed search")
+    assert page.url == f"{web_server.url}/m/{cast.model}"
+
+    # Setting an alias also changes the aliases shown above the tabs and in the versions table.
+    page.fill("input[name=alias]", "champion")
+    page.fill("input[name=version]", "2")
+    page.click("button:has-text('Set alias')")
+    expect(page.locator(".notice")).to_have_text("Alias set.")
+    expect(page.locator("#model-meta")).to_contain_text("@champion")
+    expect(page.locator("#newest-versions")).to_contain_text("@champion")
+    expect(page.locator("#q")).to_have_value("half-typed search")
+
+    # A refused edit shows its rule by its field, in place too.
+    page.fill("input[name=alias]", "latest")
+    page.fill("input[name=version]", "1")
+    page.click("button:has-text('Set alias')")
+    expect(page.locator("#alias-error")).to_contain_text("latest")
+    expect(page.locator("#q")).to_have_value("half-typed search")
+
+
+def test_without_scripts_pages_read_and_edits_work_as_plain_forms(
+    browser: Browser, web_server: RunningServer, admin_api: httpx.Client, cast: Cast
+) -> None:
+    page = sign_in(browser, web_server, cast.owner, java_script_enabled=False)
+    page.goto(f"/m/{cast.model}?tab=versions")
+    expect(page.locator("table.versions tbody tr")).to_have_count(2)
+    page.goto(f"/m/{cast.model}")
+    page.fill("input[name=key]", "stage")
+    page.fill("input[name=value]", "plain")
+    page.click("button:has-text('Set tag')")
+    expect(page.locator(".notice")).to_have_text("Tag saved.")
+    assert "done=" in page.url
+    tags = admin_api.get(f"{UC}/models/{cast.model}").json().get("tags", [])
+    assert {"key": "stage", "value": "plain"} in tags
+
+
 def test_an_invalid_tag_key_shows_the_rule_next_to_the_field_and_changes_nothing(
     browser: Browser, web_server: RunningServer, admin_api: httpx.Client, cast: Cast
 ) -> None:
