@@ -215,6 +215,31 @@ def test_queries_by_securable_principal_action_and_time(admin: httpx.Client) -> 
     assert "since" in bad.json()["message"]
 
 
+def test_newest_first_pages_backwards_through_the_same_records_and_outcome_filters(
+    admin: httpx.Client,
+) -> None:
+    oldest_first = audit_records(admin, max_results="7")
+    newest_first = audit_records(admin, max_results="7", order="newest_first")
+    # Records written while paging (the queries themselves) are newer than the first page.
+    seen = {r["seq"] for r in oldest_first}
+    assert [r["seq"] for r in newest_first if r["seq"] in seen] == sorted(seen, reverse=True)
+    denied = audit_records(admin, outcome="denied")
+    assert all(r["outcome"] == "denied" for r in denied)
+    for params, field, allowed in (
+        ({"order": "sideways"}, "order", "newest_first"),
+        ({"outcome": "maybe"}, "outcome", "denied"),
+    ):
+        answer = admin.get(f"{NATIVE}/audit", params=params)
+        assert answer.status_code == 400, params
+        assert field in answer.json()["message"] and allowed in answer.json()["message"]
+    first = ok(admin.get(f"{NATIVE}/audit", params={"max_results": "2"}))
+    crossed = admin.get(
+        f"{NATIVE}/audit",
+        params={"order": "newest_first", "page_token": first["next_page_token"]},
+    )
+    assert crossed.status_code == 400 and "page_token" in crossed.json()["message"]
+
+
 def test_denials_around_a_hostile_request_are_all_kept(admin: httpx.Client) -> None:
     """A principal with no grants is denied three times, sends a name with a NUL byte, and is
     denied once more: every denial and the refused request are in the log, which verifies."""

@@ -37,6 +37,27 @@ def test_an_admin_filters_the_audit_log_exports_it_and_verifies_the_chain(
     expect(page.locator("main [role=status]")).to_contain_text("intact")
 
 
+def test_the_audit_log_opens_on_what_just_happened_and_pages_back_in_time(
+    browser: Browser, web_server: RunningServer, admin_api: httpx.Client, cast: Cast
+) -> None:
+    for _ in range(101):  # more than a page of records, whatever ran before
+        admin_api.get(f"{UC}/models/{cast.model}").raise_for_status()
+    newest = admin_api.get(
+        "/api/modelcatalog/audit", params={"order": "newest_first", "max_results": "1"}
+    ).json()["records"][0]["seq"]
+    page = sign_in(browser, web_server, cast.admin)
+    page.goto("/audit")
+    first_column = page.locator("table.audit tbody tr td:first-child")
+    numbers = [int(n) for n in first_column.all_inner_texts()]
+    assert len(numbers) == 100 and numbers == sorted(numbers, reverse=True)
+    assert numbers[0] > newest
+    page.get_by_text("Earlier records →").click()
+    expect(page.locator("table.audit tbody tr").first).to_contain_text(str(numbers[-1] - 1))
+    page.get_by_label("Order").select_option("oldest_first")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.audit tbody tr td:first-child").first).to_have_text("1")
+
+
 def test_someone_who_is_not_an_admin_is_refused_the_audit_log_and_cannot_change_principals(
     browser: Browser, web_server: RunningServer, cast: Cast
 ) -> None:

@@ -217,8 +217,9 @@ def _audit_json(entry: audit_trail.AuditEntry) -> dict:
 @router.get("/audit")
 @described(N.AUDIT)
 async def audit_records(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
-    """Audit records, oldest first, by securable, principal, action, request id and time range
-    (`since`/`until` in milliseconds); metastore admins only."""
+    """Audit records, oldest first (or `order=newest_first`), by securable, principal, action,
+    request id, outcome and time range (`since`/`until` in milliseconds); metastore admins
+    only."""
     q = request.query_params
     page = await call(
         audit_trail.query,
@@ -228,10 +229,12 @@ async def audit_records(request: Request, ctx: ContextDep, who: CallerDep) -> di
         principal=q.get("principal"),
         action=q.get("action"),
         request_id=q.get("request_id"),
+        outcome=q.get("outcome"),
         since=q.get("since"),
         until=q.get("until"),
         max_results=q.get("max_results"),
         page_token=q.get("page_token"),
+        order=q.get("order"),
     )
     body: dict = {"records": [_audit_json(e) for e in page.items]}
     if page.next_page_token:

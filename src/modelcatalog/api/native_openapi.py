@@ -243,10 +243,12 @@ AUDIT = Operation(
         "principal": string(),
         "action": string(),
         "request_id": string(),
+        "outcome": string("Only records with this outcome.", enum=["ok", "denied", "failed"]),
         "since": SINCE,
         "until": SINCE,
         "max_results": integer("Page size (default 1000, at most 10,000).", minimum=0),
         "page_token": PAGE_TOKEN,
+        "order": string("Default oldest_first.", enum=["oldest_first", "newest_first"]),
     },
 )
 VERIFY_AUDIT = Operation(

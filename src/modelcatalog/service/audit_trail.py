@@ -74,6 +74,11 @@ def _millis(value: object, field: str) -> int | None:
     return number
 
 
+OUTCOMES = (audit.OK, audit.DENIED, audit.FAILED)
+OLDEST_FIRST, NEWEST_FIRST = "oldest_first", "newest_first"
+ORDERS = (OLDEST_FIRST, NEWEST_FIRST)
+
+
 @audited("queryAuditLog")
 def query(
     ctx: ServiceContext,
@@ -88,15 +93,31 @@ def query(
     until: object = None,
     max_results: object = None,
     page_token: object = None,
+    order: object = None,
 ) -> Page:
-    """Audit records, oldest first, filtered; metastore admins only."""
+    """Audit records, filtered, oldest first or (`order="newest_first"`) newest first;
+    metastore admins only."""
     require_admin(caller, "read the audit log")
+    if order not in (None, "", *ORDERS):
+        raise InvalidParameter(
+            f"'order' is {order!r}: expected one of {', '.join(ORDERS)}.", "order"
+        )
+    if outcome not in (None, "", *OUTCOMES):
+        raise InvalidParameter(
+            f"'outcome' is {outcome!r}: expected one of {', '.join(OUTCOMES)}.", "outcome"
+        )
+    newest_first = order == NEWEST_FIRST
     ctx.audit.flush()
     size = paging.page_size(max_results, 1000, maximum=10_000)
-    after = paging.decode(page_token, (int,))
+    # A newest-first token carries its direction: one issued for the other order is refused.
+    after = paging.decode(page_token, (int, str) if newest_first else (int,))
+    if after and newest_first and after[1] != NEWEST_FIRST:
+        raise InvalidParameter("'page_token' was not issued for this listing.", "page_token")
     start, end = _millis(since, "since"), _millis(until, "until")
     with ctx.db.read() as session:
-        found = select(t.AuditRecord).order_by(t.AuditRecord.seq).limit(size + 1)
+        seq = t.AuditRecord.seq
+        found = select(t.AuditRecord).order_by(seq.desc() if newest_first else seq)
+        found = found.limit(size + 1)
         for column, value in (
             (t.AuditRecord.securable, securable),
             (t.AuditRecord.principal, principal),
@@ -117,9 +138,12 @@ def query(
         if end is not None:
             found = found.where(t.AuditRecord.at < end)
         if after:
-            found = found.where(t.AuditRecord.seq > after[0])
+            found = found.where(seq < after[0] if newest_first else seq > after[0])
         rows = list(session.scalars(found))
-        token = paging.encode([rows[size - 1].seq]) if len(rows) > size else None
+        token = None
+        if len(rows) > size:
+            last = rows[size - 1].seq
+            token = paging.encode([last, NEWEST_FIRST] if newest_first else [last])
         return Page([_entry(r) for r in rows[:size]], token)
 
 

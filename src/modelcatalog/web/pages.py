@@ -353,9 +353,11 @@ async def audit_export(request: Request, ctx: ContextDep, who: ViewerDep) -> Res
 
 @router.get("/audit")
 async def audit_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Response:
-    """The audit log, filtered and paged (metastore admins)."""
+    """The audit log, filtered and paged (metastore admins): newest first, as an auditor
+    starts from what just happened, or oldest first."""
     params = request.query_params
     filters = {key: params.get(key) or None for key in AUDIT_FILTERS}
+    order = params.get("order") or audit_trail.NEWEST_FIRST
     found = await call(
         audit_trail.query,
         ctx,
@@ -366,6 +368,7 @@ async def audit_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Respo
         outcome=filters["outcome"],
         max_results=100,
         page_token=params.get("page"),
+        order=order,
     )
     report = None
     if params.get("verify") == "1":
@@ -374,6 +377,7 @@ async def audit_page(request: Request, ctx: ContextDep, who: ViewerDep) -> Respo
         "audit.html",
         records=found.items,
         filters=filters,
+        order=order,
         next_page=found.next_page_token,
         report=report,
         **await chrome(ctx, request, who),
