@@ -15,7 +15,7 @@ from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
-from modelcatalog.service.models import model_views, next_model_page
+from modelcatalog.service.models import LISTED, listed, model_views, next_model_page
 from modelcatalog.service.views import ModelView
 from modelcatalog.store import tables as t
 
@@ -104,7 +104,7 @@ def search(
     after = paging.decode(page_token, (str, str, str))
     with ctx.db.read() as session:
         query = (
-            select(t.RegisteredModel, t.Catalog.name, t.Schema.name)
+            select(*LISTED)
             .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
             .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
             .order_by(t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
@@ -161,7 +161,7 @@ def search(
             query = query.where(
                 tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
             )
-        rows = [(model, catalog, schema) for model, catalog, schema in session.execute(query)]
+        rows = listed(session.execute(query))
         token = next_model_page(rows, size)
         views = model_views(ctx, session, rows[:size])
     return Results([Found(v, _reasons(v, text) if text else ()) for v in views], token)

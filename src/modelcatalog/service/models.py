@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -28,8 +29,37 @@ from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit
 
 
+class ModelRow(Protocol):
+    """A registered model's columns: its mapped row, or a plain result row of a listing."""
+
+    id: str
+    name: str
+    comment: str | None
+    owner: str
+    created_at: int
+    created_by: str
+    updated_at: int
+    updated_by: str
+    deployment_job_id: str | None
+
+
+LISTED = (
+    *t.RegisteredModel.__table__.columns,
+    t.Catalog.name.label("catalog_name"),
+    t.Schema.name.label("schema_name"),
+)
+"""What a listing of models selects: a model's own columns as plain values (a page of 100 is
+built faster without mapped objects, which only a change needs) and the names of its catalog
+and schema."""
+
+
+def listed(found: Iterable[Any]) -> list[tuple[ModelRow, str, str]]:
+    """The rows of a query of `LISTED` columns, as `model_views` takes them."""
+    return [(row, row.catalog_name, row.schema_name) for row in found]
+
+
 def model_views(
-    ctx: ServiceContext, session: Session, rows: list[tuple[t.RegisteredModel, str, str]]
+    ctx: ServiceContext, session: Session, rows: Sequence[tuple[ModelRow, str, str]]
 ) -> list[ModelView]:
     """Views of many models, with their aliases and tags loaded in two queries."""
     ids = [m.id for m, _, _ in rows]
@@ -123,7 +153,7 @@ def get_model(ctx: ServiceContext, caller: Caller, full_name: object) -> ModelVi
         return model_views(ctx, session, [(row, name.catalog, name.schema)])[0]
 
 
-def next_model_page(rows: list[tuple[t.RegisteredModel, str, str]], size: int) -> str | None:
+def next_model_page(rows: Sequence[tuple[ModelRow, str, str]], size: int) -> str | None:
     """The token of the page after `rows` (fetched one past `size`, in full-name order), or
     None when there is none."""
     if len(rows) <= size:
@@ -159,7 +189,7 @@ def list_models(
             else (t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
         )
         query = (
-            select(t.RegisteredModel, t.Catalog.name, t.Schema.name)
+            select(*LISTED)
             .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
             .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
             .order_by(*order)
@@ -190,7 +220,7 @@ def list_models(
             query = query.where(
                 tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
             )
-        rows = [(model, catalog, schema) for model, catalog, schema in session.execute(query)]
+        rows = listed(session.execute(query))
         token = next_model_page(rows, size)
         return Page(model_views(ctx, session, rows[:size]), token)
 

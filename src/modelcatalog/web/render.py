@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -62,20 +62,33 @@ def when(ms: int | None) -> str:
     """An epoch-milliseconds time as UTC, to the second."""
     if not ms:
         return ""
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms // 1000))
 
 
 def ago(ms: int | None, now_ms: int | None = None) -> str:
     """How long before now an epoch-milliseconds time was, in the largest whole unit."""
     if not ms:
         return ""
-    now = now_ms if now_ms is not None else int(dt.datetime.now(tz=dt.UTC).timestamp() * 1000)
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
     seconds = max(0, (now - ms) // 1000)
     for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''} ago"
     return "just now"
+
+
+def time_tag(ms: int | None) -> Markup:
+    """An epoch-milliseconds time as a `<time>` element: how long ago, with the exact UTC time
+    in its `datetime` and title. A function, not a macro: a page of 100 rows calls it 100
+    times."""
+    if not ms:
+        return Markup("")
+    moment = time.gmtime(ms // 1000)
+    machine = time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
+    person = time.strftime("%Y-%m-%d %H:%M:%S UTC", moment)
+    # All three texts are made here from a number: nothing in them needs escaping.
+    return Markup(f'<time datetime="{machine}" title="{person}">{ago(ms)}</time>')  # noqa: S704
 
 
 def size(n: int | None) -> str:
@@ -100,8 +113,11 @@ environment = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates are package files: looked at once, not on every page.
+    auto_reload=False,
 )
 environment.filters.update(markdown=markdown, when=when, ago=ago, size=size, seg=segment)
+environment.globals.update(time=time_tag)
 
 
 def page(template: str, status: int = 200, **values: Any) -> HTMLResponse:

@@ -18,7 +18,7 @@ from anyio.lowlevel import RunVar
 
 T = TypeVar("T")
 
-PAGE_THREADS = 4
+PAGE_THREADS = 2
 """Pages built at once per server process: more than the cores, for the time spent waiting on
 the database, few enough that they rarely wait for one another."""
 
