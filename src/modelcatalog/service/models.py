@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import Row, delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,19 +28,8 @@ from modelcatalog.store import queries
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit
 
-
-class ModelRow(Protocol):
-    """A registered model's columns: its mapped row, or a plain result row of a listing."""
-
-    id: str
-    name: str
-    comment: str | None
-    owner: str
-    created_at: int
-    created_by: str
-    updated_at: int
-    updated_by: str
-    deployment_job_id: str | None
+ModelRow = t.RegisteredModel | Row[Any]
+"""A registered model's columns: its mapped row, or a plain result row of a listing."""
 
 
 LISTED = (
