@@ -24,6 +24,7 @@ from modelcatalog.api import (
     migration_files,
     native,
     notifications,
+    oauth,
     registry_dialect,
     storage_access,
     triggers,
@@ -137,6 +138,7 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
         jobs.router,
         triggers.router,
         notifications.router,
+        oauth.router,
     ):
         app.include_router(router)
     operations = APIRouter(route_class=speaking(NATIVE))
@@ -152,11 +154,6 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
 
         await run_in_threadpool(ping)
         return {"status": "ok", "version": __version__}
-
-    @operations.get("/.well-known/databricks-config", include_in_schema=False)
-    async def discovery() -> dict:
-        """Host metadata the Databricks SDK probes for; nothing here needs discovering."""
-        return {}
 
     @operations.get("/metrics", tags=["operations"], dependencies=[Depends(caller)])
     @described(METRICS)

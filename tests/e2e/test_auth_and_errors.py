@@ -75,6 +75,9 @@ PROTECTED = [
     ("POST", "/api/modelcatalog/tokens"),
     ("GET", "/api/modelcatalog/tokens"),
     ("DELETE", "/api/modelcatalog/tokens/t"),
+    ("POST", "/api/modelcatalog/service-principals/sp/secrets"),
+    ("GET", "/api/modelcatalog/service-principals/sp/secrets"),
+    ("DELETE", "/api/modelcatalog/service-principals/sp/secrets/s"),
     ("GET", f"/api/modelcatalog/models/{M}/versions/1/manifest"),
     ("PUT", f"/api/modelcatalog/migration/versions/{M}/1/files"),
     ("GET", f"{UC_2_1}/permissions/registered_model/{M}"),
@@ -128,7 +131,8 @@ PROTECTED = [
     ("GET", f"/api/modelcatalog/models/{M}/versions/1/signature"),
 ]
 # Served without a bearer token: liveness, documentation, and URLs whose signature is the
-# credential.
+# credential. (OAuth's discovery documents and token endpoint, where the client's credentials
+# are the credential, are outside the OpenAPI document: see test_oauth_machines.py.)
 OPEN = {
     "/health",
     "/docs",

@@ -210,6 +210,11 @@ NEEDS: dict[str, Need | None] = {
     "createToken": OUTSIDE,
     "listTokens": OUTSIDE,
     "revokeToken": OUTSIDE,
+    # OAuth for machines: secrets are an admin's to manage; a token is bought with a secret.
+    "createServicePrincipalSecret": OUTSIDE,
+    "listServicePrincipalSecrets": OUTSIDE,
+    "deleteServicePrincipalSecret": OUTSIDE,
+    "issueOAuthToken": OUTSIDE,
     "queryAuditLog": OUTSIDE,
     "verifyAuditLog": OUTSIDE,
     # The web UI: its search and inbox list only what the caller may see or decide; signing in

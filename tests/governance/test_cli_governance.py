@@ -188,6 +188,24 @@ def test_admin_creates_a_token_for_a_service_principal_that_works(cli: Cli) -> N
     }
 
 
+def test_an_oauth_secret_is_shown_once_listed_without_it_and_deleted(cli: Cli) -> None:
+    name = unique("sp")
+    cli.ok("service-principals", "create", name)
+    made = cli("service-principals", "secrets", "create", name, "--lifetime", "30d")
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    assert secret.startswith("mcsp_") and "Client id:" in made.stderr
+    listed = cli.json("service-principals", "secrets", "list", name)["secrets"]
+    assert len(listed) == 1 and secret not in json.dumps(listed)
+    assert listed[0]["expires_at"] - listed[0]["created_at"] == 30 * 86_400_000
+    text = cli.ok("service-principals", "secrets", "list", name).stdout
+    assert listed[0]["client_id"] in text and "never" in text
+    cli.ok("service-principals", "secrets", "delete", name, listed[0]["secret_id"])
+    assert cli.json("service-principals", "secrets", "list", name)["secrets"] == []
+    bad = cli("service-principals", "secrets", "create", name, "--lifetime", "soon")
+    assert bad.returncode == 2 and "--lifetime" in bad.stderr
+
+
 def test_only_admins_create_tokens_for_others(cli: Cli) -> None:
     _, token = user_with_token(cli)
     refused = cli("tokens", "create", "--principal", "admin", token=token)

@@ -15,6 +15,7 @@ from modelcatalog.api.requests import fields
 from modelcatalog.api.uc_shapes import version_json
 from modelcatalog.service import (
     audit_trail,
+    client_credentials,
     directory,
     migration_path,
     principals,
@@ -70,6 +71,47 @@ async def list_tokens(request: Request, ctx: ContextDep, who: CallerDep) -> dict
 @described(N.REVOKE_TOKEN)
 async def revoke_token(token_id: str, ctx: ContextDep, who: CallerDep) -> dict:
     await call(principals.revoke_token, ctx, who, token_id)
+    return {}
+
+
+def _secret_json(view: client_credentials.SecretView) -> dict:
+    return {
+        "secret_id": view.secret_id,
+        "service_principal": view.service_principal,
+        "client_id": view.client_id,
+        "created_at": view.created_at,
+        "created_by": view.created_by,
+        "expires_at": view.expires_at,
+        "last_used_at": view.last_used_at,
+        "expired": view.expired,
+    }
+
+
+@router.post("/service-principals/{name}/secrets")
+@described(N.CREATE_SECRET)
+async def create_secret(name: str, request: Request, ctx: ContextDep, who: CallerDep) -> dict:
+    """A new OAuth secret for a service principal (metastore admins); the secret is shown only
+    in this answer. Exchange it, with the client id, at `/oidc/v1/token`."""
+    f = await fields(request)
+    secret, view = await call(
+        client_credentials.create_secret, ctx, who, name, lifetime_seconds=f.get("lifetime_seconds")
+    )
+    return {"secret": secret, **_secret_json(view)}
+
+
+@router.get("/service-principals/{name}/secrets")
+@described(N.LIST_SECRETS)
+async def list_secrets(name: str, ctx: ContextDep, who: CallerDep) -> dict:
+    """A service principal's OAuth secrets, never the secrets themselves (metastore admins)."""
+    views = await call(client_credentials.list_secrets, ctx, who, name)
+    return {"secrets": [_secret_json(v) for v in views]}
+
+
+@router.delete("/service-principals/{name}/secrets/{secret_id}")
+@described(N.DELETE_SECRET)
+async def delete_secret(name: str, secret_id: str, ctx: ContextDep, who: CallerDep) -> dict:
+    """Delete an OAuth secret and end the access tokens it bought (metastore admins)."""
+    await call(client_credentials.delete_secret, ctx, who, name, secret_id)
     return {}
 
 

@@ -28,7 +28,7 @@ from modelcatalog.api.openapi import (
 from modelcatalog.api.openapi_text import BLANK
 from modelcatalog.api.uc_openapi import MODEL_VERSION
 from modelcatalog.domain import rules
-from modelcatalog.service import directory, principals
+from modelcatalog.service import client_credentials, directory, principals
 
 ME = Operation(
     obj({"name": string(), "is_admin": boolean()}, ("name", "is_admin")), errors=(401, 429, 503)
@@ -69,6 +69,49 @@ LIST_TOKENS = Operation(
     obj({"tokens": array(TOKEN)}, ("tokens",)), query={"principal": EXISTING_PRINCIPAL}
 )
 REVOKE_TOKEN = Operation(EMPTY, path={"token_id": string()})
+SECRET = obj(
+    {
+        "secret_id": string(),
+        "service_principal": string(),
+        "client_id": string("The service principal's OAuth client id (its application id)."),
+        "created_at": MILLIS,
+        "created_by": string(),
+        "expires_at": MILLIS,
+        "last_used_at": nullable(MILLIS),
+        "expired": boolean(),
+    },
+    (
+        "secret_id",
+        "service_principal",
+        "client_id",
+        "created_at",
+        "created_by",
+        "expires_at",
+        "last_used_at",
+        "expired",
+    ),
+)
+SERVICE_PRINCIPAL_PATH = {"name": EXISTING_PRINCIPAL}
+CREATE_SECRET = Operation(
+    obj(
+        {"secret": string("The secret, shown only in this answer."), **SECRET["properties"]},
+        ("secret", *SECRET["required"]),
+    ),
+    path=SERVICE_PRINCIPAL_PATH,
+    body=obj(
+        {
+            "lifetime_seconds": nullable(
+                integer(
+                    "Seconds until the secret expires (absent: 730 days).",
+                    minimum=1,
+                    maximum=client_credentials.MAX_SECRET_LIFETIME_SECONDS,
+                )
+            )
+        }
+    ),
+)
+LIST_SECRETS = Operation(obj({"secrets": array(SECRET)}, ("secrets",)), path=SERVICE_PRINCIPAL_PATH)
+DELETE_SECRET = Operation(EMPTY, path={**SERVICE_PRINCIPAL_PATH, "secret_id": string()})
 MANIFEST_ENTRY = obj(
     {"path": string(), "size": integer(minimum=0), "sha256": string(pattern="^[0-9a-f]{64}$")},
     ("path", "size", "sha256"),

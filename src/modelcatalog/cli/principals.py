@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from modelcatalog.cli import remote
+from modelcatalog.cli import remote, secrets
 from modelcatalog.cli.remote import OutputFormat, OutputOption, UrlOption
 from modelcatalog.client import CatalogClient
 from modelcatalog.client.http import CATALOG_API, segment
@@ -201,6 +201,7 @@ users = _directory_app(USER, "Users: people who sign in with their own tokens.")
 service_principals = _directory_app(
     SERVICE_PRINCIPAL, "Service principals: identities for jobs, pipelines and other automation."
 )
+service_principals.add_typer(secrets.app, name="secrets")
 groups = _directory_app(
     GROUP,
     "Groups of users, service principals and other groups; a grant to a group reaches every "

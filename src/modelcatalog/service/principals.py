@@ -242,8 +242,12 @@ def _token_view(row: t.Token, principal: str) -> TokenView:
 def list_tokens(ctx: ServiceContext, caller: Caller, principal: object = None) -> list[TokenView]:
     with ctx.db.read() as session:
         owner_id, owner = _owner_of_tokens(session, caller, principal)
+        # A service principal's OAuth access tokens come and go by the hour: its secrets are
+        # what is managed (see client_credentials).
         rows = session.scalars(
-            select(t.Token).where(t.Token.principal_id == owner_id).order_by(t.Token.created_at)
+            select(t.Token)
+            .where(t.Token.principal_id == owner_id, t.Token.secret_id.is_(None))
+            .order_by(t.Token.created_at)
         )
         return [_token_view(r, owner) for r in rows]
 

@@ -45,6 +45,8 @@ class Principal(Base):
     kind: Mapped[str] = mapped_column(String(32))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # A service principal's OAuth client id, given with its first secret.
+    application_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
 
 
 class Token(Base):
@@ -60,6 +62,26 @@ class Token(Base):
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # A token handed to a deployment task acts only on this one registered model.
     scope_model_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # An OAuth access token: the service principal's secret it was exchanged for (deleting the
+    # secret deletes it).
+    secret_id: Mapped[str | None] = mapped_column(
+        ForeignKey("service_principal_secrets.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+
+
+class ServicePrincipalSecret(Base):
+    """An OAuth secret of a service principal; only its SHA-256 is stored."""
+
+    __tablename__ = "service_principal_secrets"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), index=True
+    )
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class BrowserSession(Base):
