@@ -26,6 +26,7 @@ from modelcatalog.api import (
     notifications,
     oauth,
     registry_dialect,
+    scim,
     storage_access,
     triggers,
     uc_dialect,
@@ -139,6 +140,7 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
         triggers.router,
         notifications.router,
         oauth.router,
+        scim.router,
     ):
         app.include_router(router)
     operations = APIRouter(route_class=speaking(NATIVE))

@@ -215,6 +215,12 @@ NEEDS: dict[str, Need | None] = {
     "listServicePrincipalSecrets": OUTSIDE,
     "deleteServicePrincipalSecret": OUTSIDE,
     "issueOAuthToken": OUTSIDE,
+    # Provisioning from the identity provider (SCIM): metastore admins only.
+    "scimListPrincipals": OUTSIDE,
+    "scimGetPrincipal": OUTSIDE,
+    "scimCreatePrincipal": OUTSIDE,
+    "scimUpdatePrincipal": OUTSIDE,
+    "scimDeletePrincipal": OUTSIDE,
     "queryAuditLog": OUTSIDE,
     "verifyAuditLog": OUTSIDE,
     # The web UI: its search and inbox list only what the caller may see or decide; signing in

@@ -201,6 +201,8 @@ def client(ctx: ServiceContext, client_id: str, client_secret: str) -> tuple[Cal
         raise unknown
     if row.expires_at <= now_ms():
         raise Unauthenticated("The client secret has expired: ask an admin for a new one.")
+    if not principal.active:
+        raise Unauthenticated(f"'{principal.name}' has been deactivated.")
     caller = Caller(name=principal.name, principal_id=principal.id, is_admin=principal.is_admin)
     return caller, row.id
 

@@ -121,40 +121,55 @@ def delete_principal(ctx: ServiceContext, caller: Caller, name: object) -> None:
     clean = principal_name(name)
     with ctx.db.write() as session:
         row = _row(session, clean)
-        owned = [
-            f"{kind} '{owned_name}'"
-            for kind, table in (
-                ("catalog", t.Catalog),
-                ("schema", t.Schema),
-                ("registered model", t.RegisteredModel),
-            )
-            for owned_name in session.scalars(
-                select(table.name).where(table.owner == clean).limit(3)
-            )
-        ]
-        if owned:
-            raise FailedPrecondition(
-                f"Principal '{clean}' still owns {', '.join(owned)}; transfer ownership first."
-            )
-        if row.is_admin and _admin_count(session) <= 1:
-            raise FailedPrecondition(f"'{clean}' is the last metastore admin.")
-        token_ids = list(session.scalars(select(t.Token.id).where(t.Token.principal_id == row.id)))
-        session.execute(delete(t.Token).where(t.Token.principal_id == row.id))
-        session.execute(delete(t.Grant).where(t.Grant.principal_id == row.id))
-        session.execute(
-            delete(t.GroupMember).where(
-                or_(t.GroupMember.member_id == row.id, t.GroupMember.group_id == row.id)
-            )
-        )
-        session.delete(row)
+        _catalog_may_change(row)
+        remove_principal_row(ctx, session, row)
         audit.record_in(session)
 
-        def forget() -> None:
-            for token_id in token_ids:
-                ctx.tokens.forget(token_id)
-            ctx.rights.clear()
 
-        after_commit(session, forget)
+def remove_principal_row(ctx: ServiceContext, session: Session, row: t.Principal) -> None:
+    """Remove `row` with its tokens, memberships and grants; refused while it owns anything
+    or when it is the last metastore admin."""
+    clean = row.name
+    owned = [
+        f"{kind} '{owned_name}'"
+        for kind, table in (
+            ("catalog", t.Catalog),
+            ("schema", t.Schema),
+            ("registered model", t.RegisteredModel),
+        )
+        for owned_name in session.scalars(select(table.name).where(table.owner == clean).limit(3))
+    ]
+    if owned:
+        raise FailedPrecondition(
+            f"Principal '{clean}' still owns {', '.join(owned)}; transfer ownership first."
+        )
+    if row.is_admin and _admin_count(session) <= 1:
+        raise FailedPrecondition(f"'{clean}' is the last metastore admin.")
+    token_ids = list(session.scalars(select(t.Token.id).where(t.Token.principal_id == row.id)))
+    session.execute(delete(t.Token).where(t.Token.principal_id == row.id))
+    session.execute(delete(t.Grant).where(t.Grant.principal_id == row.id))
+    session.execute(
+        delete(t.GroupMember).where(
+            or_(t.GroupMember.member_id == row.id, t.GroupMember.group_id == row.id)
+        )
+    )
+    session.delete(row)
+
+    def forget() -> None:
+        for token_id in token_ids:
+            ctx.tokens.forget(token_id)
+        ctx.rights.clear()
+
+    after_commit(session, forget)
+
+
+def _catalog_may_change(group: t.Principal) -> None:
+    """Refuse a catalog admin's change to a group the identity provider manages."""
+    if group.managed_by is not None:
+        raise FailedPrecondition(
+            f"'{group.name}' is managed by the identity provider ({group.managed_by}): change "
+            "it there."
+        )
 
 
 def _admin_count(session: Session) -> int:
@@ -217,6 +232,7 @@ def add_member(ctx: ServiceContext, caller: Caller, group: object, member: objec
             raise InvalidParameter(
                 f"'group' is '{group_row.name}', a {group_row.kind}, not a group.", "group"
             )
+        _catalog_may_change(group_row)
         if _reaches(session, group_row.id, member_row.id):
             raise InvalidParameter(
                 f"Adding '{member_row.name}' to '{group_row.name}' would put a group inside "
@@ -240,6 +256,7 @@ def remove_member(
     with ctx.db.write() as session:
         group_row = _row(session, principal_name(group, "group"))
         member_row = _row(session, principal_name(member, "member"))
+        _catalog_may_change(group_row)
         gone = rowcount(
             session.execute(
                 delete(t.GroupMember).where(

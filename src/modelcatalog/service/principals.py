@@ -147,6 +147,8 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
     if found is None or not hmac.compare_digest(found[0].token_hash, digest):
         raise Unauthenticated("The token is not valid.")
     row, principal = found
+    if not principal.active:  # its tokens were revoked with it: say why
+        raise Unauthenticated(f"'{principal.name}' has been deactivated by the identity provider.")
     if row.revoked_at is not None:
         raise Unauthenticated("The token has been revoked.")
     if row.expires_at is not None and row.expires_at <= now_ms():

@@ -81,6 +81,8 @@ def resume(ctx: ServiceContext, secret: str | None) -> BrowserSession:
     if found is None or not hmac.compare_digest(found[0].secret_hash, digest):
         raise Unauthenticated("Not signed in.")
     row, principal = found
+    if not principal.active:
+        raise Unauthenticated("Your account has been deactivated: ask an admin.")
     idle_until = row.last_seen_at + ctx.sessions.idle_seconds * 1000
     if row.ended_at is not None or at >= min(row.expires_at, idle_until):
         raise Unauthenticated("The session has ended: sign in again.")

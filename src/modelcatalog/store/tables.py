@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,6 +48,14 @@ class Principal(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     # A service principal's OAuth client id, given with its first secret.
     application_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    # Provisioning (SCIM): a deactivated principal keeps its name and ownerships, nothing else.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Who alone changes a group's members: "scim" for a provisioned group, none for the catalog.
+    managed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Token(Base):
