@@ -22,6 +22,8 @@ from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import speaking
 from modelcatalog.errors import InvalidParameter, NotFound
 from modelcatalog.service import provisioning as pr
+from modelcatalog.service.caller import Caller
+from modelcatalog.service.context import ServiceContext
 
 PREFIX = "/api/2.0/preview/scim/v2"
 MEDIA = "application/scim+json"
@@ -85,13 +87,15 @@ def _resource(base: str, found: pr.Provisioned) -> dict[str, Any]:
     body: dict[str, Any] = {"schemas": [CORE + schema], "id": str(found.id)}
     if found.kind == pr.USER:
         body["userName"] = found.name
-        body["displayName"] = found.display_name or found.name
+        if found.display_name:
+            body["displayName"] = found.display_name
         body["active"] = found.active
         if found.email:
-            body["emails"] = [{"value": found.email, "primary": True, "type": "work"}]
+            body["emails"] = [{"value": found.email}]
     elif found.kind == pr.SERVICE_PRINCIPAL:
         body["applicationId"] = found.application_id or found.name
-        body["displayName"] = found.display_name or found.name
+        if found.display_name:
+            body["displayName"] = found.display_name
         body["active"] = found.active
     else:
         body["displayName"] = found.name
@@ -151,8 +155,8 @@ def _active(value: object) -> bool | None:
 
 
 def _email(value: object) -> str | None:
-    if value is None:
-        return None
+    if value is None or value == pr.CLEARED:
+        return value  # type: ignore[return-value]
     if not isinstance(value, list):
         raise InvalidParameter("'emails' must be a list of {\"value\": address}.", "emails")
     chosen = next((e for e in value if isinstance(e, dict) and e.get("primary")), None)
@@ -210,6 +214,8 @@ def _patch(body: dict[str, Any]) -> pr.Changes:
                     replace = []
                 else:
                     remove += pr.member_ids(value)
+            elif path.lower() in ("displayname", "externalid", "emails"):
+                merged[path] = pr.CLEARED
             else:
                 raise InvalidParameter(f"'{path}' cannot be removed here.", "path")
             continue
@@ -250,7 +256,7 @@ def _name(kind: str, body: dict[str, Any]) -> object:
     return lowered.get(key)
 
 
-def _number(value: str | None, field: str, default: int) -> int:
+def _number(value: object, field: str, default: int) -> int:
     if value in (None, ""):
         return default
     try:
@@ -283,12 +289,19 @@ async def service_provider_config(who: CallerDep) -> Response:
     )
 
 
-@router.get(f"{PREFIX}/ResourceTypes")
-async def resource_types(request: Request, who: CallerDep) -> Response:
-    """The three resource types served (RFC 7643 section 6)."""
-    base = _base(request)
-    types = [
-        {
+def _listing(resources: list[dict[str, Any]], start_index: int = 1, total: int | None = None):  # type: ignore[no-untyped-def]
+    return {
+        "schemas": [LIST],
+        "totalResults": len(resources) if total is None else total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+def _resource_types(base: str) -> dict[str, dict[str, Any]]:
+    return {
+        schema: {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
             "id": schema,
             "name": schema,
@@ -297,16 +310,155 @@ async def resource_types(request: Request, who: CallerDep) -> Response:
             "meta": {"resourceType": "ResourceType", "location": f"{base}/ResourceTypes/{schema}"},
         }
         for segment, (_, schema) in RESOURCES.items()
-    ]
-    return _scim(
-        {
-            "schemas": [LIST],
-            "totalResults": len(types),
-            "startIndex": 1,
-            "itemsPerPage": len(types),
-            "Resources": types,
-        }
+    }
+
+
+@router.get(f"{PREFIX}/ResourceTypes")
+async def resource_types(request: Request, who: CallerDep) -> Response:
+    """The three resource types served (RFC 7643 section 6)."""
+    return _scim(_listing(list(_resource_types(_base(request)).values())))
+
+
+@router.get(f"{PREFIX}/ResourceTypes/{{name}}")
+async def resource_type(name: str, request: Request, who: CallerDep) -> Response:
+    found = _resource_types(_base(request)).get(name)
+    if found is None:
+        raise NotFound(f"No resource type is called '{name}'.")
+    return _scim(found)
+
+
+def _attribute(
+    name: str,
+    kind: str = "string",
+    *,
+    required: bool = False,
+    multi: bool = False,
+    mutability: str = "readWrite",
+    unique: str = "none",
+    case_exact: bool = False,
+    sub: tuple[dict[str, Any], ...] = (),
+    references: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "name": name,
+        "type": kind,
+        "multiValued": multi,
+        "description": name,
+        "required": required,
+        "caseExact": case_exact,
+        "mutability": mutability,
+        "returned": "default",
+        "uniqueness": unique,
+    }
+    if sub:
+        found["subAttributes"] = list(sub)
+    if references:
+        found["referenceTypes"] = list(references)
+    return found
+
+
+def _member_attribute(name: str, mutability: str) -> dict[str, Any]:
+    return _attribute(
+        name,
+        "complex",
+        multi=True,
+        mutability=mutability,
+        sub=(
+            _attribute("value", mutability="immutable"),
+            _attribute("display", mutability="readOnly"),
+            _attribute("$ref", "reference", mutability="readOnly", references=("User", "Group")),
+            _attribute("type", mutability="readOnly"),
+        ),
     )
+
+
+# Exactly the attributes the catalog keeps: a connector (or a checker) sees what it can set.
+SCHEMAS = {
+    "User": (
+        # Names are immutable: grants and ownerships name a principal.
+        _attribute("userName", required=True, unique="server", mutability="immutable"),
+        _attribute("displayName"),
+        _attribute("active", "boolean", required=True),
+        _attribute(
+            "emails",
+            "complex",
+            multi=True,
+            # One address is kept, the primary one (or the first given).
+            sub=(_attribute("value"),),
+        ),
+        _member_attribute("groups", "readOnly"),
+    ),
+    "Group": (
+        _attribute("displayName", required=True, unique="server", mutability="immutable"),
+        _member_attribute("members", "readWrite"),
+    ),
+    "ServicePrincipal": (
+        _attribute("applicationId", mutability="immutable", unique="server", case_exact=True),
+        _attribute("displayName"),
+        _attribute("active", "boolean", required=True),
+        _member_attribute("groups", "readOnly"),
+    ),
+}
+
+
+def _schemas(base: str) -> dict[str, dict[str, Any]]:
+    return {
+        CORE + name: {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+            "id": CORE + name,
+            "name": name,
+            "description": name,
+            "attributes": list(attributes),
+            "meta": {"resourceType": "Schema", "location": f"{base}/Schemas/{CORE}{name}"},
+        }
+        for name, attributes in SCHEMAS.items()
+    }
+
+
+@router.get(f"{PREFIX}/Schemas")
+async def schemas(request: Request, who: CallerDep) -> Response:
+    """The attributes of each resource type (RFC 7643 section 7)."""
+    return _scim(_listing(list(_schemas(_base(request)).values())))
+
+
+@router.get(f"{PREFIX}/Schemas/{{schema_id}}")
+async def schema(schema_id: str, request: Request, who: CallerDep) -> Response:
+    found = _schemas(_base(request)).get(schema_id)
+    if found is None:
+        raise NotFound(f"No schema has the id '{schema_id}'.")
+    return _scim(found)
+
+
+DISCOVERY = ("ServiceProviderConfig", "ResourceTypes", "Schemas")
+
+
+async def _read_only(request: Request, who: CallerDep) -> Response:
+    """The discovery documents answer GET only."""
+    return JSONResponse(
+        {"schemas": [ERROR], "status": "405", "detail": f"{request.url.path} is read only."},
+        status_code=405,
+        media_type=MEDIA,
+        headers={"Allow": "GET"},
+    )
+
+
+for _document in DISCOVERY:
+    router.add_api_route(
+        f"{PREFIX}/{_document}", _read_only, methods=["POST", "PUT", "PATCH", "DELETE"]
+    )
+
+
+def _selected(body: dict[str, Any], attributes: str | None, excluded: str | None) -> dict[str, Any]:
+    """Only the attributes asked for (RFC 7644 section 3.4.2.5); `id` and `schemas` always."""
+    if attributes:
+        wanted = {a.strip().split(".")[0].split(":")[-1].lower() for a in attributes.split(",")}
+        wanted |= {"id", "schemas"}
+        return {k: v for k, v in body.items() if k.lower() in wanted}
+    if excluded:
+        unwanted = {a.strip().split(".")[0].split(":")[-1].lower() for a in excluded.split(",")}
+        unwanted -= {"id", "schemas"}
+        return {k: v for k, v in body.items() if k.lower() not in unwanted}
+    return body
 
 
 @router.get(f"{PREFIX}/{{resource}}")
@@ -326,15 +478,45 @@ async def list_resources(
         count=_number(q.get("count"), "count", 100),
     )
     base = _base(request)
-    return _scim(
-        {
-            "schemas": [LIST],
-            "totalResults": found.total,
-            "startIndex": found.start_index,
-            "itemsPerPage": len(found.items),
-            "Resources": [_resource(base, f) for f in found.items],
-        }
+    shown = [
+        _selected(_resource(base, f), q.get("attributes"), q.get("excludedAttributes"))
+        for f in found.items
+    ]
+    return _scim(_listing(shown, found.start_index, found.total))
+
+
+@router.post(f"{PREFIX}/.search")
+async def search_everything(request: Request, ctx: ContextDep, who: CallerDep) -> Response:
+    """A query across every resource type, in a body (RFC 7644 section 3.4.3)."""
+    return await _search(request, ctx, who, None)
+
+
+@router.post(f"{PREFIX}/{{resource}}/.search")
+async def search_resources(
+    resource: str, request: Request, ctx: ContextDep, who: CallerDep
+) -> Response:
+    """The same query as GET, in a body (RFC 7644 section 3.4.3)."""
+    return await _search(request, ctx, who, _kind(resource))
+
+
+async def _search(request: Request, ctx: ServiceContext, who: Caller, kind: str | None) -> Response:
+    body = await _body(request)
+    found = await call(
+        pr.list_provisioned,
+        ctx,
+        who,
+        kind,
+        filter_text=body.get("filter"),
+        start_index=_number(body.get("startIndex"), "startIndex", 1),
+        count=_number(body.get("count"), "count", 100),
     )
+    base = _base(request)
+    joined = {k: ",".join(v) if isinstance(v, list) else v for k, v in body.items()}
+    shown = [
+        _selected(_resource(base, f), joined.get("attributes"), joined.get("excludedAttributes"))
+        for f in found.items
+    ]
+    return _scim(_listing(shown, found.start_index, found.total))
 
 
 @router.get(f"{PREFIX}/{{resource}}/{{principal_id}}")
@@ -342,7 +524,12 @@ async def get_resource(
     resource: str, principal_id: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> Response:
     found = await call(pr.get_provisioned, ctx, who, _kind(resource), principal_id)
-    return _scim(_resource(_base(request), found))
+    q = request.query_params
+    return _scim(
+        _selected(
+            _resource(_base(request), found), q.get("attributes"), q.get("excludedAttributes")
+        )
+    )
 
 
 @router.post(f"{PREFIX}/{{resource}}")

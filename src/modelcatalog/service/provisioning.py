@@ -35,6 +35,8 @@ from modelcatalog.store.database import after_commit
 
 USER, GROUP, SERVICE_PRINCIPAL = "user", "group", "service_principal"
 PROVIDER = "scim"
+CLEARED = ""
+"""The value of a text field a change removes (None leaves it as it is)."""
 MAX_PAGE = 1000
 
 
@@ -248,19 +250,34 @@ def _row(session: Session, kind: str, principal_id: object) -> t.Principal:
 def list_provisioned(
     ctx: ServiceContext,
     caller: Caller,
-    kind: str,
+    kind: str | None,
     *,
     filter_text: str | None = None,
     start_index: int = 1,
     count: int = 100,
 ) -> ProvisionedPage:
-    """Principals of `kind`, by id, filtered and paged as SCIM pages (1-based `start_index`)."""
+    """Principals of `kind` (every kind: None), by id, filtered and paged as SCIM pages
+    (1-based `start_index`). Across kinds, a filter selects from the kinds that have every
+    attribute it names."""
     require_admin(caller, "read the directory through SCIM")
     start_index = max(1, start_index)
     count = min(max(0, count), MAX_PAGE)
-    condition = t.Principal.kind == kind
-    if filter_text:
-        condition = and_(condition, filter_condition(kind, filter_text))
+    kinds = (kind,) if kind is not None else (USER, SERVICE_PRINCIPAL, GROUP)
+    conditions = []
+    refusal: InvalidParameter | None = None
+    for each in kinds:
+        condition = t.Principal.kind == each
+        if filter_text:
+            try:
+                condition = and_(condition, filter_condition(each, filter_text))
+            except InvalidParameter as exc:
+                refusal = exc
+                continue
+        conditions.append(condition)
+    if not conditions:
+        assert refusal is not None
+        raise refusal
+    condition = or_(*conditions)
     with ctx.db.read() as session:
         total = session.scalar(select(func.count()).select_from(t.Principal).where(condition))
         rows = session.scalars(
@@ -339,11 +356,11 @@ def _deactivate(ctx: ServiceContext, session: Session, row: t.Principal, at: int
 def _apply(ctx: ServiceContext, session: Session, row: t.Principal, changes: Changes) -> None:
     at = now_ms()
     if changes.display_name is not None and row.kind != GROUP:
-        row.display_name = changes.display_name
+        row.display_name = changes.display_name or None
     if changes.external_id is not None:
-        row.external_id = changes.external_id
+        row.external_id = changes.external_id or None
     if changes.email is not None:
-        row.email = changes.email
+        row.email = changes.email or None
     if changes.active is not None and changes.active != row.active:
         if row.kind == GROUP:
             raise InvalidParameter("A group has no 'active' attribute.", "active")
