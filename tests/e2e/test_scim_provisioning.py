@@ -82,6 +82,7 @@ def test_a_connector_creates_finds_and_groups_users_as_okta_does(api: httpx.Clie
     assert ok(api.get(f"{SCIM}/Users/{bob['id']}"))["groups"][0]["display"] == group["displayName"]
 
     # The provider's group is read-only to the catalog's own directory commands.
+    assert ok(api.get(f"{NATIVE}/principals/{group['displayName']}"))["managed_by"] == "scim"
     refused = api.post(
         f"{NATIVE}/principals/{group['displayName']}/members", json={"member": alice["userName"]}
     )

@@ -150,9 +150,12 @@ def _principal_json(view: directory.PrincipalView) -> dict:
         "is_admin": view.is_admin,
         "created_at": view.created_at,
         "groups": list(view.groups),
+        "active": view.active,
     }
     if view.kind == "group":
         body["members"] = list(view.members)
+    if view.managed_by:
+        body["managed_by"] = view.managed_by
     return body
 
 

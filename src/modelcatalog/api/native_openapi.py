@@ -169,8 +169,10 @@ PRINCIPAL_OUT = obj(
         "created_at": MILLIS,
         "groups": array(string()),
         "members": array(string(), "A group's direct members."),
+        "active": boolean("False once the identity provider deactivated it."),
+        "managed_by": string("For a group the identity provider manages: 'scim'.", enum=["scim"]),
     },
-    ("name", "kind", "is_admin", "created_at", "groups"),
+    ("name", "kind", "is_admin", "created_at", "groups", "active"),
 )
 NAMED = {"name": PRINCIPAL}
 CREATE_PRINCIPAL = Operation(

@@ -40,6 +40,10 @@ class PrincipalView:
     groups: tuple[str, ...] = ()
     #: For a group: its direct members.
     members: tuple[str, ...] = ()
+    #: Who alone changes it: the identity provider ("scim") for a provisioned group.
+    managed_by: str | None = None
+    #: False once the identity provider deactivated it.
+    active: bool = True
 
 
 def require_admin(caller: Caller, what: str) -> None:
@@ -68,7 +72,14 @@ def _view(session: Session, row: t.Principal) -> PrincipalView:
         .order_by(t.Principal.name)
     )
     return PrincipalView(
-        row.name, row.kind, row.is_admin, row.created_at, tuple(groups), tuple(members)
+        row.name,
+        row.kind,
+        row.is_admin,
+        row.created_at,
+        tuple(groups),
+        tuple(members),
+        row.managed_by,
+        row.active,
     )
 
 
