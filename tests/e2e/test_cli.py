@@ -275,6 +275,25 @@ def test_bad_name_is_a_usage_error_before_any_request(cli: Cli) -> None:
     assert "3-level name" in " ".join(result.stderr.replace("│", " ").split())
 
 
+def test_text_output_prints_user_values_exactly_as_stored(cli: Cli, schema: str) -> None:
+    name = f"{schema}.markup"
+    description = "See [wiki](http://x). [bold]not bold[/bold]"
+    cli.json("models", "create", name, "--comment", description)
+    assert cli("tags", "set", name, "risk", "[bold]risk[/bold] [x]").returncode == 0
+    shown = cli("models", "get", name, COLUMNS="400")
+    assert shown.returncode == 0, shown.stderr
+    assert description in shown.stdout
+    assert "[bold]risk[/bold] [x]" in shown.stdout
+    listed = cli("models", "list", "--catalog", schema.split(".")[0], COLUMNS="400")
+    assert description in listed.stdout
+
+
+def test_shell_completion_can_be_installed(cli: Cli) -> None:
+    shown = cli("--show-completion", "bash", token=None)
+    assert shown.returncode == 0, shown.stderr
+    assert "complete" in shown.stdout and "modelcatalog" in shown.stdout
+
+
 def test_every_command_has_help(cli: Cli) -> None:
     for group in ("catalogs", "schemas", "models", "versions", "aliases", "tags", "tokens"):
         result = cli(group, "--help")

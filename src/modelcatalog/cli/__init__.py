@@ -34,7 +34,6 @@ app = typer.Typer(
     help="A governed model catalog with Unity Catalog semantics, and the toolkit that moves "
     "stage-based MLflow registries onto it.",
     no_args_is_help=True,
-    add_completion=False,
 )
 
 app.command("server")(server.server)

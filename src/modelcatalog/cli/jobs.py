@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from modelcatalog.cli import remote
 from modelcatalog.cli.remote import OutputFormat, OutputOption, UrlOption
@@ -192,10 +193,12 @@ def _print_run(found: dict[str, Any], output: OutputFormat, *, with_output: bool
     if output is OutputFormat.json:
         remote.print_json(found)
         return
+    # Names and messages are printed as written: escaped, never read as markup.
     remote.stdout.print(
-        f"[bold]{found['model_name']}[/bold] version {found['version']}: run {found['run_id']} "
-        f"of {found['job_name']} is [bold]{found['state']}[/bold]"
-        + (f" ({found['state_message']})" if found.get("state_message") else ""),
+        f"[bold]{escape(found['model_name'])}[/bold] version {found['version']}: run "
+        f"{escape(found['run_id'])} of {escape(found['job_name'])} is "
+        f"[bold]{escape(found['state'])}[/bold]"
+        + (f" ({escape(found['state_message'])})" if found.get("state_message") else ""),
         highlight=False,
     )
     remote.print_list(found["tasks"], TASK_COLUMNS, OutputFormat.text, "tasks")

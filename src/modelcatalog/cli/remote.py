@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from modelcatalog.client import CatalogClient, CatalogClientError, credentials
 from modelcatalog.client.credentials import CredentialsFileError
@@ -156,14 +157,16 @@ def timestamp(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _cell(item: dict[str, Any], column: Column) -> str:
+def _cell(item: dict[str, Any], column: Column) -> Text:
+    """A table cell printed exactly as stored: a Text, so that brackets in a description or a
+    tag value are never read as Rich markup."""
     getter = column[1]
     value = getter(item) if callable(getter) else item.get(getter)
     if value is None:
-        return ""
+        return Text("")
     if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+        return Text(json.dumps(value, sort_keys=True))
+    return Text(str(value))
 
 
 def print_json(data: Any) -> None:

@@ -14,6 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from modelcatalog.migrate.run_report import RunSummary
 from modelcatalog.migrate.verify import VerifyReport
@@ -114,5 +115,5 @@ def verify_table(report: VerifyReport) -> Table:
     for header in ("where", "what", "expected", "found"):
         table.add_column(header, overflow="fold")
     for d in report.differences:
-        table.add_row(d.where(), d.what, d.expected, d.found)
+        table.add_row(*(Text(str(part)) for part in (d.where(), d.what, d.expected, d.found)))
     return table
