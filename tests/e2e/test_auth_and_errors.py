@@ -101,6 +101,7 @@ PROTECTED = [
     ("GET", "/api/modelcatalog/audit/verify"),
     ("POST", "/api/modelcatalog/jobs"),
     ("GET", "/api/modelcatalog/jobs"),
+    ("GET", "/api/modelcatalog/approvals"),
     ("GET", "/api/modelcatalog/jobs/j"),
     ("PUT", "/api/modelcatalog/jobs/j"),
     ("DELETE", "/api/modelcatalog/jobs/j"),

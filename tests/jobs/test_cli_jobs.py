@@ -63,10 +63,22 @@ tasks:
     waiting = wait_for_run(jobs_api, model, version, ("APPROVAL",))
     runs = json.loads(jobs_cli("runs", model, "--version", str(version), "-o", "json").stdout)
     assert [r["run_id"] for r in runs["runs"]] == [waiting["run_id"]]
+    # The inbox lists it, with the evaluation it rests on, without knowing the run id first.
+    inbox = json.loads(jobs_cli("approvals", "-o", "json").stdout)["approvals"]
+    mine = [a for a in inbox if a["run_id"] == waiting["run_id"]]
+    assert [(a["model_name"], a["version"], a["task_name"]) for a in mine] == [
+        (model, version, "approval")
+    ]
+    assert "auc 0.91" in mine[0]["evidence"][0]["output"]
+    table = jobs_cli("approvals")
+    assert table.returncode == 0 and waiting["run_id"] in table.stdout
+    assert "evaluation succeeded (exit 0)" in table.stdout
     approved = jobs_cli("approve", waiting["run_id"], "approval")
     assert approved.returncode == 0, approved.stderr
     assert "approved by admin (via cli)" in approved.stdout
     done = wait_for_run(jobs_api, model, version, ("SUCCEEDED",))
+    after = json.loads(jobs_cli("approvals", "-o", "json").stdout)["approvals"]
+    assert waiting["run_id"] not in {a["run_id"] for a in after}
     shown = jobs_cli("run", done["run_id"], "--output-log")
     assert shown.returncode == 0, shown.stderr
     assert "is SUCCEEDED" in shown.stdout and "auc 0.91" in shown.stdout

@@ -14,7 +14,7 @@ from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.service.deployments import approvals
+from modelcatalog.service.deployments import approvals, inbox
 from modelcatalog.service.deployments import jobs as deployment_jobs
 from modelcatalog.service.deployments import run_actions as deployment_runs
 
@@ -130,6 +130,15 @@ async def reject(run_id: str, task: str, request: Request, ctx: ContextDep, who:
 def _via(request: Request) -> str:
     # The CLI says so; anything else is the REST API.
     return "cli" if request.headers.get("user-agent", "").startswith("modelcatalog-cli") else "api"
+
+
+@router.get("/approvals")
+@described(J.LIST_APPROVALS)
+async def list_approvals(ctx: ContextDep, who: CallerDep) -> dict:
+    """Every approval task waiting for a decision the caller may take, across all models,
+    oldest run first, with the output of the tasks it depends on."""
+    waiting = await call(inbox.waiting_for, ctx, who)
+    return {"approvals": [asdict(w) for w in waiting]}
 
 
 @router.get("/models/{full_name}/deployment-approvers")

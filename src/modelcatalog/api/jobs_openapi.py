@@ -263,6 +263,38 @@ REPAIR_RUN = Operation(RUN, path=RUN_PATH)
 TASK_PATH = {"run_id": string(), "task": string()}
 APPROVE = Operation(RUN, path=TASK_PATH)
 REJECT = Operation(EMPTY, path=TASK_PATH)
+EVIDENCE = obj(
+    {
+        "task_name": string(),
+        "state": string(),
+        "exit_code": nullable(integer()),
+        "output": nullable(string()),
+    },
+    ("task_name", "state", "exit_code", "output"),
+)
+WAITING_APPROVAL = obj(
+    {
+        "run_id": string(),
+        "job_name": string(),
+        "model_name": string(),
+        "version": integer(),
+        "task_name": string(),
+        "approval_group": nullable(string()),
+        "waiting_since": MILLIS,
+        "evidence": array(EVIDENCE),
+    },
+    (
+        "run_id",
+        "job_name",
+        "model_name",
+        "version",
+        "task_name",
+        "approval_group",
+        "waiting_since",
+        "evidence",
+    ),
+)
+LIST_APPROVALS = Operation(obj({"approvals": array(WAITING_APPROVAL)}, ("approvals",)))
 LIST_APPROVERS = Operation(obj({"approvers": array(string())}, ("approvers",)), path=MODEL_PATH)
 APPROVER_PATH = {**MODEL_PATH, "principal": PRINCIPAL}
 ADD_APPROVER = Operation(EMPTY, path=APPROVER_PATH)

@@ -268,6 +268,36 @@ def repair(
 TaskArgument = Annotated[str, typer.Argument(metavar="TASK", help="The approval task's name.")]
 
 
+APPROVAL_COLUMNS: list[remote.Column] = [
+    ("model", "model_name"),
+    ("version", "version"),
+    ("run", "run_id"),
+    ("task", "task_name"),
+    ("job", "job_name"),
+    ("for group", "approval_group"),
+    ("waiting since", lambda a: remote.timestamp(a.get("waiting_since"))),
+    (
+        "evidence",
+        lambda a: "; ".join(
+            f"{e['task_name']} {e['state'].lower()}"
+            + (f" (exit {e['exit_code']})" if e.get("exit_code") is not None else "")
+            for e in a.get("evidence") or []
+        ),
+    ),
+]
+
+
+@app.command("approvals")
+def approvals_inbox(url: UrlOption = None, output: OutputOption = OutputFormat.text) -> None:
+    """List every approval waiting for your decision, across all models, oldest first.
+
+    Decide one with `modelcatalog jobs approve RUN TASK` (or reject); --output json includes
+    the output of the tasks each approval depends on (the evaluation)."""
+    with remote.connect(url) as client:
+        found = client.get(f"{CATALOG_API}/approvals")
+    remote.print_list(found.get("approvals") or [], APPROVAL_COLUMNS, output, "approvals")
+
+
 @app.command("approve")
 def approve(
     run_id: RunArgument,
