@@ -3,6 +3,7 @@ effective-permissions view that says where each privilege comes from."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,10 +20,21 @@ router = APIRouter(
 )
 
 
-def _assignments(found: list[grants.Assignment]) -> dict[str, Any]:
+def spelling(request: Request) -> Callable[[str], str]:
+    """How this client spells a privilege. The two SDKs call the same paths and parse different
+    words: Unity Catalog OSS's (and its `unitycatalog-client`) `USE CATALOG`, Databricks' (and
+    databricks-sdk, which drops a word it does not know) `USE_CATALOG`. Only the client's
+    User-Agent tells them apart; both spellings are accepted in requests."""
+    if "databricks-sdk" in request.headers.get("user-agent", ""):
+        return lambda privilege: privilege.replace(" ", "_")
+    return lambda privilege: privilege
+
+
+def _assignments(found: list[grants.Assignment], spell: Callable[[str], str]) -> dict[str, Any]:
     return {
         "privilege_assignments": [
-            {"principal": a.principal, "privileges": list(a.privileges)} for a in found
+            {"principal": a.principal, "privileges": [spell(p) for p in a.privileges]}
+            for a in found
         ]
     }
 
@@ -41,7 +53,7 @@ async def get_permissions(
         full_name,
         request.query_params.get("principal"),
     )
-    return _assignments(found)
+    return _assignments(found, spelling(request))
 
 
 @router.patch("/permissions/{securable_type}/{full_name}")
@@ -59,7 +71,7 @@ async def update_permissions(
         full_name,
         f.get("changes"),
     )
-    return _assignments(found)
+    return _assignments(found, spelling(request))
 
 
 @router.get("/effective-permissions/{securable_type}/{full_name}")
@@ -77,6 +89,7 @@ async def effective_permissions(
         full_name,
         request.query_params.get("principal"),
     )
+    spell = spelling(request)
     return {
         "privilege_assignments": [
             {
@@ -85,7 +98,7 @@ async def effective_permissions(
                 **({"metastore_admin": True} if a.is_admin else {}),
                 "privileges": [
                     {
-                        "privilege": p.privilege,
+                        "privilege": spell(p.privilege),
                         **(
                             {
                                 "inherited_from_type": p.inherited_from_type,
