@@ -102,6 +102,7 @@ PROTECTED = [
     ("POST", "/api/modelcatalog/jobs"),
     ("GET", "/api/modelcatalog/jobs"),
     ("GET", "/api/modelcatalog/approvals"),
+    ("GET", "/api/modelcatalog/search"),
     ("GET", "/api/modelcatalog/jobs/j"),
     ("PUT", "/api/modelcatalog/jobs/j"),
     ("DELETE", "/api/modelcatalog/jobs/j"),

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from support.cli import run_cli
+from support.http import ok
 from support.mlflow_stores import mlflow_database
 from support.models import STATED_REQUIREMENTS
 from support.versions import create_model, ready_version
@@ -198,6 +199,25 @@ def test_list_follows_pages(cli: Cli, schema: str, server: Any) -> None:
     catalog = schema.split(".")[0]
     listed = cli.json("models", "list", "--catalog", catalog, "--schema", "sch")
     assert {m["full_name"] for m in listed["registered_models"]} == names
+    # The server filters, a page at a time; --max-results stops early and says more match.
+    first = cli("models", "list", "--catalog", catalog, "--max-results", "5", "-o", "json")
+    assert [m["full_name"] for m in json.loads(first.stdout)["registered_models"]] == sorted(names)[
+        :5
+    ]
+    assert "more match" in first.stderr
+    some = cli.json("models", "list", "--catalog", catalog, "--filter", "M11")
+    assert {m["full_name"] for m in some["registered_models"]} == {
+        n for n in names if n.endswith(tuple(f"m11{i}" for i in range(10)))
+    }
+    ok(
+        httpx.patch(
+            f"{server.url}/api/2.1/unity-catalog/securable-tags/registered_model/{schema}.m007",
+            json={"changes": {"add_tags": [{"key": "team", "value": "risk"}]}},
+            headers=server.headers(),
+        )
+    )
+    tagged = cli.json("models", "list", "--tag", "team=risk", "--catalog", catalog)
+    assert [m["full_name"] for m in tagged["registered_models"]] == [f"{schema}.m007"]
 
 
 def test_versions_aliases_tags_manifest(cli: Cli, registered_version: str) -> None:

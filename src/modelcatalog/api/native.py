@@ -12,11 +12,12 @@ from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
-from modelcatalog.api.uc_shapes import version_json
+from modelcatalog.api.uc_shapes import model_json, version_json
 from modelcatalog.service import (
     audit_trail,
     client_credentials,
     directory,
+    explore,
     migration_path,
     principals,
     signatures,
@@ -113,6 +114,37 @@ async def delete_secret(name: str, secret_id: str, ctx: ContextDep, who: CallerD
     """Delete an OAuth secret and end the access tokens it bought (metastore admins)."""
     await call(client_credentials.delete_secret, ctx, who, name, secret_id)
     return {}
+
+
+@router.get("/search")
+@described(N.SEARCH)
+async def search_models(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
+    """The models you may see that match words (names, tag keys or values, owners,
+    descriptions) and filters, by full name, with where each matched."""
+    q = request.query_params
+    filters = explore.Filters(
+        catalog=q.get("catalog") or None,
+        schema=q.get("schema") or None,
+        owner=q.get("owner") or None,
+        tag=q.get("tag") or None,
+        has_alias=q.get("has_alias") == "true",
+        deployment_state=q.get("deployment_state") or None,
+    )
+    found = await call(
+        explore.search,
+        ctx,
+        who,
+        q.get("q"),
+        filters,
+        max_results=q.get("max_results"),
+        page_token=q.get("page_token"),
+    )
+    body: dict = {
+        "results": [{"model": model_json(f.model), "matched": list(f.reasons)} for f in found.items]
+    }
+    if found.next_page_token:
+        body["next_page_token"] = found.next_page_token
+    return body
 
 
 @router.get("/models/{full_name}/versions/{version}/manifest")

@@ -26,7 +26,7 @@ from modelcatalog.api.openapi import (
     string,
 )
 from modelcatalog.api.openapi_text import BLANK
-from modelcatalog.api.uc_openapi import MODEL_VERSION
+from modelcatalog.api.uc_openapi import MODEL, MODEL_VERSION
 from modelcatalog.domain import rules
 from modelcatalog.service import client_credentials, directory, principals
 
@@ -301,4 +301,38 @@ VERIFY_AUDIT = Operation(
         {"records": integer(), "intact": boolean(), "problems": array(string())},
         ("records", "intact", "problems"),
     )
+)
+
+SEARCH = Operation(
+    obj(
+        {
+            "results": array(
+                obj(
+                    {
+                        "model": MODEL,
+                        "matched": array(
+                            string(
+                                "Where the words were found.",
+                                enum=["name", "tag key", "tag value", "owner", "description"],
+                            )
+                        ),
+                    },
+                    ("model", "matched"),
+                )
+            ),
+            "next_page_token": string(),
+        },
+        ("results",),
+    ),
+    query={
+        "q": string("Words found in names, tag keys or values, owners, descriptions."),
+        "catalog": string(),
+        "schema": string(),
+        "owner": string(),
+        "tag": string("A tag key, or key=value."),
+        "has_alias": string("true: only models with an alias.", enum=["true", "false"]),
+        "deployment_state": string("Only models with a deployment run in this state."),
+        "max_results": integer("Page size (default 50).", minimum=0),
+        "page_token": PAGE_TOKEN,
+    },
 )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import itertools
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
 from modelcatalog.cli import remote
 from modelcatalog.cli.remote import OutputFormat, OutputOption, UrlOption
-from modelcatalog.client.http import UC_API, segment
+from modelcatalog.client.http import CATALOG_API, UC_API, segment
 
 app = typer.Typer(help="Registered models: catalog.schema.model.", no_args_is_help=True)
 
@@ -67,24 +69,74 @@ def list_(
         str | None,
         typer.Option("--schema", help="Only models in this schema (needs --catalog)."),
     ] = None,
+    words: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            help="Only models whose name, tag keys or values, owner or description contain "
+            "this text (any case).",
+            show_default=False,
+        ),
+    ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag", help="Only models with this tag: KEY or KEY=VALUE.", show_default=False
+        ),
+    ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option("--owner", help="Only models this principal owns.", show_default=False),
+    ] = None,
+    max_results: Annotated[
+        int | None,
+        typer.Option(
+            "--max-results",
+            min=1,
+            help="Stop after this many models (default: all), saying so when more match.",
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOption = None,
     output: OutputOption = OutputFormat.text,
 ) -> None:
-    """List the registered models you can see."""
+    """List the registered models you can see, optionally only those that match.
+
+    Filters are applied by the server, a page at a time: nothing else is fetched."""
     if schema is not None and catalog is None:
         raise typer.BadParameter("--schema needs --catalog.", param_hint="'--schema'")
     catalog_name = remote.catalog_name(catalog, "'--catalog'") if catalog else None
     schema_name = remote.catalog_name(schema, "'--schema'") if schema else None
+    page_size = min(max_results, 100) if max_results else None
     with remote.connect(url) as client:
-        models = list(
-            client.paginate(
+        found: Iterator[dict[str, Any]]
+        if words or tag or owner:
+            found = (
+                r["model"]
+                for r in client.paginate(
+                    f"{CATALOG_API}/search",
+                    "results",
+                    page_size=page_size,
+                    q=words,
+                    catalog=catalog_name,
+                    schema=schema_name,
+                    tag=tag,
+                    owner=owner,
+                )
+            )
+        else:
+            found = client.paginate(
                 f"{UC_API}/models",
                 "registered_models",
+                page_size=page_size,
                 catalog_name=catalog_name,
                 schema_name=schema_name,
             )
-        )
-    remote.print_list(models, COLUMNS, output, "registered_models")
+        models = list(itertools.islice(found, max_results + 1 if max_results else None))
+    more = max_results is not None and len(models) > max_results
+    remote.print_list(models[:max_results], COLUMNS, output, "registered_models")
+    if more:
+        remote.done(f"showing the first {max_results}; more match (raise --max-results).")
 
 
 @app.command("get")
