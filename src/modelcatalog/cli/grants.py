@@ -204,7 +204,8 @@ def effective_rows(assignments: list[dict[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
-@app.command("show")
+@app.command("get")
+@app.command("show", hidden=True)  # the earlier name, kept working
 def show(
     securable_type: SecurableTypeArgument,
     full_name: FullNameArgument,

@@ -126,7 +126,8 @@ def list_(url: UrlOption = None, output: OutputOption = OutputFormat.text) -> No
     remote.print_list(found, JOB_COLUMNS, output, "jobs")
 
 
-@app.command("show")
+@app.command("get")
+@app.command("show", hidden=True)  # the earlier name, kept working
 def show(job: JobArgument, url: UrlOption = None, output: OutputOption = OutputFormat.text) -> None:
     """Show a job: its tasks, their dependencies and its linked models."""
     with remote.connect(url) as client:

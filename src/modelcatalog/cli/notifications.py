@@ -163,7 +163,8 @@ def list_(url: UrlOption = None, output: OutputOption = OutputFormat.text) -> No
     remote.print_list(found, COLUMNS, output, "destinations")
 
 
-@app.command("show")
+@app.command("get")
+@app.command("show", hidden=True)  # the earlier name, kept working
 def show(
     name: NameArgument, url: UrlOption = None, output: OutputOption = OutputFormat.text
 ) -> None:
@@ -290,7 +291,8 @@ def smtp_set(
     )
 
 
-@smtp.command("show")
+@smtp.command("get")
+@smtp.command("show", hidden=True)  # the earlier name, kept working
 def smtp_show(url: UrlOption = None, output: OutputOption = OutputFormat.text) -> None:
     """Show the SMTP settings (the password only as stored or not)."""
     with remote.connect(url) as client:

@@ -134,7 +134,8 @@ def _directory_app(kind: Kind, help_text: str) -> typer.Typer:
         else "whether it is a metastore admin, and the groups it belongs to"
     )
 
-    @app.command("show", help=f"Show a {kind.noun}: {shown}.")
+    @app.command("get", help=f"Show a {kind.noun}: {shown}.")
+    @app.command("show", hidden=True)  # the earlier name, kept working
     def show(
         name: name_argument, url: UrlOption = None, output: OutputOption = OutputFormat.text
     ) -> None:

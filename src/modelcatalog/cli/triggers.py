@@ -211,7 +211,8 @@ def list_(url: UrlOption = None, output: OutputOption = OutputFormat.text) -> No
     remote.print_list(found, COLUMNS, output, "triggers")
 
 
-@app.command("show")
+@app.command("get")
+@app.command("show", hidden=True)  # the earlier name, kept working
 def show(
     name: NameArgument, url: UrlOption = None, output: OutputOption = OutputFormat.text
 ) -> None:
