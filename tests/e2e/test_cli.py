@@ -338,3 +338,29 @@ def test_every_group_reads_one_thing_with_get_and_the_old_show_still_works(
     by_get = cli("grants", "get", "catalog", catalog, "-o", "json")
     by_show = cli("grants", "show", "catalog", catalog, "-o", "json")
     assert by_get.returncode == 0 and by_get.stdout == by_show.stdout
+
+
+def test_global_url_and_named_profiles(server: Any, tmp_path: Path) -> None:
+    env = server.env(MODELCATALOG_CONFIG_DIR=str(tmp_path / "config"))
+    for unset in ("MODELCATALOG_URL", "MODELCATALOG_TOKEN", "MODELCATALOG_PROFILE"):
+        env.pop(unset, None)
+    logged_in = run_cli(
+        "login", "--profile", "staging", "--url", server.url, "--token-stdin",
+        env=env, stdin=server.admin_token,
+    )  # fmt: skip
+    assert logged_in.returncode == 0, logged_in.stderr
+    assert "as profile 'staging'" in logged_in.stderr
+    saved = json.loads((tmp_path / "config" / "credentials.json").read_text())
+    assert saved["profiles"] == {"staging": {"url": server.url}}
+    assert saved["default_url"] is None  # a named profile does not become the default
+
+    assert run_cli("--profile", "staging", "catalogs", "list", env=env).returncode == 0
+    assert run_cli("--url", server.url, "catalogs", "list", env=env).returncode == 0
+    by_env = run_cli("catalogs", "list", env={**env, "MODELCATALOG_PROFILE": "staging"})
+    assert by_env.returncode == 0, by_env.stderr
+    unknown = run_cli("--profile", "prod", "catalogs", "list", env=env)
+    assert unknown.returncode == 2
+    assert "no profile 'prod'; the profiles are: staging" in " ".join(unknown.stderr.split())
+    # A command's own --url wins over the global one.
+    wins = run_cli("--url", "http://127.0.0.1:1", "catalogs", "list", "--url", server.url, env=env)
+    assert wins.returncode == 0, wins.stderr

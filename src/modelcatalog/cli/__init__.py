@@ -6,6 +6,9 @@ so that `modelcatalog --help` and the light commands start fast. Everything else
 the top of its module.
 """
 
+import os
+from typing import Annotated
+
 import typer
 
 from modelcatalog.cli import (
@@ -28,13 +31,54 @@ from modelcatalog.cli import (
     versions,
     worker,
 )
+from modelcatalog.client import credentials
 
 app = typer.Typer(
     name="modelcatalog",
     help="A governed model catalog with Unity Catalog semantics, and the toolkit that moves "
-    "stage-based MLflow registries onto it.",
+    "stage-based MLflow registries onto it.\n\nSaved logins and profiles live in "
+    "$MODELCATALOG_CONFIG_DIR/credentials.json (default ~/.config/modelcatalog/), readable "
+    "only by you; $MODELCATALOG_TOKEN, when set, is used instead.",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def main_options(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Catalog server URL for the command that follows (its own --url wins).",
+            show_default=False,
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="A server saved with `modelcatalog login --profile NAME` "
+            "(default: $MODELCATALOG_PROFILE).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Options for every command that talks to a server."""
+    # The commands resolve their server from the environment (see client/credentials.py):
+    # these options set it for this process only.
+    if profile is not None:
+        if not profile.strip():
+            raise typer.BadParameter("a profile name is required.", param_hint="'--profile'")
+        try:
+            os.environ[credentials.URL_ENV] = credentials.profile_url(profile.strip())
+        except (ValueError, credentials.CredentialsFileError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--profile'") from exc
+    if url is not None:
+        try:
+            os.environ[credentials.URL_ENV] = credentials.normalize_url(url)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--url'") from exc
+
 
 app.command("server")(server.server)
 app.command("worker")(worker.worker)

@@ -39,6 +39,18 @@ def _principal(me: dict[str, Any]) -> str:
 
 def login(
     url: UrlOption = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Save the server under this name (for `modelcatalog --profile NAME ...`) "
+            "instead of making it the default.",
+            show_default=False,
+        ),
+    ] = None,
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the token from stdin (as --token-file -).")
+    ] = False,
     token_file: Annotated[
         Path | None,
         typer.Option(
@@ -55,19 +67,26 @@ def login(
     ~/.config/modelcatalog/), readable only by you, and the server becomes the default for
     commands without --url. MODELCATALOG_TOKEN, when set, still takes precedence.
     """
+    if profile is not None and not profile.strip():
+        raise typer.BadParameter("a profile name is required.", param_hint="'--profile'")
+    if token_stdin and token_file is not None:
+        raise typer.BadParameter("give --token-stdin or --token-file, not both.")
     resolved = remote.server_url(url)
-    token = _read_token(token_file)
+    token = _read_token(Path("-") if token_stdin else token_file)
     if not token:
         raise typer.BadParameter("the token is empty.", param_hint="token")
     try:
         with CatalogClient(resolved, token) as client:
             me = client.get(f"{CATALOG_API}/me")
-        path = credentials.remember_token(resolved, token)
+        path = credentials.remember_token(
+            resolved, token, profile=profile.strip() if profile else None
+        )
     except CatalogClientError as exc:
         raise remote.fail(exc.message) from exc
     except (CredentialsFileError, OSError) as exc:
         raise remote.fail(f"cannot save the token: {exc}") from exc
-    remote.done(f"Logged in to {resolved} as {_principal(me)}; token saved in {path}.")
+    named = f" as profile '{profile.strip()}'" if profile else ""
+    remote.done(f"Logged in to {resolved}{named} as {_principal(me)}; token saved in {path}.")
 
 
 def logout(url: UrlOption = None) -> None:

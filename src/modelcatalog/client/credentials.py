@@ -4,7 +4,12 @@
 in `$MODELCATALOG_CONFIG_DIR` (else `~/.config/modelcatalog/`) as `credentials.json`:
 
     {"default_url": "http://127.0.0.1:8080",
-     "servers": {"http://127.0.0.1:8080": {"token": "..."}}}
+     "servers": {"http://127.0.0.1:8080": {"token": "..."}},
+     "profiles": {"prod": {"url": "https://catalog.example.com"}}}
+
+A profile names a server (as the Databricks CLI's profiles do): `modelcatalog login --profile
+prod --url ...` saves it, and `modelcatalog --profile prod <command>` (or
+$MODELCATALOG_PROFILE) uses it.
 
 Tokens are secrets: the file is only ever readable by its owner, is replaced atomically so a
 crash never leaves half a file, and nothing here prints a token.
@@ -22,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 CONFIG_DIR_ENV = "MODELCATALOG_CONFIG_DIR"
 URL_ENV = "MODELCATALOG_URL"
 TOKEN_ENV = "MODELCATALOG_TOKEN"
+PROFILE_ENV = "MODELCATALOG_PROFILE"
 DEFAULT_URL = "http://127.0.0.1:8080"
 FILE_NAME = "credentials.json"
 
@@ -60,6 +66,8 @@ class Credentials:
 
     default_url: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    #: Named servers: profile name → server URL.
+    profiles: dict[str, str] = field(default_factory=dict)
 
     def token_for(self, url: str) -> str | None:
         """The saved token for a server, if any."""
@@ -69,6 +77,7 @@ class Credentials:
         return {
             "default_url": self.default_url,
             "servers": {url: {"token": token} for url, token in sorted(self.tokens.items())},
+            "profiles": {name: {"url": url} for name, url in sorted(self.profiles.items())},
         }
 
 
@@ -83,6 +92,10 @@ def load(path: Path | None = None) -> Credentials:
         data = json.loads(raw)
         servers = data.get("servers") or {}
         tokens = {normalize_url(url): str(entry["token"]) for url, entry in servers.items()}
+        profiles = {
+            str(name): normalize_url(entry["url"])
+            for name, entry in (data.get("profiles") or {}).items()
+        }
         default_url = data.get("default_url")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CredentialsFileError(
@@ -90,7 +103,9 @@ def load(path: Path | None = None) -> Credentials:
             "`modelcatalog login` again."
         ) from exc
     return Credentials(
-        default_url=normalize_url(default_url) if default_url else None, tokens=tokens
+        default_url=normalize_url(default_url) if default_url else None,
+        tokens=tokens,
+        profiles=profiles,
     )
 
 
@@ -115,13 +130,27 @@ def save(credentials: Credentials, path: Path | None = None) -> Path:
     return path
 
 
-def remember_token(url: str, token: str, path: Path | None = None) -> Path:
-    """Save a token for a server and make that server the default."""
+def remember_token(
+    url: str, token: str, path: Path | None = None, *, profile: str | None = None
+) -> Path:
+    """Save a token for a server; name the server `profile`, or else make it the default."""
     credentials = load(path)
     key = normalize_url(url)
     credentials.tokens[key] = token
-    credentials.default_url = key
+    if profile:
+        credentials.profiles[profile] = key
+    else:
+        credentials.default_url = key
     return save(credentials, path)
+
+
+def profile_url(name: str) -> str:
+    """The server a profile names; ValueError naming the profiles there are otherwise."""
+    known = load().profiles
+    if name not in known:
+        there = ", ".join(sorted(known)) or "none yet (modelcatalog login --profile NAME)"
+        raise ValueError(f"no profile '{name}'; the profiles are: {there}")
+    return known[name]
 
 
 def forget_token(url: str, path: Path | None = None) -> bool:
@@ -138,8 +167,11 @@ def forget_token(url: str, path: Path | None = None) -> bool:
 
 
 def resolve_url(explicit: str | None = None) -> str:
-    """The server to talk to: `--url`, else $MODELCATALOG_URL, else the last login, else local."""
+    """The server to talk to: `--url`, else $MODELCATALOG_URL, else the profile named by
+    $MODELCATALOG_PROFILE, else the last login, else local."""
     chosen = explicit or os.environ.get(URL_ENV)
+    if not chosen and os.environ.get(PROFILE_ENV):
+        chosen = profile_url(os.environ[PROFILE_ENV])
     if not chosen:
         try:
             chosen = load().default_url
