@@ -74,11 +74,13 @@ class Credentials:
         return self.tokens.get(normalize_url(url))
 
     def to_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "default_url": self.default_url,
             "servers": {url: {"token": token} for url, token in sorted(self.tokens.items())},
-            "profiles": {name: {"url": url} for name, url in sorted(self.profiles.items())},
         }
+        if self.profiles:
+            found["profiles"] = {name: {"url": u} for name, u in sorted(self.profiles.items())}
+        return found
 
 
 def load(path: Path | None = None) -> Credentials:
