@@ -319,12 +319,15 @@ async def resource_types(request: Request, who: CallerDep) -> Response:
     return _scim(_listing(list(_resource_types(_base(request)).values())))
 
 
+def _one(documents: dict[str, dict[str, Any]], key: str, noun: str) -> Response:
+    if key not in documents:
+        raise NotFound(f"No {noun} is called '{key}': {', '.join(documents)}.")
+    return _scim(documents[key])
+
+
 @router.get(f"{PREFIX}/ResourceTypes/{{name}}")
 async def resource_type(name: str, request: Request, who: CallerDep) -> Response:
-    found = _resource_types(_base(request)).get(name)
-    if found is None:
-        raise NotFound(f"No resource type is called '{name}'.")
-    return _scim(found)
+    return _one(_resource_types(_base(request)), name, "resource type")
 
 
 def _attribute(
@@ -423,10 +426,7 @@ async def schemas(request: Request, who: CallerDep) -> Response:
 
 @router.get(f"{PREFIX}/Schemas/{{schema_id}}")
 async def schema(schema_id: str, request: Request, who: CallerDep) -> Response:
-    found = _schemas(_base(request)).get(schema_id)
-    if found is None:
-        raise NotFound(f"No schema has the id '{schema_id}'.")
-    return _scim(found)
+    return _one(_schemas(_base(request)), schema_id, "schema")
 
 
 DISCOVERY = ("ServiceProviderConfig", "ResourceTypes", "Schemas")

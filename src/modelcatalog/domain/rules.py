@@ -183,6 +183,25 @@ def optional_text(value: object, field: str) -> str | None:
     return text.checked(value, field) if value else None
 
 
+def lifetime_seconds(
+    value: object, maximum: int, limit_words: str, absent_words: str, *, zero_is_absent: bool
+) -> int | None:
+    """A lifetime in whole seconds from 1 to `maximum`, or None when none is given (also 0
+    when `zero_is_absent`); the message says the limit and what no lifetime means."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON does not tell 60.0 from 60
+    absent: tuple[object, ...] = (None, "", 0) if zero_is_absent else (None, "")
+    if not isinstance(value, bool) and value in absent:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= maximum:
+        raise InvalidParameter(
+            f"'lifetime_seconds' is {value!r}: expected a whole number of seconds from 1 to "
+            f"{maximum} ({limit_words}), or none for {absent_words}.",
+            "lifetime_seconds",
+        )
+    return value
+
+
 def as_int(value: object) -> int:
     """`int(value)` for a value of any type, such as one read from a request; TypeError for a
     value int() does not take."""

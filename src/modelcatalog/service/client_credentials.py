@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter, NotFound, Unauthenticated
 from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
@@ -81,21 +82,10 @@ def _service_principal(session: Session, name: object) -> t.Principal:
 
 
 def _lifetime(value: object) -> int:
-    if value in (None, ""):
-        return DEFAULT_SECRET_LIFETIME_SECONDS
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # JSON does not tell 60.0 from 60
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or not 0 < value <= MAX_SECRET_LIFETIME_SECONDS
-    ):
-        raise InvalidParameter(
-            f"'lifetime_seconds' is {value!r}: expected a whole number of seconds from 1 to "
-            f"{MAX_SECRET_LIFETIME_SECONDS} (730 days), or none for 730 days.",
-            "lifetime_seconds",
-        )
-    return value
+    found = rules.lifetime_seconds(
+        value, MAX_SECRET_LIFETIME_SECONDS, "730 days", "730 days", zero_is_absent=False
+    )
+    return DEFAULT_SECRET_LIFETIME_SECONDS if found is None else found
 
 
 def _view(row: t.ServicePrincipalSecret, principal: t.Principal) -> SecretView:

@@ -201,21 +201,10 @@ def create_token(
     once and never stored."""
     comment = rules.comment(comment)
     created_at = now_ms()
-    expires_at = None
-    if isinstance(lifetime_seconds, float) and lifetime_seconds.is_integer():
-        lifetime_seconds = int(lifetime_seconds)  # JSON does not tell 60.0 from 60
-    if isinstance(lifetime_seconds, bool) or lifetime_seconds not in (None, 0, ""):
-        if (
-            not isinstance(lifetime_seconds, int)
-            or isinstance(lifetime_seconds, bool)
-            or not 0 < lifetime_seconds <= MAX_LIFETIME_SECONDS
-        ):
-            raise InvalidParameter(
-                f"'lifetime_seconds' is {lifetime_seconds!r}: expected a whole number of seconds "
-                f"from 1 to {MAX_LIFETIME_SECONDS} (ten years), or none for no expiry.",
-                "lifetime_seconds",
-            )
-        expires_at = created_at + lifetime_seconds * 1000
+    lifetime = rules.lifetime_seconds(
+        lifetime_seconds, MAX_LIFETIME_SECONDS, "ten years", "no expiry", zero_is_absent=True
+    )
+    expires_at = None if lifetime is None else created_at + lifetime * 1000
     token = new_token()
     with ctx.db.write() as session:
         owner_id, owner = _owner_of_tokens(session, caller, principal)
