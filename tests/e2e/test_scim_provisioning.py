@@ -161,6 +161,7 @@ def test_scim_errors_and_who_may_provision(api: httpx.Client, server: Any) -> No
     assert _error(duplicate, 409)["scimType"] == "uniqueness"
     _error(api.get(f"{SCIM}/Users/999999999"), 404)
     _error(api.get(f"{SCIM}/Widgets"), 404)
+    _error(api.get(f"{SCIM}/Users/{user['id']}/extra"), 404)  # no route: still SCIM's shape
     renamed = api.put(f"{SCIM}/Users/{user['id']}", json={"userName": "other"}, headers=MEDIA)
     assert "renamed" in _error(renamed, 400)["detail"]
     bad_op = _patch(api, f"{SCIM}/Users/{user['id']}", {"op": "move", "path": "active"})

@@ -99,6 +99,35 @@ NATIVE = ErrorCodes("modelcatalog", _UC_CODES)
 """The catalog's own routes (`/api/modelcatalog/...`, health, metrics): Unity Catalog's codes."""
 
 
+SCIM_MEDIA = "application/scim+json"
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+@dataclass(frozen=True, eq=False)
+class ScimErrors:
+    """RFC 7644's error body (section 3.12): the status as a string, the detail, and a
+    `scimType` where the RFC names one (a duplicate is `uniqueness`, a bad filter
+    `invalidFilter`)."""
+
+    name: str = "SCIM 2.0"
+
+    def response(self, kind: str, message: str, status: int) -> Response:
+        body: dict[str, object] = {
+            "schemas": [SCIM_ERROR],
+            "status": str(status),
+            "detail": message,
+        }
+        if kind == "ALREADY_EXISTS":
+            body["scimType"] = "uniqueness"
+        elif kind == "INVALID_PARAMETER":
+            body["scimType"] = "invalidFilter" if "filter" in message.lower() else "invalidValue"
+        return JSONResponse(body, status_code=status, media_type=SCIM_MEDIA)
+
+
+SCIM = ScimErrors()
+"""SCIM provisioning, `/api/2.0/preview/scim/v2/...` (api/scim.py)."""
+
+
 class DialectRoute(APIRoute):
     """A route whose errors take the shape of the dialect its router declared."""
 
@@ -118,6 +147,7 @@ def speaking(dialect: ErrorDialect) -> type[APIRoute]:
 # A request no route matched (404) has no router to ask: it gets the dialect its path's prefix
 # promises, so that a client calling a missing endpoint of its API reads the error it expects.
 UNMATCHED = (
+    ("/api/2.0/preview/scim/", SCIM),
     ("/api/2.0/fs/", FILES),
     ("/api/modelcatalog/presigned/", FILES),
     ("/api/2.0/", MLFLOW_REGISTRY),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,38 +19,21 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from modelcatalog.api.deps import CallerDep, ContextDep, call
-from modelcatalog.api.dialects import speaking
+from modelcatalog.api.dialects import SCIM, SCIM_ERROR, SCIM_MEDIA, speaking
 from modelcatalog.errors import InvalidParameter, NotFound
 from modelcatalog.service import provisioning as pr
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 
 PREFIX = "/api/2.0/preview/scim/v2"
-MEDIA = "application/scim+json"
+MEDIA = SCIM_MEDIA
 CORE = "urn:ietf:params:scim:schemas:core:2.0:"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+ERROR = SCIM_ERROR
 MAX_BODY = 1024 * 1024
 
 
-@dataclass(frozen=True, eq=False)
-class ScimErrors:
-    """RFC 7644's error body: the status as a string, the detail, and a `scimType` where the
-    RFC names one (a duplicate is `uniqueness`, a bad filter `invalidFilter`)."""
-
-    name: str = "SCIM 2.0"
-
-    def response(self, kind: str, message: str, status: int) -> Response:
-        body: dict[str, Any] = {"schemas": [ERROR], "status": str(status), "detail": message}
-        if kind == "ALREADY_EXISTS":
-            body["scimType"] = "uniqueness"
-        elif kind == "INVALID_PARAMETER":
-            body["scimType"] = "invalidFilter" if "filter" in message.lower() else "invalidValue"
-        return JSONResponse(body, status_code=status, media_type=MEDIA)
-
-
-SCIM = ScimErrors()
 router = APIRouter(route_class=speaking(SCIM), include_in_schema=False)
 
 # The resource types, by path segment: what kind of principal, which core schema.
