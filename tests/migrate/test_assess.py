@@ -238,23 +238,34 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_writes_html_and_json_and_exits_1_on_errors(source: str, tmp_path: Path) -> None:
-    result = _cli("--source", source, "-o", "report.html", cwd=tmp_path)
+    result = _cli("--source", source, "--out", "report.html", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "Fraud Detector" in html
     assert "MA207" in result.stdout and "Findings" in result.stdout
-    result = _cli("--source", source, "--format", "json", cwd=tmp_path)
+    result = _cli("--source", source, "-o", "json", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["summary"]["models"] == 4
+
+
+def test_the_earlier_spellings_still_work_and_say_what_replaces_them(
+    source: str, tmp_path: Path
+) -> None:
+    as_file = _cli("--source", source, "-o", "old.html", cwd=tmp_path)
+    assert as_file.returncode == 1 and (tmp_path / "old.html").exists()
+    assert "-o/--output FILE is now --out FILE" in " ".join(as_file.stderr.split())
+    as_format = _cli("--source", source, "--format", "json", cwd=tmp_path)
+    assert json.loads(as_format.stdout)["summary"]["models"] == 4
+    assert "--format is now -o/--output" in " ".join(as_format.stderr.split())
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("-o", "report.txt"), "ends in '.txt', which names no report format"),
-        (("-o", "report.json", "--format", "html"), "ends in .json but --format is html"),
-        (("--format", "html"), "--format html needs a file to write"),
-        (("--format", "xml"), "--format is 'xml'; allowed: html, json"),
+        (("--out", "report.txt"), "ends in '.txt', which names no report format"),
+        (("--out", "report.json", "-o", "html"), "ends in .json but -o is html"),
+        (("-o", "html"), "-o html needs a file to write"),
+        (("--format", "xml"), "-o/--output is 'xml'; allowed: html, json"),
         (("--source-auth-users", "a,,b"), "--source-auth-users is 'a,,b'"),
     ],
 )

@@ -26,7 +26,7 @@ def test_plan_refuses_a_missing_source_database(tmp_path: Path) -> None:
         "s",
         "--target",
         "http://127.0.0.1:1",
-        "-o",
+        "--out",
         str(tmp_path / "plan.yaml"),
         cwd=tmp_path,
     )
@@ -49,7 +49,7 @@ def test_plan_refuses_a_bad_config_naming_the_field(tmp_path: Path) -> None:
         "http://127.0.0.1:1",
         "--config",
         str(tmp_path / "m.yaml"),
-        "-o",
+        "--out",
         str(tmp_path / "plan.yaml"),
         cwd=tmp_path,
     )
@@ -67,7 +67,7 @@ def test_plan_refuses_a_bad_catalog_name(tmp_path: Path, catalog: str) -> None:
         catalog,
         "--schema",
         "s",
-        "-o",
+        "--out",
         str(tmp_path / "p.yaml"),
         cwd=tmp_path,
     )

@@ -139,7 +139,7 @@ def migration(
     env = catalog.env(MODELCATALOG_CONFIG_DIR=str(folder / "config"))
     migrate(
         "plan", "--source", source.uri, "--target", catalog.url, "--catalog", name,
-        "--schema", "ml", "--config", "migration.yaml", "-o", "plan.yaml", env=env, cwd=folder,
+        "--schema", "ml", "--config", "migration.yaml", "--out", "plan.yaml", env=env, cwd=folder,
     )  # fmt: skip
     plan = yaml.safe_load((folder / "plan.yaml").read_text())
     # The reviewer names the variable that holds the deploy hook's new secret.
@@ -314,7 +314,7 @@ def test_into_databricks_unity_catalog_hooks_and_approvers_are_reported_not_appl
         assert answer.status_code in (200, 201, 409), answer.text
     migrate(
         "plan", "--source", source.uri, "--target", "databricks-uc", "--catalog", name,
-        "--schema", "ml", "--config", "migration.yaml", "-o", "plan.yaml", env=env, cwd=tmp_path,
+        "--schema", "ml", "--config", "migration.yaml", "--out", "plan.yaml", env=env, cwd=tmp_path,
     )  # fmt: skip
     migrate("run", "plan.yaml", env=env, cwd=tmp_path)
     events = read_events(tmp_path / "plan.run.jsonl")
@@ -398,7 +398,7 @@ def workspace_migration(
             )
             migrate(
                 "plan", "--source", "databricks", "--target", catalog.url, "--catalog", name,
-                "--schema", "ml", "--config", "migration.yaml", "-o", "plan.yaml", env=env,
+                "--schema", "ml", "--config", "migration.yaml", "--out", "plan.yaml", env=env,
                 cwd=folder,
             )  # fmt: skip
             migrate("run", "plan.yaml", env=env, cwd=folder)

@@ -56,7 +56,7 @@ def _start_then_kill(server: Any, source: SourceFixture, tmp_path: Path) -> tupl
         catalog,
         "--schema",
         "ml",
-        "-o",
+        "--out",
         "plan.yaml",
         env=env,
         cwd=tmp_path,

@@ -79,7 +79,7 @@ def test_plan_says_how_each_is_repaired_and_run_completes(
         catalog,
         "--schema",
         "ml",
-        "-o",
+        "--out",
         "plan.yaml",
         env=env,
         cwd=tmp_path,

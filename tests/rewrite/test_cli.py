@@ -124,9 +124,11 @@ def test_json_format_has_every_field(tmp_path: Path, run_cli) -> None:
 def test_sarif_has_the_2_1_0_shape_with_rules(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", STAGE_CODE)
     write(tmp_path / "endpoint.yaml", "served_entities:\n  - entity_name: churn\n")
-    done = run_cli("lint", str(tmp_path), "--format", "sarif")
+    done = run_cli("lint", str(tmp_path), "-o", "sarif")
     assert done.returncode == 1
     log = json.loads(done.stdout)
+    earlier = run_cli("lint", str(tmp_path), "--format", "sarif")  # the earlier spelling
+    assert json.loads(earlier.stdout) == log and "--format is now -o/--output" in earlier.stderr
     assert log["version"] == "2.1.0" and "sarif" in log["$schema"]
     (run,) = log["runs"]
     rules = run["tool"]["driver"]["rules"]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from modelcatalog.cli import remote
 from modelcatalog.migrate.mapping import DEFAULT_CATALOG, DEFAULT_SCHEMA, MappingError, ModelMap
 from modelcatalog.rewrite.finding import FileResult
 from modelcatalog.rewrite.report import OutputFormat, render_json, render_sarif, render_text
@@ -58,12 +59,27 @@ MapOpt = Annotated[
 FormatOpt = Annotated[
     OutputFormat,
     typer.Option(
-        "--format",
+        "--output",
+        "-o",
         help="text: one line per finding (path:line:col: CODE severity message) and a "
         "summary; json: every field; sarif: SARIF 2.1.0 for code-scanning tools.",
         case_sensitive=False,
     ),
 ]
+OldFormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option("--format", hidden=True, case_sensitive=False, help="Now -o/--output."),
+]
+
+
+def _format(output: OutputFormat, old: OutputFormat | None) -> OutputFormat:
+    """The format asked for, by -o/--output or by the earlier --format (warned about)."""
+    if old is None:
+        return output
+    remote.renamed("--format", "-o/--output")
+    return old
+
+
 JobsOpt = Annotated[
     int | None,
     typer.Option(
@@ -120,8 +136,10 @@ def lint(
     map_file: MapOpt = None,
     output: FormatOpt = OutputFormat.TEXT,
     jobs: JobsOpt = None,
+    old_format: OldFormatOpt = None,
 ) -> None:
     """Report what still uses registry stages."""
+    output = _format(output, old_format)
     from modelcatalog.rewrite.engine import run
 
     model_map = _model_map(plan, map_file)
@@ -151,8 +169,10 @@ def fix(
     ] = False,
     output: FormatOpt = OutputFormat.TEXT,
     jobs: JobsOpt = None,
+    old_format: OldFormatOpt = None,
 ) -> None:
     """Fix what can be fixed safely and report the rest."""
+    output = _format(output, old_format)
     from modelcatalog.rewrite.engine import run
 
     model_map = _model_map(plan, map_file)

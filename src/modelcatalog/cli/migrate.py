@@ -125,7 +125,13 @@ def plan(
     ],
     catalog: Annotated[str, typer.Option("--catalog", help="Target catalog.", show_default=False)],
     schema: Annotated[str, typer.Option("--schema", help="Target schema.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the plan (YAML).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the plan (YAML).", show_default=False),
+    ] = None,
+    old_out: Annotated[
+        Path | None, typer.Option("--output", "-o", hidden=True, help="Now --out.")
+    ] = None,
     source_tracking_uri: SourceTrackingOption = None,
     target: Annotated[
         str | None,
@@ -150,6 +156,13 @@ def plan(
     ] = False,
 ) -> None:
     """Read the source registry and write a reviewable plan (nothing is written anywhere else)."""
+    if old_out is not None:
+        remote.renamed("-o/--output PLAN", "--out PLAN")
+        if out is not None:
+            raise _usage("give --out once (-o/--output is its earlier name)")
+    output = out or old_out
+    if output is None:
+        raise _usage("--out is required: where to write the plan (plan.yaml)")
     # Deferred: the migration toolkit.
     from modelcatalog.migrate.config import MigrationConfig
     from modelcatalog.migrate.plan import PlanError, build_plan
@@ -341,13 +354,12 @@ def assess(
         ),
     ],
     source_tracking_uri: SourceTrackingOption = None,
-    output: Annotated[
+    out: Annotated[
         Path | None,
         typer.Option(
-            "--output",
-            "-o",
+            "--out",
             help="Write the report here: .html for people, .json for machines. Without it "
-            "only the summary is printed (or the JSON, with --format json).",
+            "only the summary is printed (or the JSON, with -o json).",
             dir_okay=False,
             show_default=False,
         ),
@@ -355,10 +367,14 @@ def assess(
     report_format: Annotated[
         str | None,
         typer.Option(
-            "--format",
-            help="html or json (default: from the suffix of --output).",
+            "--output",
+            "-o",
+            help="html or json (default: from the suffix of --out).",
             show_default=False,
         ),
+    ] = None,
+    old_format: Annotated[
+        str | None, typer.Option("--format", hidden=True, help="Now -o/--output.")
     ] = None,
     auth_users: Annotated[
         str | None,
@@ -380,6 +396,18 @@ def assess(
         render_json,
     )
 
+    output = out
+    if report_format is not None and report_format.lower() not in ("html", "json"):
+        # The earlier -o/--output named the report file.
+        remote.renamed("-o/--output FILE", "--out FILE")
+        if out is not None:
+            raise _usage(f"-o is {report_format!r}: the report format is html or json")
+        output, report_format = Path(report_format), None
+    if old_format is not None:
+        remote.renamed("--format", "-o/--output")
+        if report_format is not None:
+            raise _usage("give -o/--output once (--format is its earlier name)")
+        report_format = old_format
     try:
         chosen = choose_format(output, report_format)
     except ValueError as exc:
@@ -398,7 +426,7 @@ def assess(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise _usage(f"--output {output}: {exc.strerror or exc}") from exc
+            raise _usage(f"--out {output}: {exc.strerror or exc}") from exc
         remote.done(f"Wrote {output}.")
     elif json_to_stdout:
         typer.echo(render_json(assessment), nl=False)

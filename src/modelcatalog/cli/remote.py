@@ -206,6 +206,15 @@ def print_object(item: dict[str, Any], fields: Sequence[Column], output: OutputF
     stdout.print(table)
 
 
+def renamed(old: str, new: str) -> None:
+    """Warn that an option has a new spelling; the old one still works for this release."""
+    stderr.print(
+        f"warning: {old} is now {new}; {old} will stop working in the next release.",
+        markup=False,
+        highlight=False,
+    )
+
+
 def done(message: str) -> None:
     """Confirm a change on stderr, keeping stdout for data."""
     stderr.print(message, markup=False, highlight=False)

@@ -206,27 +206,27 @@ def print_summary(assessment: Assessment, console: Console) -> None:
 
 
 def choose_format(output: Path | None, requested: str | None) -> str | None:
-    """The report format from --format and the suffix of --output; ValueError says what clashes.
+    """The report format from -o/--output and the suffix of --out; ValueError says what clashes.
 
     None means no file and no format: only the terminal summary."""
     if requested is not None and requested.lower() not in FORMATS:
-        raise ValueError(f"--format is {requested!r}; allowed: {', '.join(FORMATS)}")
+        raise ValueError(f"-o/--output is {requested!r}; allowed: {', '.join(FORMATS)}")
     chosen = requested.lower() if requested else None
     if output is None:
         if chosen == "html":
-            raise ValueError("--format html needs a file to write: add -o report.html")
+            raise ValueError("-o html needs a file to write: add --out report.html")
         return chosen
     suffix = output.suffix.lower().lstrip(".")
     suffix = "html" if suffix == "htm" else suffix
     if chosen is None:
         if suffix not in FORMATS:
             raise ValueError(
-                f"--output {output.name!r} ends in {output.suffix or 'no suffix'!r}, which "
-                "names no report format; use .html or .json, or give --format"
+                f"--out {output.name!r} ends in {output.suffix or 'no suffix'!r}, which "
+                "names no report format; use .html or .json, or give -o html|json"
             )
         return suffix
     if suffix in FORMATS and suffix != chosen:
         raise ValueError(
-            f"--output {output.name!r} ends in .{suffix} but --format is {chosen}; make them agree"
+            f"--out {output.name!r} ends in .{suffix} but -o is {chosen}; make them agree"
         )
     return chosen
