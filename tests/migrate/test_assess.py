@@ -208,6 +208,22 @@ def test_report_data_matches_findings(assessment) -> None:
     assert v4["artifacts"]["present"] and v4["artifacts"]["files"] >= 3
 
 
+def test_a_ready_model_with_warnings_is_shown_open_with_its_warnings(assessment) -> None:
+    data = report_data(assessment)
+    warned = [m for m in data["models"] if m["ready"] and m["warnings"]]
+    assert warned, "the fixture registry has a ready model with warnings (a rename)"
+    html = render_html(assessment)
+    for model in warned:
+        section = html.split(f"<h3>{model['name']}</h3>")[0].rsplit("<details", 1)[1]
+        assert "open" in section
+        after = html.split(f"<h3>{model['name']}</h3>")[1].split("</summary>")[0]
+        assert f"ready, {model['warnings']} warning" in after and "badge ready" not in after
+    quiet = [m for m in data["models"] if m["ready"] and not m["warnings"]]
+    for model in quiet:
+        after = html.split(f"<h3>{model['name']}</h3>")[1].split("</summary>")[0]
+        assert "badge ready" in after
+
+
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
