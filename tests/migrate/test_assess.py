@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,10 @@ from typer.testing import CliRunner
 
 from fakes.mlflow_sources import EXPERIMENT, log_tiny_model
 from modelcatalog.cli.migrate import app as migrate_app
+from modelcatalog.migrate import assess_checks
 from modelcatalog.migrate.assess import AssessError, Finding, check_source_uri, run_assessment
 from modelcatalog.migrate.assess_report import render_html, render_json, report_data
+from modelcatalog.migrate.assess_rules import RULES
 from support.cli import run_cli
 from support.mlflow_stores import mlflow_database
 
@@ -293,3 +296,17 @@ def test_cli_refuses_bad_options(
     assert result.exit_code == 2
     assert message in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_each_finding_has_one_code_and_one_severity_listed_by_migrate_rules(
+    assessment, tmp_path: Path
+) -> None:
+    source_text = (Path(assess_checks.__file__)).read_text(encoding="utf-8")
+    used = set(re.findall(r'"(MA\d{3})"', source_text))
+    assert used == set(RULES), sorted(used ^ set(RULES))
+    for finding in assessment.findings:
+        assert finding.severity == RULES[finding.code].severity, finding
+    listed = run_cli("migrate", "rules", "-o", "json", env=os.environ, cwd=tmp_path)
+    rows = json.loads(listed.stdout)["rules"]
+    assert [r["code"] for r in rows] == list(RULES)
+    assert all(r["severity"] in ("error", "warning", "info") and r["finding"] for r in rows)

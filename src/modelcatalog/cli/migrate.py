@@ -11,6 +11,7 @@ command that uses it, so that `modelcatalog --help` and the other commands do no
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from rich.console import Console
 
 from modelcatalog.cli import remote
 from modelcatalog.client import CatalogClientError
+from modelcatalog.migrate.assess_rules import RULES
 from modelcatalog.migrate.mapping import MappingError
 from modelcatalog.migrate.targets.protocol import Target, TargetError
 
@@ -328,6 +330,15 @@ def verify(
         remote.stderr.print(verify_table(report))
         raise remote.fail(f"{len(report.differences)} difference(s) between source and target")
     remote.done("Source and target match.")
+
+
+@app.command("rules")
+def rules(output: remote.OutputOption = remote.OutputFormat.text) -> None:
+    """List what `migrate assess` can find: each code, its severity and what it means."""
+    table = [asdict(rule) for rule in RULES.values()]
+    remote.print_list(
+        table, [("code", "code"), ("severity", "severity"), ("finding", "finding")], output, "rules"
+    )
 
 
 @app.command(

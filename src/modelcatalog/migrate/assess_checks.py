@@ -16,6 +16,7 @@ from modelcatalog.domain.privileges import permission_map
 from modelcatalog.domain.rules import MAX_COMMENT, MAX_TAG_VALUE, MAX_TAGS
 from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.migrate.assess_inventory import ModelInventory, VersionInventory
+from modelcatalog.migrate.assess_rules import RULES
 from modelcatalog.migrate.extras import PrincipalKind, SourceExtras
 from modelcatalog.migrate.mapping import (
     DEFAULT_STAGE_TAG,
@@ -43,15 +44,16 @@ class Finding:
 def extras_unreadable(reason: str) -> Finding:
     """The finding for a source whose permissions, activity and webhooks could not be read."""
     return _finding(
-        "MA332", "error", None, None,
+        "MA332", None, None,
         f"the source's permissions, activity or webhooks could not be read: {reason}",
         "nothing of them would migrate; fix access and assess again",
     )  # fmt: skip
 
 
-def _finding(code: str, severity: str, model: str | None, version: int | None, message: str,
+def _finding(code: str, model: str | None, version: int | None, message: str,
              action: str) -> Finding:  # fmt: skip
-    return Finding(code, severity, model, version, message, action)
+    """A finding of rule `code`, with the severity the rules table gives it."""
+    return Finding(code, RULES[code].severity, model, version, message, action)
 
 
 def source_findings(extras: SourceExtras) -> Iterator[Finding]:
@@ -62,26 +64,26 @@ def source_findings(extras: SourceExtras) -> Iterator[Finding]:
             others.setdefault(gap.reason, []).append(gap.capability.value.replace("_", " "))
         if gap.capability.value == "permissions":
             yield _finding(
-                "MA331", "warning", None, None, f"Permissions cannot be read: {gap.reason}.",
+                "MA331", None, None, f"Permissions cannot be read: {gap.reason}.",
                 "no grants are made from the source; state them under 'permissions' in "
                 "migration.yaml, or grant them in the catalog afterwards",
             )  # fmt: skip
         elif gap.capability.value == "webhooks":
             yield _finding(
-                "MA331", "warning", None, None, f"Webhooks cannot be read: {gap.reason}.",
+                "MA333", None, None, f"Webhooks cannot be read: {gap.reason}.",
                 "no triggers or notifications are made from the source's webhooks",
             )  # fmt: skip
     for reason, labels in others.items():
         what = " and ".join(labels)
         yield _finding(
-            "MA331", "info", None, None, f"The source's {what} cannot be read: {reason}.",
+            "MA334", None, None, f"The source's {what} cannot be read: {reason}.",
             f"{what} do not migrate; copy what matters by hand",
         )  # fmt: skip
     for hook in extras.webhooks:
         scope = f"model {hook.model_name}" if hook.model_name else "every model"
         where = hook.model_name
         yield _finding(
-            "MA311", "info", where, None,
+            "MA311", where, None,
             f"Webhook {hook.name or hook.id} ({hook.status}) calls {hook.target_kind} "
             f"{hook.target or '?'} on {', '.join(hook.events)} for {scope}.",
             "becomes a webhook destination and a notification trigger on the matching catalog "
@@ -93,7 +95,7 @@ def source_findings(extras: SourceExtras) -> Iterator[Finding]:
         )  # fmt: skip
         if hook.target_kind == "http" and hook.has_secret is not False:
             yield _finding(
-                "MA312", "warning", where, None,
+                "MA312", where, None,
                 f"Webhook {hook.name or hook.id}: its secret "
                 + ("is set" if hook.has_secret else "cannot be read from the source")
                 + " and is never copied.",
@@ -111,7 +113,7 @@ def name_findings(inventories: list[ModelInventory]) -> Iterator[Finding]:
         if len(names) > 1:
             for name in names:
                 yield _finding(
-                    "MA103", "error", name, None,
+                    "MA103", name, None,
                     f"{len(names)} source models ({', '.join(repr(n) for n in names)}) would "
                     f"all become {target}.",
                     "none of them migrates until migration.yaml gives each its own target "
@@ -129,7 +131,7 @@ def model_findings(model: ModelInventory, model_map: ModelMap) -> Iterator[Findi
         valid = len(parts) == 1 and is_full_name(f"c.s.{name}")
     if not valid:
         yield _finding(
-            "MA101", "warning", name, None,
+            "MA101", name, None,
             f"The name {name!r} is not valid in the catalog (each part of catalog.schema.model "
             "is 1 to 255 letters, digits, '_' or '-').",
             f"registered as {model.target_name} (normalised); rename it under 'models' in "
@@ -137,14 +139,14 @@ def model_findings(model: ModelInventory, model_map: ModelMap) -> Iterator[Findi
         )  # fmt: skip
     elif model.target_name.split(".")[-1] != parts[-1]:
         yield _finding(
-            "MA102", "info", name, None,
+            "MA102", name, None,
             f"The catalog stores names lower-case: {name!r} becomes {model.target_name}.",
             "registered lower-case; code that names the model is rewritten by "
             "'modelcatalog code fix'",
         )  # fmt: skip
     if len(model.description) > MAX_COMMENT:
         yield _finding(
-            "MA104", "warning", name, None,
+            "MA104", name, None,
             f"The description has {len(model.description):,} characters; at most "
             f"{MAX_COMMENT:,} are allowed.",
             "the description is cut to the limit",
@@ -156,12 +158,12 @@ def model_findings(model: ModelInventory, model_map: ModelMap) -> Iterator[Findi
         problem = alias_problem(alias)
         if problem:
             yield _finding(
-                "MA121", "warning", name, number, f"Source alias: {problem}.",
+                "MA121", name, number, f"Source alias: {problem}.",
                 "the alias is not created; choose a new alias name after the migration",
             )  # fmt: skip
         elif alias in stage_aliases:
             yield _finding(
-                "MA122", "warning", name, number,
+                "MA122", name, number,
                 f"The source alias {alias!r} (version {number}) has the name the stage policy "
                 "gives a stage's newest version.",
                 "the stage alias wins when they point at different versions; the source alias "
@@ -190,7 +192,7 @@ def text_findings(
         problem = text.problem(value, rule) if value else None
         if problem is not None:
             yield _finding(
-                "MA105", "warning", model, version, f"{what}'s {label} {problem}.",
+                "MA105", model, version, f"{what}'s {label} {problem}.",
                 f"repaired by the plan: {_TEXT_REPAIR[rule.kind]}",
             )  # fmt: skip
 
@@ -211,27 +213,27 @@ def _tag_findings(model: str, version: int | None, tags: dict[str, str]) -> Iter
         problem = tag_key_problem(key)
         if problem:
             yield _finding(
-                "MA111", "warning", model, version, f"{what.capitalize()}: {problem}.",
+                "MA111", model, version, f"{what.capitalize()}: {problem}.",
                 "the tag moves with ':' and the other forbidden characters replaced by '_' "
                 "(or is dropped if that is empty or clashes)",
             )  # fmt: skip
         if len(value) > MAX_TAG_VALUE:
             yield _finding(
-                "MA113", "warning", model, version,
+                "MA113", model, version,
                 f"{what.capitalize()}: the value of tag {key!r} has {len(value):,} characters; "
                 f"at most {MAX_TAG_VALUE} are allowed.",
                 "the value moves to the description; the tag keeps a pointer to it",
             )  # fmt: skip
         if version is not None and key == DEFAULT_STAGE_TAG:
             yield _finding(
-                "MA114", "warning", model, version,
+                "MA114", model, version,
                 f"Version {version} already has a tag {key!r}, the key the stage policy uses.",
                 "the stage policy overwrites it; choose another stage_tag in migration.yaml "
                 "to keep it",
             )  # fmt: skip
     if len(tags) > MAX_TAGS:
         yield _finding(
-            "MA112", "warning", model, version,
+            "MA112", model, version,
             f"{what.capitalize()} has {len(tags)} tags; at most {MAX_TAGS} are allowed.",
             f"the first {MAX_TAGS - 1} tags (by key) move; the rest go into one overflow tag "
             "(or the description, per 'tags.overflow' in migration.yaml)",
@@ -247,7 +249,7 @@ def _stage_findings(model: ModelInventory) -> Iterator[Finding]:
         numbers = sorted(by_stage.get(stage, []))
         if len(numbers) > 1:
             yield _finding(
-                "MA207", "warning", model.name, None,
+                "MA207", model.name, None,
                 f"{len(numbers)} versions are in {stage}: "
                 f"{', '.join(str(n) for n in numbers)}.",
                 f"only the newest, version {numbers[-1]}, gets the alias {stage}; every one "
@@ -256,7 +258,7 @@ def _stage_findings(model: ModelInventory) -> Iterator[Finding]:
     archived = sorted(by_stage.get("Archived", []))
     if archived:
         yield _finding(
-            "MA208", "info", model.name, None,
+            "MA208", model.name, None,
             f"Archived versions: {', '.join(str(n) for n in archived)}.",
             f"they migrate with the tag {DEFAULT_STAGE_TAG}=Archived and no alias",
         )  # fmt: skip
@@ -272,13 +274,13 @@ def _permission_findings(model: ModelInventory) -> Iterator[Finding]:
         approver = "; may approve in the model's deployment job" if mapped.approver else ""
         origin = " (inherited)" if grant.inherited else ""
         yield _finding(
-            "MA321", "info", model.name, None,
+            "MA321", model.name, None,
             f"{grant.kind.value} {grant.principal} has {grant.source_level}{origin}.",
             f"grant {privileges} on the model, {parents} on its parents{approver}",
         )  # fmt: skip
     for unmapped in model.unmapped_permissions:
         yield _finding(
-            "MA322", "warning", model.name, None,
+            "MA322", model.name, None,
             f"{unmapped.kind.value} {unmapped.principal} has {unmapped.source_level}: "
             f"{unmapped.reason}.",
             "no grant is made for it; review who can read the model after the migration",
@@ -286,7 +288,7 @@ def _permission_findings(model: ModelInventory) -> Iterator[Finding]:
     kinds = sorted({g.kind.value for g in model.permissions if g.kind != PrincipalKind.USER})
     if kinds:
         yield _finding(
-            "MA323", "info", model.name, None,
+            "MA323", model.name, None,
             f"Grants go to {' and '.join(k.replace('_', ' ') + 's' for k in kinds)}.",
             "the same names must exist in the catalog, or be mapped under 'principals' in "
             "migration.yaml",
@@ -299,24 +301,24 @@ def version_findings(model: ModelInventory, inventory: VersionInventory) -> Iter
     name, number = model.name, version.version
     if version.status != VersionStatus.READY:
         yield _finding(
-            "MA205", "warning", name, number, f"Version {number} is {version.status}.",
+            "MA205", name, number, f"Version {number} is {version.status}.",
             "not migrated: only READY versions can be loaded or aliased",
         )  # fmt: skip
     if not inventory.has_files:
         yield _finding(
-            "MA201", "error", name, number,
+            "MA201", name, number,
             f"Version {number} has no readable files at {display_uri(version.artifact_uri)}.",
             "not migrated: there is nothing to copy",
         )  # fmt: skip
     elif not inventory.has_mlmodel:
         yield _finding(
-            "MA202", "error", name, number,
+            "MA202", name, number,
             f"Version {number} has {inventory.files} files but no readable MLmodel file.",
             "not migrated: the catalog needs an MLflow model with a signature",
         )  # fmt: skip
     elif not (inventory.signature_inputs or inventory.signature_outputs):
         yield _finding(
-            "MA203", "error", name, number, f"Version {number} has no signature.",
+            "MA203", name, number, f"Version {number} has no signature.",
             "with signatures.policy 'require' (the default) it is not migrated; 'infer' derives "
             "one by loading the model, 'waive' migrates it with a recorded waiver, or supply one "
             "under signatures.supplied",
@@ -324,14 +326,14 @@ def version_findings(model: ModelInventory, inventory: VersionInventory) -> Iter
     elif not (inventory.signature_inputs and inventory.signature_outputs):
         missing = "outputs" if inventory.signature_inputs else "inputs"
         yield _finding(
-            "MA204", "error", name, number,
+            "MA204", name, number,
             f"Version {number} has a signature without {missing}.",
             "handled as a missing signature: 'infer', 'waive' or a supplied signature lets it "
             "migrate",
         )  # fmt: skip
     if not version.run_id:
         yield _finding(
-            "MA206", "info", name, number, f"Version {number} has no run.",
+            "MA206", name, number, f"Version {number} has no run.",
             "migrated without lineage to a run",
         )  # fmt: skip
     yield from _tag_findings(name, number, version.tags)
@@ -347,14 +349,14 @@ def version_findings(model: ModelInventory, inventory: VersionInventory) -> Iter
     activity = inventory.activity
     if activity.comments:
         yield _finding(
-            "MA301", "info", name, number,
+            "MA301", name, number,
             f"Version {number} has {len(activity.comments)} comment(s).",
             "copied into the version's description under 'Migrated activity'",
         )  # fmt: skip
     if activity.transition_requests:
         pending = sum(1 for r in activity.transition_requests if r.status == "PENDING")
         yield _finding(
-            "MA302", "warning" if pending else "info", name, number,
+            "MA302" if pending else "MA304", name, number,
             f"Version {number} has {len(activity.transition_requests)} transition request(s), "
             f"{pending} still pending.",
             "recorded in the description under 'Migrated activity'; pending requests become "
@@ -362,7 +364,7 @@ def version_findings(model: ModelInventory, inventory: VersionInventory) -> Iter
         )  # fmt: skip
     if activity.stage_history:
         yield _finding(
-            "MA303", "info", name, number,
+            "MA303", name, number,
             f"Version {number} has {len(activity.stage_history)} stage change(s).",
             "recorded in the description under 'Migrated activity'",
         )  # fmt: skip

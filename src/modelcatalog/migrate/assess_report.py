@@ -100,9 +100,7 @@ def report_data(assessment: Assessment) -> dict[str, Any]:
                 "ready": model_blocked == 0,
                 "blocked_versions": model_blocked,
                 # Ready still, but with something a person should read first.
-                "warnings": sum(
-                    1 for f in by_model.get(m.name, []) if f.severity == "warning"
-                ),
+                "warnings": sum(1 for f in by_model.get(m.name, []) if f.severity == "warning"),
                 "permissions": [
                     {
                         "principal": p.principal,
