@@ -13,6 +13,7 @@ from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.api.uc_shapes import model_json, version_json
+from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import (
     audit_trail,
     client_credentials,
@@ -122,12 +123,17 @@ async def search_models(request: Request, ctx: ContextDep, who: CallerDep) -> di
     """The models you may see that match words (names, tag keys or values, owners,
     descriptions) and filters, by full name, with where each matched."""
     q = request.query_params
+    has_alias = q.get("has_alias") or "false"
+    if has_alias not in ("true", "false"):
+        raise InvalidParameter(
+            f"'has_alias' is {has_alias!r}: expected true or false.", "has_alias"
+        )
     filters = explore.Filters(
         catalog=q.get("catalog") or None,
         schema=q.get("schema") or None,
         owner=q.get("owner") or None,
         tag=q.get("tag") or None,
-        has_alias=q.get("has_alias") == "true",
+        has_alias=has_alias == "true",
         deployment_state=q.get("deployment_state") or None,
     )
     found = await call(

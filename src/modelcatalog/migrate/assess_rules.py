@@ -45,7 +45,11 @@ _TABLE = (
     ("MA208", INFO, "archived versions (tagged, without an alias)"),
     # Activity
     ("MA301", INFO, "comments on a version (copied into its description)"),
-    ("MA302", WARNING, "transition requests still pending (approvals only with a linked deployment job)"),
+    (
+        "MA302",
+        WARNING,
+        "transition requests still pending (approvals only with a linked deployment job)",
+    ),
     ("MA303", INFO, "stage changes (recorded in the description)"),
     ("MA304", INFO, "transition requests, all decided (recorded in the description)"),
     # Webhooks
