@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -449,23 +450,7 @@ async def list_resources(
     resource: str, request: Request, ctx: ContextDep, who: CallerDep
 ) -> Response:
     """A page of principals of one type, by id, filtered (`filter`, RFC 7644 section 3.4.2)."""
-    q = request.query_params
-    kind = _kind(resource)
-    found = await call(
-        pr.list_provisioned,
-        ctx,
-        who,
-        kind,
-        filter_text=q.get("filter"),
-        start_index=_number(q.get("startIndex"), "startIndex", 1),
-        count=_number(q.get("count"), "count", 100),
-    )
-    base = _base(request)
-    shown = [
-        _selected(_resource(base, f), q.get("attributes"), q.get("excludedAttributes"))
-        for f in found.items
-    ]
-    return _scim(_listing(shown, found.start_index, found.total))
+    return await _query(request, ctx, who, _kind(resource), request.query_params)
 
 
 @router.post(f"{PREFIX}/.search")
@@ -484,19 +469,27 @@ async def search_resources(
 
 async def _search(request: Request, ctx: ServiceContext, who: Caller, kind: str | None) -> Response:
     body = await _body(request)
+    # A body lists attributes as JSON arrays; a query string as comma-separated text.
+    joined = {k: ",".join(v) if isinstance(v, list) else v for k, v in body.items()}
+    return await _query(request, ctx, who, kind, joined)
+
+
+async def _query(
+    request: Request, ctx: ServiceContext, who: Caller, kind: str | None, asked: Mapping[str, Any]
+) -> Response:
+    """A page of principals for a GET's query or a `.search` body (the same parameters)."""
     found = await call(
         pr.list_provisioned,
         ctx,
         who,
         kind,
-        filter_text=body.get("filter"),
-        start_index=_number(body.get("startIndex"), "startIndex", 1),
-        count=_number(body.get("count"), "count", 100),
+        filter_text=asked.get("filter"),
+        start_index=_number(asked.get("startIndex"), "startIndex", 1),
+        count=_number(asked.get("count"), "count", 100),
     )
     base = _base(request)
-    joined = {k: ",".join(v) if isinstance(v, list) else v for k, v in body.items()}
     shown = [
-        _selected(_resource(base, f), joined.get("attributes"), joined.get("excludedAttributes"))
+        _selected(_resource(base, f), asked.get("attributes"), asked.get("excludedAttributes"))
         for f in found.items
     ]
     return _scim(_listing(shown, found.start_index, found.total))

@@ -141,15 +141,7 @@ def remove_principal_row(ctx: ServiceContext, session: Session, row: t.Principal
     """Remove `row` with its tokens, memberships and grants; refused while it owns anything
     or when it is the last metastore admin."""
     clean = row.name
-    owned = [
-        f"{kind} '{owned_name}'"
-        for kind, table in (
-            ("catalog", t.Catalog),
-            ("schema", t.Schema),
-            ("registered model", t.RegisteredModel),
-        )
-        for owned_name in session.scalars(select(table.name).where(table.owner == clean).limit(3))
-    ]
+    owned = [f"{kind.replace('_', ' ')} '{name}'" for kind, name in owned_by(session, clean, 3)]
     if owned:
         raise FailedPrecondition(
             f"Principal '{clean}' still owns {', '.join(owned)}; transfer ownership first."
@@ -172,6 +164,21 @@ def remove_principal_row(ctx: ServiceContext, session: Session, row: t.Principal
         ctx.rights.clear()
 
     after_commit(session, forget)
+
+
+def owned_by(session: Session, principal: str, limit: int) -> list[tuple[str, str]]:
+    """What `principal` owns, as (securable type, name): at most `limit` of each type."""
+    return [
+        (kind, owned)
+        for kind, table in (
+            ("catalog", t.Catalog),
+            ("schema", t.Schema),
+            ("registered_model", t.RegisteredModel),
+        )
+        for owned in session.scalars(
+            select(table.name).where(table.owner == principal).limit(limit)
+        )
+    ]
 
 
 def _catalog_may_change(group: t.Principal) -> None:

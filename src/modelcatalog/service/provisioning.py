@@ -28,7 +28,7 @@ from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
-from modelcatalog.service.directory import remove_principal_row, require_admin
+from modelcatalog.service.directory import owned_by, remove_principal_row, require_admin
 from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
 from modelcatalog.store.database import after_commit
@@ -185,18 +185,6 @@ def _members(session: Session, query: Any) -> tuple[Member, ...]:
     return tuple(Member(i, n, k) for i, n, k in session.execute(query))
 
 
-def _owned(session: Session, name: str) -> tuple[str, ...]:
-    return tuple(
-        f"{kind} {owned}"
-        for kind, table, full in (
-            ("catalog", t.Catalog, t.Catalog.name),
-            ("schema", t.Schema, t.Schema.name),
-            ("registered_model", t.RegisteredModel, t.RegisteredModel.name),
-        )
-        for owned in session.scalars(select(full).where(table.owner == name).limit(20))
-    )
-
-
 def _provisioned(session: Session, row: t.Principal) -> Provisioned:
     columns = (t.Principal.id, t.Principal.name, t.Principal.kind)
     groups = _members(
@@ -231,7 +219,7 @@ def _provisioned(session: Session, row: t.Principal) -> Provisioned:
         updated_at=row.updated_at,
         groups=groups,
         members=members,
-        owns=() if row.active else _owned(session, row.name),
+        owns=() if row.active else tuple(f"{k} {n}" for k, n in owned_by(session, row.name, 20)),
     )
 
 
