@@ -15,7 +15,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from support.servers import BACKENDS, BackendServers, RunningServer
+from support.servers import BACKENDS, TRACKING_UI, BackendServers, RunningServer
 
 
 def backends_of(test: pytest.Item) -> list[str]:
@@ -51,7 +51,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServers]:
     """The session's catalog servers, one per backend."""
     with ExitStack() as stack:
-        yield BackendServers(stack, lambda b: tmp_path_factory.mktemp(f"server-{b}"))
+        yield BackendServers(
+            stack,
+            lambda b: tmp_path_factory.mktemp(f"server-{b}"),
+            extra_env={"MODELCATALOG_TRACKING_UI_URL": TRACKING_UI},
+        )
 
 
 @pytest.fixture(scope="session")

@@ -164,7 +164,7 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
         return metrics.render()
 
     app.include_router(operations)
-    install_web_ui(app, tracking_ui_url=settings.tracking_ui_url)
+    install_web_ui(app)
     require_declared(app)
     install(app)
     return app

@@ -28,4 +28,5 @@ def build_context(settings: ServerSettings, *, waker: Waker | None = None) -> Se
         sessions=settings.sessions,
         secrets=SecretBox(lambda: load_key(settings.secret_key_file)),
         waker=waker or NoEngine(),
+        tracking_ui_url=settings.tracking_ui_url,
     )

@@ -252,6 +252,43 @@ def test_copy_model_version_to_another_model(
     np.testing.assert_array_equal(loaded.predict(features), model.predict(features))
 
 
+def test_a_version_without_logged_model_is_copied_to_another_catalog(
+    mlflow_env: MlflowClient,
+    server: Any,
+    churn_data: tuple[np.ndarray, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    """A version registered from a folder (as before MLflow 3, or migrated) names no logged
+    model: MLflow's own Unity Catalog store cannot copy it (it asks the tracking server for a
+    logged model with an empty id); through `modelcatalog://` it is copied."""
+    client = mlflow_env
+    features, labels = churn_data
+    model = LogisticRegression().fit(features, labels)
+    folder = tmp_path / "saved"
+    mlflow.sklearn.save_model(
+        model,
+        folder,
+        signature=infer_signature(features, model.predict(features)),
+        pip_requirements=STATED_REQUIREMENTS,
+    )
+    source = _unique("folder")
+    client.create_registered_model(source)
+    created = client.create_model_version(source, str(folder))
+    assert created.model_id in ("", None)
+
+    prod = f"prod_{uuid.uuid4().hex[:8]}"
+    with CatalogClient(server.url, server.admin_token) as catalog:
+        catalog.post(f"{UC_API}/catalogs", {"name": prod})
+        catalog.post(f"{UC_API}/schemas", {"name": "ml", "catalog_name": prod})
+    copied = client.copy_model_version(f"models:/{source}/{created.version}", f"{prod}.ml.churn")
+
+    loaded = mlflow.pyfunc.load_model(f"models:/{prod}.ml.churn/{copied.version}")
+    np.testing.assert_array_equal(loaded.predict(features), model.predict(features))
+    with CatalogClient(server.url, server.admin_token) as catalog:
+        shown = catalog.get(f"{UC_API}/models/{prod}.ml.churn/versions/{copied.version}")
+    assert shown["lineage"]["copied_from"]["name"] == source
+
+
 def test_unknown_version_load_reports_the_server_error(mlflow_env: MlflowClient) -> None:
     with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST|NOT_FOUND"):
         mlflow.pyfunc.load_model(f"models:/{_unique('absent')}/1")

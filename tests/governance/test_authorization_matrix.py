@@ -141,6 +141,7 @@ NEEDS: dict[str, Need | None] = {
     # Models and versions: reading
     "getRegisteredModel": _model("EXECUTE"),
     "getModelVersion": _model("EXECUTE"),
+    "emitModelVersionLineage": _model("EXECUTE"),
     "listModelVersions": _model("EXECUTE"),
     "getModelVersionByAlias": _model("EXECUTE"),
     "getModelVersionManifest": _model("EXECUTE"),
@@ -609,6 +610,21 @@ CASES = [
         "getModelVersion",
         lambda c, w, k: c.get(
             f"{REGISTRY_2_0}/model-versions/get", params={"name": w.model, "version": "1"}
+        ),
+    ),
+    Case(
+        "2.0 report a reader",
+        "emitModelVersionLineage",
+        lambda c, w, k: c.post(
+            f"{REGISTRY_2_0}/model-versions/emit-lineage",
+            json={
+                "name": w.model,
+                "version": "1",
+                "model_version_lineage_info": {
+                    "entities": [{"notebook": {"id": k}}],
+                    "direction": "DOWNSTREAM",
+                },
+            },
         ),
     ),
     Case(

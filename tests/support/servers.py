@@ -29,6 +29,10 @@ POSTGRES_ADMIN_URI = os.environ.get(
 )
 
 
+#: The MLflow tracking UI the session's shared servers link runs to.
+TRACKING_UI = "https://mlflow.example.test"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:

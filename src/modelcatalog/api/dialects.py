@@ -90,6 +90,30 @@ _UC_CODES = {
 UNITY_CATALOG = ErrorCodes("Unity Catalog", _UC_CODES)
 """Unity Catalog REST `/api/2.1/unity-catalog/...`: the codes of its specification."""
 
+DATABRICKS_UNITY_CATALOG = ErrorCodes(
+    "Unity Catalog (Databricks clients)",
+    {**_UC_CODES, "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS"},
+)
+"""Unity Catalog REST as Databricks answers it, for clients made for Databricks (databricks-sdk,
+and MLflow's `databricks-uc` client through it): an existing object is
+`RESOURCE_ALREADY_EXISTS`, which MLflow's `copy_model_version` waits for before it adds a
+version to a model that already exists."""
+
+
+def from_databricks_sdk(user_agent: str) -> bool:
+    """Whether a request comes from databricks-sdk (alone or under MLflow). Unity Catalog OSS's
+    `unitycatalog-client` and databricks-sdk call the same paths; only the User-Agent tells
+    them apart."""
+    return "databricks-sdk" in user_agent
+
+
+def for_client(dialect: ErrorDialect, user_agent: str) -> ErrorDialect:
+    """`dialect` as the client that sent `user_agent` reads it."""
+    if dialect is UNITY_CATALOG and from_databricks_sdk(user_agent):
+        return DATABRICKS_UNITY_CATALOG
+    return dialect
+
+
 FILES = ErrorCodes("Files API", {**MLFLOW_REGISTRY.codes, "NOT_FOUND": "NOT_FOUND"})
 """The Files API and the presigned URLs it hands out: MLflow's codes, except that a missing path
 is the platform's NOT_FOUND, which is exactly what MLflow's presigned-URL repository takes to

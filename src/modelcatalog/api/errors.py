@@ -20,7 +20,8 @@ log = logging.getLogger("modelcatalog.api")
 def dialect_of(request: Request) -> ErrorDialect:
     """The dialect of the route that took `request`, or of its path when none did."""
     route = request.scope.get("route")
-    return dialects.unmatched(request.url.path) if route is None else dialects.of_route(route)
+    dialect = dialects.unmatched(request.url.path) if route is None else dialects.of_route(route)
+    return dialects.for_client(dialect, request.headers.get("user-agent", ""))
 
 
 def error_response(

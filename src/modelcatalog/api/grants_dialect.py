@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 
 from modelcatalog.api import uc_openapi as U
 from modelcatalog.api.deps import CallerDep, ContextDep, call
-from modelcatalog.api.dialects import UNITY_CATALOG, speaking
+from modelcatalog.api.dialects import UNITY_CATALOG, from_databricks_sdk, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.requests import fields
 from modelcatalog.service import grants
@@ -25,7 +25,7 @@ def spelling(request: Request) -> Callable[[str], str]:
     words: Unity Catalog OSS's (and its `unitycatalog-client`) `USE CATALOG`, Databricks' (and
     databricks-sdk, which drops a word it does not know) `USE_CATALOG`. Only the client's
     User-Agent tells them apart; both spellings are accepted in requests."""
-    if "databricks-sdk" in request.headers.get("user-agent", ""):
+    if from_databricks_sdk(request.headers.get("user-agent", "")):
         return lambda privilege: privilege.replace(" ", "_")
     return lambda privilege: privilege
 

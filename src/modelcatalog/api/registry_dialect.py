@@ -13,9 +13,11 @@ from modelcatalog.api import storage_access
 from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import MLFLOW_REGISTRY, speaking
 from modelcatalog.api.openapi import described
-from modelcatalog.api.requests import fields, tag_pairs
+from modelcatalog.api.requests import fields, reported_lineage, tag_pairs
+from modelcatalog.domain import lineage
 from modelcatalog.errors import InvalidParameter
 from modelcatalog.service import aliases, models, tags, versions
+from modelcatalog.service import lineage as lineage_rows
 from modelcatalog.service.views import ModelView, VersionView
 
 router = APIRouter(
@@ -204,6 +206,7 @@ async def create_version(request: Request, ctx: ContextDep, who: CallerDep) -> d
         tags=tag_pairs(f.get("tags")),
         run_tracking_server_id=f.get("run_tracking_server_id"),
         logged_model_id=f.get("model_id"),
+        lineage=reported_lineage(request),
     )
     return {"model_version": version_json(v)}
 
@@ -326,6 +329,23 @@ async def delete_version_tag(request: Request, ctx: ContextDep, who: CallerDep) 
 @described(R.EMIT_LINEAGE)
 async def emit_lineage(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    # Accepted so that clients emitting lineage keep working; the version must exist.
-    await call(versions.get_version, ctx, who, f.get("name"), f.get("version"))
+    info = f.get("model_version_lineage_info") or {}
+    if not isinstance(info, dict):
+        raise InvalidParameter(
+            "'model_version_lineage_info' must be an object.", "model_version_lineage_info"
+        )
+    field = "model_version_lineage_info"
+    reported = lineage.entities(info.get("entities"), f"{field}.entities")
+    securable = f.get("securable")
+    if securable:
+        reported += lineage.tables([{"source_securables": [securable]}], "securable")
+    await call(
+        lineage_rows.emit,
+        ctx,
+        who,
+        f.get("name"),
+        f.get("version"),
+        lineage.direction(info.get("direction"), f"{field}.direction"),
+        reported,
+    )
     return {}

@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import Request
 
-from modelcatalog.domain import text
+from modelcatalog.domain import lineage, text
+from modelcatalog.domain.lineage import Entity
 from modelcatalog.errors import InvalidParameter, RequestTooLarge
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -108,3 +109,9 @@ def flag(value: object, field: str) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     raise InvalidParameter(f"'{field}' is {value!r}: expected true or false.", field)
+
+
+def reported_lineage(request: Request) -> list[Entity]:
+    """The notebook, job and tables a create request's lineage header reports (MLflow's
+    `databricks-uc` client sends it for versions registered from a notebook or job run)."""
+    return lineage.from_header(request.headers.get(lineage.HEADER))

@@ -15,7 +15,7 @@ from modelcatalog.api import uc_openapi as U
 from modelcatalog.api.deps import CallerDep, ContextDep, call
 from modelcatalog.api.dialects import UNITY_CATALOG, speaking
 from modelcatalog.api.openapi import described
-from modelcatalog.api.requests import fields, flag, tag_pairs
+from modelcatalog.api.requests import fields, flag, reported_lineage, tag_pairs
 from modelcatalog.api.storage_access import temporary_credentials
 from modelcatalog.api.uc_shapes import (
     catalog_json,
@@ -230,6 +230,7 @@ async def create_version(request: Request, ctx: ContextDep, who: CallerDep) -> d
         tags=tag_pairs(f.get("tags")),
         run_tracking_server_id=f.get("run_tracking_server_id"),
         logged_model_id=f.get("model_id"),
+        lineage=reported_lineage(request),
     )
     return version_json(v)
 
@@ -287,7 +288,7 @@ async def list_versions(full_name: str, request: Request, ctx: ContextDep, who: 
 @router.get("/models/{full_name}/versions/{version}")
 @described(U.GET_VERSION)
 async def get_version(full_name: str, version: str, ctx: ContextDep, who: CallerDep) -> dict:
-    v = await call(versions.get_version, ctx, who, full_name, version)
+    v = await call(versions.get_version, ctx, who, full_name, version, with_lineage=True)
     return version_json(v)
 
 

@@ -119,6 +119,30 @@ VERSION_JOB_STATE = obj(
     {k: string() for k in ("job_id", "run_id", "job_state", "run_state", "current_task_name")},
     description="The version's deployment run, when its model has a deployment job.",
 )
+LINEAGE_ENTITY = obj(
+    {
+        "kind": string("table, notebook, job, pipeline"),
+        "id": string(),
+        "name": string("A table's full name, a job's task."),
+        "run_id": string("The notebook's or job's run."),
+        "update_id": string("The pipeline's update."),
+    },
+    ("kind", "id"),
+)
+VERSION_LINEAGE = obj(
+    {
+        "run_id": string(),
+        "run_link": string("The run in the MLflow tracking UI (with --tracking-ui-url)."),
+        "model_id": string("The MLflow logged model the version came from."),
+        "copied_from": obj(
+            {"name": string(), "version": string(), "id": string()},
+            description="The catalog version this one is a copy of.",
+        ),
+        "upstream": array(LINEAGE_ENTITY, "Tables, notebooks, jobs the version came from."),
+        "readers": array(LINEAGE_ENTITY, "Notebooks and jobs that read it, newest first."),
+    },
+    description="Where the version came from and what read it (on a read of one version).",
+)
 MODEL_VERSION = component(
     "ModelVersionInfo",
     obj(
@@ -146,6 +170,7 @@ MODEL_VERSION = component(
             "signature_waiver": string("Why this version was let through without a signature."),
             "origin": obj({}, description="Where a migrated version came from."),
             "deployment_job_state": VERSION_JOB_STATE,
+            "lineage": VERSION_LINEAGE,
         },
         ("model_name", "catalog_name", "schema_name", "version", "status", "storage_location"),
     ),

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelcatalog.service.views import CatalogView, ModelView, Page, SchemaView, VersionView
+from modelcatalog.domain.lineage import JOB, NOTEBOOK, PIPELINE, TABLE, Entity
+from modelcatalog.service.views import (
+    CatalogView,
+    ModelView,
+    Page,
+    SchemaView,
+    VersionLineage,
+    VersionView,
+)
 
 
 def tag_list(values: dict[str, str]) -> list[dict[str, str]]:
@@ -108,6 +116,38 @@ def version_json(v: VersionView) -> dict[str, Any]:
         body["origin"] = v.origin
     if v.deployment_job_state:
         body["deployment_job_state"] = v.deployment_job_state
+    if v.lineage:
+        body["lineage"] = lineage_json(v.lineage)
+    return body
+
+
+#: What an entity's detail is, by kind.
+_DETAIL = {NOTEBOOK: "run_id", JOB: "run_id", PIPELINE: "update_id", TABLE: "detail"}
+
+
+def _entity_json(e: Entity) -> dict[str, str]:
+    body = {"kind": e.kind, "id": e.identifier}
+    if e.name:
+        body["name"] = e.name
+    if e.detail:
+        body[_DETAIL[e.kind]] = e.detail
+    return body
+
+
+def lineage_json(lineage: VersionLineage) -> dict[str, Any]:
+    """A version's lineage (an extension of the version's shape, as `origin` is)."""
+    body: dict[str, Any] = {
+        "upstream": [_entity_json(e) for e in lineage.upstream],
+        "readers": [_entity_json(e) for e in lineage.readers],
+    }
+    for key, value in (
+        ("run_id", lineage.run_id),
+        ("run_link", lineage.run_link),
+        ("model_id", lineage.logged_model_id),
+        ("copied_from", lineage.copied_from),
+    ):
+        if value:
+            body[key] = value
     return body
 
 

@@ -36,6 +36,23 @@ COLUMNS: list[remote.Column] = [
     ("created by", "created_by"),
     ("comment", "comment"),
 ]
+
+
+def _copied_from_text(version: dict[str, Any]) -> str:
+    copied = (version.get("lineage") or {}).get("copied_from") or {}
+    return f"{copied['name']} version {copied['version']}" if copied.get("name") else ""
+
+
+def _entities_text(entities: list[dict[str, str]] | None) -> str:
+    """Lineage entities, one a line: `table main.sales.orders`, `job 12 (run 345)`."""
+    lines = []
+    for e in entities or []:
+        text = f"{e.get('kind', '')} {e.get('name') or e.get('id', '')}"
+        run = e.get("run_id") or e.get("update_id")
+        lines.append(f"{text} (run {run})" if run else text)
+    return "\n".join(lines)
+
+
 FIELDS: list[remote.Column] = [
     (
         "model",
@@ -50,7 +67,11 @@ FIELDS: list[remote.Column] = [
     ("tags", remote.tags_text),
     ("source", "source"),
     ("run id", "run_id"),
+    ("run link", lambda v: (v.get("lineage") or {}).get("run_link", "")),
     ("model id", "model_id"),
+    ("copied from", _copied_from_text),
+    ("came from", lambda v: _entities_text((v.get("lineage") or {}).get("upstream"))),
+    ("read by", lambda v: _entities_text((v.get("lineage") or {}).get("readers"))),
     ("storage location", "storage_location"),
     ("id", "id"),
     ("created", remote.created),

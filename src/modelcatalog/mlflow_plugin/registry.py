@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import mlflow.artifacts
 from mlflow.exceptions import MlflowException
@@ -33,6 +34,15 @@ class ModelCatalogRegistryStore(UcModelRegistryStore):
         self.server = CatalogServer.from_uri(store_uri)
         # Every registry call and every presigned-URL request reads its host and token here.
         self.get_host_creds = self.server.host_creds
+
+    def _get_logged_model_from_model_id(self, model_id: str | None) -> Any:
+        """The logged model a version names, or None where it names none.
+
+        `copy_model_version` hands over the source version's `model_id`, an empty string for a
+        version with no logged model (registered before MLflow 3, or migrated): MLflow's Unity
+        Catalog store then asks the tracking server for a logged model with an empty id and the
+        copy fails. Here an empty id is no id, so any version can be copied."""
+        return super()._get_logged_model_from_model_id(model_id or None)
 
     @contextmanager
     def _local_model_dir(self, source: str, local_model_path: str | None) -> Iterator[str]:

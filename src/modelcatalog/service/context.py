@@ -52,6 +52,8 @@ class ServiceContext:
     secrets: SecretBox | None = None
     # Woken after commits that made work for the job engine.
     waker: Waker = field(default_factory=NoEngine)
+    # The MLflow tracking UI, for links to the runs versions came from.
+    tracking_ui_url: str | None = None
 
     def wake_engine(self) -> None:
         """Tell the job engine there is work (a queued task, an event, a due delivery)."""

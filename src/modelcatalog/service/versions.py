@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -11,15 +12,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import events as ev
+from modelcatalog.domain import lineage as ln
 from modelcatalog.domain import rules
 from modelcatalog.domain.statuses import VersionStatus
-from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound
+from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
 from modelcatalog.service import access, audit, events, files, lookup, paging
+from modelcatalog.service import lineage as lineage_rows
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import jobs as deployment_jobs
-from modelcatalog.service.operations import needed
+from modelcatalog.service.operations import OPERATIONS, needed
 from modelcatalog.service.stamps import new_id, now_ms
 from modelcatalog.service.tags import change_tags
 from modelcatalog.service.views import Page, VersionView
@@ -127,11 +130,16 @@ def create_version(
     tags: Mapping[str, object] | None = None,
     run_tracking_server_id: object = None,
     logged_model_id: object = None,
+    lineage: Sequence[ln.Entity] = (),
 ) -> VersionView:
     """Create the next version of a model in PENDING_REGISTRATION, ready to receive files.
 
     `source` (where the model's files came from) is required, as both dialects' specifications
-    require it and every stock client sends it."""
+    require it and every stock client sends it. `lineage` is what the client reports the version
+    came from. A source naming an MLflow logged model records that model; a source naming a
+    version of this catalog that the caller may read (MLflow's `copy_model_version`) records it
+    as the version copied from, with its run, logged model and upstream lineage where the
+    request gives none."""
     name = rules.model_name(full_name)
     text = rules.comment(comment)
     source, run_id = rules.optional_text(source, "source"), rules.optional_text(run_id, "run_id")
@@ -141,7 +149,18 @@ def create_version(
             "source",
         )
     stamp = now_ms()
+    upstream = list(lineage)
+    logged_model_id = str(logged_model_id) if logged_model_id else ln.logged_model_in(source)
     with ctx.db.write() as session:
+        copied = _copy_source(ctx, session, caller, source)
+        if copied is not None:
+            run_id = run_id or copied.run_id
+            logged_model_id = logged_model_id or copied.logged_model_id
+            run_tracking_server_id = run_tracking_server_id or copied.run_tracking_server_id
+            upstream += lineage_rows.upstream_of(session, copied.id)
+            upstream.append(
+                ln.Entity(ln.MODEL_VERSION, copied.id, copied.full_name, str(copied.version))
+            )
         model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         # The counter lives on the model row, locked above: concurrent creators take turns, so
         # numbers are distinct and consecutive, and a deleted number is never handed out again.
@@ -158,7 +177,7 @@ def create_version(
             source=source,
             run_id=run_id,
             run_tracking_server_id=str(run_tracking_server_id) if run_tracking_server_id else None,
-            logged_model_id=str(logged_model_id) if logged_model_id else None,
+            logged_model_id=logged_model_id,
             comment=text,
             status=VersionStatus.PENDING_REGISTRATION,
             created_at=stamp,
@@ -170,6 +189,7 @@ def create_version(
         session.flush()
         if tags:
             change_tags(session, "model_version", row.id, tags)
+        lineage_rows.record_created(session, row.id, upstream, caller.name, stamp)
         events.emit(
             session,
             ev.MODEL_VERSION_CREATED,
@@ -183,6 +203,31 @@ def create_version(
         return _one(ctx, session, name, row, model)
 
 
+def _copy_source(
+    ctx: ServiceContext, session: Session, caller: Caller, source: str
+) -> VersionView | None:
+    """The version of this catalog a source names, if the caller may read it as
+    `getModelVersion` does (a copy needs no more); None for any other source, another server's
+    version of the same name included. A version the caller may not read is not named as
+    copied from, so nothing of it reaches the copy."""
+    named = ln.catalog_version_in(source)
+    if named is None:
+        return None
+    full_name, number, alias = named
+    try:
+        return locate_version(
+            ctx,
+            session,
+            caller,
+            rules.model_name(full_name),
+            version=number,
+            alias=alias,
+            action=OPERATIONS["getModelVersion"].action,
+        )
+    except (NotFound, PermissionDenied, InvalidParameter):
+        return None
+
+
 def locate_version(
     ctx: ServiceContext,
     session: Session,
@@ -191,9 +236,12 @@ def locate_version(
     *,
     version: int | None = None,
     alias: str | None = None,
+    action: str | None = None,
 ) -> VersionView:
-    """A version the caller may read, by number or by alias, found with one joined query
-    (the hot read path: authorization is decided from it and the cached rights)."""
+    """A version the caller may use for `action` (the running operation's by default), by
+    number or by alias, found with one joined query (the hot read path: authorization is
+    decided from it and the cached rights)."""
+    action = action or needed()
     where: dict[str, str | int | None] = {
         "catalog": name.catalog,
         "schema": name.schema,
@@ -206,13 +254,13 @@ def locate_version(
     row = session.execute(query, where).first()
     if row is None:
         # The model may be missing or hidden from the caller: say so exactly as for a model.
-        lookup.model_row(ctx, session, caller, name, needed())
+        lookup.model_row(ctx, session, caller, name, action)
         if alias is not None:
             raise NotFound(f"Registered model '{name.full}' has no alias '{alias}'.")
         raise NotFound(f"Model version '{name.full}' version {version} does not exist.")
     chain = lookup.model_chain(name, row, row.model_id, row.model_owner)
     lookup.authorize(
-        ctx, session, caller, needed(), chain, f"Registered model '{name.full}' does not exist."
+        ctx, session, caller, action, chain, f"Registered model '{name.full}' does not exist."
     )
     model_ref = ModelRef(row.model_id, row.model_name, row.model_deployment_job_id)
     return version_views(ctx, session, model_ref, name.catalog, name.schema, [row])[0]
@@ -228,12 +276,21 @@ def readable(ctx: ServiceContext, view: VersionView) -> VersionView:
 
 @audited("getModelVersion", "registered_model", needs="read_model")
 def get_version(
-    ctx: ServiceContext, caller: Caller, full_name: object, version: object
+    ctx: ServiceContext,
+    caller: Caller,
+    full_name: object,
+    version: object,
+    *,
+    with_lineage: bool = False,
 ) -> VersionView:
+    """One version; `with_lineage` adds its lineage (one more query, for the reads that show a
+    version whole rather than the hot path that loads it)."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     with ctx.db.read() as session:
         view = locate_version(ctx, session, caller, name, version=number)
+        if with_lineage:
+            view = dataclasses.replace(view, lineage=lineage_rows.of_version(ctx, session, view))
     return readable(ctx, view)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from modelcatalog.domain.lineage import Entity
+
 
 @dataclass(frozen=True)
 class CatalogView:
@@ -67,6 +69,22 @@ class ModelView:
 
 
 @dataclass(frozen=True)
+class VersionLineage:
+    """Where a version came from and what read it (see service/lineage.py)."""
+
+    run_id: str | None
+    #: The run in the MLflow tracking UI, when the server knows that UI's address.
+    run_link: str | None
+    logged_model_id: str | None
+    #: The catalog version this one is a copy of: name, version, id.
+    copied_from: dict[str, str] | None
+    #: Tables, notebooks, jobs and pipelines the version came from.
+    upstream: tuple[Entity, ...] = ()
+    #: Notebooks, jobs and pipelines that read it, most recent first.
+    readers: tuple[Entity, ...] = ()
+
+
+@dataclass(frozen=True)
 class VersionView:
     id: str
     model_id: str
@@ -93,6 +111,8 @@ class VersionView:
     origin: dict[str, str | None] | None = None
     #: ModelVersionDeploymentJobState: job_id, run_id, job_state, run_state, current_task_name.
     deployment_job_state: dict[str, str] | None = None
+    #: Read only where one version is shown whole (see `versions.get_version`).
+    lineage: VersionLineage | None = None
 
     @property
     def full_name(self) -> str:

@@ -202,6 +202,23 @@ class VersionFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
 
+class VersionLineage(Base):
+    """One thing a version came from (upstream) or was read by (downstream): a table, a
+    notebook, a job, a pipeline, or the catalog version it was copied from."""
+
+    __tablename__ = "version_lineage"
+    version_id: Mapped[str] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    direction: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    recorded_at: Mapped[int] = mapped_column(BigInteger)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+
+
 class GroupMember(Base):
     """A member (user, service principal or group) of a group; groups may nest."""
 

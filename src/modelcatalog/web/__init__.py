@@ -12,9 +12,8 @@ from modelcatalog.web.identity import SignInRequired
 from modelcatalog.web.render import STATIC
 
 
-def install(app: FastAPI, *, tracking_ui_url: str | None) -> None:
+def install(app: FastAPI) -> None:
     """Add the web UI's pages, forms and static files to `app`."""
-    app.state.tracking_ui_url = tracking_ui_url
     app.add_exception_handler(SignInRequired, signin.to_sign_in)
     for router in (signin.router, pages.router, edits.router):
         app.include_router(router)

@@ -221,7 +221,7 @@ async def render_version(
     errors: dict[str, str] | None = None,
     problem: str | None = None,
 ) -> Response:
-    view = await call(versions.get_version, ctx, who.caller, full_name, version)
+    view = await call(versions.get_version, ctx, who.caller, full_name, version, with_lineage=True)
     may = await call(grants.abilities, ctx, who.caller, pv.MODEL, view.full_name)
     signature = await call(signatures.signature, ctx, who.caller, view.full_name, view.version)
     files = (
@@ -246,7 +246,6 @@ async def render_version(
         run=run,
         older_runs=runs[1:],
         decidable=decidable,
-        tracking_ui=request.app.state.tracking_ui_url,
         errors=errors or {},
         **{**await chrome(ctx, request, who), **({"problem": problem} if problem else {})},
     )
