@@ -33,7 +33,7 @@ from modelcatalog.api import (
 )
 from modelcatalog.api.deps import caller
 from modelcatalog.api.dialects import NATIVE, require_declared, speaking
-from modelcatalog.api.observability import Metrics, RequestObserver
+from modelcatalog.api.observability import Metrics, MetricsPort, RequestObserver
 from modelcatalog.api.openapi import Operation, described, install, obj, string
 from modelcatalog.api.throttle import FailedAuthThrottle
 from modelcatalog.config import ServerSettings, admin_token_from_env
@@ -121,7 +121,8 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
     app.state.max_request_bytes = settings.max_request_bytes
     app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
     metrics = Metrics()
-    metrics.watch_audit(app.state.ctx.audit)
+    metrics.readings.audit = app.state.ctx.audit
+    metrics.readings.db = app.state.ctx.db
     app.add_middleware(RequestObserver, metrics=metrics)
     app.add_exception_handler(CatalogError, errors.catalog_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
@@ -160,13 +161,17 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
     @operations.get("/metrics", tags=["operations"], dependencies=[Depends(caller)])
     @described(METRICS)
     async def prometheus_metrics():  # type: ignore[no-untyped-def]
-        """Prometheus metrics: request counts and latencies by route and status."""
-        return metrics.render()
+        """Prometheus metrics: requests, model events, denials, deliveries, deployment runs and
+        tasks, storage errors, the audit queue and the database pools."""
+        # In a thread: deployment runs by state are counted in the database when scraped.
+        return await run_in_threadpool(metrics.render)
 
     app.include_router(operations)
     install_web_ui(app)
     require_declared(app)
     install(app)
+    if settings.metrics_port:
+        app.add_middleware(MetricsPort, metrics=metrics, port=settings.metrics_port)
     return app
 
 

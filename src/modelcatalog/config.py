@@ -61,6 +61,9 @@ class ServerSettings:
     sessions: SessionLifetimes = field(default_factory=SessionLifetimes)
     #: The MLflow tracking UI that version pages link runs into (none: runs are not linked).
     tracking_ui_url: str | None = None
+    #: The port on which /metrics is answered without a token (none: only on the API port,
+    #: with one).
+    metrics_port: int | None = None
 
     @classmethod
     def resolve(
@@ -75,6 +78,7 @@ class ServerSettings:
         jobs: JobSettings | None = None,
         sessions: SessionLifetimes | None = None,
         tracking_ui_url: str | None = None,
+        metrics_port: int | None = None,
     ) -> ServerSettings:
         """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -106,6 +110,7 @@ class ServerSettings:
             jobs=jobs or JobSettings(),
             sessions=sessions or SessionLifetimes(),
             tracking_ui_url=check_tracking_ui_url(tracking_ui_url),
+            metrics_port=check_port(metrics_port, "metrics port"),
         )
 
     @classmethod
@@ -121,6 +126,7 @@ class ServerSettings:
             jobs=job_settings(env),
             sessions=session_lifetimes(env),
             tracking_ui_url=env.get("MODELCATALOG_TRACKING_UI_URL", "").strip() or None,
+            metrics_port=_number(env, "MODELCATALOG_METRICS_PORT", int),
         )
 
     def to_environment(self) -> dict[str, str]:
@@ -149,6 +155,8 @@ class ServerSettings:
         variables["MODELCATALOG_SESSION_MAX_SECONDS"] = str(self.sessions.max_seconds)
         if self.tracking_ui_url:
             variables["MODELCATALOG_TRACKING_UI_URL"] = self.tracking_ui_url
+        if self.metrics_port:
+            variables["MODELCATALOG_METRICS_PORT"] = str(self.metrics_port)
         return variables
 
     @property
@@ -170,6 +178,13 @@ def session_lifetimes(env: Mapping[str, str], **given: int | None) -> SessionLif
         or _number(env, "MODELCATALOG_SESSION_MAX_SECONDS", int),
     }
     return SessionLifetimes(**{name: value for name, value in values.items() if value is not None})
+
+
+def check_port(port: int | None, what: str) -> int | None:
+    """A TCP port to listen on, 1 to 65535 (None: not listening)."""
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"the {what} is {port}; use a port from 1 to 65535")
+    return port
 
 
 def check_tracking_ui_url(url: str | None) -> str | None:

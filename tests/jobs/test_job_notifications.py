@@ -9,17 +9,24 @@ import uuid
 
 import httpx
 
-from support.http import ok, unique
+from support.http import metric_value, ok, unique, wait_for
 from support.jobs import NATIVE, create_job, linked_model, new_ready_version, wait_for_run
 from support.receivers import SmtpCapture, WebhookReceiver, mlflow_signature_valid
 
 PY = sys.executable
+DELIVERIES = "modelcatalog_notification_deliveries_total"
+TASK_SECONDS = "modelcatalog_deployment_task_duration_seconds"
+
+
+def _metric(api: httpx.Client, name: str, **labels: str) -> float:
+    return metric_value(api.get("/metrics").text, name, **labels)
 
 
 def test_a_webhook_hears_the_run_start_the_approval_request_and_the_approval(
     jobs_api: httpx.Client, job_schema: str
 ) -> None:
     secret = "whsec-" + uuid.uuid4().hex
+    delivered_before = _metric(jobs_api, DELIVERIES, channel="webhook", outcome="delivered")
     with WebhookReceiver() as receiver:
         hook = unique("deploy-hook")
         ok(
@@ -54,11 +61,20 @@ def test_a_webhook_hears_the_run_start_the_approval_request_and_the_approval(
     assert requested["version"] == str(version)
     assert requested["run_id"] == waiting["run_id"]
     assert requested["task"] == "approval"
+    # Counted once the catalog has kept each outcome, just after the receiver heard it.
+    wait_for(
+        lambda: (
+            _metric(jobs_api, DELIVERIES, channel="webhook", outcome="delivered")
+            >= delivered_before + 4
+        ),
+        "four webhook deliveries counted",
+    )
 
 
 def test_an_email_goes_out_when_a_task_fails_for_good(
     jobs_api: httpx.Client, job_schema: str
 ) -> None:
+    failed_before = _metric(jobs_api, f"{TASK_SECONDS}_count", outcome="failed")
     with SmtpCapture(username="mailer", password="smtp-" + uuid.uuid4().hex) as smtp:
         ok(
             jobs_api.put(
@@ -99,3 +115,9 @@ def test_an_email_goes_out_when_a_task_fails_for_good(
     assert "RUN_FAILED" in mail.message["Subject"] or "RUN_FAILED" in body
     assert model in body
     assert "exited with status 4" in body
+    # The failed attempt's duration was observed, and the email counted as delivered.
+    assert _metric(jobs_api, f"{TASK_SECONDS}_count", outcome="failed") > failed_before
+    wait_for(
+        lambda: _metric(jobs_api, DELIVERIES, channel="email", outcome="delivered") >= 1,
+        "the email delivery counted",
+    )

@@ -3,6 +3,7 @@ names, and waiting on a condition with a deadline."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -45,3 +46,15 @@ def wait_for(
             return last
         time.sleep(interval)  # poll interval, not a guessed duration
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """The Prometheus sample of `name` with exactly these labels in an exposition (0 when
+    absent)."""
+    wanted = sorted(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.compile(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$")
+    for line in text.splitlines():
+        found = pattern.match(line)
+        if found and sorted(filter(None, (found.group(1) or "").split(","))) == wanted:
+            return float(found.group(2))
+    return 0.0

@@ -13,6 +13,8 @@ from starlette.routing import Match
 from modelcatalog.api import dialects
 from modelcatalog.api.dialects import STATUS, ErrorDialect
 from modelcatalog.errors import CatalogError
+from modelcatalog.service import measures
+from modelcatalog.storage.base import StorageError
 
 log = logging.getLogger("modelcatalog.api")
 
@@ -81,6 +83,8 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, (StorageError, OSError)):
+        measures.storage_errors.labels(type(exc).__name__).inc()
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response(
         request, "INTERNAL_ERROR", "Internal error; the server log has the details."

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -165,6 +167,23 @@ def server(
             "link their runs into. Default: runs are shown, not linked.",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="MODELCATALOG_METRICS_PORT",
+            help="Also listen on this port for Prometheus: GET /metrics there needs no token, "
+            "and nothing else is served there. Default: /metrics only on the API port, with a "
+            "token.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            envvar="MODELCATALOG_METRICS_HOST",
+            help="The address the metrics port listens on (0.0.0.0 for every interface).",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Start the catalog on http://HOST:PORT (SQLite and a local folder unless told otherwise).
 
@@ -218,7 +237,10 @@ def server(
             jobs=jobs,
             sessions=sessions,
             tracking_ui_url=tracking_ui_url,
+            metrics_port=metrics_port,
         )
+        if metrics_port is not None and metrics_port == port:
+            raise ValueError(f"the metrics port is the API port ({port}); choose another")
         token_file = prepare(settings)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -253,13 +275,15 @@ def server(
     threading.Thread(target=sweep_interrupted_uploads, args=(settings,), daemon=True).start()
     # The server's processes (uvicorn's workers) read these settings back, whole, from here.
     os.environ.update(settings.to_environment())
+    if workers > 1:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_shared_metrics_folder(settings))
     typer.echo(
         f"modelcatalog serving on http://{host}:{port} "
         f"(database: {settings.database_uri.split('://')[0]}, "
         f"storage: {settings.storage_root})",
         err=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         "modelcatalog.app:app_from_environment",
         factory=True,
         host=host,
@@ -269,6 +293,44 @@ def server(
         access_log=False,
         log_config=None,
     )
+    sockets = [config.bind_socket()]
+    if metrics_port is not None:
+        sockets.append(_metrics_socket(metrics_host, metrics_port))
+    server = uvicorn.Server(config)
+    if workers > 1:
+        # Deferred with uvicorn: only a server with several workers supervises them.
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        server.run(sockets=sockets)
+    if not server.started and workers == 1:
+        raise typer.Exit(1)
+
+
+def _shared_metrics_folder(settings: ServerSettings) -> Path:
+    """Where the workers keep their counters for one another (PROMETHEUS_MULTIPROC_DIR, the
+    operator's if set), emptied of an earlier run's."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+    return folder
+
+
+def _metrics_socket(host: str, port: int) -> socket.socket:
+    """The metrics port's listening socket, bound before the workers start (they share it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        typer.echo(f"error: --metrics-port {port} on {host}: {exc.strerror}.", err=True)
+        raise typer.Exit(2) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _shown_uri(uri: str) -> str:

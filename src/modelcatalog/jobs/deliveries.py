@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from modelcatalog.channels import email as mail
 from modelcatalog.channels import webhooks
+from modelcatalog.service import measures
 from modelcatalog.service import smtp as smtp_settings
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.notifications import (
@@ -111,7 +112,7 @@ def _attempt(ctx: ServiceContext, delivery_id: str, lease: int) -> None:
             outcome = _send_webhook(ctx, delivery, destination)
         else:
             outcome = _send_email(ctx, delivery, destination, smtp)
-        _record(ctx, delivery, lease, outcome)
+        _record(ctx, delivery, lease, outcome, destination.kind)
     except Exception:
         # The lease runs out and the delivery is tried again; nothing is lost.
         log.exception("Delivery %s could not be attempted.", delivery_id)
@@ -190,7 +191,9 @@ def _redact(text: str, secret: str | None) -> str:
     return text[:MAX_ERROR]
 
 
-def _record(ctx: ServiceContext, delivery: t.Delivery, lease: int, outcome: Outcome) -> None:
+def _record(
+    ctx: ServiceContext, delivery: t.Delivery, lease: int, outcome: Outcome, channel: str
+) -> None:
     """Write an attempt's outcome, unless the lease ran out and another replica took over."""
     attempts = delivery.attempts + 1
     now = now_ms()
@@ -214,6 +217,9 @@ def _record(ctx: ServiceContext, delivery: t.Delivery, lease: int, outcome: Outc
                 .values(**values)
             )
         )
+    if written:
+        result = values.get("state", "RETRYING").lower()
+        measures.deliveries.labels(channel.lower(), result).inc()
     if not written:
         log.warning(
             "Delivery %s was taken over by another server before its result was kept.", delivery.id

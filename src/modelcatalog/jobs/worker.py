@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
-from modelcatalog.service import principals
+from modelcatalog.service import measures, principals
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
 from modelcatalog.service.deployments.definition import TEMPLATE, JobDefinition, Task
@@ -323,11 +323,15 @@ def execute(ctx: ServiceContext, task_run_id: str, worker: str) -> bool:
     if taken is None:
         return False
     log.info("running task %s of run %s (attempt %d)", taken.task.name, taken.run_id, taken.attempt)
+    started = time.monotonic()
     try:
         outcome = run_process(ctx, taken)
     except Exception as exc:  # a worker bug must not leave the task RUNNING until its lease
         log.exception("task %s of run %s crashed its worker", taken.task.name, taken.run_id)
         outcome = Outcome(None, "", f"the worker failed: {type(exc).__name__}: {exc}")
+    measures.task_seconds.labels("failed" if outcome.problem else "succeeded").observe(
+        time.monotonic() - started
+    )
     finish(ctx, taken, outcome)
     ctx.wake_engine()
     return True

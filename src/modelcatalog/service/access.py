@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from modelcatalog.domain import privileges as pv
 from modelcatalog.domain.privileges import Privilege, Rule
 from modelcatalog.errors import HiddenFromCaller, PermissionDenied
+from modelcatalog.service import measures
 from modelcatalog.service.caller import Caller
 from modelcatalog.store import tables as t
 
@@ -170,6 +171,7 @@ def require(decision: Decision, rule: Rule, chain: tuple[Securable, ...], not_fo
     reported exactly as if it did not exist."""
     if decision is ADMIN_DECISION or decision.allows(rule.privilege):
         return
+    measures.denials.labels(rule.privilege.value if rule.privilege else "OWNER OR MANAGE").inc()
     target = chain[-1]
     if not decision.visible:
         raise HiddenFromCaller(not_found)

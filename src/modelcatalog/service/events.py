@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from modelcatalog.service import measures
 from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
+from modelcatalog.store.database import after_commit
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def emit(
     **details: Any,
 ) -> None:
     """Record an event in the session's transaction (it exists only if the change commits)."""
+    after_commit(session, measures.model_events.labels(kind).inc)
     catalog_id = session.scalar(select(t.Schema.catalog_id).where(t.Schema.id == model.schema_id))
     session.add(
         t.ModelEvent(

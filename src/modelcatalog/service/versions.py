@@ -16,7 +16,7 @@ from modelcatalog.domain import lineage as ln
 from modelcatalog.domain import rules
 from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.service import access, audit, events, files, lookup, paging
+from modelcatalog.service import access, audit, events, files, lookup, measures, paging
 from modelcatalog.service import lineage as lineage_rows
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
@@ -461,6 +461,7 @@ def finalize_version(
         row.updated_at, row.updated_by = now_ms(), caller.name
         if problem:
             row.status, row.status_message = VersionStatus.FAILED_REGISTRATION, problem
+            after_commit(session, measures.versions_failed.inc)
         else:
             for entry in manifest:
                 session.add(
