@@ -277,12 +277,6 @@ def server(
     os.environ.update(settings.to_environment())
     if workers > 1:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_shared_metrics_folder(settings))
-    typer.echo(
-        f"modelcatalog serving on http://{host}:{port} "
-        f"(database: {settings.database_uri.split('://')[0]}, "
-        f"storage: {settings.storage_root})",
-        err=True,
-    )
     config = uvicorn.Config(
         "modelcatalog.app:app_from_environment",
         factory=True,
@@ -296,6 +290,13 @@ def server(
     sockets = [config.bind_socket()]
     if metrics_port is not None:
         sockets.append(_metrics_socket(metrics_host, metrics_port))
+    metrics_at = f", metrics on http://{metrics_host}:{metrics_port}/metrics" * bool(metrics_port)
+    typer.echo(
+        f"modelcatalog serving on http://{host}:{port} "
+        f"(database: {settings.database_uri.split('://')[0]}, "
+        f"storage: {settings.storage_root}{metrics_at})",
+        err=True,
+    )
     server = uvicorn.Server(config)
     if workers > 1:
         # Deferred with uvicorn: only a server with several workers supervises them.
