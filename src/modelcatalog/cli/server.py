@@ -290,7 +290,9 @@ def server(
     sockets = [config.bind_socket()]
     if metrics_port is not None:
         sockets.append(_metrics_socket(metrics_host, metrics_port))
-    metrics_at = f", metrics on http://{metrics_host}:{metrics_port}/metrics" * bool(metrics_port)
+    metrics_at = ""
+    if metrics_port is not None:
+        metrics_at = f", metrics on http://{metrics_host}:{metrics_port}/metrics"
     typer.echo(
         f"modelcatalog serving on http://{host}:{port} "
         f"(database: {settings.database_uri.split('://')[0]}, "
