@@ -6,32 +6,73 @@ so that `modelcatalog --help` and the light commands start fast. Everything else
 the top of its module.
 """
 
+import importlib
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from modelcatalog.cli import (
-    aliases,
-    audit,
-    catalogs,
-    code,
-    grants,
-    jobs,
-    login,
-    migrate,
-    models,
-    notifications,
-    principals,
-    schemas,
-    server,
-    tags,
-    tokens,
-    triggers,
-    versions,
-    worker,
-)
 from modelcatalog.client import credentials
+
+#: Every command and command group, in the order help lists them: the module under
+#: modelcatalog.cli that holds it, and the name there of its function or Typer. A module is
+#: imported when its command runs (or when help or completion lists them all), so that a
+#: command starts without loading the others.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "server": ("server", "server"),
+    "worker": ("worker", "worker"),
+    "code": ("code", "app"),
+    "migrate": ("migrate", "app"),
+    "login": ("login", "login"),
+    "logout": ("login", "logout"),
+    "catalogs": ("catalogs", "app"),
+    "schemas": ("schemas", "app"),
+    "models": ("models", "app"),
+    "versions": ("versions", "app"),
+    "aliases": ("aliases", "app"),
+    "tags": ("tags", "app"),
+    "tokens": ("tokens", "app"),
+    "users": ("principals", "users"),
+    "service-principals": ("principals", "service_principals"),
+    "groups": ("principals", "groups"),
+    "grants": ("grants", "app"),
+    "audit": ("audit", "app"),
+    "jobs": ("jobs", "app"),
+    "triggers": ("triggers", "app"),
+    "notifications": ("notifications", "app"),
+}
+
+
+class Commands(TyperGroup):
+    """The root group, loading each command from `COMMANDS` when it is first asked for.
+
+    The context and command are typer's click types (vendored by recent typer releases, so
+    spelled `Any` here)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Typer suggests the nearest command to a typo from these names: every command is
+        # listed here, and loaded (replacing None) when first asked for.
+        self.commands.update(dict.fromkeys(COMMANDS))  # type: ignore[arg-type]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if self.commands.get(cmd_name) is None and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            found = getattr(importlib.import_module(f"modelcatalog.cli.{module}"), attribute)
+            if not isinstance(found, typer.Typer):
+                # A single command: Typer builds it from its function, as app.command would.
+                single = typer.Typer()
+                single.command(cmd_name)(found)
+                found = single
+            command = typer.main.get_command(found)
+            command.name = cmd_name
+            self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
+
 
 app = typer.Typer(
     name="modelcatalog",
@@ -40,6 +81,7 @@ app = typer.Typer(
     "$MODELCATALOG_CONFIG_DIR/credentials.json (default ~/.config/modelcatalog/), readable "
     "only by you; $MODELCATALOG_TOKEN, when set, is used instead.",
     no_args_is_help=True,
+    cls=Commands,
 )
 
 
@@ -78,29 +120,6 @@ def main_options(
             os.environ[credentials.URL_ENV] = credentials.normalize_url(url)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="'--url'") from exc
-
-
-app.command("server")(server.server)
-app.command("worker")(worker.worker)
-app.add_typer(code.app, name="code")
-app.add_typer(migrate.app, name="migrate")
-app.command("login")(login.login)
-app.command("logout")(login.logout)
-app.add_typer(catalogs.app, name="catalogs")
-app.add_typer(schemas.app, name="schemas")
-app.add_typer(models.app, name="models")
-app.add_typer(versions.app, name="versions")
-app.add_typer(aliases.app, name="aliases")
-app.add_typer(tags.app, name="tags")
-app.add_typer(tokens.app, name="tokens")
-app.add_typer(principals.users, name="users")
-app.add_typer(principals.service_principals, name="service-principals")
-app.add_typer(principals.groups, name="groups")
-app.add_typer(grants.app, name="grants")
-app.add_typer(audit.app, name="audit")
-app.add_typer(jobs.app, name="jobs")
-app.add_typer(triggers.app, name="triggers")
-app.add_typer(notifications.app, name="notifications")
 
 
 def main() -> None:
