@@ -35,6 +35,10 @@ class CatalogClient:
             base_url=self.url,
             timeout=timeout,
             headers={"User-Agent": f"modelcatalog-cli/{__version__}"},
+            # A plain-HTTP server needs no TLS context: building one loads the CA bundle, a
+            # quarter of a CLI command's start-up. HTTPS servers are verified as always (this
+            # client follows no redirects, so a plain-HTTP URL never leads to an HTTPS one).
+            verify=self.url.startswith("https://"),
         )
 
     def authorization(self, token: str | None = None) -> dict[str, str]:
