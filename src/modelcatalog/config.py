@@ -14,6 +14,11 @@ from typing import Any
 
 from modelcatalog.service.deployments.settings import EMBEDDED, JobSettings
 from modelcatalog.service.session_lifetimes import SessionLifetimes
+from modelcatalog.service.sso_settings import (
+    DEFAULT_CLOCK_SKEW_SECONDS,
+    SECRET_VARIABLE,
+    SingleSignOn,
+)
 
 DEFAULT_DATA_DIR = "modelcatalog-data"
 MIN_URL_LIFETIME = 10
@@ -61,6 +66,10 @@ class ServerSettings:
     sessions: SessionLifetimes = field(default_factory=SessionLifetimes)
     #: The MLflow tracking UI that version pages link runs into (none: runs are not linked).
     tracking_ui_url: str | None = None
+    #: The organisation's OpenID Connect provider (none: single sign-on is off).
+    sso: SingleSignOn | None = None
+    #: False: people's personal access tokens are refused; service principals keep theirs.
+    personal_tokens_for_users: bool = True
 
     @classmethod
     def resolve(
@@ -75,6 +84,8 @@ class ServerSettings:
         jobs: JobSettings | None = None,
         sessions: SessionLifetimes | None = None,
         tracking_ui_url: str | None = None,
+        sso: SingleSignOn | None = None,
+        personal_tokens_for_users: bool = True,
     ) -> ServerSettings:
         """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -106,6 +117,8 @@ class ServerSettings:
             jobs=jobs or JobSettings(),
             sessions=sessions or SessionLifetimes(),
             tracking_ui_url=check_tracking_ui_url(tracking_ui_url),
+            sso=sso,
+            personal_tokens_for_users=personal_tokens_for_users,
         )
 
     @classmethod
@@ -121,6 +134,8 @@ class ServerSettings:
             jobs=job_settings(env),
             sessions=session_lifetimes(env),
             tracking_ui_url=env.get("MODELCATALOG_TRACKING_UI_URL", "").strip() or None,
+            sso=single_sign_on(env),
+            personal_tokens_for_users=not _flag(env.get("MODELCATALOG_DISABLE_PAT_FOR_USERS")),
         )
 
     def to_environment(self) -> dict[str, str]:
@@ -149,6 +164,18 @@ class ServerSettings:
         variables["MODELCATALOG_SESSION_MAX_SECONDS"] = str(self.sessions.max_seconds)
         if self.tracking_ui_url:
             variables["MODELCATALOG_TRACKING_UI_URL"] = self.tracking_ui_url
+        if self.sso is not None:
+            # The client secret stays where it came from: MODELCATALOG_OIDC_CLIENT_SECRET.
+            sso = self.sso
+            variables["MODELCATALOG_OIDC_ISSUER"] = sso.issuer
+            variables["MODELCATALOG_OIDC_CLIENT_ID"] = sso.client_id
+            variables["MODELCATALOG_OIDC_AUDIENCE"] = sso.audience or ""
+            variables["MODELCATALOG_OIDC_GROUPS_CLAIM"] = sso.groups_claim or ""
+            variables["MODELCATALOG_OIDC_ADMIN_GROUP"] = sso.admin_group or ""
+            variables["MODELCATALOG_OIDC_CLOCK_SKEW_SECONDS"] = str(sso.clock_skew_seconds)
+        variables["MODELCATALOG_DISABLE_PAT_FOR_USERS"] = (
+            "" if self.personal_tokens_for_users else "1"
+        )
         return variables
 
     @property
@@ -170,6 +197,36 @@ def session_lifetimes(env: Mapping[str, str], **given: int | None) -> SessionLif
         or _number(env, "MODELCATALOG_SESSION_MAX_SECONDS", int),
     }
     return SessionLifetimes(**{name: value for name, value in values.items() if value is not None})
+
+
+def single_sign_on(env: Mapping[str, str], **given: Any) -> SingleSignOn | None:
+    """Single sign-on settings from the MODELCATALOG_OIDC_* variables; `given` ones (flags)
+    win. None without an issuer; ValueError saying what is wrong otherwise."""
+
+    def read(name: str, variable: str) -> Any:
+        if given.get(name) is not None:
+            return given[name]
+        return env.get(variable, "").strip() or None
+
+    issuer = read("issuer", "MODELCATALOG_OIDC_ISSUER")
+    client_id = read("client_id", "MODELCATALOG_OIDC_CLIENT_ID")
+    if issuer is None:
+        if client_id is not None:
+            raise ValueError("--oidc-client-id is given without --oidc-issuer")
+        return None
+    groups_claim = given.get("groups_claim")
+    if groups_claim is None:
+        groups_claim = env.get("MODELCATALOG_OIDC_GROUPS_CLAIM", "groups")
+    skew = read("clock_skew_seconds", "MODELCATALOG_OIDC_CLOCK_SKEW_SECONDS")
+    return SingleSignOn(
+        issuer=issuer,
+        client_id=client_id or "",
+        client_secret=env.get(SECRET_VARIABLE, "").strip() or None,
+        audience=read("audience", "MODELCATALOG_OIDC_AUDIENCE"),
+        groups_claim=groups_claim.strip() or None,
+        admin_group=read("admin_group", "MODELCATALOG_OIDC_ADMIN_GROUP"),
+        clock_skew_seconds=int(skew) if skew is not None else DEFAULT_CLOCK_SKEW_SECONDS,
+    )
 
 
 def check_tracking_ui_url(url: str | None) -> str | None:
