@@ -6,6 +6,10 @@ bad tokens, a misconfigured issuer and turned-off personal tokens are refused wi
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +24,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Browser, sync_playwright
 
 from support.browser import CHROMIUM
-from support.governance import NATIVE, UC, audit_records, grant
+from support.governance import NATIVE, UC, add_principal, audit_records, grant, token_for
 from support.http import ok, wait_for
 from support.identity_provider import (
     OTHER_AUDIENCE,
     SHORT_LIVED_AUDIENCE,
     IdentityProvider,
     access_token,
+    confirm_device_code,
+    loopback_only,
     run_identity_provider,
+    sign_in_at_provider,
 )
 from support.models import TinyModel, log_tiny_model, mlflow_registry
 from support.servers import RunningServer, free_port, run_server
@@ -234,3 +241,213 @@ def test_a_token_the_provider_did_not_sign_is_refused(
     refused = httpx.get(f"{catalog.url}{NATIVE}/me", headers=_bearer(forged))
     assert refused.status_code == 401
     assert "does not publish" in refused.json()["message"]
+
+
+# -- signing in from a terminal --------------------------------------------------------------
+
+
+def _login_sso(catalog: RunningServer, config_dir: Path, *args: str) -> subprocess.Popen:
+    """`modelcatalog login --sso` as a person runs it: a child process that shows a code."""
+    env = catalog.env(MODELCATALOG_CONFIG_DIR=str(config_dir))
+    env.pop("MODELCATALOG_TOKEN")
+    return subprocess.Popen(
+        [sys.executable, "-m", "modelcatalog", "login", "--sso", "--url", catalog.url, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _device_link(process: subprocess.Popen) -> str:
+    """The link the command tells the person to open."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "open http" in line:
+            return line.split("open ", 1)[1].split(" and confirm")[0]
+    raise AssertionError(f"no link shown; exit {process.wait()}")
+
+
+def test_login_sso_signs_in_with_the_device_flow_and_saves_a_catalog_token(
+    provider: IdentityProvider,
+    catalog: RunningServer,
+    browser: Browser,
+    admin: httpx.Client,
+    tmp_path: Path,
+) -> None:
+    login = _login()
+    provider.set_user(login, groups=["forecasting"])
+    process = _login_sso(catalog, tmp_path, "--profile", "work")
+    try:
+        confirm_device_code(browser, _device_link(process), login)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    email = f"{login}@example.test"
+    assert f"as profile 'work' as {email}" in out + err
+    saved = json.loads((tmp_path / "credentials.json").read_text())
+    assert saved["profiles"]["work"]["url"] == catalog.url
+    token = saved["servers"][catalog.url]["token"]
+    assert token.startswith("mc_")
+    assert ok(httpx.get(f"{catalog.url}{NATIVE}/me", headers=_bearer(token)))["name"] == email
+    assert _principal(admin, email)["groups"] == ["forecasting"]
+    records = audit_records(admin, principal=email)
+    assert {("signInWithProvider", "terminal"), ("createToken", None)} <= {
+        (r["action"], r["parameters"].get("via")) for r in records if r["outcome"] == "ok"
+    }
+
+
+def test_a_device_code_nobody_confirms_buys_no_token(catalog: RunningServer) -> None:
+    started = ok(httpx.post(f"{catalog.url}{NATIVE}/sso/device-authorizations", json={}))
+    assert started["user_code"] and started["verification_uri"].startswith("http://127.0.0.1")
+    pending = httpx.post(
+        f"{catalog.url}{NATIVE}/sso/device-tokens", json={"device_code": started["device_code"]}
+    )
+    assert pending.status_code == 202 and pending.json()["status"] in ("pending", "slow_down")
+    made_up = httpx.post(f"{catalog.url}{NATIVE}/sso/device-tokens", json={"device_code": "x"})
+    assert made_up.status_code == 401
+    assert made_up.json()["error_code"] == "UNAUTHENTICATED"
+
+
+# -- signing in from the browser -------------------------------------------------------------
+
+
+def test_a_person_signs_in_with_the_provider_and_out_of_both(
+    provider: IdentityProvider, catalog: RunningServer, browser: Browser, admin: httpx.Client
+) -> None:
+    login = _login()
+    provider.set_user(login, groups=["Data Science"])
+    context = browser.new_context(base_url=catalog.url)
+    page = context.new_page()
+    loopback_only(page)
+    page.goto("/approvals")
+    page.click("#sso")
+    assert page.url.startswith(provider.issuer)
+    sign_in_at_provider(page, login)
+    email = f"{login}@example.test"
+    page.wait_for_url(f"{catalog.url}/approvals")
+    assert page.locator(".me").inner_text() == email
+    sessions = [c for c in context.cookies() if c["name"] == "modelcatalog_session"]
+    assert sessions and sessions[0]["httpOnly"]
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url(f"{provider.issuer}/**")
+    page.click("button[autofocus]")  # the provider asks whether to sign out: yes
+    page.wait_for_url(f"{catalog.url}/signin")
+    page.goto("/")
+    page.wait_for_url(f"{catalog.url}/signin")
+    page.click("#sso")
+    page.wait_for_selector("input[name=login]")  # the provider's session ended too
+    context.close()
+    actions = [r["action"] for r in audit_records(admin, principal=email) if r["outcome"] == "ok"]
+    assert {"signInWithProvider", "signIn", "signOut"} <= set(actions)
+
+
+def test_a_callback_without_its_sign_in_is_refused_and_audited(
+    catalog: RunningServer, admin: httpx.Client
+) -> None:
+    answer = httpx.get(f"{catalog.url}/signin/sso/callback", params={"code": "c", "state": "s"})
+    assert answer.status_code == 401
+    assert "did not start on this catalog" in answer.text
+    assert "modelcatalog_session" not in answer.headers.get("set-cookie", "")
+    denials = audit_records(admin, action="authenticate")
+    assert any(r["parameters"].get("path") == "/signin/sso/callback" for r in denials)
+
+
+# -- a misconfigured issuer, turned-off personal tokens -------------------------------------
+
+
+def _start_refused(tmp_path: Path, issuer: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "MODELCATALOG_OIDC_CLIENT_SECRET": "s",
+        "MODELCATALOG_ADMIN_TOKEN": "mc_test_admin",
+    }
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "modelcatalog", "server", "--data-dir", str(tmp_path)),
+            *("--port", str(free_port()), "--oidc-issuer", issuer, "--oidc-client-id", "c"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_server_does_not_start_with_an_issuer_it_cannot_use(
+    provider: IdentityProvider, tmp_path: Path
+) -> None:
+    unreachable = _start_refused(tmp_path / "a", f"http://127.0.0.1:{free_port()}")
+    assert unreachable.returncode == 2
+    assert "discovery document" in unreachable.stderr
+    assert "cannot be read" in unreachable.stderr
+    other_name = provider.issuer.replace("127.0.0.1", "localhost")
+    misnamed = _start_refused(tmp_path / "b", other_name)
+    assert misnamed.returncode == 2
+    assert f"names the issuer '{provider.issuer}'" in misnamed.stderr
+
+
+def test_with_personal_tokens_off_people_use_single_sign_on_and_machines_keep_theirs(
+    provider: IdentityProvider,
+    browser: Browser,
+    ports: dict[str, int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data_dir = tmp_path_factory.mktemp("no-pat")
+    env = provider.server_env()
+    with run_server(data_dir, port=ports["no_pat"], extra_env=env) as before:
+        with httpx.Client(base_url=before.url, headers=before.headers()) as admin:
+            add_principal(admin, "bob@example.test")
+            add_principal(admin, "deployer", kind="service_principal")
+            bobs = token_for(admin, "bob@example.test")
+            machines = token_for(admin, "deployer")
+            secret = ok(admin.post(f"{NATIVE}/service-principals/deployer/secrets", json={}))
+    with run_server(
+        data_dir, port=ports["no_pat"], extra_env=env, args=("--disable-pat-for-users",)
+    ) as server:
+        me = f"{server.url}{NATIVE}/me"
+        refused = httpx.get(me, headers=_bearer(bobs))
+        assert refused.status_code == 401
+        assert "Personal access tokens are turned off" in refused.json()["message"]
+        assert ok(httpx.get(me, headers=_bearer(machines)))["name"] == "deployer"
+        assert ok(httpx.get(me, headers=server.headers()))["name"] == "admin"
+        issued = ok(
+            httpx.post(
+                f"{server.url}/oidc/v1/token",
+                data={"grant_type": "client_credentials", "scope": "all-apis"},
+                auth=(secret["client_id"], secret["secret"]),
+            )
+        )
+        assert ok(httpx.get(me, headers=_bearer(issued["access_token"])))["name"] == "deployer"
+        made = httpx.post(
+            f"{server.url}{NATIVE}/tokens",
+            json={"principal": "bob@example.test"},
+            headers=server.headers(),
+        )
+        assert made.status_code == 403
+        login = _login()
+        jwt_token = access_token(provider, browser, login)
+        assert ok(httpx.get(me, headers=_bearer(jwt_token)))["name"] == f"{login}@example.test"
+        started = ok(httpx.post(f"{server.url}{NATIVE}/sso/device-authorizations", json={}))
+        confirm_device_code(browser, started["verification_uri_complete"], login)
+        finished = wait_for(
+            lambda: (
+                (
+                    r := httpx.post(
+                        f"{server.url}{NATIVE}/sso/device-tokens",
+                        json={"device_code": started["device_code"]},
+                    )
+                ).status_code
+                == 200
+                and r.json()
+            ),
+            "the device sign-in to finish",
+            timeout=30,
+            interval=5,
+        )
+        assert (
+            ok(httpx.get(me, headers=_bearer(finished["token"])))["name"] == f"{login}@example.test"
+        )
+        signin = httpx.get(f"{server.url}/signin")
+        assert "Sign in with 127.0.0.1" in signin.text
