@@ -217,7 +217,9 @@ def single_sign_on(env: Mapping[str, str], **given: Any) -> SingleSignOn | None:
     groups_claim = given.get("groups_claim")
     if groups_claim is None:
         groups_claim = env.get("MODELCATALOG_OIDC_GROUPS_CLAIM", "groups")
-    skew = read("clock_skew_seconds", "MODELCATALOG_OIDC_CLOCK_SKEW_SECONDS")
+    skew = given.get("clock_skew_seconds")
+    if skew is None:
+        skew = _number(env, "MODELCATALOG_OIDC_CLOCK_SKEW_SECONDS", int)
     return SingleSignOn(
         issuer=issuer,
         client_id=client_id or "",
@@ -225,7 +227,7 @@ def single_sign_on(env: Mapping[str, str], **given: Any) -> SingleSignOn | None:
         audience=read("audience", "MODELCATALOG_OIDC_AUDIENCE"),
         groups_claim=groups_claim.strip() or None,
         admin_group=read("admin_group", "MODELCATALOG_OIDC_ADMIN_GROUP"),
-        clock_skew_seconds=int(skew) if skew is not None else DEFAULT_CLOCK_SKEW_SECONDS,
+        clock_skew_seconds=DEFAULT_CLOCK_SKEW_SECONDS if skew is None else skew,
     )
 
 

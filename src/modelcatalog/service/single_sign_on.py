@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain.rules import principal_name
-from modelcatalog.errors import InvalidParameter, Unauthenticated
+from modelcatalog.errors import Conflict, InvalidParameter, Unauthenticated
 from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
@@ -325,8 +325,15 @@ def bearer(ctx: ServiceContext, token: str) -> tuple[Caller, int]:
         if not _needs_write(session, sso, identity, found):
             assert found is not None
             return _caller(found[1]), expires_at
-    anonymous = Caller("anonymous", 0)
-    return sign_in(ctx, anonymous, identity, "bearer"), expires_at
+    try:
+        return sign_in(ctx, Caller("anonymous", 0), identity, "bearer"), expires_at
+    except Conflict:
+        # Another request of the same person's client linked them a moment ago: use that.
+        with ctx.db.read() as session:
+            found = _linked(session, identity)
+        if found is None:
+            raise
+        return _caller(found[1]), expires_at
 
 
 def _has_names(claims: Mapping[str, Any]) -> bool:
