@@ -298,6 +298,57 @@ def test_login_sso_signs_in_with_the_device_flow_and_saves_a_catalog_token(
     }
 
 
+def test_login_sso_in_a_local_browser_comes_back_to_the_terminal_with_a_token(
+    provider: IdentityProvider, catalog: RunningServer, browser: Browser, tmp_path: Path
+) -> None:
+    login = _login()
+    process = _login_sso(catalog, tmp_path, "--browser")
+    try:
+        assert process.stderr is not None
+        line = next(line for line in process.stderr if "open http" in line)
+        address = line.split("open ", 1)[1].split(" in a browser")[0]
+        assert address.startswith(f"{catalog.url}/signin/sso?terminal=http")
+        context = browser.new_context()
+        page = context.new_page()
+        loopback_only(page)
+        page.goto(address)
+        sign_in_at_provider(page, login)
+        page.wait_for_selector("text=Signed in to the catalog")
+        assert page.url.startswith("http://127.0.0.1:") and "code=" in page.url
+        context.close()
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    saved = json.loads((tmp_path / "credentials.json").read_text())
+    token = saved["servers"][catalog.url]["token"]
+    me = ok(httpx.get(f"{catalog.url}{NATIVE}/me", headers=_bearer(token)))
+    assert me["name"] == f"{login}@example.test"
+
+
+def test_a_terminal_code_is_worth_nothing_without_its_verifier(catalog: RunningServer) -> None:
+    offered = ok(httpx.get(f"{catalog.url}{NATIVE}/sso"))
+    assert offered == {
+        "enabled": True,
+        "issuer": offered["issuer"],
+        "device_flow": True,
+        "browser_sign_in": "/signin/sso",
+    }
+    refused = httpx.post(
+        f"{catalog.url}{NATIVE}/sso/terminal-tokens",
+        json={"code": "forged.0123", "code_verifier": "v"},
+    )
+    assert refused.status_code == 401
+    assert "not valid or has expired" in refused.json()["message"]
+    elsewhere = httpx.get(
+        f"{catalog.url}/signin/sso",
+        params={"terminal": "http://attacker.example/", "challenge": "c"},
+        follow_redirects=False,
+    )
+    assert elsewhere.status_code == 400
+    assert "loopback" in elsewhere.text
+
+
 def test_a_device_code_nobody_confirms_buys_no_token(catalog: RunningServer) -> None:
     started = ok(httpx.post(f"{catalog.url}{NATIVE}/sso/device-authorizations", json={}))
     assert started["user_code"] and started["verification_uri"].startswith("http://127.0.0.1")

@@ -99,11 +99,14 @@ class CatalogClient:
             ) from exc
         return data if isinstance(data, dict) else {"value": data}
 
-    def post_anonymous(self, path: str, body: Json) -> tuple[int, Json]:
-        """POST a JSON body without a token (to sign in, before there is one); the status and
-        JSON body of a successful answer, a typed error otherwise."""
+    def post_anonymous(self, path: str, body: Json | None) -> tuple[int, Json]:
+        """POST a JSON body without a token (to sign in, before there is one; no body: GET);
+        the status and JSON body of a successful answer, a typed error otherwise."""
         try:
-            response = self._http.post(path, json=body)
+            if body is None:
+                response = self._http.get(path)
+            else:
+                response = self._http.post(path, json=body)
         except httpx.TransportError as exc:
             raise ServerUnreachable(self.url, _describe(exc)) from exc
         try:
@@ -114,7 +117,7 @@ class CatalogClient:
             raise server_error(response.status_code, data, response.reason_phrase)
         if not isinstance(data, dict):
             raise ServerUnreachable(
-                self.url, f"the answer to POST {path} is not JSON; is this a catalog server?"
+                self.url, f"the answer to {path} is not JSON; is this a catalog server?"
             )
         return response.status_code, data
 

@@ -4,6 +4,10 @@ authorization code flow with PKCE), and out of it.
 - `GET /signin/sso?next=PATH` sends the browser to the provider, with a fresh `state`, `nonce`
   and PKCE verifier kept in a short-lived cookie that this server signs (so any replica can
   finish the sign-in);
+- `GET /signin/sso?terminal=http://127.0.0.1:PORT/&challenge=C` is the same for a terminal's
+  `modelcatalog login --sso` when the provider has no device flow: at the end the browser is
+  sent to the terminal's loopback listener with a short-lived code, which the terminal exchanges
+  (with the verifier of its challenge) at `POST /api/modelcatalog/sso/terminal-tokens`;
 - `GET /signin/sso/callback` is the redirect URI registered at the provider: the `state` must
   match the cookie's, the code is exchanged with the verifier and the client secret, the ID
   token's signature, issuer, audience, expiry and `nonce` are checked, and the person gets a
@@ -16,13 +20,9 @@ These are browser paths, kept apart from `/oidc/...`, where machines get OAuth t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
-import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -30,7 +30,7 @@ from starlette.responses import RedirectResponse, Response
 from modelcatalog.api.deps import anonymous, context
 from modelcatalog.api.dialects import speaking
 from modelcatalog.errors import CatalogError, TooManyRequests, Unauthenticated
-from modelcatalog.service import audit, sessions, single_sign_on
+from modelcatalog.service import audit, sessions, single_sign_on, sso_handoff
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import COOKIE
@@ -47,6 +47,7 @@ FLOW_COOKIE = "modelcatalog_sso_flow"
 SSO_SESSION_COOKIE = "modelcatalog_sso"
 """Marks a session begun at the provider, so that signing out ends the provider's too."""
 FLOW_SECONDS = 600
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def provider_name(ctx: ServiceContext) -> str | None:
@@ -64,31 +65,22 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _seal(ctx: ServiceContext, values: dict[str, str]) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
-    mac = hmac.new(ctx.signing_secret, b"sso-flow:" + body.encode(), hashlib.sha256).hexdigest()
-    return f"{body}.{mac}"
-
-
-def _unseal(ctx: ServiceContext, sealed: str | None) -> dict[str, str] | None:
-    if not sealed or "." not in sealed:
+def _terminal(address: str | None) -> str | None:
+    """The loopback address a terminal's `login --sso` listens on; None if it is not one (a
+    code is never handed to another machine)."""
+    if not address:
         return None
-    body, _, mac = sealed.rpartition(".")
-    expected = hmac.new(ctx.signing_secret, b"sso-flow:" + body.encode(), hashlib.sha256)
-    if not hmac.compare_digest(expected.hexdigest(), mac):
+    parts = urlsplit(address)
+    if (
+        parts.scheme != "http"
+        or parts.hostname not in LOOPBACK
+        or parts.port is None
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
         return None
-    try:
-        values = json.loads(base64.urlsafe_b64decode(body.encode()))
-    except ValueError:
-        return None
-    if not isinstance(values, dict) or float(values.get("at", 0)) + FLOW_SECONDS < time.time():
-        return None
-    return values
-
-
-def _challenge(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return address
 
 
 def _problem(request: Request, message: str, status: int) -> Response:
@@ -100,11 +92,23 @@ def _problem(request: Request, message: str, status: int) -> Response:
 
 
 @router.get(START_PATH)
-async def start(request: Request, next: str | None = None) -> Response:
-    """Go and sign in at the identity provider, then come back to `next`."""
+async def start(
+    request: Request,
+    next: str | None = None,
+    terminal: str | None = None,
+    challenge: str | None = None,
+) -> Response:
+    """Go and sign in at the identity provider, then come back to `next`; or, for a
+    terminal's `login --sso` listening at `terminal` (loopback) with a PKCE `challenge`,
+    hand it a code for a catalog token instead of starting a browser session."""
     from modelcatalog.web.signin import safe_next  # see _problem
 
     ctx = context(request)
+    loopback = _terminal(terminal)
+    if terminal is not None and (loopback is None or not challenge or len(challenge) > 128):
+        return _problem(
+            request, "A terminal's sign-in needs its loopback address and a challenge.", 400
+        )
     try:
         sso = single_sign_on.provider(ctx)
         verifier = secrets.token_urlsafe(48)
@@ -114,7 +118,7 @@ async def start(request: Request, next: str | None = None) -> Response:
             redirect_uri=_base(request) + CALLBACK_PATH,
             state=state,
             nonce=nonce,
-            code_challenge=_challenge(verifier),
+            code_challenge=sso_handoff.challenge_of(verifier),
         )
     except CatalogError as exc:
         return _problem(request, exc.message, 503 if exc.kind != "INVALID_PARAMETER" else 404)
@@ -123,12 +127,13 @@ async def start(request: Request, next: str | None = None) -> Response:
         "nonce": nonce,
         "verifier": verifier,
         "next": safe_next(next),
-        "at": str(time.time()),
     }
+    if loopback is not None and challenge:
+        flow |= {"terminal": loopback, "challenge": challenge}
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         FLOW_COOKIE,
-        _seal(ctx, flow),
+        sso_handoff.seal(ctx, sso_handoff.FLOW, flow),
         max_age=FLOW_SECONDS,
         httponly=True,
         samesite="lax",
@@ -144,7 +149,7 @@ async def callback(request: Request) -> Response:
     ctx = context(request)
     who = anonymous(request)
     query = request.query_params
-    flow = _unseal(ctx, request.cookies.get(FLOW_COOKIE))
+    flow = sso_handoff.unseal(ctx, sso_handoff.FLOW, request.cookies.get(FLOW_COOKIE), FLOW_SECONDS)
     throttle = request.app.state.auth_throttle
     address = who.client_address
     try:
@@ -176,7 +181,14 @@ async def callback(request: Request) -> Response:
             tokens.access_token,
             nonce=flow["nonce"],
         )
-        caller = await call(single_sign_on.sign_in, ctx, who, identity, "browser")
+        terminal = flow.get("terminal")
+        via = "terminal" if terminal else "browser"
+        caller = await call(single_sign_on.sign_in, ctx, who, identity, via)
+        if terminal:
+            code = sso_handoff.terminal_code(ctx, caller, str(flow["challenge"]))
+            handed = RedirectResponse(f"{terminal}?{urlencode({'code': code})}", status_code=303)
+            handed.delete_cookie(FLOW_COOKIE, path=START_PATH)
+            return handed
         secret, _ = await call(sessions.start, ctx, caller)
     except (Unauthenticated, TooManyRequests) as exc:
         if isinstance(exc, Unauthenticated):
