@@ -46,15 +46,14 @@ ADMINS = "catalog-admins"
 
 @pytest.fixture(scope="module")
 def ports() -> dict[str, int]:
-    return {"provider": free_port(), "catalog": free_port(), "no_pat": free_port()}
+    """The catalogs' ports, known before they start: the provider must trust their addresses."""
+    return {"catalog": free_port(), "no_pat": free_port()}
 
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory, ports: dict[str, int]) -> Iterator[Any]:
-    catalogs = [f"http://127.0.0.1:{ports['catalog']}", f"http://127.0.0.1:{ports['no_pat']}"]
-    with run_identity_provider(
-        tmp_path_factory.mktemp("idp"), ports["provider"], catalogs
-    ) as running:
+    with run_identity_provider(tmp_path_factory.mktemp("idp")) as running:
+        running.trust([f"http://127.0.0.1:{port}" for port in ports.values()])
         yield running
 
 
@@ -127,6 +126,38 @@ def test_a_provider_access_token_is_a_bearer_token_in_every_dialect_and_makes_it
     records = audit_records(admin, principal=email, action="signInWithProvider")
     assert records and records[0]["outcome"] == "ok"
     assert records[0]["parameters"]["via"] == "bearer"
+
+
+def test_a_person_provisioned_by_scim_is_linked_by_sub_and_deactivating_them_ends_it(
+    provider: IdentityProvider, catalog: RunningServer, browser: Browser, admin: httpx.Client
+) -> None:
+    login = _login()
+    provider.set_user(login, email=f"{login}@mail.example.test")
+    scim = {"Content-Type": "application/scim+json"}
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": f"{login}@corp.example.test",
+        "externalId": login,
+    }
+    made = admin.post(f"{SCIM}/Users", json=user, headers=scim)
+    assert made.status_code == 201, made.text
+    token = access_token(provider, browser, login)
+    me = f"{catalog.url}{NATIVE}/me"
+    # Linked to the provisioned user by its externalId, not made anew from the e-mail address.
+    assert ok(httpx.get(me, headers=_bearer(token)))["name"] == f"{login}@corp.example.test"
+    assert admin.get(f"{NATIVE}/principals/{login}@mail.example.test").status_code == 404
+    off = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
+    changed = admin.patch(f"{SCIM}/Users/{made.json()['id']}", json=off, headers=scim)
+    assert changed.status_code == 200, changed.text
+    refused = wait_for(
+        lambda: (r := httpx.get(me, headers=_bearer(token))).status_code == 401 and r,
+        "the deactivation to reach the token cache",
+        timeout=15,
+    )
+    assert "deactivated" in refused.json()["message"]
 
 
 def test_stock_mlflow_registers_and_loads_a_model_with_a_provider_token(

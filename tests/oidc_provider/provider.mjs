@@ -3,8 +3,10 @@
 //
 //   node provider.mjs '{"port": 0, "clients": [...], "users": {...}, "resources": {...}}'
 //
-// It prints one line, `listening <issuer>`, once it answers. Besides the protocol it serves
-// three test hooks, under /test/ only:
+// It listens on 127.0.0.1 (port 0: one the system picks) and prints one line,
+// `listening <issuer>`, once it answers. Besides the protocol it serves test hooks, under
+// /test/ only:
+//   POST /test/clients            replace the registered clients (JSON body: {"clients": [...]})
 //   POST /test/users/<login>      set a user's claims (JSON body): email, groups, ...
 //   POST /test/rotate-keys        sign with a new key from now on; the old one stays published
 //   POST /test/retire-old-keys    publish the current signing key alone
@@ -121,7 +123,10 @@ async function body(req) {
 
 async function hook(req, res) {
   const url = new URL(req.url, 'http://localhost');
-  if (req.method === 'POST' && url.pathname.startsWith('/test/users/')) {
+  if (req.method === 'POST' && url.pathname === '/test/clients') {
+    config.clients = (await body(req)).clients;
+    provider = build(provider.issuer);
+  } else if (req.method === 'POST' && url.pathname.startsWith('/test/users/')) {
     const login = decodeURIComponent(url.pathname.slice('/test/users/'.length));
     users[login] = { ...(users[login] || {}), ...(await body(req)) };
   } else if (req.method === 'POST' && url.pathname === '/test/rotate-keys') {

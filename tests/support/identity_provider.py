@@ -53,6 +53,12 @@ class IdentityProvider:
         answer.raise_for_status()
         return answer.json()["kids"]
 
+    def trust(self, catalog_urls: list[str]) -> None:
+        """Register the catalog's client for the catalogs at `catalog_urls` (and the terminal
+        client), replacing what was registered."""
+        answer = httpx.post(f"{self.issuer}/test/clients", json={"clients": clients(catalog_urls)})
+        answer.raise_for_status()
+
     def server_env(self, **extra: str) -> dict[str, str]:
         """The variables that point a catalog server at this provider."""
         return {
@@ -64,44 +70,42 @@ class IdentityProvider:
         }
 
 
-def provider_config(port: int, catalog_urls: list[str]) -> dict[str, Any]:
+def clients(catalog_urls: list[str]) -> list[dict[str, Any]]:
     """The provider's clients: the catalog (code flow with PKCE, device flow, its redirect
     and sign-out paths), and a public terminal client for access tokens."""
-    return {
-        "port": port,
-        "clients": [
-            {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{url}/signin/sso/callback" for url in catalog_urls],
-                "post_logout_redirect_uris": [
-                    f"{url}/signin/sso/signed-out" for url in catalog_urls
-                ],
-                "grant_types": ["authorization_code", DEVICE_GRANT],
-                "response_types": ["code"],
-                "token_endpoint_auth_method": "client_secret_basic",
-            },
-            {
-                "client_id": TERMINAL_CLIENT_ID,
-                "token_endpoint_auth_method": "none",
-                "grant_types": [DEVICE_GRANT],
-                "response_types": [],
-                "redirect_uris": [],
-            },
-        ],
-        "resources": {
-            AUDIENCE: {},
-            OTHER_AUDIENCE: {},
-            SHORT_LIVED_AUDIENCE: {"audience": AUDIENCE, "ttl": 2},
+    return [
+        {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": [f"{url}/signin/sso/callback" for url in catalog_urls],
+            "post_logout_redirect_uris": [f"{url}/signin/sso/signed-out" for url in catalog_urls],
+            "grant_types": ["authorization_code", DEVICE_GRANT],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
         },
-    }
+        {
+            "client_id": TERMINAL_CLIENT_ID,
+            "token_endpoint_auth_method": "none",
+            "grant_types": [DEVICE_GRANT],
+            "response_types": [],
+            "redirect_uris": [],
+        },
+    ]
+
+
+RESOURCES = {
+    AUDIENCE: {},
+    OTHER_AUDIENCE: {},
+    SHORT_LIVED_AUDIENCE: {"audience": AUDIENCE, "ttl": 2},
+}
+"""The APIs the provider issues JWT access tokens for (resource indicators): the catalog, another
+service, and the catalog again with two-second tokens."""
 
 
 @contextmanager
-def run_identity_provider(
-    log_dir: Path, port: int, catalog_urls: list[str]
-) -> Iterator[IdentityProvider]:
-    """The provider on 127.0.0.1:`port`, trusting the catalogs at `catalog_urls`."""
+def run_identity_provider(log_dir: Path) -> Iterator[IdentityProvider]:
+    """The provider on a port of 127.0.0.1 that it picks itself; register clients with
+    `trust`."""
     node = shutil.which("node")
     if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError(
@@ -109,13 +113,23 @@ def run_identity_provider(
             "'npm ci' in tests/oidc_provider (.ci/run does)"
         )
     log_path = log_dir / "oidc-provider.log"
-    config = json.dumps(provider_config(port, catalog_urls))
+    config = json.dumps({"port": 0, "clients": [], "resources": RESOURCES})
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [node, "provider.mjs", config], cwd=PROVIDER_DIR, stdout=log, stderr=subprocess.STDOUT
+            [node, "provider.mjs", config],
+            cwd=PROVIDER_DIR,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
         )
-    issuer = f"http://127.0.0.1:{port}"
     with stopped_at_exit(process):
+        assert process.stdout is not None
+        first = process.stdout.readline()  # the provider's one line, or nothing if it died
+        if not first.startswith("listening "):
+            raise RuntimeError(
+                f"the OpenID Connect provider did not start:\n{log_path.read_text()}"
+            )
+        issuer = first.split(" ", 1)[1].strip()
         wait_until_answering(
             f"{issuer}/.well-known/openid-configuration", process, log_path, timeout=30
         )

@@ -153,8 +153,13 @@ def _link(session: Session, identity: Identity, at: int) -> tuple[t.ExternalIden
             raise Unauthenticated(
                 f"'{row.name}' is already linked to another account of the identity provider."
             )
-        if row.external_id is None:
-            row.external_id = identity.subject
+        if row.external_id not in (None, identity.subject):
+            # Provisioned for someone the provider knows under another subject.
+            raise Unauthenticated(
+                f"'{row.name}' was provisioned for another account of the identity provider "
+                "(its externalId is not this sign-in's subject): ask an admin."
+            )
+        row.external_id = identity.subject
         audit.describe(linked=True)
     link = t.ExternalIdentity(
         principal_id=row.id,

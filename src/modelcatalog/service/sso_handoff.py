@@ -41,7 +41,7 @@ def unseal(ctx: ServiceContext, purpose: str, sealed: str | None, seconds: float
     if not sealed or "." not in sealed:
         return None
     body, _, mac = sealed.rpartition(".")
-    if not hmac.compare_digest(_mac(ctx, purpose, body), mac):
+    if not hmac.compare_digest(_mac(ctx, purpose, body).encode(), mac.encode()):
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(body.encode()))
@@ -72,7 +72,7 @@ def redeem_terminal_code(ctx: ServiceContext, code: object, verifier: object) ->
     if values is None:
         raise Unauthenticated("The sign-in code is not valid or has expired: sign in again.")
     if not isinstance(verifier, str) or not hmac.compare_digest(
-        challenge_of(verifier), str(values.get("challenge"))
+        challenge_of(verifier).encode(), str(values.get("challenge")).encode()
     ):
         raise Unauthenticated("The sign-in code was not issued to this terminal.")
     with ctx.db.read() as session:

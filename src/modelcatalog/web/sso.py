@@ -159,7 +159,7 @@ async def callback(request: Request) -> Response:
                 "The sign-in took too long or did not start on this catalog: sign in again."
             )
         sent_state = query.get("state") or ""
-        if not hmac.compare_digest(sent_state, flow["state"]):
+        if not hmac.compare_digest(sent_state.encode(), str(flow["state"]).encode()):
             raise Unauthenticated("The sign-in's state does not match: sign in again.")
         if query.get("error"):
             detail = query.get("error_description") or query["error"]
