@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -199,26 +198,3 @@ def access_token(
     )
     answer.raise_for_status()
     return answer.json()["access_token"]
-
-
-class Background(threading.Thread):
-    """A call run on another thread, its result or error collected by `result()`."""
-
-    def __init__(self, target: Any, *args: Any) -> None:
-        super().__init__(daemon=True)
-        self._target_call = (target, args)
-        self._result: Any = None
-        self._error: BaseException | None = None
-
-    def run(self) -> None:
-        target, args = self._target_call
-        try:
-            self._result = target(*args)
-        except BaseException as exc:  # handed to the test thread
-            self._error = exc
-
-    def result(self, timeout: float = 120) -> Any:
-        self.join(timeout)
-        if self._error is not None:
-            raise self._error
-        return self._result
