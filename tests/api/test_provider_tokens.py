@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -80,28 +81,30 @@ def test_a_token_within_every_rule_gives_its_claims(provider: IdentityProvider) 
 
 
 def test_times_within_the_clock_skew_are_accepted(provider: IdentityProvider) -> None:
-    now = int(time.time())
+    now = _now()
     provider.verify(_token(iat=now + 20, exp=now - 20), audience=AUDIENCE)
 
 
-NOW = int(time.time())
+def _now() -> int:
+    return int(time.time())
 
 
+# Tokens are made when the test runs (their times are relative to then).
 @pytest.mark.parametrize(
-    ("token", "message"),
+    ("make", "message"),
     [
-        (_token(exp=NOW - 120), "has expired"),
-        (_token(iat=NOW + 120), "dated in the future"),
-        (_token(nbf=NOW + 120), "dated in the future"),
-        (_token(aud="api://another"), "for the audience 'api://another'"),
-        (_token(iss="https://evil.example.com"), "issued by 'https://evil.example.com'"),
-        (_token(sub=None), "no 'sub' claim"),
-        (_token(exp=None), "no 'exp' claim"),
-        (_token(key=OTHER_KEY), "signature does not verify"),
-        (_token(kid="unknown"), "does not publish"),
-        (_token(key="a shared secret of thirty-two bytes!", algorithm="HS256"), "'HS256'"),
-        (jwt.encode({"sub": "ada"}, None, algorithm="none"), "'none'"),
-        ("eyJ.not.a-token", "not a valid JWT"),
+        (lambda: _token(exp=_now() - 120), "has expired"),
+        (lambda: _token(iat=_now() + 120), "dated in the future"),
+        (lambda: _token(nbf=_now() + 120), "dated in the future"),
+        (lambda: _token(aud="api://another"), "for the audience 'api://another'"),
+        (lambda: _token(iss="https://evil.example.com"), "issued by 'https://evil.example.com'"),
+        (lambda: _token(sub=None), "no 'sub' claim"),
+        (lambda: _token(exp=None), "no 'exp' claim"),
+        (lambda: _token(key=OTHER_KEY), "signature does not verify"),
+        (lambda: _token(kid="unknown"), "does not publish"),
+        (lambda: _token(key="a shared secret of thirty-two bytes!", algorithm="HS256"), "'HS256'"),
+        (lambda: jwt.encode({"sub": "ada"}, None, algorithm="none"), "'none'"),
+        (lambda: "eyJ.not.a-token", "not a valid JWT"),
     ],
     ids=[
         "expired",
@@ -119,15 +122,16 @@ NOW = int(time.time())
     ],
 )
 def test_a_token_breaking_a_rule_is_refused_saying_which(
-    provider: IdentityProvider, token: str, message: str
+    provider: IdentityProvider, make: Callable[[], str], message: str
 ) -> None:
+    token = make()
     with pytest.raises(Unauthenticated, match=message):
         provider.verify(token, audience=AUDIENCE)
 
 
 def test_the_expiry_message_states_the_tolerance(provider: IdentityProvider) -> None:
     with pytest.raises(Unauthenticated, match=r"clock skew tolerance 30 s"):
-        provider.verify(_token(exp=NOW - 120), audience=AUDIENCE)
+        provider.verify(_token(exp=_now() - 120), audience=AUDIENCE)
 
 
 def test_a_new_key_is_fetched_once_and_made_up_key_ids_do_not_refetch(
