@@ -27,6 +27,7 @@ from modelcatalog.api import (
     oauth,
     registry_dialect,
     scim,
+    sso,
     storage_access,
     triggers,
     uc_dialect,
@@ -141,6 +142,7 @@ def create_app(settings: ServerSettings, *, run_engine: bool = True) -> FastAPI:
         triggers.router,
         notifications.router,
         oauth.router,
+        sso.router,
         scim.router,
     ):
         app.include_router(router)

@@ -14,6 +14,11 @@ from typing import Any
 
 from modelcatalog.service.deployments.settings import EMBEDDED, JobSettings
 from modelcatalog.service.session_lifetimes import SessionLifetimes
+from modelcatalog.service.sso_settings import (
+    DEFAULT_CLOCK_SKEW_SECONDS,
+    SECRET_VARIABLE,
+    SingleSignOn,
+)
 
 DEFAULT_DATA_DIR = "modelcatalog-data"
 MIN_URL_LIFETIME = 10
@@ -64,6 +69,10 @@ class ServerSettings:
     #: The port on which /metrics is answered without a token (none: only on the API port,
     #: with one).
     metrics_port: int | None = None
+    #: The organisation's OpenID Connect provider (none: single sign-on is off).
+    sso: SingleSignOn | None = None
+    #: False: people's personal access tokens are refused; service principals keep theirs.
+    personal_tokens_for_users: bool = True
 
     @classmethod
     def resolve(
@@ -79,6 +88,8 @@ class ServerSettings:
         sessions: SessionLifetimes | None = None,
         tracking_ui_url: str | None = None,
         metrics_port: int | None = None,
+        sso: SingleSignOn | None = None,
+        personal_tokens_for_users: bool = True,
     ) -> ServerSettings:
         """Fill what was not given from the data folder (SQLite file, artifacts folder)."""
         folder = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -111,6 +122,8 @@ class ServerSettings:
             sessions=sessions or SessionLifetimes(),
             tracking_ui_url=check_tracking_ui_url(tracking_ui_url),
             metrics_port=check_port(metrics_port, "metrics port"),
+            sso=sso,
+            personal_tokens_for_users=personal_tokens_for_users,
         )
 
     @classmethod
@@ -127,6 +140,8 @@ class ServerSettings:
             sessions=session_lifetimes(env),
             tracking_ui_url=env.get("MODELCATALOG_TRACKING_UI_URL", "").strip() or None,
             metrics_port=_number(env, "MODELCATALOG_METRICS_PORT", int),
+            sso=single_sign_on(env),
+            personal_tokens_for_users=not _flag(env.get("MODELCATALOG_DISABLE_PAT_FOR_USERS")),
         )
 
     def to_environment(self) -> dict[str, str]:
@@ -157,6 +172,18 @@ class ServerSettings:
             variables["MODELCATALOG_TRACKING_UI_URL"] = self.tracking_ui_url
         if self.metrics_port:
             variables["MODELCATALOG_METRICS_PORT"] = str(self.metrics_port)
+        if self.sso is not None:
+            # The client secret stays where it came from: MODELCATALOG_OIDC_CLIENT_SECRET.
+            sso = self.sso
+            variables["MODELCATALOG_OIDC_ISSUER"] = sso.issuer
+            variables["MODELCATALOG_OIDC_CLIENT_ID"] = sso.client_id
+            variables["MODELCATALOG_OIDC_AUDIENCE"] = sso.audience or ""
+            variables["MODELCATALOG_OIDC_GROUPS_CLAIM"] = sso.groups_claim or ""
+            variables["MODELCATALOG_OIDC_ADMIN_GROUP"] = sso.admin_group or ""
+            variables["MODELCATALOG_OIDC_CLOCK_SKEW_SECONDS"] = str(sso.clock_skew_seconds)
+        variables["MODELCATALOG_DISABLE_PAT_FOR_USERS"] = (
+            "" if self.personal_tokens_for_users else "1"
+        )
         return variables
 
     @property
@@ -185,6 +212,38 @@ def check_port(port: int | None, what: str) -> int | None:
     if port is not None and not 1 <= port <= 65535:
         raise ValueError(f"the {what} is {port}; use a port from 1 to 65535")
     return port
+
+
+def single_sign_on(env: Mapping[str, str], **given: Any) -> SingleSignOn | None:
+    """Single sign-on settings from the MODELCATALOG_OIDC_* variables; `given` ones (flags)
+    win. None without an issuer; ValueError saying what is wrong otherwise."""
+
+    def read(name: str, variable: str) -> Any:
+        if given.get(name) is not None:
+            return given[name]
+        return env.get(variable, "").strip() or None
+
+    issuer = read("issuer", "MODELCATALOG_OIDC_ISSUER")
+    client_id = read("client_id", "MODELCATALOG_OIDC_CLIENT_ID")
+    if issuer is None:
+        if client_id is not None:
+            raise ValueError("--oidc-client-id is given without --oidc-issuer")
+        return None
+    groups_claim = given.get("groups_claim")
+    if groups_claim is None:
+        groups_claim = env.get("MODELCATALOG_OIDC_GROUPS_CLAIM", "groups")
+    skew = given.get("clock_skew_seconds")
+    if skew is None:
+        skew = _number(env, "MODELCATALOG_OIDC_CLOCK_SKEW_SECONDS", int)
+    return SingleSignOn(
+        issuer=issuer,
+        client_id=client_id or "",
+        client_secret=env.get(SECRET_VARIABLE, "").strip() or None,
+        audience=read("audience", "MODELCATALOG_OIDC_AUDIENCE"),
+        groups_claim=groups_claim.strip() or None,
+        admin_group=read("admin_group", "MODELCATALOG_OIDC_ADMIN_GROUP"),
+        clock_skew_seconds=DEFAULT_CLOCK_SKEW_SECONDS if skew is None else skew,
+    )
 
 
 def check_tracking_ui_url(url: str | None) -> str | None:

@@ -7,6 +7,7 @@ from modelcatalog.config import ServerSettings
 from modelcatalog.service import principals
 from modelcatalog.service.audit import AuditLog
 from modelcatalog.service.context import NoEngine, ServiceContext, Waker
+from modelcatalog.service.identity_provider import IdentityProvider
 from modelcatalog.service.secrets import SecretBox, load_key
 from modelcatalog.storage import open_store
 from modelcatalog.store.database import Database
@@ -29,4 +30,6 @@ def build_context(settings: ServerSettings, *, waker: Waker | None = None) -> Se
         secrets=SecretBox(lambda: load_key(settings.secret_key_file)),
         waker=waker or NoEngine(),
         tracking_ui_url=settings.tracking_ui_url,
+        sso=IdentityProvider(settings.sso) if settings.sso is not None else None,
+        personal_tokens_for_users=settings.personal_tokens_for_users,
     )

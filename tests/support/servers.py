@@ -143,10 +143,12 @@ def launch_server(
     storage_root: str | None = None,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+    args: tuple[str, ...] = (),
 ) -> RunningServer:
-    """Start `modelcatalog server` on a free port without waiting for it (see `run_server`);
-    the caller stops the process (`stopped_at_exit`)."""
-    port = free_port()
+    """Start `modelcatalog server` (on `port`, default a free one, with more `args`) without
+    waiting for it (see `run_server`); the caller stops the process (`stopped_at_exit`)."""
+    port = port or free_port()
     token = "mc_test_" + secrets.token_urlsafe(16)
     env = dict(os.environ)
     # Every test client calls from 127.0.0.1, and many tests send bad tokens on purpose: the
@@ -173,6 +175,7 @@ def launch_server(
         command += ["--database-uri", database_uri]
     if storage_root:
         command += ["--storage-root", storage_root]
+    command += list(args)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
@@ -198,14 +201,18 @@ def run_server(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     startup_timeout: float = 60.0,
+    port: int | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[RunningServer]:
-    """Start `modelcatalog server` on a free port and wait until /health answers."""
+    """Start `modelcatalog server` on a free port (or `port`) and wait until /health answers."""
     server = launch_server(
         data_dir,
         database_uri=database_uri,
         storage_root=storage_root,
         workers=workers,
         extra_env=extra_env,
+        port=port,
+        args=args,
     )
     with stopped_at_exit(server.process):
         wait_until_answering(

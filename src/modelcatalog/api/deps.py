@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modelcatalog.api.requests import checked_address
 from modelcatalog.errors import InvalidParameter, TooManyRequests, Unauthenticated
-from modelcatalog.service import audit, principals
+from modelcatalog.service import audit, bearer, principals
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 
@@ -74,7 +74,7 @@ async def caller(request: Request) -> Caller:
             )
             raise
         try:
-            found = await run_in_threadpool(principals.authenticate, ctx, token)
+            found = await run_in_threadpool(bearer.authenticate, ctx, token)
         except Unauthenticated as exc:
             throttle.failed(address)
             audit.record_refused_credentials(

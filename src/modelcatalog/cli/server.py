@@ -16,6 +16,7 @@ from modelcatalog.config import (
     default_public_url,
     job_settings,
     session_lifetimes,
+    single_sign_on,
 )
 
 
@@ -184,6 +185,72 @@ def server(
             help="The address the metrics port listens on (0.0.0.0 for every interface).",
         ),
     ] = "127.0.0.1",
+    oidc_issuer: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_OIDC_ISSUER",
+            help="The organisation's OpenID Connect provider (its issuer URL): people sign in "
+            "with it, and its access tokens are accepted as bearer tokens. The client secret is "
+            "read from MODELCATALOG_OIDC_CLIENT_SECRET.",
+            rich_help_panel="Single sign-on",
+        ),
+    ] = None,
+    oidc_client_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_OIDC_CLIENT_ID",
+            help="The catalog's client id at the provider.",
+            rich_help_panel="Single sign-on",
+        ),
+    ] = None,
+    oidc_audience: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_OIDC_AUDIENCE",
+            help="The audience ('aud') the provider's access tokens must carry to be accepted "
+            "as bearer tokens. Default: the client id.",
+            rich_help_panel="Single sign-on",
+        ),
+    ] = None,
+    oidc_groups_claim: Annotated[
+        str,
+        typer.Option(
+            envvar="MODELCATALOG_OIDC_GROUPS_CLAIM",
+            help="The claim listing a person's groups; memberships follow it at each sign-in "
+            "('' turns this off).",
+            rich_help_panel="Single sign-on",
+        ),
+    ] = "groups",
+    oidc_admin_group: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELCATALOG_OIDC_ADMIN_GROUP",
+            help="Members of this provider group are metastore admins.",
+            rich_help_panel="Single sign-on",
+        ),
+    ] = None,
+    oidc_clock_skew: Annotated[
+        int,
+        typer.Option(
+            "--oidc-clock-skew-seconds",
+            envvar="MODELCATALOG_OIDC_CLOCK_SKEW_SECONDS",
+            min=0,
+            max=600,
+            help="How far the provider's clock may differ from this server's when token expiry "
+            "and issue times are checked.",
+            rich_help_panel="Single sign-on",
+        ),
+    ] = 60,
+    disable_pat_for_users: Annotated[
+        bool,
+        typer.Option(
+            "--disable-pat-for-users",
+            envvar="MODELCATALOG_DISABLE_PAT_FOR_USERS",
+            help="Refuse people's personal access tokens (they sign in with single sign-on); "
+            "service principals keep their tokens and OAuth, the built-in admin its token.",
+            rich_help_panel="Single sign-on",
+        ),
+    ] = False,
 ) -> None:
     """Start the catalog on http://HOST:PORT (SQLite and a local folder unless told otherwise).
 
@@ -223,6 +290,15 @@ def server(
             idle_seconds=round(session_idle_hours * 3600),
             max_seconds=round(session_max_days * 86_400),
         )
+        sso = single_sign_on(
+            os.environ,
+            issuer=oidc_issuer,
+            client_id=oidc_client_id,
+            audience=oidc_audience,
+            groups_claim=oidc_groups_claim,
+            admin_group=oidc_admin_group,
+            clock_skew_seconds=oidc_clock_skew,
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -238,6 +314,8 @@ def server(
             sessions=sessions,
             tracking_ui_url=tracking_ui_url,
             metrics_port=metrics_port,
+            sso=sso,
+            personal_tokens_for_users=not disable_pat_for_users,
         )
         if metrics_port is not None and metrics_port == port:
             raise ValueError(f"the metrics port is the API port ({port}); choose another")
@@ -265,6 +343,15 @@ def server(
             err=True,
         )
         raise typer.Exit(2) from None
+    if settings.sso is not None:
+        # Deferred: the provider's client loads only for servers that sign people in with it.
+        from modelcatalog.service.identity_provider import IdentityProvider, ProviderMisconfigured
+
+        try:
+            IdentityProvider(settings.sso).check()
+        except ProviderMisconfigured as exc:
+            typer.echo(f"error: --oidc-issuer {settings.sso.issuer}: {exc}", err=True)
+            raise typer.Exit(2) from None
     if token_file is not None:
         typer.echo(
             f"Created the metastore admin 'admin'. Its token is in {token_file} (readable only "

@@ -103,6 +103,28 @@ class CatalogClient:
             ) from exc
         return data if isinstance(data, dict) else {"value": data}
 
+    def post_anonymous(self, path: str, body: Json | None) -> tuple[int, Json]:
+        """POST a JSON body without a token (to sign in, before there is one; no body: GET);
+        the status and JSON body of a successful answer, a typed error otherwise."""
+        try:
+            if body is None:
+                response = self._http.get(path)
+            else:
+                response = self._http.post(path, json=body)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.url, _describe(exc)) from exc
+        try:
+            data: object = response.json()
+        except ValueError:
+            data = response.text
+        if response.is_error:
+            raise server_error(response.status_code, data, response.reason_phrase)
+        if not isinstance(data, dict):
+            raise ServerUnreachable(
+                self.url, f"the answer to {path} is not JSON; is this a catalog server?"
+            )
+        return response.status_code, data
+
     def get(self, path: str, **params: Any) -> Json:
         """GET with query parameters."""
         return self.request("GET", path, params=params)

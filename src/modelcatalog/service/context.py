@@ -15,6 +15,7 @@ from modelcatalog.store.database import Database
 
 if TYPE_CHECKING:
     from modelcatalog.service.audit import AuditLog
+    from modelcatalog.service.identity_provider import IdentityProvider
     from modelcatalog.service.secrets import SecretBox
 
 
@@ -54,6 +55,10 @@ class ServiceContext:
     waker: Waker = field(default_factory=NoEngine)
     # The MLflow tracking UI, for links to the runs versions came from.
     tracking_ui_url: str | None = None
+    # The organisation's OpenID Connect provider (none: single sign-on is off).
+    sso: IdentityProvider | None = None
+    # False: people's personal access tokens are refused (service principals keep theirs).
+    personal_tokens_for_users: bool = True
 
     def wake_engine(self) -> None:
         """Tell the job engine there is work (a queued task, an event, a due delivery)."""

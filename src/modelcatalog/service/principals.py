@@ -153,6 +153,8 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
         raise Unauthenticated("The token has been revoked.")
     if row.expires_at is not None and row.expires_at <= now_ms():
         raise Unauthenticated("The token has expired.")
+    if not ctx.personal_tokens_for_users and _is_personal(row, principal):
+        raise Unauthenticated(PERSONAL_TOKENS_OFF)
     caller = Caller(
         name=principal.name,
         principal_id=principal.id,
@@ -162,6 +164,25 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Caller:
     )
     ctx.tokens.put(digest, caller, row.expires_at, row.id)
     return caller
+
+
+PERSONAL_TOKENS_OFF = (
+    "Personal access tokens are turned off for people on this catalog: sign in with single "
+    "sign-on ('modelcatalog login --sso', or the web UI's 'Sign in with' button)."
+)
+
+
+def _is_personal(row: t.Token, principal: t.Principal) -> bool:
+    """Whether a token is a person's personal access token, which `--disable-pat-for-users`
+    turns off: not a service principal's, not one issued at single sign-on, not a deployment
+    task's, and not the built-in admin's (the way back in when the provider is down)."""
+    return (
+        principal.kind == "user"
+        and principal.name != ADMIN
+        and row.origin is None
+        and row.scope_model_id is None
+        and row.secret_id is None
+    )
 
 
 def _owner_of_tokens(session: Session, caller: Caller, principal: object) -> tuple[int, str]:
@@ -209,6 +230,12 @@ def create_token(
     with ctx.db.write() as session:
         owner_id, owner = _owner_of_tokens(session, caller, principal)
         audit.describe(owner)
+        kind = session.scalar(select(t.Principal.kind).where(t.Principal.id == owner_id))
+        if not ctx.personal_tokens_for_users and kind == "user" and owner != ADMIN:
+            raise PermissionDenied(
+                f"Permission denied: personal access tokens are turned off for people on this "
+                f"catalog, '{owner}' included; people sign in with single sign-on."
+            )
         row = t.Token(
             id=new_id(),
             principal_id=owner_id,

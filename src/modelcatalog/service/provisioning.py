@@ -26,6 +26,7 @@ from modelcatalog.domain.rules import principal_name
 from modelcatalog.errors import AlreadyExists, InvalidParameter, NotFound
 from modelcatalog.service import audit
 from modelcatalog.service.audit import audited
+from modelcatalog.service.bearer import PROVIDER_TOKEN_CACHE_ID
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.directory import owned_by, remove_principal_row, require_admin
@@ -336,6 +337,8 @@ def _deactivate(ctx: ServiceContext, session: Session, row: t.Principal, at: int
     def forget() -> None:
         for token_id in token_ids:
             ctx.tokens.forget(token_id)
+        # The identity provider's tokens it presented lately, too.
+        ctx.tokens.forget(PROVIDER_TOKEN_CACHE_ID.format(row.id))
         ctx.rights.clear()
 
     after_commit(session, forget)

@@ -76,6 +76,28 @@ class Token(Base):
     secret_id: Mapped[str | None] = mapped_column(
         ForeignKey("service_principal_secrets.id", ondelete="CASCADE"), nullable=True, index=True
     )
+    # How the token came to be: none for a personal access token, "sso" for one issued when a
+    # person signed in with the identity provider from a terminal.
+    origin: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class ExternalIdentity(Base):
+    """A principal as the identity provider knows it: its issuer and subject (`sub`), linked at
+    its first sign-in."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), index=True
+    )
+    issuer: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_sign_in_at: Mapped[int] = mapped_column(BigInteger)
+    # Whether the principal is a metastore admin because the provider's admin group says so
+    # (and stops being one when it leaves the group), rather than by an admin's appointment.
+    admin_from_group: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ServicePrincipalSecret(Base):

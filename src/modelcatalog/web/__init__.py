@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from modelcatalog.web import edits, pages, signin
+from modelcatalog.web import edits, pages, signin, sso
 from modelcatalog.web.identity import SignInRequired
 from modelcatalog.web.render import STATIC
 
@@ -15,6 +15,6 @@ from modelcatalog.web.render import STATIC
 def install(app: FastAPI) -> None:
     """Add the web UI's pages, forms and static files to `app`."""
     app.add_exception_handler(SignInRequired, signin.to_sign_in)
-    for router in (signin.router, pages.router, edits.router):
+    for router in (signin.router, sso.router, pages.router, edits.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

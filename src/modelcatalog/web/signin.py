@@ -25,6 +25,7 @@ from modelcatalog.web.identity import (
     sign_in_address,
 )
 from modelcatalog.web.render import page
+from modelcatalog.web.sso import provider_name, provider_sign_out
 from modelcatalog.web.threads import call
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
@@ -50,9 +51,17 @@ def safe_next(value: str | None) -> str:
     return value if not parts.scheme and not parts.netloc else "/"
 
 
-def _signin_page(request: Request, next_path: str, error: str | None, status: int) -> Response:
+def signin_page(request: Request, next_path: str, error: str | None, status: int) -> Response:
+    """The sign-in page: a personal access token, or the identity provider where there is one."""
     token = secrets.token_urlsafe(24)
-    response = page("signin.html", status, signin_token=token, next_path=next_path, error=error)
+    response = page(
+        "signin.html",
+        status,
+        signin_token=token,
+        next_path=next_path,
+        error=error,
+        provider=provider_name(context(request)),
+    )
     response.set_cookie(
         SIGNIN_COOKIE,
         token,
@@ -68,7 +77,7 @@ def _signin_page(request: Request, next_path: str, error: str | None, status: in
 @router.get("/signin")
 async def signin_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form."""
-    return _signin_page(request, safe_next(next), None, 200)
+    return signin_page(request, safe_next(next), None, 200)
 
 
 @router.post("/signin")
@@ -79,11 +88,11 @@ async def signin(request: Request) -> Response:
     expected = request.cookies.get(SIGNIN_COOKIE)
     sent = fields.get("csrf_token")
     if not expected or not sent or not secrets.compare_digest(expected, sent):
-        return _signin_page(
+        return signin_page(
             request, next_path, "The sign-in form expired: sign in again from this page.", 400
         )
     if not same_origin(request):
-        return _signin_page(request, next_path, "Sign in from this catalog's own page.", 400)
+        return signin_page(request, next_path, "Sign in from this catalog's own page.", 400)
     ctx = context(request)
     throttle = request.app.state.auth_throttle
     address = request.client.host if request.client else None
@@ -95,7 +104,7 @@ async def signin(request: Request) -> Response:
     except Unauthenticated as exc:
         throttle.failed(address)
         audit.record_refused_credentials(ctx.audit, anonymous(request), "/signin", exc.message)
-        return _signin_page(request, next_path, exc.message, 401)
+        return signin_page(request, next_path, exc.message, 401)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         COOKIE,
@@ -112,9 +121,10 @@ async def signin(request: Request) -> Response:
 
 @router.post("/signout")
 async def signout(request: Request, who: EditorDep) -> Response:
-    """End this browser's session, here and on every replica."""
+    """End this browser's session, here and on every replica (and at the identity provider,
+    when the session began there)."""
     await call(sessions.end, context(request), who.caller, who.session.id)
-    response = RedirectResponse("/signin", status_code=303)
+    response = provider_sign_out(request) or RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
 

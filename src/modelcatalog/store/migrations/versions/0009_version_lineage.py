@@ -1,7 +1,7 @@
 """lineage of model versions
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 09:00:00.000000
 
 What a version came from (the tables, notebooks and jobs MLflow reports when it registers the
@@ -12,8 +12,8 @@ MLflow reports when it loads the version).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
