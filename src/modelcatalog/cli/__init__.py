@@ -14,6 +14,7 @@ import typer
 from modelcatalog.cli import (
     aliases,
     audit,
+    backup,
     catalogs,
     code,
     grants,
@@ -82,6 +83,8 @@ def main_options(
 
 app.command("server")(server.server)
 app.command("worker")(worker.worker)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.add_typer(code.app, name="code")
 app.add_typer(migrate.app, name="migrate")
 app.command("login")(login.login)

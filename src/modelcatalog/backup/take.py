@@ -1,0 +1,115 @@
+"""`modelcatalog backup`: one consistent backup of a running (or stopped) catalog."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from modelcatalog import __version__
+from modelcatalog.backup import artifacts, database
+from modelcatalog.backup.folder import (
+    BackupInputError,
+    Manifest,
+    Tracker,
+    draft_folder,
+    private_file,
+)
+from modelcatalog.backup.secret_key import (
+    FROM_ENVIRONMENT,
+    FROM_FILE,
+    check_opens,
+    current_key,
+)
+from modelcatalog.config import ServerSettings
+from modelcatalog.service.secrets import KEY_ENV
+from modelcatalog.storage import LocalArtifactStore, open_store
+
+SECRET_KEY_FILE = "secret-key"
+S3_NOTE = (
+    "the files in {root} are not copied: back the bucket up by its own means (versioning, "
+    "replication); the backup lists every file with its size and sha256, and `modelcatalog "
+    "restore --verify-only` checks a bucket against that list"
+)
+
+
+def local_root(storage_root: str) -> Path | None:
+    """The folder of a local artifact store (None for a bucket), found without creating it."""
+    if "://" not in storage_root:
+        return Path(storage_root).expanduser().absolute()
+    parts = urlsplit(storage_root)
+    return Path(unquote(parts.path)) if parts.scheme == "file" else None
+
+
+def is_local_store(storage_root: str) -> bool:
+    return local_root(storage_root) is not None
+
+
+def take_backup(
+    settings: ServerSettings,
+    to: Path,
+    *,
+    with_artifacts: bool,
+    tracker: Tracker,
+    pg_bin: Path | None = None,
+) -> Manifest:
+    """Write a backup of the catalog these settings name into the new folder `to`."""
+    local = is_local_store(settings.storage_root)
+    if with_artifacts and not local:
+        raise BackupInputError(
+            "--with-artifacts copies a local artifact folder; "
+            + S3_NOTE.format(root=settings.storage_root)
+        )
+    key = current_key(settings.secret_key_file)
+    with draft_folder(to) as draft:
+        snapshot = database.snapshot(
+            settings.database_uri, settings.storage_root, draft, tracker, pg_bin
+        )
+        # A backup whose key cannot open the stored secrets would lose them on restore: refused
+        # now, while the server that knows the right key is still there.
+        check_opens(key, snapshot.secrets, "cannot back up the secret key")
+        if key.source == FROM_FILE and key.value is not None:
+            with private_file(draft.path / SECRET_KEY_FILE) as handle:
+                handle.write(key.value + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            draft.add(SECRET_KEY_FILE)
+        elif key.source == FROM_ENVIRONMENT:
+            tracker.note(
+                f"The secret key comes from {KEY_ENV} and is not in the backup: keep it safe. "
+                f"Restore needs it in {KEY_ENV} to open the {len(snapshot.secrets)} stored "
+                f"secrets (the backup records its fingerprint {key.fingerprint})."
+            )
+        with private_file(draft.path / artifacts.MANIFEST) as handle:
+            handle.write(snapshot.artifacts.to_json().encode())
+        draft.add(artifacts.MANIFEST)
+        if with_artifacts:
+            store = open_store(settings.storage_root)
+            assert isinstance(store, LocalArtifactStore)
+            artifacts.copy_out(store, snapshot.artifacts, draft, tracker)
+        elif not local:
+            tracker.note(S3_NOTE.format(root=settings.storage_root).capitalize() + ".")
+        manifest = Manifest(
+            product_version=__version__,
+            alembic_revision=snapshot.revision,
+            database=snapshot.describe(),
+            secret_key={
+                "source": key.source,
+                "included": key.source == FROM_FILE,
+                "file": SECRET_KEY_FILE if key.source == FROM_FILE else None,
+                "fingerprint": key.fingerprint,
+                "stored_secrets": len(snapshot.secrets),
+            },
+            artifacts={
+                "storage_root": settings.storage_root,
+                "store": "local" if local else "s3",
+                "manifest": artifacts.MANIFEST,
+                "included": with_artifacts,
+                "versions": len(snapshot.artifacts.versions),
+                "files": snapshot.artifacts.file_count,
+                "bytes": snapshot.artifacts.total_bytes,
+            },
+        )
+        tracker.step("writing the manifest")
+        draft.publish(manifest)
+    return manifest
