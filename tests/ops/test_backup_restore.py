@@ -185,6 +185,15 @@ def test_a_busy_catalog_backed_up_destroyed_and_restored_elsewhere_keeps_everyth
         )
         assert restored.returncode == 0, restored.stderr
         assert "all present" in restored.stderr
+        again = run_cli_process(
+            *command, *(["--database-uri", new_uri] if new_uri else []), env=old.env()
+        )
+        assert again.returncode == 1
+        assert "the target database is not empty" in again.stderr
+        forced = run_cli_process(
+            *command, *(["--database-uri", new_uri] if new_uri else []), "--force", env=old.env()
+        )
+        assert forced.returncode == 0, forced.stderr
         assert (new_dir / "secret-key").stat().st_mode & 0o777 == 0o600
         new = new_stack.enter_context(
             run_server(new_dir, database_uri=new_uri, extra_env=QUICK_ENGINE)
