@@ -26,7 +26,13 @@ from modelcatalog.backup.folder import (
     private_file,
 )
 from modelcatalog.domain.statuses import VersionStatus
-from modelcatalog.storage import ArtifactStore, ObjectNotFound, StorageError, file_key
+from modelcatalog.storage import (
+    ArtifactStore,
+    InvalidPath,
+    ObjectNotFound,
+    StorageError,
+    file_key,
+)
 from modelcatalog.store import tables as t
 
 MANIFEST = "artifacts.json"
@@ -95,7 +101,7 @@ class ArtifactManifest:
     def from_json(cls, text: str) -> ArtifactManifest:
         try:
             document = json.loads(text)
-            return cls(
+            manifest = cls(
                 storage_root=str(document["storage_root"]),
                 versions=[
                     StoredVersion(
@@ -112,6 +118,15 @@ class ArtifactManifest:
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise BackupFailed(f"{MANIFEST} is not an artifact manifest ({exc})") from None
+        for version in manifest.versions:
+            for file in version.files:
+                try:
+                    version.key(file)
+                except InvalidPath as exc:
+                    raise BackupFailed(
+                        f"{MANIFEST} names a file outside its version: {exc}"
+                    ) from None
+        return manifest
 
 
 def read_manifest(connection: Connection, storage_root: str) -> ArtifactManifest:

@@ -205,11 +205,14 @@ class Draft:
         for folder in sorted({p for p in self.path.rglob("*") if p.is_dir()}, reverse=True):
             _fsync_folder(folder)
         _fsync_folder(self.path)
-        if self.final.exists():
-            # An empty folder may be replaced; anything else was checked before the backup began,
-            # and something that appeared meanwhile is not overwritten.
-            self.final.rmdir()
-        os.rename(self.path, self.final)
+        try:
+            if self.final.exists():
+                # An empty folder may be replaced (it was checked before the backup began); one
+                # that filled up meanwhile is not.
+                self.final.rmdir()
+            os.rename(self.path, self.final)
+        except OSError as exc:
+            raise BackupFailed(f"cannot put the backup in place at {self.final}: {exc}") from exc
         _fsync_folder(self.final.parent)
 
     def discard(self) -> None:

@@ -145,6 +145,28 @@ def _settings(data_dir: str, database_uri: str | None, storage_root: str | None)
         raise remote.fail(str(exc), 2) from None
 
 
+def _system_errors() -> tuple[type[Exception], ...]:
+    """Failures of the machine rather than of the backup: a full disk, a refused permission, a
+    store or database that stops answering half-way. Reported, not shown as a traceback."""
+    # Deferred: SQLAlchemy and the stores load only for the commands that use them.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from modelcatalog.storage import StorageError
+
+    return (OSError, StorageError, SQLAlchemyError)
+
+
+def _reason(exc: Exception) -> str:
+    # Deferred: SQLAlchemy loads only for the commands that open a database.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from modelcatalog.store.database import first_line
+
+    if isinstance(exc, SQLAlchemyError):
+        return f"the database said: {first_line(exc)}"
+    return str(exc)
+
+
 def _size(count: int) -> str:
     value = float(count)
     for unit in ("bytes", "KiB", "MiB", "GiB"):
@@ -189,6 +211,7 @@ def backup(
 
     settings = _settings(data_dir, database_uri, storage_root)
     target = to.expanduser().absolute()
+    failures: tuple[type[Exception], ...] = (BackupFailed, *_system_errors())
     try:
         with RichTracker(remote.stderr) as tracker:
             manifest = take_backup(
@@ -196,8 +219,10 @@ def backup(
             )
     except BackupInputError as exc:
         raise remote.fail(str(exc), 2) from None
-    except BackupFailed as exc:
-        raise remote.fail(f"backup failed: {exc}. Nothing was written to {target}.") from None
+    except failures as exc:
+        raise remote.fail(
+            f"backup failed: {_reason(exc)}. Nothing was written to {target}."
+        ) from None
     if output is Output.json:
         remote.print_json(json.loads(manifest.to_json()))
         return
@@ -271,6 +296,7 @@ def restore(
 
     settings = _settings(data_dir, database_uri, storage_root)
     folder = source.expanduser().absolute()
+    failures: tuple[type[Exception], ...] = (BackupFailed, *_system_errors())
     try:
         with RichTracker(remote.stderr) as tracker:
             if verify_only:
@@ -287,9 +313,9 @@ def restore(
                 )
     except BackupInputError as exc:
         raise remote.fail(str(exc), 2) from None
-    except BackupFailed as exc:
+    except failures as exc:
         what = "verify" if verify_only else "restore"
-        raise remote.fail(f"{what} failed: {exc}") from None
+        raise remote.fail(f"{what} failed: {_reason(exc)}") from None
     check = report.store
     if output is Output.json:
         remote.print_json(
