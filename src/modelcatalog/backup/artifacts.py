@@ -4,7 +4,9 @@ of a local store and back into any store, and the check that a store holds them 
 
 Only READY versions have files the catalog vouches for. A version still uploading when the
 snapshot was taken is restored as it was, PENDING_REGISTRATION, without files: its client
-uploads and finalizes again, as after any interrupted upload.
+uploads and finalizes again, as after any interrupted upload. A version deleted while the files
+are copied (after the snapshot) has no files left to copy: the backup marks it, and restore
+names it, so that it is deleted again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +57,12 @@ class StoredVersion:
     model_id: str
     version: int
     files: list[StoredFile] = field(default_factory=list)
+    #: Deleted from the catalog after the snapshot, before its files were copied.
+    deleted_during_backup: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} version {self.version}"
 
     def key(self, file: StoredFile) -> str:
         return file_key(self.model_id, self.version, file.path)
@@ -84,6 +93,7 @@ class ArtifactManifest:
                             "model": v.model,
                             "model_id": v.model_id,
                             "version": v.version,
+                            **({"deleted_during_backup": True} if v.deleted_during_backup else {}),
                             "files": [
                                 {"path": f.path, "size": f.size, "sha256": f.sha256}
                                 for f in v.files
@@ -108,6 +118,7 @@ class ArtifactManifest:
                         model=str(v["model"]),
                         model_id=str(v["model_id"]),
                         version=int(v["version"]),
+                        deleted_during_backup=bool(v.get("deleted_during_backup", False)),
                         files=[
                             StoredFile(str(f["path"]), int(f["size"]), str(f["sha256"]))
                             for f in v["files"]
@@ -127,6 +138,16 @@ class ArtifactManifest:
                         f"{MANIFEST} names a file outside its version: {exc}"
                     ) from None
         return manifest
+
+
+def still_ready(connection: Connection, version: StoredVersion) -> bool:
+    """Whether the version is READY in the database as this connection sees it now."""
+    status = connection.scalar(
+        select(t.ModelVersion.status).where(
+            t.ModelVersion.model_id == version.model_id, t.ModelVersion.version == version.version
+        )
+    )
+    return status == VersionStatus.READY
 
 
 def read_manifest(connection: Connection, storage_root: str) -> ArtifactManifest:
@@ -166,38 +187,64 @@ def read_manifest(connection: Connection, storage_root: str) -> ArtifactManifest
 
 
 def copy_out(
-    store: ArtifactStore, manifest: ArtifactManifest, draft: Draft, tracker: Tracker
+    store: ArtifactStore,
+    manifest: ArtifactManifest,
+    draft: Draft,
+    tracker: Tracker,
+    still_ready: Callable[[StoredVersion], bool],
 ) -> None:
     """Copy every listed file from `store` into the draft, checking each against the catalog's
-    sha256 as it is read: a backup of bytes that differ from what was finalized is refused."""
+    sha256 as it is read: a backup of bytes that differ from what was finalized is refused.
+
+    A file that is gone belongs to a version deleted since the snapshot (`still_ready` asks the
+    live database): that version is marked; any other missing file fails the backup."""
     tracker.step("copying the artifacts", manifest.total_bytes)
     for version in manifest.versions:
-        for file in version.files:
-            key = version.key(file)
-            relative = f"{FILES}/{key}"
-            digest = hashlib.sha256()
-            size = 0
-            try:
-                with private_file(draft.path / relative) as handle:
-                    for chunk in store.iter_bytes(key, chunk_size=CHUNK):
-                        handle.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-                        tracker.advance(len(chunk))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except ObjectNotFound:
+        first = len(draft.manifest_files)
+        try:
+            for file in version.files:
+                _copy_file(store, version, file, draft, tracker)
+        except ObjectNotFound as missing:
+            if still_ready(version):
                 raise BackupFailed(
-                    f"{version.model} version {version.version}: {file.path} is missing from the "
-                    f"artifact store ({store.uri})"
+                    f"{version.name}: {missing.key} is missing from the artifact store "
+                    f"({store.uri}) although the version is READY"
                 ) from None
-            if (size, digest.hexdigest()) != (file.size, file.sha256):
-                raise BackupFailed(
-                    f"{version.model} version {version.version}: {file.path} in the artifact "
-                    f"store is not what was finalized ({size} bytes, sha256 differs from the "
-                    "catalog's manifest)"
-                )
-            draft.add_known(FileEntry(relative, size, file.sha256))
+            version.deleted_during_backup = True
+            tracker.note(
+                f"{version.name} was deleted while the backup ran: it is in the database "
+                "snapshot without its files, and restore will name it"
+            )
+            for entry in draft.manifest_files[first:]:
+                (draft.path / entry.path).unlink()
+            del draft.manifest_files[first:]
+
+
+def _copy_file(
+    store: ArtifactStore, version: StoredVersion, file: StoredFile, draft: Draft, tracker: Tracker
+) -> None:
+    key = version.key(file)
+    relative = f"{FILES}/{key}"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with private_file(draft.path / relative) as handle:
+            for chunk in store.iter_bytes(key, chunk_size=CHUNK):
+                handle.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                tracker.advance(len(chunk))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except ObjectNotFound:
+        (draft.path / relative).unlink(missing_ok=True)
+        raise
+    if (size, digest.hexdigest()) != (file.size, file.sha256):
+        raise BackupFailed(
+            f"{version.name}: {file.path} in the artifact store is not what was finalized "
+            f"({size} bytes, sha256 differs from the catalog's manifest)"
+        )
+    draft.add_known(FileEntry(relative, size, file.sha256))
 
 
 def copy_in(
@@ -206,6 +253,8 @@ def copy_in(
     """Write every file of the backup into `store` (each one atomically, under its key)."""
     tracker.step("restoring the artifacts", manifest.total_bytes)
     for version in manifest.versions:
+        if version.deleted_during_backup:
+            continue
         for file in version.files:
             key = version.key(file)
             with open(backup / FILES / key, "rb") as source, store.open_writer(key) as writer:
@@ -231,7 +280,7 @@ class StoreCheck:
 
 def nothing_stored(manifest: ArtifactManifest) -> StoreCheck:
     """The check of a store that does not exist: every listed file is missing."""
-    names = [f"{v.model} version {v.version}: {f.path}" for v in manifest.versions for f in v.files]
+    names = [f"{v.name}: {f.path}" for v in manifest.versions for f in v.files]
     return StoreCheck(checked=len(names), missing=names)
 
 
@@ -245,7 +294,9 @@ def check_store(
     for version in manifest.versions:
         for file in version.files:
             key = version.key(file)
-            name = f"{version.model} version {version.version}: {file.path}"
+            name = f"{version.name}: {file.path}"
+            if version.deleted_during_backup:
+                name += " (the version was deleted while the backup ran: delete it again)"
             result.checked += 1
             tracker.advance(1)
             try:

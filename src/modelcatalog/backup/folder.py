@@ -148,6 +148,11 @@ class Manifest:
         raise BackupFailed(f"the manifest lists no {path!r}: the backup is incomplete")
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 version`, `2 versions`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def sha256_of(path: Path, tracker: Tracker | None = None) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

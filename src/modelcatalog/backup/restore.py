@@ -22,6 +22,7 @@ from modelcatalog.backup.folder import (
     BackupInputError,
     Manifest,
     Tracker,
+    counted,
     open_backup,
 )
 from modelcatalog.backup.secret_key import (
@@ -129,6 +130,14 @@ def restore_backup(
             "(restored by the bucket's own means); the check below says whether it does."
         )
     check = artifacts.check_store(store, listed, tracker, deep=deep)
+    deleted = [v.name for v in listed.versions if v.deleted_during_backup]
+    if deleted:
+        notes.append(
+            f"deleted while the backup ran, after its database snapshot: "
+            f"{counted(len(deleted), 'version')} ({', '.join(deleted[:5])}"
+            f"{' ...' if len(deleted) > 5 else ''}), restored without files; delete them again "
+            "(`modelcatalog versions delete`)."
+        )
     key = current_key(settings.secret_key_file)
     lost = unopened(key.value, secrets)
     if lost and not accept_lost_secrets:
@@ -136,8 +145,9 @@ def restore_backup(
         check_opens(key, secrets, "after the restore")
     if lost:
         notes.append(
-            f"{len(lost)} stored secrets cannot be opened ({describe(lost)}): set them again "
-            "(`modelcatalog notifications create ... --secret-stdin`, `notifications smtp set`)."
+            f"{counted(len(lost), 'stored secret')} cannot be opened ({describe(lost)}): set "
+            "them again (`modelcatalog notifications create ... --secret-stdin`, "
+            "`notifications smtp set`)."
         )
     return RestoreReport(manifest, check, notes)
 
@@ -188,7 +198,7 @@ def _check_key(manifest: Manifest, settings: ServerSettings, accept_lost_secrets
         raise BackupFailed(
             f"{KEY_ENV} is set here to a key that is not the backup's (fingerprint "
             f"{fingerprint(given.encode())}, the backup's is {expected}): the restored server "
-            f"would not open the {stored} stored secrets. "
+            f"would not open the {counted(stored, 'stored secret')}. "
             + (
                 f"Unset {KEY_ENV} (the backup's key is restored to {settings.secret_key_file}) "
                 if manifest.secret_key.get("included")
@@ -201,7 +211,7 @@ def _check_key(manifest: Manifest, settings: ServerSettings, accept_lost_secrets
             f"the backed-up server took its secret key from {KEY_ENV}, and the backup does not "
             f"hold it: set {KEY_ENV} to that key (fingerprint {expected}) for the restore and for "
             f"the restored server, or give --accept-lost-secrets to restore without the "
-            f"{stored} stored secrets"
+            f"{counted(stored, 'stored secret')}"
         )
 
 

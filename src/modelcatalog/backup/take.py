@@ -8,8 +8,10 @@ from urllib.parse import unquote, urlsplit
 
 from modelcatalog import __version__
 from modelcatalog.backup import artifacts, database
+from modelcatalog.backup.artifacts import ArtifactManifest, StoredVersion
 from modelcatalog.backup.folder import (
     BackupInputError,
+    Draft,
     Manifest,
     Tracker,
     draft_folder,
@@ -23,7 +25,8 @@ from modelcatalog.backup.secret_key import (
 )
 from modelcatalog.config import ServerSettings
 from modelcatalog.service.secrets import KEY_ENV
-from modelcatalog.storage import LocalArtifactStore, open_store
+from modelcatalog.storage import open_store
+from modelcatalog.store.database import create_database_engine
 
 SECRET_KEY_FILE = "secret-key"
 S3_NOTE = (
@@ -80,15 +83,14 @@ def take_backup(
                 f"Restore needs it in {KEY_ENV} to open the {len(snapshot.secrets)} stored "
                 f"secrets (the backup records its fingerprint {key.fingerprint})."
             )
+        if with_artifacts:
+            _copy_artifacts(settings, snapshot.artifacts, draft, tracker)
+        elif not local:
+            tracker.note(S3_NOTE.format(root=settings.storage_root).capitalize() + ".")
+        # Written after the copy, which marks the versions deleted while it ran.
         with private_file(draft.path / artifacts.MANIFEST) as handle:
             handle.write(snapshot.artifacts.to_json().encode())
         draft.add(artifacts.MANIFEST)
-        if with_artifacts:
-            store = open_store(settings.storage_root)
-            assert isinstance(store, LocalArtifactStore)
-            artifacts.copy_out(store, snapshot.artifacts, draft, tracker)
-        elif not local:
-            tracker.note(S3_NOTE.format(root=settings.storage_root).capitalize() + ".")
         manifest = Manifest(
             product_version=__version__,
             alembic_revision=snapshot.revision,
@@ -108,8 +110,27 @@ def take_backup(
                 "versions": len(snapshot.artifacts.versions),
                 "files": snapshot.artifacts.file_count,
                 "bytes": snapshot.artifacts.total_bytes,
+                "deleted_during_backup": sum(
+                    v.deleted_during_backup for v in snapshot.artifacts.versions
+                ),
             },
         )
         tracker.step("writing the manifest")
         draft.publish(manifest)
     return manifest
+
+
+def _copy_artifacts(
+    settings: ServerSettings, listed: ArtifactManifest, draft: Draft, tracker: Tracker
+) -> None:
+    """Copy the listed files, asking the live database about any that went missing meanwhile."""
+    engine = create_database_engine(settings.database_uri, for_writes=False)
+    try:
+
+        def still_ready(version: StoredVersion) -> bool:
+            with engine.connect() as connection:
+                return artifacts.still_ready(connection, version)
+
+        artifacts.copy_out(open_store(settings.storage_root), listed, draft, tracker, still_ready)
+    finally:
+        engine.dispose()
