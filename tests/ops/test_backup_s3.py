@@ -76,6 +76,7 @@ def test_a_bucket_is_listed_not_copied_and_restore_checks_it(moto: str, tmp_path
     )  # fmt: skip
     assert restored.returncode == 0, restored.stderr
     assert "2 files checked, all present" in restored.stderr
+    assert f"The artifact files are not in the backup (they were in {root})" in restored.stderr
 
     empty = f"s3://{_bucket(moto)}/catalog"
     checked = run_cli(

@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,10 +86,8 @@ def head_revision() -> str:
 
 def is_known_revision(revision: str) -> bool:
     """Whether this release's migrations include `revision` (an older or the current schema)."""
-    try:
-        return _scripts().get_revision(revision) is not None
-    except CommandError:
-        return False
+    # Compared with the revisions themselves: alembic would also resolve names like "head".
+    return revision in {script.revision for script in _scripts().walk_revisions()}
 
 
 def _facts(

@@ -35,7 +35,7 @@ from modelcatalog.backup.secret_key import (
     sealed_secrets,
     unopened,
 )
-from modelcatalog.backup.take import SECRET_KEY_FILE, is_local_store, local_root
+from modelcatalog.backup.take import SECRET_KEY_FILE, local_root
 from modelcatalog.config import ServerSettings
 from modelcatalog.service.secrets import KEY_ENV
 from modelcatalog.storage import open_store
@@ -124,10 +124,11 @@ def restore_backup(
     store = open_store(settings.storage_root)
     if with_artifacts:
         artifacts.copy_in(backup, listed, store, tracker)
-    elif manifest.artifacts.get("store") == "s3" or not is_local_store(settings.storage_root):
+    else:
         notes.append(
-            f"The artifact files were not in the backup: {settings.storage_root} must hold them "
-            "(restored by the bucket's own means); the check below says whether it does."
+            "The artifact files are not in the backup (they were in "
+            f"{manifest.artifacts.get('storage_root')}): {settings.storage_root} must hold them, "
+            "copied or restored by the store's own means; the check below says whether it does."
         )
     check = artifacts.check_store(store, listed, tracker, deep=deep)
     deleted = [v.name for v in listed.versions if v.deleted_during_backup]
