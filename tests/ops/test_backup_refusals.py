@@ -32,6 +32,7 @@ from support.versions import create_model, create_version, finalize, put_file, r
 
 UC = "/api/2.1/unity-catalog"
 DESTINATIONS = "/api/modelcatalog/notification-destinations"
+SMTP = "/api/modelcatalog/notifications/smtp"
 MODEL = "c.s.m"
 
 
@@ -374,14 +375,17 @@ def _wait_for_partial_copy(parent: Path, size: int, process: subprocess.Popen) -
 def key_from_environment(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RunningServer, str]]:
-    """A server whose secret key comes from MODELCATALOG_SECRET_KEY, with a webhook secret;
-    and that key."""
+    """A server whose secret key comes from MODELCATALOG_SECRET_KEY, with a webhook secret and
+    an SMTP password; and that key."""
     key = Fernet.generate_key().decode()
     env = {**QUICK_ENGINE, "MODELCATALOG_SECRET_KEY": key}
     with run_server(tmp_path_factory.mktemp("env-key"), extra_env=env) as server:
         with httpx.Client(base_url=server.url, headers=server.headers(), timeout=60) as api:
             _catalog(api)
             _webhook(api, "kept-in-the-environment")
+            smtp = {"host": "127.0.0.1", "port": 25, "security": "none"}
+            smtp |= {"from_address": "catalog@example.com", "username": "mailer"}
+            ok(api.put(SMTP, json={**smtp, "password": "smtp-password"}))
         yield server, key
 
 
@@ -400,7 +404,7 @@ def test_a_key_from_the_environment_is_not_in_the_backup_and_restore_asks_for_it
     assert not (folder / "secret-key").exists()
     recorded = json.loads(made.stdout)["secret_key"]
     assert (recorded["source"], recorded["included"], recorded["stored_secrets"]) == (
-        "environment", False, 1,
+        "environment", False, 2,
     )  # fmt: skip
 
     missing = restore(folder, tmp_path / "t1")
@@ -419,7 +423,10 @@ def test_a_key_from_the_environment_is_not_in_the_backup_and_restore_asks_for_it
 
     accepted = restore(folder, tmp_path / "t4", "--accept-lost-secrets")
     assert accepted.returncode == 0, accepted.stderr
-    assert "1 stored secret cannot be opened (webhook destination 'hook')" in accepted.stderr
+    assert (
+        "2 stored secrets cannot be opened (webhook destination 'hook', the SMTP password)"
+        in accepted.stderr
+    )
 
 
 def test_a_backup_whose_key_does_not_open_the_stored_secrets_is_refused(
@@ -431,6 +438,9 @@ def test_a_backup_whose_key_does_not_open_the_stored_secrets_is_refused(
         env=_env(),
     )  # fmt: skip
     assert refused.returncode == 1
-    assert "does not open 1 of the 1 stored secrets (webhook destination 'hook')" in refused.stderr
+    assert (
+        "does not open 2 of the 2 stored secrets (webhook destination 'hook', the SMTP password)"
+        in refused.stderr
+    )
     assert not (tmp_path / "b").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.incomplete-")]
