@@ -103,16 +103,16 @@ def restore_backup(
     program = database.restore_program(
         kind, manifest.database.get("pg_dump_version"), settings.database_uri, pg_bin
     )
+    # Listed in the manifest, hence checked.
+    database_file = backup / manifest.entry(str(manifest.database.get("file"))).path
+    key_file = manifest.entry(SECRET_KEY_FILE) if manifest.secret_key.get("included") else None
     notes: list[str] = []
 
     # Nothing was written until here.
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    database_file = backup / str(manifest.database["file"])
-    manifest.entry(str(manifest.database["file"]))
     database.restore(database_file, settings.database_uri, program, force=force, tracker=tracker)
-    if manifest.secret_key.get("included"):
-        manifest.entry(SECRET_KEY_FILE)
-        _write_key(backup / SECRET_KEY_FILE, settings.secret_key_file)
+    if key_file is not None:
+        _write_key(backup / key_file.path, settings.secret_key_file)
     tracker.step("bringing the schema to this release's revision")
     engine = create_database_engine(settings.database_uri)
     try:

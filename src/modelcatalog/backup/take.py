@@ -14,6 +14,7 @@ from modelcatalog.backup.folder import (
     Draft,
     Manifest,
     Tracker,
+    counted,
     draft_folder,
     private_file,
 )
@@ -80,8 +81,9 @@ def take_backup(
         elif key.source == FROM_ENVIRONMENT:
             tracker.note(
                 f"The secret key comes from {KEY_ENV} and is not in the backup: keep it safe. "
-                f"Restore needs it in {KEY_ENV} to open the {len(snapshot.secrets)} stored "
-                f"secrets (the backup records its fingerprint {key.fingerprint})."
+                f"Restore needs it in {KEY_ENV} to open what is stored encrypted "
+                f"({counted(len(snapshot.secrets), 'secret')} now; the backup records the key's "
+                f"fingerprint {key.fingerprint})."
             )
         if with_artifacts:
             _copy_artifacts(settings, snapshot.artifacts, draft, tracker)
