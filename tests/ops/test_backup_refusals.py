@@ -217,6 +217,16 @@ def test_restore_refuses_a_data_folder_in_use_unless_forced(backup: Path, tmp_pa
     assert restore(backup, target, "--force").returncode == 0
 
 
+def test_a_sqlite_backup_is_not_restored_into_postgresql(backup: Path, tmp_path: Path) -> None:
+    uri = "postgresql+psycopg://catalog@127.0.0.1:1/catalog"
+    refused = restore(backup, tmp_path / "target", "--database-uri", uri)
+    assert refused.returncode == 2
+    assert "the backup holds a sqlite database and --database-uri names a postgresql one" in (
+        refused.stderr
+    )
+    assert not (tmp_path / "target").exists()
+
+
 def test_verify_only_lists_the_files_the_artifact_store_lacks(backup: Path, tmp_path: Path) -> None:
     target = tmp_path / "target"
     assert restore(backup, target).returncode == 0

@@ -84,7 +84,7 @@ class _Amount(ProgressColumn):
     """Bytes as sizes, files as a count, nothing for a step of unknown size."""
 
     def render(self, task: Task) -> Text:
-        if task.total is None:
+        if task.total is None or not task.fields.get("unit"):
             return Text("")
         if task.fields.get("unit") == "bytes":
             return Text(
@@ -119,7 +119,11 @@ class RichTracker:
     def _finish(self) -> None:
         if self._task is not None:
             task = self._progress.tasks[-1]
-            self._progress.update(self._task, total=task.total or 1, completed=task.total or 1)
+            if task.total is None:
+                # A step of unknown size shows a full bar and no amount once it is done.
+                self._progress.update(self._task, total=1, completed=1, unit="")
+            else:
+                self._progress.update(self._task, completed=task.total)
 
     def step(self, label: str, total: int | None = None, unit: str = "bytes") -> None:
         self._finish()
@@ -335,7 +339,7 @@ def restore(
         remote.stderr.print(f"missing: {name}", markup=False, highlight=False)
     for name in check.different:
         remote.stderr.print(f"differs: {name}", markup=False, highlight=False)
-    verb = "Checked" if verify_only else "Restored"
+    verb = "checked" if verify_only else "restored"
     summary = (
         f"{verb} the backup of {report.manifest.created_at} (schema revision "
         f"{report.manifest.alembic_revision})"
@@ -346,4 +350,4 @@ def restore(
         raise remote.fail(
             f"{summary}, {len(check.missing)} missing and {len(check.different)} different."
         )
-    remote.done(f"{summary}, all present.")
+    remote.done(f"{summary[0].upper()}{summary[1:]}, all present.")
