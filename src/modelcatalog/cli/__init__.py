@@ -22,6 +22,8 @@ from modelcatalog.client import credentials
 COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("server", "server"),
     "worker": ("worker", "worker"),
+    "backup": ("backup", "backup"),
+    "restore": ("backup", "restore"),
     "code": ("code", "app"),
     "migrate": ("migrate", "app"),
     "login": ("login", "login"),
