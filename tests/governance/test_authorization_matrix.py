@@ -229,6 +229,7 @@ NEEDS: dict[str, Need | None] = {
     "searchCatalog": OUTSIDE,
     "listApprovalTasks": OUTSIDE,
     "signIn": OUTSIDE,
+    "signInWithProvider": OUTSIDE,
     "signOut": OUTSIDE,
 }
 # Branches of an operation that need something else than the operation as a whole.

@@ -451,7 +451,7 @@ NOWHERE = "http://127.0.0.1:1"
         (("audit", "--since", "1d", "--until", "2d"), "is not before --until 2d"),
         (
             ("audit", "--limit", "0"),
-            "Invalid value for '--limit': Input should be greater than or equal to 1",
+            "Invalid value for '--limit': 0 is not in the range x>=1.",
         ),
     ],
     ids=[

@@ -284,6 +284,46 @@ def test_a_version_page_shows_its_signature_files_and_a_download_that_works(
     assert "signature" in answer.text()
 
 
+def test_a_copied_version_shows_where_it_came_from_and_who_read_it(
+    browser: Browser, web_server: RunningServer, cast: Cast, admin_api: httpx.Client
+) -> None:
+    catalog, schema, _ = cast.model.split(".")
+    ok = admin_api.post(
+        f"{UC}/models", json={"catalog_name": catalog, "schema_name": schema, "name": "promoted"}
+    )
+    ok.raise_for_status()
+    copied = admin_api.post(
+        f"{UC}/models/versions",
+        json={
+            "catalog_name": catalog,
+            "schema_name": schema,
+            "model_name": "promoted",
+            "source": f"models:/{cast.model}/1",
+        },
+    )
+    copied.raise_for_status()
+    reported = admin_api.post(
+        "/api/2.0/mlflow/unity-catalog/model-versions/emit-lineage",
+        json={
+            "name": f"{catalog}.{schema}.promoted",
+            "version": "1",
+            "model_version_lineage_info": {
+                "entities": [{"job": {"id": "4711", "job_run_id": "99"}}],
+                "direction": "DOWNSTREAM",
+            },
+        },
+    )
+    reported.raise_for_status()
+
+    page = sign_in(browser, web_server, cast.admin)
+    page.goto(f"/m/{catalog}.{schema}.promoted/v/1")
+    lineage = page.locator("section", has=page.locator("#lineage-h"))
+    expect(lineage).to_contain_text("Read by")
+    expect(lineage).to_contain_text("job 4711 (run 99)")
+    page.get_by_role("link", name=f"{cast.model} version 1").click()
+    expect(page).to_have_url(re.compile(rf"/m/{re.escape(cast.model)}/v/1$"))
+
+
 def test_a_search_filter_out_of_its_values_is_refused_with_the_allowed_ones(
     browser: Browser, web_server: RunningServer, cast: Cast
 ) -> None:
