@@ -11,6 +11,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from fastapi import Depends, Request
+from starlette.responses import Response
 
 from modelcatalog.api.deps import context
 from modelcatalog.errors import InvalidParameter, PermissionDenied, Unauthenticated
@@ -20,6 +21,26 @@ from modelcatalog.service.sessions import BrowserSession
 from modelcatalog.web.threads import call
 
 COOKIE = "modelcatalog_session"
+
+
+def over_https(request: Request) -> bool:
+    """Whether the browser reached the server over HTTPS (cookies are then marked Secure)."""
+    return request.url.scheme == "https"
+
+
+def hand_session(response: Response, request: Request, secret: str, max_seconds: int) -> None:
+    """Give the browser its session: a cookie for this server's paths, hidden from scripts."""
+    response.set_cookie(
+        COOKIE,
+        secret,
+        max_age=max_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=over_https(request),
+        path="/",
+    )
+
+
 # The largest form a page sends (a description is the longest field).
 MAX_FORM_BYTES = 256 * 1024
 

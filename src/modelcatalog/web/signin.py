@@ -21,6 +21,8 @@ from modelcatalog.web.identity import (
     EditorDep,
     SignInRequired,
     form,
+    hand_session,
+    over_https,
     same_origin,
     sign_in_address,
 )
@@ -31,10 +33,6 @@ from modelcatalog.web.threads import call
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
 
 SIGNIN_COOKIE = "modelcatalog_signin"
-
-
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
 
 
 def safe_next(value: str | None) -> str:
@@ -68,7 +66,7 @@ def signin_page(request: Request, next_path: str, error: str | None, status: int
         max_age=3600,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=over_https(request),
         path="/signin",
     )
     return response
@@ -106,15 +104,7 @@ async def signin(request: Request) -> Response:
         audit.record_refused_credentials(ctx.audit, anonymous(request), "/signin", exc.message)
         return signin_page(request, next_path, exc.message, 401)
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        secret,
-        max_age=ctx.sessions.max_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-        path="/",
-    )
+    hand_session(response, request, secret, ctx.sessions.max_seconds)
     response.delete_cookie(SIGNIN_COOKIE, path="/signin")
     return response
 

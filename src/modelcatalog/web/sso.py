@@ -33,7 +33,7 @@ from modelcatalog.errors import CatalogError, TooManyRequests, Unauthenticated
 from modelcatalog.service import audit, sessions, single_sign_on, sso_handoff
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.web.dialect import WEB_UI
-from modelcatalog.web.identity import COOKIE
+from modelcatalog.web.identity import hand_session, over_https
 from modelcatalog.web.render import page
 from modelcatalog.web.threads import call
 
@@ -59,10 +59,6 @@ def provider_name(ctx: ServiceContext) -> str | None:
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
-
-
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
 
 
 def _terminal(address: str | None) -> str | None:
@@ -137,7 +133,7 @@ async def start(
         max_age=FLOW_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=over_https(request),
         path=START_PATH,
     )
     return response
@@ -201,22 +197,14 @@ async def callback(request: Request) -> Response:
         return _problem(request, exc.message, 503)
     request.state.principal = caller.name
     response = RedirectResponse(flow["next"], status_code=303)
-    response.set_cookie(
-        COOKIE,
-        secret,
-        max_age=ctx.sessions.max_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-        path="/",
-    )
+    hand_session(response, request, secret, ctx.sessions.max_seconds)
     response.set_cookie(
         SSO_SESSION_COOKIE,
         "1",
         max_age=ctx.sessions.max_seconds,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=over_https(request),
         path="/",
     )
     response.delete_cookie(FLOW_COOKIE, path=START_PATH)
