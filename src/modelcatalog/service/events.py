@@ -65,6 +65,11 @@ class ModelEvent:
         return body
 
 
+#: The catalog of each schema an event was recorded in: a schema never moves to another catalog
+#: and an id is never reused, so an entry never goes stale (and a create saves a query).
+_catalog_of_schema: dict[str, str] = {}
+
+
 def emit(
     session: Session,
     kind: str,
@@ -78,7 +83,13 @@ def emit(
 ) -> None:
     """Record an event in the session's transaction (it exists only if the change commits)."""
     after_commit(session, measures.model_events.labels(kind).inc)
-    catalog_id = session.scalar(select(t.Schema.catalog_id).where(t.Schema.id == model.schema_id))
+    catalog_id = _catalog_of_schema.get(model.schema_id)
+    if catalog_id is None:
+        catalog_id = session.scalar(
+            select(t.Schema.catalog_id).where(t.Schema.id == model.schema_id)
+        )
+        if catalog_id:
+            _catalog_of_schema[model.schema_id] = catalog_id
     session.add(
         t.ModelEvent(
             kind=kind,

@@ -67,9 +67,13 @@ def version_views(
     catalog: str,
     schema: str,
     rows: Sequence[Any],
+    *,
+    untagged: bool = False,
 ) -> list[VersionView]:
-    """Views of versions of one model (ORM rows or Core rows with the same columns)."""
-    tags, aliases = _attachments(session, [r.id for r in rows])
+    """Views of versions of one model (ORM rows or Core rows with the same columns).
+    `untagged`: the versions were just created without tags, so they have neither tags nor
+    aliases to read."""
+    tags, aliases = ({}, {}) if untagged else _attachments(session, [r.id for r in rows])
     # Only a model linked to a deployment job shows its versions' deployment states.
     deployments = (
         deployment_jobs.version_states(
@@ -200,7 +204,9 @@ def create_version(
         )
         audit.describe(version=number)
         audit.record_in(session)
-        return _one(ctx, session, name, row, model)
+        return version_views(
+            ctx, session, model, name.catalog, name.schema, [row], untagged=not tags
+        )[0]
 
 
 def _copy_source(
