@@ -48,14 +48,25 @@ def test_missing_path_and_conflicting_options_exit_2(tmp_path: Path, run_cli) ->
     assert "either --plan or --map" in both.stderr
 
 
-def test_unparseable_file_is_reported_exit_2_and_not_touched(tmp_path: Path, run_cli) -> None:
+def test_unparseable_file_is_a_finding_at_its_line_exit_1_and_not_touched(
+    tmp_path: Path, run_cli
+) -> None:
     broken = write(tmp_path / "broken.py", 'u = "models:/churn/Production"\ndef (:\n')
     good = write(tmp_path / "good.py", STAGE_CODE)
     done = run_cli("fix", str(tmp_path))
-    assert done.returncode == 2
-    assert f"{broken}: error: could not be parsed" in done.stdout
+    assert done.returncode == 1, done.stdout
+    assert f"{broken}:2:5: MC001 error could not be parsed: " in done.stdout
+    assert "'def (:'" in done.stdout
     assert broken.read_text() == 'u = "models:/churn/Production"\ndef (:\n'
     assert good.read_text() == FIXED_CODE
+
+
+def test_lint_of_an_unparseable_file_alone_exits_1_not_2(tmp_path: Path, run_cli) -> None:
+    write(tmp_path / "broken.py", "import mlflow\nmlflow.set_registry_uri(\n")
+    done = run_cli("lint", str(tmp_path), "-o", "json")
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["code"], finding["line"]) == ("MC001", 3)
 
 
 def test_diff_prints_a_unified_diff_and_writes_nothing(tmp_path: Path, run_cli) -> None:
