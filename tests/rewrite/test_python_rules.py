@@ -159,6 +159,11 @@ FIXES = [
     ),
     # MC114: registering under a short name
     pytest.param(
+        'import mlflow\nNAME = "churn"\nmlflow.register_model(uri, NAME)\n',
+        'import mlflow\nNAME = "main.default.churn"\nmlflow.register_model(uri, NAME)\n',
+        id="MC114-constant-read-only-as-a-name",
+    ),
+    pytest.param(
         'import mlflow\nmlflow.register_model("runs:/r/model", "churn")\n',
         'import mlflow\nmlflow.register_model("runs:/r/model", "main.default.churn")\n',
         id="MC114-register-model",
@@ -284,9 +289,9 @@ REPORTED = [
         id="MC113-rest",
     ),
     pytest.param(
-        'import mlflow\nNAME = "churn"\nmlflow.register_model(uri, NAME)\n',
+        'import mlflow\nNAME = "churn"\nmlflow.register_model(uri, NAME)\nprint(NAME)\n',
         "MC114",
-        id="MC114-constant-name",
+        id="MC114-constant-name-also-printed",
     ),
 ]
 
@@ -308,7 +313,7 @@ NOOP = [
     ),
     pytest.param('log.info("loaded %s", "models:/")\n', id="scheme-only"),
     pytest.param('u = "models:/churn/Prod"\n', id="not-a-stage"),
-    pytest.param('u = f"models:/{name}/{stage}"\n', id="computed-suffix"),
+    pytest.param('u = f"models:/{name}/{version}"\n', id="computed-version"),
     pytest.param('u = "runs:/abc/model"\n', id="run-uri"),
     pytest.param('u = "models:/main.default.churn@Production"\n', id="migrated-alias-uri"),
     pytest.param('u = "models:/main.default.churn/3"\n', id="migrated-version-uri"),

@@ -25,6 +25,11 @@ def argument(call: cst.Call, position: int, keyword: str) -> cst.Arg | None:
     return None
 
 
+def keyword_argument(call: cst.Call, keyword: str) -> cst.Arg | None:
+    """The argument passed by keyword to a keyword-only parameter."""
+    return next((a for a in call.args if a.keyword and a.keyword.value == keyword), None)
+
+
 def method_name(call: cst.Call) -> str | None:
     """`m` for a call `receiver.m(...)`."""
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None

@@ -7,6 +7,7 @@ in the text a fix writes. Source is first parsed as it is: a valid file is never
 
 from __future__ import annotations
 
+import ast
 import re
 
 import libcst as cst
@@ -40,11 +41,25 @@ def unmask(source: str) -> str:
 def _error(source: str, exc: cst.ParserSyntaxError) -> SourceSyntaxError:
     # libcst's raw_line is one past the line its own message names; the message is right.
     found = _ERROR_AT.search(exc.message)
-    line, column = (int(found[1]), int(found[2])) if found else (exc.raw_line, exc.raw_column)
+    if found:
+        line, column = int(found[1]), int(found[2])
+    else:  # a tokenizer error names no position: Python's own parser finds it
+        line, column = _python_position(source) or (exc.raw_line, exc.raw_column)
+    column = max(column, 1)
     lines = source.splitlines()
     text = lines[line - 1] if 0 < line <= len(lines) else ""
     message = _ERROR_AT.sub("error", exc.message).removeprefix("parser error: ")
     return SourceSyntaxError(unmask(message), line, column, unmask(text))
+
+
+def _python_position(source: str) -> tuple[int, int] | None:
+    try:
+        compile(source, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        return (exc.lineno or 1, exc.offset or 1)
+    except (ValueError, OverflowError):
+        return None
+    return None
 
 
 def parse_python(source: str) -> tuple[cst.Module, bool]:

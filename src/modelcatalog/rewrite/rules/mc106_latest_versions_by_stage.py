@@ -9,12 +9,14 @@ replaced: the subscript after it, comments and line breaks between its arguments
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import libcst as cst
 
 from modelcatalog.rewrite.finding import Severity
 from modelcatalog.rewrite.python_calls import (
     argument,
+    keyword_argument,
     literal_or_constant,
     method_name,
     quoted_like,
@@ -55,8 +57,11 @@ def _report(node: cst.Call, stages_arg: cst.Arg, ctx: PythonContext) -> PythonMa
         what = "several stages are asked for at once"
     else:
         stage, _ = literal_or_constant(elements[0], ctx)
+        alias = ctx.model_map.alias_for_stage(stage) if stage else None
         if stage is None:
             what = f"the stage comes from {ctx.outside_source(elements[0])}"
+        elif alias is not None:
+            what = f"the version in {stage} is the one with the alias {alias!r}"
         else:
             tag = ctx.model_map.stage_tag
             kept = f"; its versions carry the tag {tag!r}" if tag else ""
@@ -67,6 +72,25 @@ def _report(node: cst.Call, stages_arg: cst.Arg, ctx: PythonContext) -> PythonMa
         f"stages do not exist in the catalog and {what}: look up each stage's version by its "
         f"alias with get_model_version_by_alias(name, alias) (aliases: {_aliases(ctx)}).",
     )
+
+
+#: Airflow's MLflow provider: an operator per registry call.
+OPERATOR = "mlflow_provider.operators.registry.GetLatestModelVersionsOperator"
+
+
+@python_check(cst.Call)
+def check_operator(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
+    """`GetLatestModelVersionsOperator(name=..., stages=[...])` in an Airflow DAG."""
+    stages = keyword_argument(node, "stages")
+    if stages is None or ctx.qualified_name(node.func) != OPERATOR:
+        return
+    found = _report(node, stages, ctx)
+    if found is not None:
+        message = (
+            f"GetLatestModelVersionsOperator: {found.message} An operator cannot be fixed in "
+            "place: call the client from a task (@task) instead."
+        )
+        yield replace(found, message=message)
 
 
 @python_check(cst.Call)

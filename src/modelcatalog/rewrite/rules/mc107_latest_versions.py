@@ -8,7 +8,13 @@ import libcst as cst
 
 from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.finding import Severity
-from modelcatalog.rewrite.python_calls import argument, method_name, receiver
+from modelcatalog.rewrite.python_calls import (
+    argument,
+    code_of,
+    keyword_argument,
+    method_name,
+    receiver,
+)
 from modelcatalog.rewrite.python_context import PythonContext
 from modelcatalog.rewrite.registry import (
     PythonMatch,
@@ -43,6 +49,16 @@ def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
         yield PythonMatch(RULE, node, "workspace registry call: " + MESSAGE)
     elif ctx.is_mlflow_client(target) and _every_stage(argument(node, 1, "stages")):
         yield PythonMatch(RULE, node, MESSAGE)
+
+
+@python_check(cst.Call)
+def check_operator(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
+    """Airflow's `GetLatestModelVersionsOperator` without stages."""
+    if "LatestModelVersions" not in code_of(node.func):
+        return
+    operator = "mlflow_provider.operators.registry.GetLatestModelVersionsOperator"
+    if ctx.qualified_name(node.func) == operator and _every_stage(keyword_argument(node, "stages")):
+        yield PythonMatch(RULE, node, "GetLatestModelVersionsOperator: " + MESSAGE)
 
 
 def _every_stage(stages: cst.Arg | None) -> bool:

@@ -8,8 +8,9 @@ import libcst as cst
 
 from modelcatalog.rewrite.finding import Severity
 from modelcatalog.rewrite.naming import target_for
-from modelcatalog.rewrite.python_calls import argument, literal_or_constant, with_string_value
+from modelcatalog.rewrite.python_calls import argument, code_of
 from modelcatalog.rewrite.python_context import PythonContext
+from modelcatalog.rewrite.python_names import name_fix
 from modelcatalog.rewrite.registry import PythonMatch, Replacement, python_check, rule
 
 RULE = rule(
@@ -36,22 +37,21 @@ def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     arg = _name_argument(node, ctx)
     if arg is None:
         return
-    value, literal = literal_or_constant(arg.value, ctx)
-    if value is None:
+    source = ctx.string_source(arg.value)
+    if source is None:
         return
-    target = target_for(value, ctx.model_map)
+    target = target_for(source.value, ctx.model_map)
     if target.replacement is None:
         return
-    via = "" if literal else f" ({arg.value.value} is {value!r})"  # type: ignore[attr-defined]
-    fix: dict[cst.CSTNode, Replacement] | None = (
-        {arg.value: with_string_value(arg.value, target.replacement)}
-        if literal and isinstance(arg.value, cst.SimpleString)
-        else None
-    )
+    name = name_fix(arg.value, ctx)
+    replacements: dict[cst.CSTNode, Replacement] = dict(name.replacements)
+    if name.expression is not arg.value:
+        replacements[arg.value] = name.expression
+    via = "" if source.origin is None else f" ({code_of(arg.value)} is {source.value!r})"
     yield PythonMatch(
         RULE,
         arg.value,
-        f"model name {value!r}{via} has no catalog and schema: register it as "
-        f"{target.replacement!r}{target.note}.",
-        fix,
+        f"model name {source.value!r}{via} has no catalog and schema: register it as "
+        f"{target.replacement!r}{target.note if not name.note else name.note}.",
+        replacements or None,
     )
