@@ -201,3 +201,31 @@ def test_help_documents_the_default_namespace(run_cli) -> None:
     done = run_cli("lint", "--help")
     assert done.returncode == 0
     assert "main.default" in done.stdout
+
+
+def test_notebook_cell_that_does_not_parse_is_a_finding_with_cell_and_line(
+    tmp_path: Path, run_cli
+) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("import mlflow\nmlflow.set_registry_uri?"),
+    ]
+    path = write(tmp_path / "nb.ipynb", nbformat.writes(nb))
+    done = run_cli("lint", str(path), "-o", "json")
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["code"], finding["cell"], finding["line"]) == ("MC001", 2, 2)
+    assert "'mlflow.set_registry_uri?'" in finding["message"]
+
+
+def test_databricks_source_findings_name_their_cell(tmp_path: Path, run_cli) -> None:
+    path = write(
+        tmp_path / "job.py",
+        "# Databricks notebook source\nfrom mlflow import MlflowClient\nc = MlflowClient()\n"
+        "\n# COMMAND ----------\n\nc.transition_model_version_stage('m', 1, 'Archived')\n",
+    )
+    done = run_cli("lint", str(path))
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"{path}:7:1: MC105 error ")
+    assert done.stdout.splitlines()[0].endswith("(cell 2)")

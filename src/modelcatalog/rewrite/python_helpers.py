@@ -85,6 +85,8 @@ def with_helpers(
         new_body[at] = following.with_changes(
             leading_lines=[cst.EmptyLine(), cst.EmptyLine()] + rest
         )
+    if above:
+        blank = []  # first in a notebook cell
     for number, name in enumerate(missing):
         helper = cst.parse_statement(HELPERS[name])
         leading = (above if number == 0 else []) + blank
