@@ -132,6 +132,15 @@ def lint_notebook(text: str, model_map: ModelMap) -> list[CellFinding]:
         raise _parse_error(cells, exc) from exc
 
 
+def _placed(program: str) -> list[_Cell]:
+    """Where each cell starts in a (fixed) program, from its separator lines."""
+    return [
+        _Cell(int(line[len(CELL_SEPARATOR) :]), "", number + 1)
+        for number, line in enumerate(program.splitlines(), start=1)
+        if line.startswith(CELL_SEPARATOR)
+    ]
+
+
 def _split(program: str, cells: list[_Cell]) -> dict[int, str]:
     """Each cell's source in a fixed program."""
     sources: dict[int, list[str]] = {}
@@ -160,7 +169,7 @@ def fix_notebook(text: str, model_map: ModelMap) -> tuple[str, list[CellFinding]
         new_program, findings, fixed = fix_source(program, model_map)
     except SourceSyntaxError as exc:
         raise _parse_error(cells, exc) from exc
-    left = _cell_findings(cells, findings)
+    left = _cell_findings(_placed(new_program), findings)
     if not fixed or new_program == program:
         return text, left, fixed
     changed = {

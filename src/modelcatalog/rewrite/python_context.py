@@ -181,6 +181,10 @@ class PythonContext:
             return _OTHER
         if isinstance(node, cst.Call):
             return self._kind_of_type(node.func)
+        if isinstance(node, cst.BooleanOperation):  # `client or MlflowClient()`
+            return _agree(self._kind_of_value(v, depth + 1) for v in (node.left, node.right))
+        if isinstance(node, cst.IfExp):
+            return _agree(self._kind_of_value(v, depth + 1) for v in (node.body, node.orelse))
         if isinstance(node, cst.Attribute):
             if node.attr.value == "model_registry":
                 if self._kind_of_value(node.value, depth + 1) == _WORKSPACE:

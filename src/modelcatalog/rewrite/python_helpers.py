@@ -3,8 +3,9 @@ the stage-based call gave on every path.
 
 `get_latest_versions(name, stages=[stage])` returned `[]` when no version was in the stage;
 `get_model_version_by_alias` raises instead. `_versions_with_alias` returns `[]` exactly when
-the model exists and no version holds the alias, and raises whatever else went wrong, so
-`if not versions:`, `versions[0]` and `try/except` around the call behave as before.
+the lookup says "does not exist" and the model exists (so the alias is what is missing), and
+raises whatever else went wrong, as the old call did for a missing model; `if not versions:`,
+`versions[0]` and `try/except` around the call behave as before.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ from modelcatalog.rewrite.python_parse import CELL_SEPARATOR
 
 HELPERS: dict[str, str] = {
     VERSIONS_WITH_ALIAS: f'''def {VERSIONS_WITH_ALIAS}(client, name, alias):
-    """[the version that holds `alias`], or [] when the model has no such alias: what
-    get_latest_versions(name, stages=[stage]) returned for a stage (added by modelcatalog code
-    fix)."""
+    """[the version that holds `alias`], or [] when the model exists and no version holds it:
+    what get_latest_versions(name, stages=[stage]) returned for a stage (added by modelcatalog
+    code fix)."""
     from mlflow.exceptions import MlflowException
 
     try:
         return [client.get_model_version_by_alias(name, alias)]
-    except MlflowException:
-        if alias in client.get_registered_model(name).aliases:
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
+        client.get_registered_model(name)  # a model that does not exist still raises
         return []
 ''',
 }
@@ -37,13 +39,17 @@ def _defined(body: list[cst.BaseStatement], name: str) -> bool:
     return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in body)
 
 
+_CONSTANTS = (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)
+
+
 def _is_preamble(statement: cst.BaseStatement) -> bool:
-    """A docstring or an import: what stays above an added helper."""
+    """A docstring, an import or a constant: what stays above an added helper."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
     return all(
         isinstance(small, cst.Import | cst.ImportFrom)
         or (isinstance(small, cst.Expr) and isinstance(small.value, cst.SimpleString))
+        or (isinstance(small, cst.Assign | cst.AnnAssign) and isinstance(small.value, _CONSTANTS))
         for small in statement.body
     )
 
@@ -67,8 +73,8 @@ def _split_leading(
 def with_helpers(
     body: list[cst.BaseStatement], names: list[str], first_user: int
 ) -> list[cst.BaseStatement]:
-    """`body` with each helper in `names` defined (unless it already is) after the imports
-    and before the first statement that uses it."""
+    """`body` with each helper in `names` defined (unless it already is) after the imports and
+    constants, and before the first statement that uses it."""
     missing = [n for n in names if not _defined(body, n)]
     if not missing:
         return body

@@ -43,7 +43,8 @@ def render_text(results: Sequence[FileResult], mode: str) -> str:
             lines.append(f"{result.path}: error: {result.error}")
         for f in result.findings:
             fix = " [fixable]" if f.fixable and mode == "lint" else ""
-            cell = f" (cell {f.location.cell})" if not f.location.line_in_cell else ""
+            in_file = f.location.cell is not None and not f.location.line_in_cell
+            cell = f" (cell {f.location.cell})" if in_file else ""
             lines.append(f"{f.location}: {f.code} {f.severity} {f.message}{fix}{cell}")
     counts = summary(results)
     tail = (

@@ -47,11 +47,18 @@ def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     replacements: dict[cst.CSTNode, Replacement] = dict(name.replacements)
     if name.expression is not arg.value:
         replacements[arg.value] = name.expression
-    via = "" if source.origin is None else f" ({code_of(arg.value)} is {source.value!r})"
+    via, advice = "", ""
+    if source.origin is not None:
+        via = f" ({code_of(arg.value)} is {source.value!r})"
+        if not replacements:
+            advice = (
+                f"; {code_of(arg.value)} is also read where no model name is expected, so "
+                "change it where it is assigned if that is what those places need"
+            )
     yield PythonMatch(
         RULE,
         arg.value,
         f"model name {source.value!r}{via} has no catalog and schema: register it as "
-        f"{target.replacement!r}{target.note if not name.note else name.note}.",
+        f"{target.replacement!r}{advice}{target.note}.",
         replacements or None,
     )
