@@ -44,9 +44,14 @@ class Deployer:
 
 
 def main(argv):
+    from mlflow.exceptions import MlflowException
+
     deployer = Deployer()
     for name in argv[1:]:
-        print(name, "serving:", deployer.serving(name), "candidate:", deployer.candidate(name))
+        try:
+            print(name, "serving:", deployer.serving(name), "candidate:", deployer.candidate(name))
+        except MlflowException as error:
+            print(name, "failed:", error.error_code)
 
 
 if __name__ == "__main__":
