@@ -8,6 +8,7 @@ an object that is not provably an MLflow client is left alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -24,6 +25,7 @@ MLFLOW_CLIENT = frozenset(
     }
 )
 WORKSPACE_CLIENT = frozenset({"databricks.sdk.WorkspaceClient"})
+_CLIENT_TYPES = MLFLOW_CLIENT | WORKSPACE_CLIENT
 
 _CLIENT, _WORKSPACE, _REGISTRY, _OTHER = "client", "workspace", "registry", "other"
 #: How far a value is followed through names (`a = b`, `b = c`, ...).
@@ -63,6 +65,9 @@ class ModuleScan(cst.CSTVisitor):
         self.order: dict[cst.CSTNode, int] = {}
         self._stack: list[cst.CSTNode] = []
         self.imported_roots: set[str] = set()
+        #: Local name -> dotted name, of every import anywhere in the module (by name only: a
+        #: cheap first test before the scope analysis confirms it).
+        self.imports: dict[str, str] = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self._stack:
@@ -78,10 +83,33 @@ class ModuleScan(cst.CSTVisitor):
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             self.imported_roots.add(_root(alias.name))
+            full = _dotted(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.imports[alias.asname.name.value] = full
+            else:
+                self.imports[full.split(".")[0]] = full.split(".")[0]
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if not node.relative and node.module is not None:
-            self.imported_roots.add(_root(node.module))
+        if node.relative or node.module is None:
+            return
+        self.imported_roots.add(_root(node.module))
+        if isinstance(node.names, cst.ImportStar):
+            return
+        module = _dotted(node.module)
+        for alias in node.names:
+            local = alias.asname.name if alias.asname is not None else alias.name
+            if isinstance(local, cst.Name):
+                self.imports[local.value] = f"{module}.{_dotted(alias.name)}"
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return node.value if isinstance(node, cst.Name) else ""
+
+
+#: The only libraries whose names a check asks about; other names skip the scope analysis.
+WATCHED_MODULES = frozenset({"mlflow", "databricks", "mlflow_provider", "os", "typing"})
 
 
 def _root(node: cst.BaseExpression) -> str:
@@ -97,12 +125,13 @@ class PythonContext:
     model_map: ModelMap
     bindings: Bindings
     imported_roots: set[str] = field(default_factory=set)
+    imports: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, scan: ModuleScan, module: cst.Module, model_map: ModelMap) -> PythonContext:
         """The context of a module after its scan."""
         bindings = Bindings(module, scan.parents, scan.order)
-        return cls(model_map, bindings, scan.imported_roots)
+        return cls(model_map, bindings, scan.imported_roots, scan.imports)
 
     @property
     def parents(self) -> dict[cst.CSTNode, cst.CSTNode]:
@@ -111,11 +140,29 @@ class PythonContext:
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.bindings.parents.get(node)
 
-    def qualified_name(self, node: cst.BaseExpression) -> str | None:
-        """The imported, dotted name an expression refers to (`mlflow.sklearn.log_model`)."""
-        if not self.imported_roots:
+    def qualified_name(
+        self, node: cst.BaseExpression, among: Callable[[str], bool] | None = None
+    ) -> str | None:
+        """The imported, dotted name an expression refers to (`mlflow.sklearn.log_model`), if
+        it is one `among` accepts.
+
+        Spelling first (cheap), then the scope analysis confirms it: a name of a watched
+        library that is shadowed where it is read refers to something else. `among` keeps the
+        scope analysis for the names a check is about."""
+        by_name = self._by_name(node)
+        if by_name is None or by_name.split(".")[0] not in WATCHED_MODULES:
+            return None
+        if among is not None and not among(by_name):
             return None
         return self.bindings.imported_name(node)
+
+    def _by_name(self, node: cst.BaseExpression) -> str | None:
+        if isinstance(node, cst.Name):
+            return self.imports.get(node.value)
+        if isinstance(node, cst.Attribute):
+            base = self._by_name(node.value)
+            return f"{base}.{node.attr.value}" if base else None
+        return None
 
     def mentions_mlflow(self) -> bool:
         """True if the module imports MLflow at all."""
@@ -161,15 +208,14 @@ class PythonContext:
             return _OTHER
         if isinstance(node, cst.Subscript) and len(node.slice) == 1:  # Optional[X]
             inner = node.slice[0].slice
-            if self.qualified_name(node.value) == "typing.Optional" and isinstance(
-                inner, cst.Index
-            ):
+            optional = self.qualified_name(node.value, "typing.Optional".__eq__)
+            if optional == "typing.Optional" and isinstance(inner, cst.Index):
                 return self._kind_of_type(inner.value)
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
             sides = [node.left, node.right]  # X | None
             kinds = {self._kind_of_type(s) for s in sides if not _is_none(s)}
             return kinds.pop() if len(kinds) == 1 else _OTHER
-        qualified = self.qualified_name(node)
+        qualified = self.qualified_name(node, _CLIENT_TYPES.__contains__)
         if qualified in MLFLOW_CLIENT:
             return _CLIENT
         if qualified in WORKSPACE_CLIENT:

@@ -54,6 +54,10 @@ CLIENT_NAME_METHODS = frozenset(
 VERSIONS_WITH_ALIAS = "_versions_with_alias"
 
 
+def _takes_a_name(qualified: str) -> bool:
+    return qualified == "mlflow.register_model" or qualified.endswith(".log_model")
+
+
 def _is_name_argument(name: cst.Name, ctx: PythonContext) -> bool:
     arg = ctx.parent(name)
     call = ctx.parent(arg) if isinstance(arg, cst.Arg) else None
@@ -61,7 +65,7 @@ def _is_name_argument(name: cst.Name, ctx: PythonContext) -> bool:
         return False
     if isinstance(call.func, cst.Name) and call.func.value == VERSIONS_WITH_ALIAS:
         return argument(call, 1, "name") is arg
-    qualified = ctx.qualified_name(call.func) or ""
+    qualified = ctx.qualified_name(call.func, _takes_a_name) or ""
     if qualified == "mlflow.register_model":
         return argument(call, 1, "name") is arg
     if qualified.startswith("mlflow.") and qualified.endswith(".log_model"):

@@ -57,19 +57,41 @@ class Bindings:
         self.parents = parents
         self.order = order
 
-    @cached_property
-    def _wrapper(self) -> MetadataWrapper:
-        return MetadataWrapper(self.module, unsafe_skip_copy=True)
+        self._partial: dict[cst.CSTNode | None, dict[cst.CSTNode, Scope | None]] = {}
 
     @cached_property
-    def _scopes(self) -> dict[cst.CSTNode, Scope | None]:
-        return dict(self._wrapper.resolve(ScopeProvider))
+    def _all_scopes(self) -> dict[cst.CSTNode, Scope | None]:
+        """Scopes of the whole module: needed to know every reader of a name."""
+        wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+        return dict(wrapper.resolve(ScopeProvider))
+
+    def _scope_of(self, node: cst.CSTNode) -> Scope | None:
+        """The scope of a node, from an analysis of its own top-level function or class with
+        the module's other functions and classes reduced to their names (what a name holds at
+        one point depends on nothing in them; the analysis costs as much as what it reads)."""
+        top = self._top_level(node)
+        key = top if isinstance(top, cst.FunctionDef | cst.ClassDef) else None
+        scopes = self._partial.get(key)
+        if scopes is None:
+            body = [
+                _stub(s) if s is not top and isinstance(s, cst.FunctionDef | cst.ClassDef) else s
+                for s in self.module.body
+            ]
+            reduced = self.module.with_changes(body=body)
+            scopes = dict(MetadataWrapper(reduced, unsafe_skip_copy=True).resolve(ScopeProvider))
+            self._partial[key] = scopes
+        return scopes.get(node)
+
+    def _top_level(self, node: cst.CSTNode) -> cst.CSTNode:
+        while (parent := self.parents.get(node)) is not None and parent is not self.module:
+            node = parent
+        return node
 
     def imported_name(self, node: cst.BaseExpression) -> str | None:
         """The dotted import a name or attribute chain refers to (`mlflow.MlflowClient`), as
         libcst's `QualifiedNameProvider` computes it (asked of the scope directly: the
         provider would compute it for every node of the module)."""
-        scope = self._scopes.get(node)
+        scope = self._scope_of(node)
         if scope is None:
             return None
         imported = {
@@ -82,7 +104,7 @@ class Bindings:
     def origins(self, name: cst.Name) -> list[Origin] | None:
         """What `name` may hold where it is read; None if something unknown may reach it
         (a builtin, a global of another module, a deleted or unbound name)."""
-        scope = self._scopes.get(name)
+        scope = self._scope_of(name)
         if scope is None:
             return None
         referents: set[object] = set()
@@ -146,10 +168,18 @@ class Bindings:
         return found.pop() if len(found) == 1 else None
 
     def readers(self, origin: Origin) -> Sequence[cst.CSTNode] | None:
-        """Every node that reads the name an assignment wrote (None if unknown)."""
+        """Every node in the module that reads the name an assignment wrote (None if
+        unknown)."""
         if origin.assignment is None:
             return None
-        return [access.node for access in origin.assignment.references]
+        written = origin.assignment.node
+        scope = self._all_scopes.get(written)
+        if scope is None:
+            return None
+        for assignment in scope.assignments[origin.assignment.name]:
+            if isinstance(assignment, Assignment) and assignment.node is written:
+                return [access.node for access in assignment.references]
+        return None
 
     @cached_property
     def _self_attributes(self) -> dict[tuple[cst.ClassDef, str], list[cst.BaseExpression | None]]:
@@ -178,6 +208,12 @@ class Bindings:
             return None
         owner = self.parents.get(self.parents.get(current) or current)
         return (current, owner) if isinstance(owner, cst.ClassDef) else None
+
+
+def _stub(definition: cst.FunctionDef | cst.ClassDef) -> cst.FunctionDef | cst.ClassDef:
+    """A function or class with its body reduced to `pass` (it still binds its name)."""
+    body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
+    return definition.with_changes(body=body)
 
 
 def _first_param(function: cst.FunctionDef) -> str | None:

@@ -180,11 +180,11 @@ def _may_be_checked(pieces: list[_Piece]) -> bool:
 
 
 def computed_parts(
-    node: cst.BaseExpression, ctx: PythonContext
+    node: cst.BaseExpression, ctx: PythonContext, resolve: bool = True
 ) -> list[tuple[str, cst.BaseExpression | None]]:
     """The text of a string expression with computed parts as `UNKNOWN`, each with the
-    expression it comes from."""
-    return [(p.text, p.expression) for p in _pieces(node, ctx)]
+    expression it comes from (names followed to their values if `resolve`)."""
+    return [(p.text, p.expression) for p in _pieces(node, ctx, resolve)]
 
 
 def string_text(node: cst.BaseExpression, ctx: PythonContext) -> str | None:

@@ -25,6 +25,7 @@ RULE = rule(
     "Registry URI that selects the workspace model registry",
 )
 _SET_REGISTRY_URI = frozenset({"mlflow.set_registry_uri", "mlflow.tracking.set_registry_uri"})
+_SELECTS = _SET_REGISTRY_URI | MLFLOW_CLIENT
 _VARIABLE = "MLFLOW_REGISTRY_URI"
 #: Registry URIs that are the catalog, or a sign that the file is being moved to it.
 _SELECTS_A_REGISTRY = ("databricks-uc", "modelcatalog://", '"databricks"', "'databricks'", "uc:")
@@ -39,11 +40,14 @@ def _catalog_uri(value: str) -> str | None:
 
 
 def _uri_argument(node: cst.Call, ctx: PythonContext) -> cst.Arg | None:
-    qualified = ctx.qualified_name(node.func)
+    uri, registry_uri = argument(node, 0, "uri"), argument(node, 1, "registry_uri")
+    if uri is None and registry_uri is None:
+        return None  # most calls: no scope analysis needed
+    qualified = ctx.qualified_name(node.func, _SELECTS.__contains__)
     if qualified in _SET_REGISTRY_URI:
-        return argument(node, 0, "uri")
+        return uri
     if qualified in MLFLOW_CLIENT:
-        return argument(node, 1, "registry_uri")
+        return registry_uri
     return None
 
 
@@ -106,7 +110,7 @@ def check_environment(node: cst.Assign, ctx: PythonContext) -> Iterator[PythonMa
     key = target.slice[0].slice
     if not isinstance(key, cst.Index) or string_value(key.value) != _VARIABLE:
         return
-    if ctx.qualified_name(target.value) != "os.environ":
+    if ctx.qualified_name(target.value, "os.environ".__eq__) != "os.environ":
         return
     value = string_value(node.value)
     new = _catalog_uri(value) if value is not None else None

@@ -145,7 +145,7 @@ def _fix(
 
 @python_check(cst.Call)
 def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
-    if ctx.qualified_name(node.func) in _OPERATORS:
+    if ctx.qualified_name(node.func, _OPERATORS.__contains__) in _OPERATORS:
         yield PythonMatch(RULE, node, "TransitionModelVersionStageOperator: " + _explain(ctx, None))
         return
     method, target = method_name(node), receiver(node)

@@ -82,7 +82,7 @@ OPERATOR = "mlflow_provider.operators.registry.GetLatestModelVersionsOperator"
 def check_operator(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     """`GetLatestModelVersionsOperator(name=..., stages=[...])` in an Airflow DAG."""
     stages = keyword_argument(node, "stages")
-    if stages is None or ctx.qualified_name(node.func) != OPERATOR:
+    if stages is None or ctx.qualified_name(node.func, OPERATOR.__eq__) != OPERATOR:
         return
     found = _report(node, stages, ctx)
     if found is not None:

@@ -57,7 +57,9 @@ def check_operator(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     if "LatestModelVersions" not in code_of(node.func):
         return
     operator = "mlflow_provider.operators.registry.GetLatestModelVersionsOperator"
-    if ctx.qualified_name(node.func) == operator and _every_stage(keyword_argument(node, "stages")):
+    if ctx.qualified_name(node.func, operator.__eq__) == operator and _every_stage(
+        keyword_argument(node, "stages")
+    ):
         yield PythonMatch(RULE, node, "GetLatestModelVersionsOperator: " + MESSAGE)
 
 

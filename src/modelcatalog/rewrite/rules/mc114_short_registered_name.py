@@ -21,8 +21,12 @@ RULE = rule(
 )
 
 
+def _registers(qualified: str) -> bool:
+    return qualified == "mlflow.register_model" or qualified.endswith(".log_model")
+
+
 def _name_argument(node: cst.Call, ctx: PythonContext) -> cst.Arg | None:
-    qualified = ctx.qualified_name(node.func) or ""
+    qualified = ctx.qualified_name(node.func, _registers) or ""
     if qualified == "mlflow.register_model":
         return argument(node, 1, "name")
     if qualified.startswith("mlflow.") and qualified.endswith(".log_model"):

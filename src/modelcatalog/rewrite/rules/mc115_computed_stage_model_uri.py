@@ -45,9 +45,10 @@ def _names_a_stage(node: cst.BaseExpression, ctx: PythonContext) -> bool:
 
 
 def _check(node: cst.BaseExpression, ctx: PythonContext) -> Iterator[PythonMatch]:
+    if not "".join(t for t, _ in computed_parts(node, ctx, resolve=False)).startswith("models:/"):
+        return  # following names costs a scope analysis: only for model URIs
     parts = computed_parts(node, ctx)
-    text = "".join(t for t, _ in parts)
-    if not text.startswith("models:/") or len(parts) < 2:
+    if len(parts) < 2:
         return
     suffix, expression = parts[-1]
     before = "".join(t for t, _ in parts[:-1])
