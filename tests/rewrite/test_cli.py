@@ -229,3 +229,21 @@ def test_databricks_source_findings_name_their_cell(tmp_path: Path, run_cli) -> 
     assert done.returncode == 1
     assert done.stdout.startswith(f"{path}:7:1: MC105 error ")
     assert done.stdout.splitlines()[0].endswith("(cell 2)")
+
+
+def test_config_that_does_not_parse_is_a_finding_at_its_line(tmp_path: Path, run_cli) -> None:
+    path = write(tmp_path / "endpoint.yaml", "name: x\nserved_entities:\n  - entity_name: [churn\n")
+    done = run_cli("lint", str(path), "-o", "json")
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["code"] == "MC001" and finding["line"] >= 3
+
+
+def test_exit_codes_tell_findings_from_usage_errors(tmp_path: Path, run_cli) -> None:
+    write(tmp_path / "clean.py", "x = 1\n")
+    write(tmp_path / "broken.py", "import mlflow\nmlflow.set_registry_uri(\n")
+    assert run_cli("lint", str(tmp_path / "clean.py")).returncode == 0
+    assert run_cli("lint", str(tmp_path / "broken.py")).returncode == 1
+    assert run_cli("lint", str(tmp_path / "broken.py"), str(tmp_path / "absent.py")).returncode == 2
+    write(tmp_path / "notes.txt", "models:/churn/Production\n")
+    assert run_cli("lint", str(tmp_path / "notes.txt")).returncode == 2

@@ -11,7 +11,7 @@ from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.finding import Rule
 from modelcatalog.rewrite.python_context import ModuleScan, PythonContext
 from modelcatalog.rewrite.python_helpers import with_helpers
-from modelcatalog.rewrite.python_parse import parse_python, unmask
+from modelcatalog.rewrite.python_parse import mask, parse_python, unmask
 from modelcatalog.rewrite.python_strings import string_matches
 from modelcatalog.rewrite.registry import PYTHON_CHECKS, PythonMatch, Replacement, load_rules
 
@@ -124,7 +124,7 @@ def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFindin
     being returned.
     """
     module, masked = parse_python(source)
-    code = module.code
+    code = mask(source) if masked else source  # what the module's code is, without codegen
     matches, parents = _matches(module, model_map)
     initial = len(matches)
     for _ in range(MAX_FIX_PASSES):

@@ -10,7 +10,6 @@ from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.finding import Severity
 from modelcatalog.rewrite.python_calls import (
     argument,
-    code_of,
     keyword_argument,
     method_name,
     receiver,
@@ -54,7 +53,9 @@ def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
 @python_check(cst.Call)
 def check_operator(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     """Airflow's `GetLatestModelVersionsOperator` without stages."""
-    if "LatestModelVersions" not in code_of(node.func):
+    func = node.func
+    called = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    if called != "GetLatestModelVersionsOperator":
         return
     operator = "mlflow_provider.operators.registry.GetLatestModelVersionsOperator"
     if ctx.qualified_name(node.func, operator.__eq__) == operator and _every_stage(
