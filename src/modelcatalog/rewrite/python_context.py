@@ -57,12 +57,11 @@ class StringSource:
 
 
 class ModuleScan(cst.CSTVisitor):
-    """One pass collecting the parent and source order of every node and which modules are
+    """One pass collecting the parent of every node and which modules are
     imported (subclasses add their own collection to the same pass)."""
 
     def __init__(self) -> None:
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.order: dict[cst.CSTNode, int] = {}
         self._stack: list[cst.CSTNode] = []
         self.imported_roots: set[str] = set()
         #: Local name -> dotted name, of every import anywhere in the module (by name only: a
@@ -72,7 +71,6 @@ class ModuleScan(cst.CSTVisitor):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self._stack:
             self.parents[node] = self._stack[-1]
-        self.order[node] = len(self.order)
         self._stack.append(node)
         return super().on_visit(node)
 
@@ -130,7 +128,7 @@ class PythonContext:
     @classmethod
     def build(cls, scan: ModuleScan, module: cst.Module, model_map: ModelMap) -> PythonContext:
         """The context of a module after its scan."""
-        bindings = Bindings(module, scan.parents, scan.order)
+        bindings = Bindings(module, scan.parents)
         return cls(model_map, bindings, scan.imported_roots, scan.imports)
 
     @property

@@ -51,13 +51,18 @@ class Bindings:
         self,
         module: cst.Module,
         parents: dict[cst.CSTNode, cst.CSTNode],
-        order: dict[cst.CSTNode, int],
     ) -> None:
         self.module = module
         self.parents = parents
-        self.order = order
 
         self._partial: dict[cst.CSTNode | None, dict[cst.CSTNode, Scope | None]] = {}
+
+    @cached_property
+    def order(self) -> dict[cst.CSTNode, int]:
+        """Every node's place in source order (pre-order), counted when first needed."""
+        counter = _Order()
+        self.module.visit(counter)
+        return counter.order
 
     @cached_property
     def _all_scopes(self) -> dict[cst.CSTNode, Scope | None]:
@@ -219,6 +224,15 @@ def _stub(definition: cst.FunctionDef | cst.ClassDef) -> cst.FunctionDef | cst.C
 def _first_param(function: cst.FunctionDef) -> str | None:
     params = function.params.posonly_params or function.params.params
     return params[0].name.value if params else None
+
+
+class _Order(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.order: dict[cst.CSTNode, int] = {}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.order[node] = len(self.order)
+        return True
 
 
 class _SelfAttributes(cst.CSTVisitor):
