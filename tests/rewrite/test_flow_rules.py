@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from modelcatalog.migrate.mapping import ModelMap
-from modelcatalog.rewrite.python_helpers import HELPERS
+from modelcatalog.rewrite.python_added import ADDED_FUNCTIONS
 from modelcatalog.rewrite.python_source import fix_source, lint_source
 
 from .conftest import codes, fixed
 
 CLIENT = "from mlflow import MlflowClient\n"
-HELPER = "\n\n" + HELPERS["_versions_with_alias"] + "\n\n"
+ADDED = "\n\n" + ADDED_FUNCTIONS["_versions_with_alias"] + "\n\n"
 
 FIXES = [
     pytest.param(
@@ -89,7 +89,7 @@ FIXES = [
         "    if not versions:\n"
         "        return None\n"
         "    return versions[0]\n",
-        CLIENT + HELPER + "c = MlflowClient()\n"
+        CLIENT + ADDED + "c = MlflowClient()\n"
         "def first_deploy(name):\n"
         "    versions = _versions_with_alias(\n"
         "        c, name,  # which model\n"
@@ -98,7 +98,7 @@ FIXES = [
         "    if not versions:\n"
         "        return None\n"
         "    return versions[0]\n",
-        id="MC106-empty-list-branch-kept-helper-added-once-comments-kept",
+        id="MC106-empty-list-branch-kept-function-added-once-comments-kept",
     ),
     pytest.param(
         "import mlflow\n"
@@ -312,7 +312,7 @@ def test_half_migrated_file_keeps_a_finding_for_what_remains() -> None:
     assert "the parameter 'uri'" in remaining.message
 
 
-def test_helper_is_added_once_for_several_lookups() -> None:
+def test_function_is_added_once_for_several_lookups() -> None:
     source = (
         CLIENT + "c = MlflowClient()\n"
         "a = c.get_latest_versions('m', ['Staging'])\n"

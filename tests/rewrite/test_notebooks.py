@@ -142,7 +142,7 @@ def test_source_as_a_list_of_lines_keeps_its_layout() -> None:
     assert '    "# promote\\n",\n    "client.set_registered_model_alias(' in new
 
 
-def test_the_helper_lands_before_its_first_use_and_the_empty_list_branch_stays() -> None:
+def test_the_added_function_lands_before_its_first_use_and_the_empty_list_branch_stays() -> None:
     text = _raw_notebook(
         "import mlflow\nfrom mlflow import MlflowClient",
         "client = MlflowClient()",

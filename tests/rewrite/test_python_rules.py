@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from modelcatalog.migrate.mapping import ModelMap
-from modelcatalog.rewrite.python_helpers import HELPERS
+from modelcatalog.rewrite.python_added import ADDED_FUNCTIONS
 
 from .conftest import codes, fixed
 
 IMPORTS = "import mlflow\nfrom mlflow import MlflowClient\nclient = MlflowClient()\n"
 SDK = "from databricks.sdk import WorkspaceClient\nw = WorkspaceClient()\n"
-HELPER = "\n\n" + HELPERS["_versions_with_alias"] + "\n\n"
+ADDED = "\n\n" + ADDED_FUNCTIONS["_versions_with_alias"] + "\n\n"
 
 FIXES = [
     # MC101: stage URIs
@@ -139,13 +139,13 @@ FIXES = [
     # MC106: get_latest_versions with one stage
     pytest.param(
         IMPORTS + 'mv = client.get_latest_versions("churn", stages=["Production"])[0]\n',
-        IMPORTS.replace("client =", HELPER + "client =")
+        IMPORTS.replace("client =", ADDED + "client =")
         + 'mv = _versions_with_alias(client, "main.default.churn", alias="Production")[0]\n',
         id="MC106-first-element",
     ),
     pytest.param(
         IMPORTS + "mvs = client.get_latest_versions(name, ['Staging'])\n",
-        IMPORTS.replace("client =", HELPER + "client =")
+        IMPORTS.replace("client =", ADDED + "client =")
         + "mvs = _versions_with_alias(client, name, 'Staging')\n",
         id="MC106-list-kept",
     ),
@@ -153,7 +153,7 @@ FIXES = [
         "from mlflow.tracking import MlflowClient\n"
         "def f(c: MlflowClient):\n"
         "    return c.get_latest_versions(name='m', stages=('Production',))[-1]\n",
-        "from mlflow.tracking import MlflowClient\n" + HELPER + "def f(c: MlflowClient):\n"
+        "from mlflow.tracking import MlflowClient\n" + ADDED + "def f(c: MlflowClient):\n"
         "    return _versions_with_alias(c, name='main.default.m', alias='Production')[-1]\n",
         id="MC106-annotated-parameter-tuple-last",
     ),

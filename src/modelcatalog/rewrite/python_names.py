@@ -50,7 +50,7 @@ CLIENT_NAME_METHODS = frozenset(
         "update_registered_model",
     }
 )
-#: The helper a fix of `get_latest_versions` adds; its second parameter is a model name.
+#: The function a fix of `get_latest_versions` adds; its second parameter is a model name.
 VERSIONS_WITH_ALIAS = "_versions_with_alias"
 
 

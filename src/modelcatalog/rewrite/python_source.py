@@ -9,8 +9,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.finding import Rule
+from modelcatalog.rewrite.python_added import with_added_functions
 from modelcatalog.rewrite.python_context import ModuleScan, PythonContext
-from modelcatalog.rewrite.python_helpers import with_helpers
 from modelcatalog.rewrite.python_parse import mask, parse_python, unmask
 from modelcatalog.rewrite.python_strings import string_matches
 from modelcatalog.rewrite.registry import PYTHON_CHECKS, PythonMatch, Replacement, load_rules
@@ -129,16 +129,16 @@ def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFindin
     initial = len(matches)
     for _ in range(MAX_FIX_PASSES):
         replacements: dict[cst.CSTNode, Replacement] = {}
-        helpers: dict[str, cst.CSTNode] = {}
+        added: dict[str, cst.CSTNode] = {}
         for match in matches:
             # Two fixes claiming the same node: keep the first; the next pass sees the rest.
             if match.replacements and not replacements.keys() & match.replacements.keys():
                 replacements.update(match.replacements)
-                for helper in match.helpers:
-                    helpers.setdefault(helper, match.node)
+                for name in match.adds:
+                    added.setdefault(name, match.node)
         if not replacements:
             break
-        fixed = _apply(module, replacements, parents, helpers)
+        fixed = _apply(module, replacements, parents, added)
         if fixed == code:
             break
         code = fixed
@@ -152,14 +152,14 @@ def _apply(
     module: cst.Module,
     replacements: dict[cst.CSTNode, Replacement],
     parents: Parents,
-    helpers: dict[str, cst.CSTNode],
+    added: dict[str, cst.CSTNode],
 ) -> str:
-    """The module's code with the replacements made and the helpers they call defined.
+    """The module's code with the replacements made and the functions they call defined.
 
     Only the top-level statements that hold a replaced node are walked: rebuilding a whole
     module with a transformer costs more than parsing it."""
     touched = {_top_level(node, module, parents) for node in replacements}
-    users = {_top_level(node, module, parents) for node in helpers.values()}
+    users = {_top_level(node, module, parents) for node in added.values()}
     first_user: int | None = None
     transformer = _Apply(replacements)
     body: list[cst.BaseStatement] = []
@@ -174,8 +174,10 @@ def _apply(
             body.extend(result.nodes)
         elif not isinstance(result, cst.RemovalSentinel):
             body.append(result)  # type: ignore[arg-type]
-    if helpers:
-        body = with_helpers(body, sorted(helpers), len(body) if first_user is None else first_user)
+    if added:
+        body = with_added_functions(
+            body, sorted(added), len(body) if first_user is None else first_user
+        )
     return module.with_changes(body=body).code
 
 

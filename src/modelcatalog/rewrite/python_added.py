@@ -17,7 +17,7 @@ import libcst as cst
 from modelcatalog.rewrite.python_names import VERSIONS_WITH_ALIAS
 from modelcatalog.rewrite.python_parse import CELL_SEPARATOR
 
-HELPERS: dict[str, str] = {
+ADDED_FUNCTIONS: dict[str, str] = {
     VERSIONS_WITH_ALIAS: f'''def {VERSIONS_WITH_ALIAS}(client, name, alias):
     """[the version that holds `alias`], or [] when the model exists and no version holds it:
     what get_latest_versions(name, stages=[stage]) returned for a stage (added by modelcatalog
@@ -43,7 +43,7 @@ _CONSTANTS = (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)
 
 
 def _is_preamble(statement: cst.BaseStatement) -> bool:
-    """A docstring, an import or a constant: what stays above an added helper."""
+    """A docstring, an import or a constant: what stays above an added function."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
     return all(
@@ -57,8 +57,8 @@ def _is_preamble(statement: cst.BaseStatement) -> bool:
 def _split_leading(
     lines: Sequence[cst.EmptyLine],
 ) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
-    """Leading lines up to a notebook's cell separator (they stay above the helper, so the
-    helper lands in the cell of the statement it precedes) and the rest."""
+    """Leading lines up to a notebook's cell separator (they stay above the added function, so
+    it lands in the cell of the statement it precedes) and the rest."""
     lines = list(lines)
     cut = 0
     for i, line in enumerate(lines):
@@ -70,10 +70,10 @@ def _split_leading(
     return lines[:cut], rest
 
 
-def with_helpers(
+def with_added_functions(
     body: list[cst.BaseStatement], names: list[str], first_user: int
 ) -> list[cst.BaseStatement]:
-    """`body` with each helper in `names` defined (unless it already is) after the imports and
+    """`body` with each function in `names` defined (unless it already is) after the imports and
     constants, and before the first statement that uses it."""
     missing = [n for n in names if not _defined(body, n)]
     if not missing:
@@ -94,7 +94,7 @@ def with_helpers(
     if above:
         blank = []  # first in a notebook cell
     for number, name in enumerate(missing):
-        helper = cst.parse_statement(HELPERS[name])
+        function = cst.parse_statement(ADDED_FUNCTIONS[name])
         leading = (above if number == 0 else []) + blank
-        new_body.insert(at + number, helper.with_changes(leading_lines=leading))
+        new_body.insert(at + number, function.with_changes(leading_lines=leading))
     return new_body
