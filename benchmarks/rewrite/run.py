@@ -2,9 +2,9 @@
 
 Usage (from the repository root):
 
-    .venv/bin/python benchmarks/rewrite/run.py [--baseline]
+    .venv/bin/python benchmarks/rewrite/run.py [--baseline] [--name rewrite]
 
-Writes benchmarks/results/rewrite.json and benchmarks/results/rewrite.md.
+Writes benchmarks/results/<name>.json and benchmarks/results/<name>.md.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ def main() -> None:
         action="store_true",
         help="also time a lint with no pre-filter and one process (slow)",
     )
+    parser.add_argument(
+        "--name", default="rewrite", help="results file name under benchmarks/results/"
+    )
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="rewrite-bench-") as tmp:
@@ -118,8 +121,8 @@ def main() -> None:
             "lines_per_second": round(total_lines / baseline),
         }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "rewrite.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "rewrite.md").write_text(_markdown(result))
+    (RESULTS / f"{options.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{options.name}.md").write_text(_markdown(result))
     print(json.dumps(result, indent=2))
 
 

@@ -48,14 +48,25 @@ def test_missing_path_and_conflicting_options_exit_2(tmp_path: Path, run_cli) ->
     assert "either --plan or --map" in both.stderr
 
 
-def test_unparseable_file_is_reported_exit_2_and_not_touched(tmp_path: Path, run_cli) -> None:
+def test_unparseable_file_is_a_finding_at_its_line_exit_1_and_not_touched(
+    tmp_path: Path, run_cli
+) -> None:
     broken = write(tmp_path / "broken.py", 'u = "models:/churn/Production"\ndef (:\n')
     good = write(tmp_path / "good.py", STAGE_CODE)
     done = run_cli("fix", str(tmp_path))
-    assert done.returncode == 2
-    assert f"{broken}: error: could not be parsed" in done.stdout
+    assert done.returncode == 1, done.stdout
+    assert f"{broken}:2:5: MC001 error could not be parsed: " in done.stdout
+    assert "'def (:'" in done.stdout
     assert broken.read_text() == 'u = "models:/churn/Production"\ndef (:\n'
     assert good.read_text() == FIXED_CODE
+
+
+def test_lint_of_an_unparseable_file_alone_exits_1_not_2(tmp_path: Path, run_cli) -> None:
+    write(tmp_path / "broken.py", "import mlflow\nmlflow.set_registry_uri(\n")
+    done = run_cli("lint", str(tmp_path), "-o", "json")
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["code"], finding["line"]) == ("MC001", 3)
 
 
 def test_diff_prints_a_unified_diff_and_writes_nothing(tmp_path: Path, run_cli) -> None:
@@ -190,3 +201,49 @@ def test_help_documents_the_default_namespace(run_cli) -> None:
     done = run_cli("lint", "--help")
     assert done.returncode == 0
     assert "main.default" in done.stdout
+
+
+def test_notebook_cell_that_does_not_parse_is_a_finding_with_cell_and_line(
+    tmp_path: Path, run_cli
+) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("import mlflow\nmlflow.set_registry_uri?"),
+    ]
+    path = write(tmp_path / "nb.ipynb", nbformat.writes(nb))
+    done = run_cli("lint", str(path), "-o", "json")
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["code"], finding["cell"], finding["line"]) == ("MC001", 2, 2)
+    assert "'mlflow.set_registry_uri?'" in finding["message"]
+
+
+def test_databricks_source_findings_name_their_cell(tmp_path: Path, run_cli) -> None:
+    path = write(
+        tmp_path / "job.py",
+        "# Databricks notebook source\nfrom mlflow import MlflowClient\nc = MlflowClient()\n"
+        "\n# COMMAND ----------\n\nc.transition_model_version_stage('m', 1, 'Archived')\n",
+    )
+    done = run_cli("lint", str(path))
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"{path}:7:1: MC105 error ")
+    assert done.stdout.splitlines()[0].endswith("(cell 2)")
+
+
+def test_config_that_does_not_parse_is_a_finding_at_its_line(tmp_path: Path, run_cli) -> None:
+    path = write(tmp_path / "endpoint.yaml", "name: x\nserved_entities:\n  - entity_name: [churn\n")
+    done = run_cli("lint", str(path), "-o", "json")
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["code"] == "MC001" and finding["line"] >= 3
+
+
+def test_exit_codes_tell_findings_from_usage_errors(tmp_path: Path, run_cli) -> None:
+    write(tmp_path / "clean.py", "x = 1\n")
+    write(tmp_path / "broken.py", "import mlflow\nmlflow.set_registry_uri(\n")
+    assert run_cli("lint", str(tmp_path / "clean.py")).returncode == 0
+    assert run_cli("lint", str(tmp_path / "broken.py")).returncode == 1
+    assert run_cli("lint", str(tmp_path / "broken.py"), str(tmp_path / "absent.py")).returncode == 2
+    write(tmp_path / "notes.txt", "models:/churn/Production\n")
+    assert run_cli("lint", str(tmp_path / "notes.txt")).returncode == 2

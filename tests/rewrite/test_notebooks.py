@@ -91,3 +91,94 @@ def test_databricks_source_notebook_is_python_with_magic_comments_untouched() ->
     assert new == DATABRICKS.replace(
         "'models:/churn/Production'", "'models:/main.default.churn@Production'"
     )
+
+
+def _raw_notebook(*sources: str) -> str:
+    """A notebook as Jupyter writes it before cell ids (format 4.4): no `id` on any cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.nbformat_minor = 4
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "P", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    for cell in nb.cells:
+        cell.pop("id", None)
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+CLIENT_CELLS = (
+    "%pip install mlflow",
+    "from mlflow import MlflowClient\nclient = MlflowClient()",
+    "x = 1",
+    "client.transition_model_version_stage('fraud', 3, 'Production')",
+)
+
+
+def test_a_client_made_in_one_cell_is_known_in_later_cells() -> None:
+    (found,) = lint_notebook(_raw_notebook(*CLIENT_CELLS), ModelMap.default())
+    assert (found.cell, found.finding.line, found.finding.rule.code) == (4, 1, "MC105")
+
+
+def test_fix_edits_only_changed_cells_and_adds_no_ids() -> None:
+    text = _raw_notebook(*CLIENT_CELLS)
+    new, left, fixed = fix_notebook(text, ModelMap.default())
+    assert (left, fixed) == ([], 1)
+    assert '"id"' not in new
+    before, after = text.splitlines(), new.splitlines()
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert len(changed) == 1 and "set_registered_model_alias" in after[changed[0]]
+    assert fix_notebook(new, ModelMap.default())[0] == new
+
+
+def test_source_as_a_list_of_lines_keeps_its_layout() -> None:
+    nb = json.loads(_raw_notebook(*CLIENT_CELLS))
+    nb["cells"][3]["source"] = [
+        "# promote\n",
+        "client.transition_model_version_stage('m', 1, 'Staging')",
+    ]
+    text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    new = fix_notebook(text, ModelMap.default())[0]
+    source = json.loads(new)["cells"][3]["source"]
+    assert source[0] == "# promote\n"
+    assert source[1].startswith("client.set_registered_model_alias(name='main.default.m'")
+    assert '    "# promote\\n",\n    "client.set_registered_model_alias(' in new
+
+
+def test_the_added_function_lands_before_its_first_use_and_the_empty_list_branch_stays() -> None:
+    text = _raw_notebook(
+        "import mlflow\nfrom mlflow import MlflowClient",
+        "client = MlflowClient()",
+        "vs = client.get_latest_versions('fraud', stages=['Staging'])\n"
+        "if not vs:\n    print('no model in Staging yet')",
+    )
+    new, left, fixed = fix_notebook(text, ModelMap.default())
+    assert (left, fixed) == ([], 1)
+    cells = ["".join(c["source"]) for c in json.loads(new)["cells"]]
+    assert cells[0] == "import mlflow\nfrom mlflow import MlflowClient"
+    assert cells[1].startswith("def _versions_with_alias(client, name, alias):")
+    assert cells[1].endswith("\n\n\nclient = MlflowClient()")
+    assert cells[2] == (
+        "vs = _versions_with_alias(client, 'main.default.fraud', alias='Staging')\n"
+        "if not vs:\n    print('no model in Staging yet')"
+    )
+
+
+def test_a_cell_that_does_not_parse_is_named_with_its_line() -> None:
+    text = _raw_notebook("x = 1", "import mlflow\nmlflow.set_registry_uri(\n")
+    with pytest.raises(NotebookError) as caught:
+        lint_notebook(text, ModelMap.default())
+    assert (caught.value.cell, caught.value.line) == (2, 3)
+
+
+def test_databricks_source_cells_are_one_program_and_findings_name_their_cell() -> None:
+    from modelcatalog.rewrite.notebooks import databricks_cell
+
+    source = (
+        "# Databricks notebook source\n"
+        "# MAGIC %pip install mlflow\n"
+        "\n# COMMAND ----------\n\n"
+        "from mlflow import MlflowClient\nclient = MlflowClient()\n"
+        "\n# COMMAND ----------\n\n"
+        "client.transition_model_version_stage('m', 1, 'Staging')\n"
+    )
+    (found,) = lint_source(source, ModelMap.default())
+    assert (found.rule.code, found.line) == ("MC105", 11)
+    assert databricks_cell(source, found.line) == 3

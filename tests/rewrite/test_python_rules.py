@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from modelcatalog.migrate.mapping import ModelMap
+from modelcatalog.rewrite.python_added import ADDED_FUNCTIONS
 
 from .conftest import codes, fixed
 
 IMPORTS = "import mlflow\nfrom mlflow import MlflowClient\nclient = MlflowClient()\n"
 SDK = "from databricks.sdk import WorkspaceClient\nw = WorkspaceClient()\n"
+ADDED = "\n\n" + ADDED_FUNCTIONS["_versions_with_alias"] + "\n\n"
 
 FIXES = [
     # MC101: stage URIs
@@ -70,8 +72,8 @@ FIXES = [
     ),
     pytest.param(
         'NAME = "churn"\nu = f"models:/{NAME}/Production"\n',
-        'NAME = "churn"\nu = f"models:/{NAME}@Production"\n',
-        id="MC101-constant-name-kept-stage-fixed",
+        'NAME = "main.default.churn"\nu = f"models:/{NAME}@Production"\n',
+        id="MC101-constant-used-only-as-name-fixed-where-assigned",
     ),
     pytest.param(
         '# load it\nm = load(  "models:/churn/Production"  )  # serve\n',
@@ -111,8 +113,8 @@ FIXES = [
     # MC105: stage transitions
     pytest.param(
         IMPORTS + 'client.transition_model_version_stage("churn", 3, "Production")\n',
-        IMPORTS + 'client.set_registered_model_alias(name="main.default.churn", alias="Production",'
-        ' version=3)\nclient.set_model_version_tag(name="main.default.churn", version=3,'
+        IMPORTS + 'client.set_registered_model_alias(name="main.default.churn", version=3,'
+        ' alias="Production")\nclient.set_model_version_tag(name="main.default.churn", version=3,'
         ' key="migrated_stage", value="Production")\n',
         id="MC105-positional-with-stage-tag",
     ),
@@ -120,8 +122,8 @@ FIXES = [
         IMPORTS + "def promote(v):\n    # go live\n    client.transition_model_version_stage(\n"
         "        name='churn', version=v, stage='Staging', archive_existing_versions=True\n"
         "    )  # done\n",
-        IMPORTS + "def promote(v):\n    # go live\n    client.set_registered_model_alias("
-        "name='main.default.churn', alias='Staging', version=v)  # done\n"
+        IMPORTS + "def promote(v):\n    # go live\n    client.set_registered_model_alias(\n"
+        "        name='main.default.churn', version=v, alias='Staging'\n    )  # done\n"
         "    client.set_model_version_tag(name='main.default.churn', version=v,"
         " key='migrated_stage', value='Staging')\n",
         id="MC105-keywords-in-function-comments-kept",
@@ -129,32 +131,38 @@ FIXES = [
     pytest.param(
         "import mlflow\nmlflow.MlflowClient().transition_model_version_stage(n, 2, 'Production')\n",
         "import mlflow\n"
-        "mlflow.MlflowClient().set_registered_model_alias(name=n, alias='Production',"
-        " version=2)\nmlflow.MlflowClient().set_model_version_tag(name=n, version=2,"
+        "mlflow.MlflowClient().set_registered_model_alias(name=n, version=2,"
+        " alias='Production')\nmlflow.MlflowClient().set_model_version_tag(name=n, version=2,"
         " key='migrated_stage', value='Production')\n",
         id="MC105-inline-client-computed-name",
     ),
     # MC106: get_latest_versions with one stage
     pytest.param(
         IMPORTS + 'mv = client.get_latest_versions("churn", stages=["Production"])[0]\n',
-        IMPORTS + 'mv = client.get_model_version_by_alias("main.default.churn", "Production")\n',
+        IMPORTS.replace("client =", ADDED + "client =")
+        + 'mv = _versions_with_alias(client, "main.default.churn", alias="Production")[0]\n',
         id="MC106-first-element",
     ),
     pytest.param(
         IMPORTS + "mvs = client.get_latest_versions(name, ['Staging'])\n",
-        IMPORTS + "mvs = [client.get_model_version_by_alias(name, 'Staging')]\n",
+        IMPORTS.replace("client =", ADDED + "client =")
+        + "mvs = _versions_with_alias(client, name, 'Staging')\n",
         id="MC106-list-kept",
     ),
     pytest.param(
         "from mlflow.tracking import MlflowClient\n"
         "def f(c: MlflowClient):\n"
         "    return c.get_latest_versions(name='m', stages=('Production',))[-1]\n",
-        "from mlflow.tracking import MlflowClient\n"
-        "def f(c: MlflowClient):\n"
-        "    return c.get_model_version_by_alias('main.default.m', 'Production')\n",
+        "from mlflow.tracking import MlflowClient\n" + ADDED + "def f(c: MlflowClient):\n"
+        "    return _versions_with_alias(c, name='main.default.m', alias='Production')[-1]\n",
         id="MC106-annotated-parameter-tuple-last",
     ),
     # MC114: registering under a short name
+    pytest.param(
+        'import mlflow\nNAME = "churn"\nmlflow.register_model(uri, NAME)\n',
+        'import mlflow\nNAME = "main.default.churn"\nmlflow.register_model(uri, NAME)\n',
+        id="MC114-constant-read-only-as-a-name",
+    ),
     pytest.param(
         'import mlflow\nmlflow.register_model("runs:/r/model", "churn")\n',
         'import mlflow\nmlflow.register_model("runs:/r/model", "main.default.churn")\n',
@@ -197,7 +205,6 @@ REPORTED = [
     pytest.param('S = "Production"\nu = f"models:/{n}/{S}"\n', "MC101", id="MC101-constant-stage"),
     pytest.param('u = "models:/churn/latest"\n', "MC102", id="MC102-latest"),
     pytest.param('u = f"models:/{n}/Latest"\n', "MC102", id="MC102-latest-computed-name"),
-    pytest.param('N = "churn"\nu = f"models:/{N}/3"\n', "MC103", id="MC103-constant-name"),
     pytest.param(
         IMPORTS + "client.transition_model_version_stage('m', 1, 'Archived')\n",
         "MC105",
@@ -282,9 +289,9 @@ REPORTED = [
         id="MC113-rest",
     ),
     pytest.param(
-        'import mlflow\nNAME = "churn"\nmlflow.register_model(uri, NAME)\n',
+        'import mlflow\nNAME = "churn"\nmlflow.register_model(uri, NAME)\nprint(NAME)\n',
         "MC114",
-        id="MC114-constant-name",
+        id="MC114-constant-name-also-printed",
     ),
 ]
 
@@ -306,7 +313,7 @@ NOOP = [
     ),
     pytest.param('log.info("loaded %s", "models:/")\n', id="scheme-only"),
     pytest.param('u = "models:/churn/Prod"\n', id="not-a-stage"),
-    pytest.param('u = f"models:/{name}/{stage}"\n', id="computed-suffix"),
+    pytest.param('u = f"models:/{name}/{version}"\n', id="computed-version"),
     pytest.param('u = "runs:/abc/model"\n', id="run-uri"),
     pytest.param('u = "models:/main.default.churn@Production"\n', id="migrated-alias-uri"),
     pytest.param('u = "models:/main.default.churn/3"\n', id="migrated-version-uri"),
@@ -372,8 +379,8 @@ def test_no_stage_tag_configured_means_alias_only() -> None:
     model_map = ModelMap(stage_tag=None)
     source = IMPORTS + 'client.transition_model_version_stage("churn", 3, "Production")\n'
     assert fixed(source, model_map) == IMPORTS + (
-        'client.set_registered_model_alias(name="main.default.churn", alias="Production",'
-        " version=3)\n"
+        'client.set_registered_model_alias(name="main.default.churn", version=3,'
+        ' alias="Production")\n'
     )
 
 

@@ -118,17 +118,21 @@ def _print(results: list[FileResult], mode: Mode, output: OutputFormat) -> None:
 
 
 def _exit_code(results: list[FileResult], changes_count: bool) -> int:
-    if any(r.error for r in results):
+    """2 for a usage error only, so that CI can tell findings from a broken invocation."""
+    if any(r.usage_error for r in results):
         return 2
-    if any(r.findings for r in results) or (changes_count and any(r.changed for r in results)):
+    if any(r.findings or r.error for r in results):
+        return 1
+    if changes_count and any(r.changed for r in results):
         return 1
     return 0
 
 
 @app.command(
     help="Report what still uses registry stages.\n\n"
-    "Exit status: 0 nothing found, 1 findings, 2 usage error or a file that could not be "
-    "read or parsed."
+    "Exit status: 0 nothing found, 1 findings (a file that could not be read or parsed is "
+    "one, MC001, at the line that stopped the parser), 2 usage error (a path that does not "
+    "exist or is not a kind of file the rewriter reads, bad options, a bad map or plan)."
 )
 def lint(
     paths: PathsArg,
@@ -153,8 +157,8 @@ def lint(
     "Files are rewritten in place, atomically and only if the result parses; formatting and "
     "comments are kept, and running it again changes nothing.\n\n"
     "Exit status: 0 nothing left to do, 1 findings that need a manual change remain (with "
-    "--diff: also when changes would be made), 2 usage error or a file that could not be "
-    "read or parsed (such files are never written)."
+    "--diff: also when changes would be made; a file that could not be read, parsed or "
+    "written counts, and is never written), 2 usage error."
 )
 def fix(
     paths: PathsArg,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Literal
-
-import libcst as cst
 
 from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.config_document import ConfigSyntaxError
@@ -23,18 +22,26 @@ from modelcatalog.rewrite.files import (
     write_atomically,
 )
 from modelcatalog.rewrite.finding import FileResult, Finding, Location
-from modelcatalog.rewrite.notebooks import NotebookError, fix_notebook, lint_notebook
+from modelcatalog.rewrite.notebooks import (
+    NotebookError,
+    databricks_cell,
+    fix_notebook,
+    lint_notebook,
+)
+from modelcatalog.rewrite.python_parse import SourceSyntaxError
 from modelcatalog.rewrite.python_source import SourceFinding, fix_source, lint_source
+from modelcatalog.rewrite.registry import load_rules
 
 Mode = Literal["lint", "fix", "diff"]
 #: Below this many files, starting worker processes costs more than it saves.
 POOL_THRESHOLD = 64
 
 
-def _located(path: str, found: SourceFinding, cell: int | None = None) -> Finding:
-    return Finding(
-        found.rule, Location(path, found.line, found.column, cell), found.message, found.fixable
-    )
+def _located(
+    path: str, found: SourceFinding, cell: int | None = None, line_in_cell: bool = True
+) -> Finding:
+    location = Location(path, found.line, found.column, cell, line_in_cell)
+    return Finding(found.rule, location, found.message, found.fixable)
 
 
 def _check(
@@ -43,7 +50,8 @@ def _check(
     """Findings left, the new text and the number fixed, for a file of any kind.
 
     A Databricks source notebook (`.py`) is plain Python whose cells are marked by comments,
-    so it goes through the Python path and its positions are the file's own lines.
+    so it goes through the Python path as one program; its findings name their cell, and
+    their lines are the file's own.
     """
     shown, kind = str(path), kind_of(path)
     fixing = mode != "lint"
@@ -63,29 +71,47 @@ def _check(
         new, findings, fixed = fix_source(text, model_map)
     else:
         new, findings, fixed = text, lint_source(text, model_map), 0
-    return [_located(shown, f) for f in findings], new, fixed
+    return [_located(shown, f, databricks_cell(new, f.line), False) for f in findings], new, fixed
+
+
+def _not_checked(
+    path: str, why: str, line: int = 1, column: int = 1, cell: int | None = None
+) -> Finding:
+    rule = load_rules()["MC001"]
+    return Finding(rule, Location(path, line, column, cell), why, False)
+
+
+_YAML_AT = re.compile(r"line (\d+),? column (\d+)")
 
 
 def process_file(path: Path, mode: Mode, model_map: ModelMap) -> FileResult:
-    """Lint, fix or diff one file; never raises for a bad file, it reports it."""
+    """Lint, fix or diff one file; never raises for a bad file, it reports it as MC001."""
     result = FileResult(str(path))
     kind = kind_of(path)
     try:
         text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
-        result.error = f"could not be read: {exc}"
+        result.findings = [_not_checked(str(path), f"could not be read: {exc}")]
         return result
     if kind is None or not may_have_findings(text, kind):
         return result
     try:
         result.findings, new_text, result.fixed = _check(text, path, mode, model_map)
-    except cst.ParserSyntaxError as exc:
-        result.error = (
-            f"could not be parsed: {exc.message} (line {exc.raw_line}, column {exc.raw_column})"
-        )
+    except SourceSyntaxError as exc:
+        result.findings = [
+            _not_checked(str(path), f"could not be parsed: {exc}", exc.line, exc.column)
+        ]
         return result
-    except (ConfigSyntaxError, NotebookError) as exc:
-        result.error = f"could not be parsed: {exc}"
+    except NotebookError as exc:
+        finding = _not_checked(
+            str(path), f"could not be parsed: {exc}", exc.line, exc.column, exc.cell
+        )
+        result.findings = [finding]
+        return result
+    except ConfigSyntaxError as exc:
+        at = _YAML_AT.search(str(exc))
+        line, column = (int(at[1]), int(at[2])) if at else (1, 1)
+        result.findings = [_not_checked(str(path), f"could not be parsed: {exc}", line, column)]
         return result
     if new_text != text:
         result.changed = True
@@ -124,7 +150,7 @@ def run(
     todo: list[Path] = []
     for path, error in discover(paths):
         if error:
-            results.append(FileResult(str(path), error=error))
+            results.append(FileResult(str(path), error=error, usage_error=True))
         else:
             todo.append(path)
     work = partial(process_file, mode=mode, model_map=model_map)

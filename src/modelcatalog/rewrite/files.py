@@ -25,7 +25,10 @@ SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv"
 PYTHON_TRIGGERS = (
     "models:/",
     "registry_uri",
+    "REGISTRY_URI",
     "transition",
+    "Transition",
+    "LatestModelVersions",
     "get_latest_versions",
     "get-latest-versions",
     "current_stage",

@@ -26,15 +26,17 @@ class Rule:
 
 @dataclass(frozen=True)
 class Location:
-    """Where a finding is; `cell` is the 1-based notebook cell for `.ipynb` files."""
+    """Where a finding is; `cell` is the 1-based notebook cell. In `.ipynb` files the line is
+    within the cell; in Databricks source notebooks (`.py`) it is the file's own line."""
 
     path: str
     line: int
     column: int
     cell: int | None = None
+    line_in_cell: bool = True
 
     def __str__(self) -> str:
-        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        cell = f"cell {self.cell}:" if self.cell is not None and self.line_in_cell else ""
         return f"{self.path}:{cell}{self.line}:{self.column}"
 
 
@@ -62,8 +64,11 @@ class FileResult:
 
     path: str
     findings: list[Finding] = field(default_factory=list)
-    #: Why the file could not be read or parsed; such a file is never written.
+    #: Why the path could not be checked or the fix not written (an unreadable or unparsable
+    #: file is a finding, MC001, instead); such a file is never written.
     error: str | None = None
+    #: The path given cannot be checked at all (missing, or not a kind the rewriter reads).
+    usage_error: bool = False
     #: Findings fixed (fix mode only); `findings` then holds what is left.
     fixed: int = 0
     changed: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from modelcatalog.rewrite.python_context import PythonContext, string_value
+from modelcatalog.rewrite.python_context import PythonContext
 
 _CODE = cst.Module(body=[])
 
@@ -25,6 +25,11 @@ def argument(call: cst.Call, position: int, keyword: str) -> cst.Arg | None:
     return None
 
 
+def keyword_argument(call: cst.Call, keyword: str) -> cst.Arg | None:
+    """The argument passed by keyword to a keyword-only parameter."""
+    return next((a for a in call.args if a.keyword and a.keyword.value == keyword), None)
+
+
 def method_name(call: cst.Call) -> str | None:
     """`m` for a call `receiver.m(...)`."""
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
@@ -36,13 +41,12 @@ def receiver(call: cst.Call) -> cst.BaseExpression | None:
 
 
 def literal_or_constant(node: cst.BaseExpression, ctx: PythonContext) -> tuple[str | None, bool]:
-    """A string's value and whether it is written right here (True) or via a constant (False)."""
-    value = string_value(node)
-    if value is not None:
-        return value, True
-    if isinstance(node, cst.Name) and node.value in ctx.constants:
-        return ctx.constants[node.value], False
-    return None, False
+    """A string's value and whether it is written right here (True) or comes through a name
+    assigned it (False)."""
+    source = ctx.string_source(node)
+    if source is None:
+        return None, False
+    return source.value, source.origin is None
 
 
 def with_string_value(node: cst.SimpleString, value: str) -> cst.SimpleString:

@@ -9,7 +9,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from modelcatalog.migrate.mapping import ModelMap
 from modelcatalog.rewrite.finding import Rule
+from modelcatalog.rewrite.python_added import with_added_functions
 from modelcatalog.rewrite.python_context import ModuleScan, PythonContext
+from modelcatalog.rewrite.python_parse import mask, parse_python, unmask
 from modelcatalog.rewrite.python_strings import string_matches
 from modelcatalog.rewrite.registry import PYTHON_CHECKS, PythonMatch, Replacement, load_rules
 
@@ -59,7 +61,7 @@ def _matches(module: cst.Module, model_map: ModelMap) -> tuple[list[PythonMatch]
     load_rules()
     scan = _Scan()
     module.visit(scan)
-    ctx = PythonContext.build(scan, model_map)
+    ctx = PythonContext.build(scan, module, model_map)
     matches: list[PythonMatch] = []
     for node in scan.candidates:  # in source order, since the walk is pre-order
         for check in PYTHON_CHECKS.get(type(node), ()):
@@ -109,49 +111,61 @@ def _findings(
 
 
 def lint_source(source: str, model_map: ModelMap) -> list[SourceFinding]:
-    """Findings in `source`; raises `libcst.ParserSyntaxError` if it does not parse."""
-    module = cst.parse_module(source)
+    """Findings in `source`; raises `SourceSyntaxError` if it does not parse (magic and shell
+    lines are kept out of the parse, so line numbers are the file's own)."""
+    module, _ = parse_python(source)
     return _findings(module, *_matches(module, model_map))
 
 
 def fix_source(source: str, model_map: ModelMap) -> tuple[str, list[SourceFinding], int]:
     """Fixed source, the findings left, and how many were fixed.
 
-    Every pass re-parses what it produced, so a result that would not parse raises
-    `libcst.ParserSyntaxError` instead of being returned.
+    Every pass re-parses what it produced, so a result that would not parse raises instead of
+    being returned.
     """
-    code = source
-    module = cst.parse_module(code)
+    module, masked = parse_python(source)
+    code = mask(source) if masked else source  # what the module's code is, without codegen
     matches, parents = _matches(module, model_map)
     initial = len(matches)
     for _ in range(MAX_FIX_PASSES):
         replacements: dict[cst.CSTNode, Replacement] = {}
+        added: dict[str, cst.CSTNode] = {}
         for match in matches:
             # Two fixes claiming the same node: keep the first; the next pass sees the rest.
             if match.replacements and not replacements.keys() & match.replacements.keys():
                 replacements.update(match.replacements)
+                for name in match.adds:
+                    added.setdefault(name, match.node)
         if not replacements:
             break
-        fixed = _apply(module, replacements, parents)
+        fixed = _apply(module, replacements, parents, added)
         if fixed == code:
             break
         code = fixed
         module = cst.parse_module(code)
         matches, parents = _matches(module, model_map)
-    return code, _findings(module, matches, parents), max(initial - len(matches), 0)
+    found = _findings(module, matches, parents)
+    return (unmask(code) if masked else code), found, max(initial - len(matches), 0)
 
 
 def _apply(
-    module: cst.Module, replacements: dict[cst.CSTNode, Replacement], parents: Parents
+    module: cst.Module,
+    replacements: dict[cst.CSTNode, Replacement],
+    parents: Parents,
+    added: dict[str, cst.CSTNode],
 ) -> str:
-    """The module's code with the replacements made.
+    """The module's code with the replacements made and the functions they call defined.
 
     Only the top-level statements that hold a replaced node are walked: rebuilding a whole
     module with a transformer costs more than parsing it."""
     touched = {_top_level(node, module, parents) for node in replacements}
+    users = {_top_level(node, module, parents) for node in added.values()}
+    first_user: int | None = None
     transformer = _Apply(replacements)
     body: list[cst.BaseStatement] = []
     for statement in module.body:
+        if statement in users and first_user is None:
+            first_user = len(body)
         if statement not in touched:
             body.append(statement)
             continue
@@ -160,6 +174,10 @@ def _apply(
             body.extend(result.nodes)
         elif not isinstance(result, cst.RemovalSentinel):
             body.append(result)  # type: ignore[arg-type]
+    if added:
+        body = with_added_functions(
+            body, sorted(added), len(body) if first_user is None else first_user
+        )
     return module.with_changes(body=body).code
 
 

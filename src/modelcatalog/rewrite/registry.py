@@ -56,6 +56,8 @@ class PythonMatch:
     node: cst.CSTNode
     message: str
     replacements: Mapping[cst.CSTNode, Replacement] | None = None
+    #: Module-level functions the replacements call (`python_added.ADDED_FUNCTIONS`), added once.
+    adds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ def render_text(results: Sequence[FileResult], mode: str) -> str:
             lines.append(f"{result.path}: error: {result.error}")
         for f in result.findings:
             fix = " [fixable]" if f.fixable and mode == "lint" else ""
-            lines.append(f"{f.location}: {f.code} {f.severity} {f.message}{fix}")
+            in_file = f.location.cell is not None and not f.location.line_in_cell
+            cell = f" (cell {f.location.cell})" if in_file else ""
+            lines.append(f"{f.location}: {f.code} {f.severity} {f.message}{fix}{cell}")
     counts = summary(results)
     tail = (
         f"{counts['findings']} finding(s) ({counts['fixable']} fixable) in "
@@ -116,7 +118,7 @@ def render_sarif(results: Sequence[FileResult], rules: Mapping[str, Rule]) -> st
                 ],
                 "properties": {"fixable": f.fixable},
             }
-            if f.location.cell is not None:
+            if f.location.cell is not None and f.location.line_in_cell:
                 # SARIF has no notebook cells: the line is relative to the cell named here.
                 entry["properties"]["cell"] = f.location.cell
                 entry["message"]["text"] = f"cell {f.location.cell}: {f.message}"

@@ -19,7 +19,7 @@ _MODULE_SEARCH = frozenset({"mlflow.search_model_versions"})
 @python_check(cst.Call)
 def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     target = receiver(node)
-    is_search = ctx.qualified_name(node.func) in _MODULE_SEARCH or (
+    is_search = ctx.qualified_name(node.func, _MODULE_SEARCH.__contains__) is not None or (
         method_name(node) == "search_model_versions"
         and target is not None
         and ctx.is_mlflow_client(target)

@@ -8,8 +8,9 @@ import libcst as cst
 
 from modelcatalog.rewrite.finding import Severity
 from modelcatalog.rewrite.naming import target_for
-from modelcatalog.rewrite.python_calls import argument, literal_or_constant, with_string_value
+from modelcatalog.rewrite.python_calls import argument, code_of
 from modelcatalog.rewrite.python_context import PythonContext
+from modelcatalog.rewrite.python_names import name_fix
 from modelcatalog.rewrite.registry import PythonMatch, Replacement, python_check, rule
 
 RULE = rule(
@@ -20,8 +21,12 @@ RULE = rule(
 )
 
 
+def _registers(qualified: str) -> bool:
+    return qualified == "mlflow.register_model" or qualified.endswith(".log_model")
+
+
 def _name_argument(node: cst.Call, ctx: PythonContext) -> cst.Arg | None:
-    qualified = ctx.qualified_name(node.func) or ""
+    qualified = ctx.qualified_name(node.func, _registers) or ""
     if qualified == "mlflow.register_model":
         return argument(node, 1, "name")
     if qualified.startswith("mlflow.") and qualified.endswith(".log_model"):
@@ -36,22 +41,28 @@ def check(node: cst.Call, ctx: PythonContext) -> Iterator[PythonMatch]:
     arg = _name_argument(node, ctx)
     if arg is None:
         return
-    value, literal = literal_or_constant(arg.value, ctx)
-    if value is None:
+    source = ctx.string_source(arg.value)
+    if source is None:
         return
-    target = target_for(value, ctx.model_map)
+    target = target_for(source.value, ctx.model_map)
     if target.replacement is None:
         return
-    via = "" if literal else f" ({arg.value.value} is {value!r})"  # type: ignore[attr-defined]
-    fix: dict[cst.CSTNode, Replacement] | None = (
-        {arg.value: with_string_value(arg.value, target.replacement)}
-        if literal and isinstance(arg.value, cst.SimpleString)
-        else None
-    )
+    name = name_fix(arg.value, ctx)
+    replacements: dict[cst.CSTNode, Replacement] = dict(name.replacements)
+    if name.expression is not arg.value:
+        replacements[arg.value] = name.expression
+    via, advice = "", ""
+    if source.origin is not None:
+        via = f" ({code_of(arg.value)} is {source.value!r})"
+        if not replacements:
+            advice = (
+                f"; {code_of(arg.value)} is also read where no model name is expected, so "
+                "change it where it is assigned if that is what those places need"
+            )
     yield PythonMatch(
         RULE,
         arg.value,
-        f"model name {value!r}{via} has no catalog and schema: register it as "
-        f"{target.replacement!r}{target.note}.",
-        fix,
+        f"model name {source.value!r}{via} has no catalog and schema: register it as "
+        f"{target.replacement!r}{advice}{target.note}.",
+        replacements or None,
     )
