@@ -336,9 +336,8 @@ async def emit_lineage(request: Request, ctx: ContextDep, who: CallerDep) -> dic
         )
     field = "model_version_lineage_info"
     reported = lineage.entities(info.get("entities"), f"{field}.entities")
-    securable = f.get("securable")
-    if securable:
-        reported += lineage.tables([{"source_securables": [securable]}], "securable")
+    if f.get("securable"):
+        reported.append(lineage.table(f["securable"], "securable"))
     await call(
         lineage_rows.emit,
         ctx,

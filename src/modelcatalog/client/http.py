@@ -66,12 +66,14 @@ class CatalogClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         token: str | None = None,
+        anonymous: bool = False,
     ) -> Json:
         """Send one request and return its JSON body; raise a typed error for an error answer.
+        `anonymous` sends no token (to sign in, before there is one).
 
         A request that lost a race with a concurrent change changed nothing on the server; it is
         sent again, a few times at most, before its Conflict is raised."""
-        authorization = self.authorization(token)
+        authorization = {} if anonymous else self.authorization(token)
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
@@ -102,28 +104,6 @@ class CatalogClient:
                 self.url, f"the answer to {method} {path} is not JSON; is this a catalog server?"
             ) from exc
         return data if isinstance(data, dict) else {"value": data}
-
-    def post_anonymous(self, path: str, body: Json | None) -> tuple[int, Json]:
-        """POST a JSON body without a token (to sign in, before there is one; no body: GET);
-        the status and JSON body of a successful answer, a typed error otherwise."""
-        try:
-            if body is None:
-                response = self._http.get(path)
-            else:
-                response = self._http.post(path, json=body)
-        except httpx.TransportError as exc:
-            raise ServerUnreachable(self.url, _describe(exc)) from exc
-        try:
-            data: object = response.json()
-        except ValueError:
-            data = response.text
-        if response.is_error:
-            raise server_error(response.status_code, data, response.reason_phrase)
-        if not isinstance(data, dict):
-            raise ServerUnreachable(
-                self.url, f"the answer to {path} is not JSON; is this a catalog server?"
-            )
-        return response.status_code, data
 
     def get(self, path: str, **params: Any) -> Json:
         """GET with query parameters."""

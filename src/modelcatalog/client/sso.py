@@ -35,7 +35,7 @@ class SignInExpired(Exception):
 
 def offers_device_flow(client: CatalogClient) -> bool:
     """Whether the catalog's provider has a device flow (else: a browser on this machine)."""
-    _, offered = client.post_anonymous(OFFERED, None)
+    offered = client.request("GET", OFFERED, anonymous=True)
     if not offered.get("enabled"):
         raise SignInExpired(
             "single sign-on is not configured on this catalog: log in with a token instead"
@@ -52,14 +52,16 @@ def device_sign_in(
 ) -> dict[str, Any]:
     """Sign in: `show` tells the person where to confirm which code; returns the catalog's
     answer (`token`, `principal`, `expires_at`) once they have."""
-    _, started = client.post_anonymous(START, {})
+    started = client.request("POST", START, json={}, anonymous=True)
     show(started)
     interval = float(started.get("interval") or 5)
     deadline = clock() + float(started.get("expires_in") or 600)
     while clock() < deadline:
         sleep(interval)
-        status, answer = client.post_anonymous(FINISH, {"device_code": started["device_code"]})
-        if status == 200:
+        answer = client.request(
+            "POST", FINISH, json={"device_code": started["device_code"]}, anonymous=True
+        )
+        if "token" in answer:  # 202 {"status": ...} until the person has confirmed the code
             return answer
         if answer.get("status") == "slow_down":
             interval += SLOW_DOWN_SECONDS
@@ -113,7 +115,9 @@ def browser_sign_in(
     finally:
         server.shutdown()
         server.server_close()
-    _, answer = client.post_anonymous(
-        TERMINAL, {"code": received["code"], "code_verifier": verifier}
+    return client.request(
+        "POST",
+        TERMINAL,
+        json={"code": received["code"], "code_verifier": verifier},
+        anonymous=True,
     )
-    return answer

@@ -130,18 +130,22 @@ def entities(value: Any, field: str) -> list[Entity]:
     return found
 
 
+def table(securable: Any, field: str) -> Entity:
+    """A table from a Unity Catalog `Securable` object (`{"table": {"name", "table_id"}}`)."""
+    found = _object(_object(securable, field).get("table"), f"{field}.table")
+    name = _text(found.get("name"), f"{field}.table.name")
+    ident = _text(found.get("table_id", found.get("tableId")), f"{field}.table.table_id")
+    return Entity(TABLE, str(ident), name=name)
+
+
 def tables(value: Any, field: str) -> list[Entity]:
     """Tables from a list of Unity Catalog `Lineage` objects (their source securables)."""
     found: list[Entity] = []
     for i, lineage in enumerate(_list(value, field)):
         lineage = _object(lineage, f"{field}[{i}]")
         securables = lineage.get("source_securables", lineage.get("sourceSecurables"))
-        for j, securable in enumerate(_list(securables, f"{field}[{i}].source_securables")):
-            where = f"{field}[{i}].source_securables[{j}]"
-            table = _object(_object(securable, where).get("table"), f"{where}.table")
-            name = _text(table.get("name"), f"{where}.table.name")
-            ident = _text(table.get("table_id", table.get("tableId")), f"{where}.table.table_id")
-            found.append(Entity(TABLE, str(ident), name=name))
+        where = f"{field}[{i}].source_securables"
+        found += [table(s, f"{where}[{j}]") for j, s in enumerate(_list(securables, where))]
     if len(found) > MAX_TABLES:
         raise InvalidParameter(
             f"'{field}' names {len(found)} tables; at most {MAX_TABLES} are recorded.", field

@@ -68,8 +68,21 @@ def record_created(
     actor: str,
     stamp: int,
 ) -> None:
-    """A new version's upstream lineage, inside its create transaction."""
-    _upsert(session, version_id, ln.UPSTREAM, entities, actor, stamp)
+    """A new version's upstream lineage, inside its create transaction (it has none yet to
+    look up)."""
+    for entity in {(e.kind, e.identifier): e for e in entities}.values():
+        session.add(
+            t.VersionLineage(
+                version_id=version_id,
+                direction=ln.UPSTREAM,
+                kind=entity.kind,
+                identifier=entity.identifier,
+                name=entity.name,
+                detail=entity.detail,
+                recorded_at=stamp,
+                recorded_by=actor,
+            )
+        )
 
 
 def upstream_of(session: Session, version_id: str) -> list[ln.Entity]:

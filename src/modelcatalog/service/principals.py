@@ -230,8 +230,11 @@ def create_token(
     with ctx.db.write() as session:
         owner_id, owner = _owner_of_tokens(session, caller, principal)
         audit.describe(owner)
-        kind = session.scalar(select(t.Principal.kind).where(t.Principal.id == owner_id))
-        if not ctx.personal_tokens_for_users and kind == "user" and owner != ADMIN:
+        if (
+            not ctx.personal_tokens_for_users
+            and owner != ADMIN
+            and session.scalar(select(t.Principal.kind).where(t.Principal.id == owner_id)) == "user"
+        ):
             raise PermissionDenied(
                 f"Permission denied: personal access tokens are turned off for people on this "
                 f"catalog, '{owner}' included; people sign in with single sign-on."
