@@ -247,6 +247,8 @@ def markdown(doc: dict[str, Any]) -> str:
     for key, text in described.items():
         check = checks[key]
         value = check["value"]
+        if value is None:
+            continue  # a scenario this run did not measure
         shown = "n/a" if value is None else (f"{value}x" if "ratio" in key else f"{value} ms")
         verdict = "met" if check["met"] else "NOT met"
         if check.get("generator_bound"):
@@ -255,6 +257,7 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"- {text}: {shown}, {verdict}")
     lines += [
         "",
+        "Scenarios measured: " + ", ".join(settings.get("scenarios", ["all"])) + ". "
         "Search pages through the first 10 pages of 100 among "
         f"{doc['plan']['seeded_models']:,} seeded models, following next_page_token. "
         "The trivial endpoint (ours: `/.well-known/databricks-config`, MLflow: `/health`) "

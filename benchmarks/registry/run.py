@@ -121,44 +121,60 @@ def _timed(
     return numbers
 
 
+SCENARIOS = ("trivial", "alias", "create", "search")
+
+
 def run_scenarios(
-    server: servers.Server, workload: scenarios.Workload, plan: Plan, processes: int
+    server: servers.Server,
+    workload: scenarios.Workload,
+    plan: Plan,
+    processes: int,
+    chosen: tuple[str, ...] = SCENARIOS,
 ) -> dict[str, Any]:
-    """Every measured scenario against one running, prepared and seeded server."""
+    """The chosen measured scenarios against one running, prepared and seeded server."""
     out: dict[str, Any] = {}
-    out["trivial"] = {
-        "request": workload.trivial.path,
-        "32": _timed(server, workload.trivial, 32, plan.trivial, processes, "trivial endpoint"),
-    }
-    out["resolve_alias"] = {
-        str(c): _timed(server, workload.resolve_alias, c, counts, processes, "resolve alias")
-        for c, counts in plan.alias.items()
-    }
-    out["create_versions"] = {
-        "32": _timed(
-            server, workload.create_version, 32, plan.versions, processes, "create version"
-        )
-    }
-    out["search_models"] = {
-        name: {
-            str(c): _timed(server, search, c, counts, processes, f"search: {name}")
-            for c, counts in plan.search.items()
+    if "trivial" in chosen:
+        out["trivial"] = {
+            "request": workload.trivial.path,
+            "32": _timed(server, workload.trivial, 32, plan.trivial, processes, "trivial endpoint"),
         }
-        for name, search in workload.searches.items()
-    }
+    if "alias" in chosen:
+        out["resolve_alias"] = {
+            str(c): _timed(server, workload.resolve_alias, c, counts, processes, "resolve alias")
+            for c, counts in plan.alias.items()
+        }
+    if "create" in chosen:
+        out["create_versions"] = {
+            "32": _timed(
+                server, workload.create_version, 32, plan.versions, processes, "create version"
+            )
+        }
+    if "search" in chosen:
+        out["search_models"] = {
+            name: {
+                str(c): _timed(server, search, c, counts, processes, f"search: {name}")
+                for c, counts in plan.search.items()
+            }
+            for name, search in workload.searches.items()
+        }
     return out
 
 
 def bench_mlflow(root: Path, options: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     data = root / "mlflow"
     started = time.perf_counter()
-    servers.seed_mlflow_models(data, plan.models)
-    seeded = {"models": plan.models, "how": "SQLAlchemy store, in process, before start",
-              "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
+    seeded: dict[str, Any] | None = None
+    if "search" in options.scenarios:
+        servers.seed_mlflow_models(data, plan.models)
+        seeded = {"models": plan.models, "how": "SQLAlchemy store, in process, before start",
+                  "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
     with servers.mlflow(data, workers=options.workers, cpus=options.server_cpus) as server:
         scenarios.prepare_mlflow(server)
-        results = run_scenarios(server, scenarios.mlflow(), plan, options.generator_processes)
-    results["seeding"] = seeded
+        results = run_scenarios(
+            server, scenarios.mlflow(), plan, options.generator_processes, options.scenarios
+        )
+    if seeded:
+        results["seeding"] = seeded
     return results
 
 
@@ -169,13 +185,18 @@ def bench_ours(root: Path, options: argparse.Namespace, plan: Plan) -> dict[str,
     ) as server:
         scenarios.prepare_ours(server)
         workload = scenarios.ours()
-        seeding = _timed(
-            server, workload.create_model, 32, (0, plan.models), options.generator_processes,
-            f"seed {plan.models} models",
-        )  # fmt: skip
-        seeding["how"] = "REST registered-models/create, 32 clients"
-        results = run_scenarios(server, workload, plan, options.generator_processes)
-    results["seeding"] = seeding
+        seeding: dict[str, Any] | None = None
+        if "search" in options.scenarios:
+            seeding = _timed(
+                server, workload.create_model, 32, (0, plan.models),
+                options.generator_processes, f"seed {plan.models} models",
+            )  # fmt: skip
+            seeding["how"] = "REST registered-models/create, 32 clients"
+        results = run_scenarios(
+            server, workload, plan, options.generator_processes, options.scenarios
+        )
+    if seeding:
+        results["seeding"] = seeding
     return results
 
 
@@ -216,8 +237,21 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("mlflow", "modelcatalog"), help="measure one server (no ratios)"
     )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to measure, of {', '.join(SCENARIOS)} (default all; "
+        "models are seeded only for search)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for the results")
     options = parser.parse_args()
+    options.scenarios = tuple(x.strip() for x in options.scenarios.split(",") if x.strip())
+    unknown = sorted(set(options.scenarios) - set(SCENARIOS))
+    if unknown or not options.scenarios:
+        parser.error(
+            f"--scenarios: {', '.join(unknown) or 'none given'} is not a scenario; "
+            f"choose among {', '.join(SCENARIOS)}"
+        )
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     options.server_cpus = _cpus(options.server_cpus)
     client_cpus = _cpus(options.client_cpus)
@@ -243,6 +277,7 @@ def main() -> None:
             "server_cpus": sorted(options.server_cpus) if options.server_cpus else "all",
             "client_cpus": sorted(client_cpus) if client_cpus else "all",
             "generator_processes": options.generator_processes,
+            "scenarios": list(options.scenarios),
             "modelcatalog_log_level": options.log_level,
             # 1, 5 and 15 minute load averages before the run: other work on the machine.
             "load_average_at_start": load_at_start,

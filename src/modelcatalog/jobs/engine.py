@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from modelcatalog.domain import events as ev
 from modelcatalog.jobs import deliveries, trigger_batches, worker
@@ -181,34 +181,35 @@ class JobEngine:
         return submit_queued(ctx, self.queue, self.name)
 
 
+_events = t.table_of(t.ModelEvent)
+# Built once: the engine runs them on every tick.
+_UNDISPATCHED = (
+    select(_events.c.seq)
+    .where(_events.c.dispatched.is_(False))
+    .order_by(_events.c.seq)
+    .limit(EVENT_BATCH)
+)
+_CLAIM = (
+    _events.update()
+    .where(_events.c.seq.in_(bindparam("seqs", expanding=True)), _events.c.dispatched.is_(False))
+    .values(dispatched=True)
+    .returning(*_events.c)
+)
+
+
 def dispatch_events(ctx: ServiceContext) -> int:
     """Hand new model events, in order, to triggers and to job-definition notifications."""
     with ctx.db.read() as session:
-        seqs = list(
-            session.scalars(
-                select(t.ModelEvent.seq)
-                .where(t.ModelEvent.dispatched.is_(False))
-                .order_by(t.ModelEvent.seq)
-                .limit(EVENT_BATCH)
-            )
-        )
+        seqs = list(session.connection().scalars(_UNDISPATCHED))
     if not seqs:
         return 0
     # One transaction for the batch: the claim names the rows this replica won (another may win
     # some), and what they cause commits with the claim or not at all.
     with ctx.db.write() as session:
-        claimed = session.scalars(
-            update(t.ModelEvent)
-            .where(t.ModelEvent.seq.in_(seqs), t.ModelEvent.dispatched.is_(False))
-            .values(dispatched=True)
-            .returning(t.ModelEvent.seq)
-        ).all()
-        rows = session.scalars(
-            select(t.ModelEvent).where(t.ModelEvent.seq.in_(claimed)).order_by(t.ModelEvent.seq)
-        )
-        for row in rows:
-            event = events.ModelEvent.of(row)
-            trigger_batches.collect(session, event)
+        claimed = session.connection().execute(_CLAIM, {"seqs": seqs}).all()
+        batch = [events.ModelEvent.of(row) for row in sorted(claimed, key=lambda r: r.seq)]
+        trigger_batches.collect(session, batch)
+        for event in batch:
             _notify_from_definition(session, event)
     if claimed:
         ctx.wake_engine()

@@ -1,5 +1,5 @@
-"""Trigger batches: `collect` adds a model event to the waiting batch of every trigger it
-concerns (in the transaction that dispatches the event); `fire_due` claims a due batch with a
+"""Trigger batches: `collect` adds each model event to the waiting batch of every trigger it
+concerns (in the transaction that dispatches the events); `fire_due` claims a due batch with a
 conditional UPDATE, so that exactly one replica fires it, and starts deployment runs or sends one
 notification for the whole batch. A server that dies in between loses nothing: the next engine
 tick of any replica picks the batch up."""
@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,29 +31,77 @@ from modelcatalog.store.results import rowcount
 log = logging.getLogger("modelcatalog.triggers")
 
 
-def collect(session: Session, event: ModelEvent) -> None:
-    """Add `event` to the waiting batch of every trigger it concerns (in the caller's
-    transaction, the one that marks the event dispatched)."""
-    candidates = session.execute(
-        select(t.Trigger.id, t.Trigger.aliases).where(
-            or_(
-                and_(t.Trigger.scope_type == pv.MODEL, t.Trigger.scope_id == event.model_id),
-                and_(t.Trigger.scope_type == pv.SCHEMA, t.Trigger.scope_id == event.schema_id),
-                and_(t.Trigger.scope_type == pv.CATALOG, t.Trigger.scope_id == event.catalog_id),
-            ),
-            # Kinds are stored as a JSON list; the quoted kind matches exactly one element.
-            t.Trigger.events.contains(json.dumps(event.kind)),
-            # A trigger sees only changes made after it was created.
-            t.Trigger.created_at <= event.at,
-        )
-    ).all()
-    concerned = [
-        trigger_id
-        for trigger_id, aliases in candidates
-        if _alias_matches(json.loads(aliases or "[]"), event)
-    ]
-    if not concerned:
+_triggers = t.table_of(t.Trigger)
+# Built once: every batch of events is checked against the triggers with one query.
+_CANDIDATES = select(
+    _triggers.c.id,
+    _triggers.c.scope_type,
+    _triggers.c.scope_id,
+    _triggers.c.events,
+    _triggers.c.aliases,
+    _triggers.c.created_at,
+).where(
+    or_(
+        and_(
+            _triggers.c.scope_type == pv.MODEL,
+            _triggers.c.scope_id.in_(bindparam("models", expanding=True)),
+        ),
+        and_(
+            _triggers.c.scope_type == pv.SCHEMA,
+            _triggers.c.scope_id.in_(bindparam("schemas", expanding=True)),
+        ),
+        and_(
+            _triggers.c.scope_type == pv.CATALOG,
+            _triggers.c.scope_id.in_(bindparam("catalogs", expanding=True)),
+        ),
+    ),
+    # A trigger sees only changes made after it was created.
+    _triggers.c.created_at <= bindparam("latest"),
+)
+
+
+def collect(session: Session, batch: list[ModelEvent]) -> None:
+    """Add each event of `batch` (in order) to the waiting batch of every trigger it concerns,
+    in the caller's transaction, the one that marks the events dispatched. The triggers of the
+    batch's scopes are read with one query; an event no trigger concerns costs nothing more."""
+    if not batch:
         return
+    candidates = (
+        session.connection()
+        .execute(
+            _CANDIDATES,
+            {
+                "models": sorted({e.model_id for e in batch}),
+                "schemas": sorted({e.schema_id for e in batch}),
+                "catalogs": sorted({e.catalog_id for e in batch}),
+                "latest": max(e.at for e in batch),
+            },
+        )
+        .all()
+    )
+    if not candidates:
+        return
+    for event in batch:
+        scopes = {
+            (pv.MODEL, event.model_id),
+            (pv.SCHEMA, event.schema_id),
+            (pv.CATALOG, event.catalog_id),
+        }
+        # Kinds are stored as a JSON list; the quoted kind matches exactly one element.
+        kind = json.dumps(event.kind)
+        concerned = [
+            c.id
+            for c in candidates
+            if (c.scope_type, c.scope_id) in scopes
+            and kind in c.events
+            and c.created_at <= event.at
+            and _alias_matches(json.loads(c.aliases or "[]"), event)
+        ]
+        if concerned:
+            _add_to_batches(session, event, concerned)
+
+
+def _add_to_batches(session: Session, event: ModelEvent, concerned: list[str]) -> None:
     insert = _insert_for(session)
     for trigger_id in concerned:
         session.execute(

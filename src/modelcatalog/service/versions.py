@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from modelcatalog.domain import events as ev
@@ -168,13 +168,9 @@ def create_version(
         model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)
         # The counter lives on the model row, locked above: concurrent creators take turns, so
         # numbers are distinct and consecutive, and a deleted number is never handed out again.
-        number = session.execute(
-            update(t.RegisteredModel)
-            .where(t.RegisteredModel.id == model.id)
-            .values(last_version=t.RegisteredModel.last_version + 1, updated_at=stamp)
-            .returning(t.RegisteredModel.last_version)
-        ).scalar_one()
-        row = t.ModelVersion(
+        connection = session.connection()
+        number = connection.execute(_NEXT_NUMBER, {"model": model.id, "stamp": stamp}).scalar_one()
+        row = NewVersion(
             id=new_id(),
             model_id=model.id,
             version=number,
@@ -189,8 +185,7 @@ def create_version(
             updated_at=stamp,
             updated_by=caller.name,
         )
-        session.add(row)
-        session.flush()
+        connection.execute(_INSERT_VERSION, row._asdict())
         if tags:
             change_tags(session, "model_version", row.id, tags)
         lineage_rows.record_created(session, row.id, upstream, caller.name, stamp)
@@ -207,6 +202,38 @@ def create_version(
         return version_views(
             ctx, session, model, name.catalog, name.schema, [row], untagged=not tags
         )[0]
+
+
+class NewVersion(NamedTuple):
+    """A version as `create_version` inserts it: the row, without the ORM's bookkeeping."""
+
+    id: str
+    model_id: str
+    version: int
+    source: str
+    run_id: str | None
+    run_tracking_server_id: str | None
+    logged_model_id: str | None
+    comment: str | None
+    status: str
+    created_at: int
+    created_by: str
+    updated_at: int
+    updated_by: str
+    status_message: str | None = None
+    signature_waiver: str | None = None
+    origin: str | None = None
+
+
+# Built once: a create runs them inside its write transaction, holding the model's lock.
+_models = t.table_of(t.RegisteredModel)
+_NEXT_NUMBER = (
+    _models.update()
+    .where(_models.c.id == bindparam("model"))
+    .values(last_version=_models.c.last_version + 1, updated_at=bindparam("stamp"))
+    .returning(_models.c.last_version)
+)
+_INSERT_VERSION = insert(t.table_of(t.ModelVersion))
 
 
 def _copy_source(
