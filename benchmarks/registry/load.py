@@ -74,7 +74,7 @@ class Measurement:
 
 
 async def _drive(
-    base_url: str,
+    base_url: str | tuple[str, ...],
     headers: dict[str, str],
     step: Step,
     clients: int,
@@ -82,7 +82,10 @@ async def _drive(
     warmup: int,
     ready: Callable[[], object] | None = None,
 ) -> tuple[float, float, int, list[float]]:
-    """Warm up, then time `total` requests; returns (wall start, seconds, errors, latencies)."""
+    """Warm up, then time `total` requests; returns (wall start, seconds, errors, latencies).
+
+    Several base URLs (replicas of one server) share the clients out in turn."""
+    urls = (base_url,) if isinstance(base_url, str) else base_url
     # One session (one keep-alive connection) per coroutine, as with one client per coroutine
     # before. aiohttp (C HTTP parser) costs far less CPU per request than httpx did: with
     # httpx the generator's core saturated before our server's did.
@@ -91,13 +94,13 @@ async def _drive(
         pool = [
             await stack.enter_async_context(
                 aiohttp.ClientSession(
-                    base_url=base_url,
+                    base_url=urls[i % len(urls)],
                     headers=headers,
                     timeout=timeout,
                     connector=aiohttp.TCPConnector(limit=1, keepalive_timeout=300.0),
                 )
             )
-            for _ in range(clients)
+            for i in range(clients)
         ]
         states: list[dict[str, Any]] = [{"worker": i, "client": c} for i, c in enumerate(pool)]
         remaining = warmup
@@ -130,7 +133,13 @@ async def _drive(
         wall = time.time()
         started = time.perf_counter()
         await asyncio.gather(*(work(s) for s in states))
-        return wall, time.perf_counter() - started, errors, latencies
+        seconds = time.perf_counter() - started
+        # Sessions a step opened for itself (for URLs elsewhere) close with the clients.
+        for state in states:
+            for value in state.values():
+                if isinstance(value, aiohttp.ClientSession) and value not in pool:
+                    await value.close()
+        return wall, seconds, errors, latencies
 
 
 def _run(coroutine: Awaitable[Any]) -> Any:
@@ -149,7 +158,7 @@ def _drive_in_process(args: tuple) -> tuple[float, float, int, list[float]]:
 
 
 def measure(
-    base_url: str,
+    base_url: str | tuple[str, ...],
     headers: dict[str, str],
     step: Step,
     *,

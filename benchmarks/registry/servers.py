@@ -97,25 +97,38 @@ def _process(
 
 @contextmanager
 def modelcatalog(
-    data_dir: Path, *, workers: int, cpus: set[int] | None, log_level: str = "info"
+    data_dir: Path,
+    *,
+    workers: int,
+    cpus: set[int] | None,
+    log_level: str = "info",
+    database_uri: str | None = None,
+    storage_root: str | None = None,
+    env: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> Iterator[Server]:
-    """`python -m modelcatalog server` with SQLite and local files in `data_dir`."""
+    """`python -m modelcatalog server` with SQLite and local files in `data_dir` (or the
+    database and storage root given: replicas share them, and `token`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    token = "mc_bench_" + secrets.token_urlsafe(16)
-    env = dict(os.environ, MODELCATALOG_ADMIN_TOKEN=token)
+    token = token or "mc_bench_" + secrets.token_urlsafe(16)
+    environment = dict(os.environ, **(env or {}), MODELCATALOG_ADMIN_TOKEN=token)
     command = [
         sys.executable, "-m", "modelcatalog", "server", "--host", "127.0.0.1",
         "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers),
         "--log-level", log_level,
     ]  # fmt: skip
+    if database_uri:
+        command += ["--database-uri", database_uri]
+    if storage_root:
+        command += ["--storage-root", storage_root]
     with _process(
         "modelcatalog",
         command,
         f"http://127.0.0.1:{port}",
         {"Authorization": f"Bearer {token}"},
         data_dir / "server.log",
-        env,
+        environment,
         cpus,
     ) as server:
         yield server

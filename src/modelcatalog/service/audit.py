@@ -2,10 +2,10 @@
 deleted or inserted record shows.
 
 Every public service operation is wrapped in `audited(action)`, which also declares the
-privilege the operation needs (see `operations`). A mutation writes its record in
-its own transaction (`record_in`), so a change and its record commit or vanish together. Reads,
-denials and failures are queued and written in batches by a background thread, so that auditing
-a read costs the request almost nothing. Records are chained in the order they are written: the
+privilege the operation needs (see `operations`). A mutation writes its record in its own
+transaction (`record_in`, appended just before the commit), so a change and its record commit or
+vanish together. Reads, denials and failures are queued and written in batches by a background
+thread, so that auditing a read costs the request almost nothing. Records are chained in the order they are written: the
 chain head (`settings.audit_head`) is locked while a record is appended."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from modelcatalog.service import operations
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.stamps import now_ms
 from modelcatalog.store import tables as t
-from modelcatalog.store.database import Database, lost_race
+from modelcatalog.store.database import Database, before_commit, lost_race
 
 log = logging.getLogger("modelcatalog.audit")
 
@@ -197,7 +197,10 @@ def record_in(session: Session) -> None:
     scope = _current.get()
     if scope is None or scope.written:
         return
-    _append(session, [_entry(scope, OK, None)])
+    entry = _entry(scope, OK, None)
+    # Appended last: every writer takes turns on the chain's head from the append to the
+    # commit, so the append waits until the change's own statements are done.
+    before_commit(session, lambda: _append(session, [entry]))
     scope.written = True
     # A record rolled back with its change is no record: the outcome is then written later.
     event.listen(session, "after_rollback", lambda _s: setattr(scope, "written", False), once=True)

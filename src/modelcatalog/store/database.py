@@ -187,9 +187,17 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session whose work commits on success and rolls back on any error."""
+        """A session whose work commits on success and rolls back on any error; what was
+        handed to `before_commit` runs last, just before the commit."""
         with self._write_lock, self._writes() as session, session.begin():
+            hooks: list[Callable[[], None]] = []
+            session.info[_BEFORE_COMMIT] = hooks
             yield session
+            if hooks:
+                # The ORM's pending rows go in first: a hook may take a lock held to the end.
+                session.flush()
+                for hook in hooks:
+                    hook()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -201,6 +209,20 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+_BEFORE_COMMIT = "modelcatalog.before_commit"
+
+
+def before_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` as the last work of the session's transaction, just before it commits
+    (at once in a session that `Database.write` did not open). For work that takes a lock
+    every writer needs, such as the audit chain's head: held from there to the commit only."""
+    hooks = session.info.get(_BEFORE_COMMIT)
+    if hooks is None:
+        action()
+    else:
+        hooks.append(action)
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:

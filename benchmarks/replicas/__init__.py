@@ -1,0 +1,1 @@
+"""Scale-out benchmark: replicas on one PostgreSQL database and one S3-compatible bucket."""

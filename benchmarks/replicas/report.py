@@ -1,0 +1,197 @@
+"""The results: a JSON document, a markdown table of the measurements, the sizing table made
+from them, and a model extrapolated from that table (labelled as such)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.registry.report import environment
+
+#: The busy fraction a sized part is planned to run at, leaving room for bursts.
+PLANNED_UTILISATION = 0.6
+#: Example loads (requests per second by scenario) the extrapolated model is worked for.
+EXAMPLE_LOADS: dict[str, dict[str, float]] = {
+    "team (reads, a few writes)": {
+        "resolve alias": 200, "get version": 50, "list models": 5,
+        "create version": 5, "log version": 2,
+    },
+    "serving fleet (many reads)": {
+        "resolve alias": 2_000, "get version": 500, "list models": 20,
+        "create version": 20, "log version": 10,
+    },
+    "training burst (writes)": {
+        "resolve alias": 200, "get version": 100, "list models": 10,
+        "create version": 400, "log version": 100,
+    },
+}  # fmt: skip
+#: Of the measured requests, the ones that change something (and append to the audit chain).
+WRITES = ("create version", "log version")
+#: Catalog requests per operation, where an operation is several (log version: create,
+#: upload URL, upload, finalize).
+REQUESTS_PER_OPERATION = {"log version": 4}
+
+
+def sizing(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per request type, the cost measured on one replica (the whole load on it)."""
+    table = {}
+    for name, runs in results.items():
+        one = runs["1"]
+        table[name] = {
+            "server_cpu_ms": one["server_cpu_ms_per_request"],
+            "database_cpu_ms": one["database_cpu_ms_per_request"],
+            "storage_cpu_ms": one["storage_cpu_ms_per_request"],
+            "statements": one["statements_per_request"],
+            "statement_ms": one["statement_ms_per_request"],
+            "requests_per_operation": REQUESTS_PER_OPERATION.get(name, 1),
+        }
+    return table
+
+
+def audit_chain_ceiling(results: dict[str, Any]) -> dict[str, float] | None:
+    """Writes take turns on the audit chain's head (a row lock held from the append to the
+    commit): the database time of that stretch bounds writes per second, whatever the number
+    of replicas."""
+    heaviest = results.get("create version", {}).get("1", {}).get("heaviest_statements", [])
+    held = 0.0
+    parts = []
+    for statement in heaviest:
+        query = statement["query"].upper()
+        if (
+            query.startswith("INSERT INTO AUDIT_RECORDS")
+            or query.startswith("UPDATE SETTINGS")
+            or query.startswith("COMMIT")
+        ):
+            held += statement["mean_ms"]
+            parts.append(statement["query"][:40])
+    if not parts:
+        return None
+    return {"held_ms_database": round(held, 4), "statements": len(parts)}  # type: ignore[dict-item]
+
+
+def model(table: dict[str, dict[str, float]], load: dict[str, float]) -> dict[str, Any]:
+    """EXTRAPOLATED from the sizing table: the CPU cores a load needs in replicas and in the
+    PostgreSQL primary, at the planned utilisation."""
+    server = sum(rate * table[name]["server_cpu_ms"] for name, rate in load.items()) / 1000
+    database = sum(rate * table[name]["database_cpu_ms"] for name, rate in load.items()) / 1000
+    statements = sum(rate * table[name]["statements"] for name, rate in load.items())
+    writes = sum(rate for name, rate in load.items() if name in WRITES)
+    return {
+        "load": load,
+        "replica_cores": round(server / PLANNED_UTILISATION, 2),
+        "replicas_of_2_workers": max(2, math.ceil(server / PLANNED_UTILISATION / 2)),
+        "database_cores": round(database / PLANNED_UTILISATION, 2),
+        "statements_per_second": round(statements),
+        "writes_per_second": writes,
+    }
+
+
+def document(
+    results: dict[str, Any], consistency: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, Any]:
+    table = sizing(results)
+    return {
+        "benchmark": "replicas",
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "environment": environment(),
+        "settings": settings,
+        "scenarios": results,
+        "consistency": consistency,
+        "sizing": table,
+        "audit_chain": audit_chain_ceiling(results),
+        "extrapolated": {
+            "note": "EXTRAPOLATED from the sizing table (not measured): CPU scales linearly "
+            f"with the load, parts planned at {PLANNED_UTILISATION:.0%} busy",
+            "loads": {name: model(table, load) for name, load in EXAMPLE_LOADS.items()},
+        },
+    }
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    env, settings = doc["environment"], doc["settings"]
+    lines = [
+        "# Scale-out benchmark: one and two replicas, one PostgreSQL, one bucket",
+        "",
+        f"{env['cpu_count']} CPUs ({env['cpu_model']}), Python {env['python']}, PostgreSQL "
+        f"{settings['postgresql']} (a private instance with pg_stat_statements), "
+        f"{settings['storage']}; each replica is `modelcatalog server --workers 1` "
+        f"(log level {settings['log_level']}); {settings['clients']} clients, shared out in "
+        "turn over the replicas in use; no CPU pinning (replicas, PostgreSQL, moto and the "
+        "load generator share the machine); load average before the run "
+        f"{settings['load_average_at_start'][0]}"
+        + (" — quick smoke run, small counts" if settings["quick"] else "")
+        + ".",
+        "",
+        "| scenario | replicas | requests | req/s | p50 / p99 ms | errors | server CPU ms/req "
+        "| PostgreSQL CPU ms/req | S3 server CPU ms/req | statements/req | statement ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, runs in doc["scenarios"].items():
+        for replicas, n in runs.items():
+            lines.append(
+                f"| {name} | {replicas} | {n['requests']:,} | {n['throughput_rps']:,.0f} | "
+                f"{n['p50_ms']:.1f} / {n['p99_ms']:.1f} | {n['errors']} | "
+                f"{n['server_cpu_ms_per_request']:.2f} | {n['database_cpu_ms_per_request']:.2f} | "
+                f"{n['storage_cpu_ms_per_request']:.2f} | {n['statements_per_request']:.1f} | "
+                f"{n['statement_ms_per_request']:.2f} |"
+            )
+    c = doc["consistency"]
+    lines += [
+        "",
+        "Per request: CPU seconds of all replicas' processes, of every PostgreSQL process, and "
+        "of the S3 server over the timed requests (and the event dispatch and audit writes they "
+        "left behind), less the background the idle replicas and database keep up (job engine "
+        f"ticks: {settings['idle_cpu_per_second']['replicas']} and "
+        f"{settings['idle_cpu_per_second']['postgresql']} CPU seconds per second, measured "
+        "before), divided by the requests; statements and their execution time from "
+        "`pg_stat_statements` (reset before each measurement). `log version` is one operation "
+        "of four catalog requests: create, upload URL, upload of `MLmodel` (through the "
+        "catalog's signed URL with today's storage), finalize.",
+        "",
+        f"Consistency after both runs ({'passed' if c['passed'] else 'FAILED'}): "
+        f"{c['versions_created']:,} versions of {c['models_written']} models created through "
+        "both replicas at once, each model's numbered "
+        f"{'1, 2, 3 … without gap or repeat' if c['numbers_consecutive'] else 'WITH GAPS OR REPEATS'}; "  # noqa: E501
+        f"{c['created_events_dispatched']:,} of {c['created_events']:,} creation events "
+        f"dispatched; audit chain {'intact' if c['audit_chain'].get('intact') else 'BROKEN'} "
+        f"({c['audit_chain'].get('records', '?')} records); "
+        f"{c['logged_versions_with_files_in_bucket']} of {c['logged_ready_versions']} READY "
+        "logged versions have their files in the bucket.",
+        "",
+        "## Sizing table (measured, one replica)",
+        "",
+        "| request | server CPU ms | PostgreSQL CPU ms | statements | statement ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in doc["sizing"].items():
+        lines.append(
+            f"| {name} | {row['server_cpu_ms']:.2f} | {row['database_cpu_ms']:.2f} | "
+            f"{row['statements']:.1f} | {row['statement_ms']:.2f} |"
+        )
+    ex = doc["extrapolated"]
+    lines += [
+        "",
+        f"## Extrapolated model (NOT measured: {ex['note']})",
+        "",
+        "| load | req/s by type | replica cores | replicas (2 workers each, at least 2) "
+        "| PostgreSQL cores | statements/s | writes/s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in ex["loads"].items():
+        mix = ", ".join(f"{k} {v:,.0f}" for k, v in m["load"].items())
+        lines.append(
+            f"| {name} | {mix} | {m['replica_cores']:.1f} | {m['replicas_of_2_workers']} | "
+            f"{m['database_cores']:.2f} | {m['statements_per_second']:,} | "
+            f"{m['writes_per_second']:,.0f} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write(doc: dict[str, Any], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "replicas.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (folder / "replicas.md").write_text(markdown(doc))
