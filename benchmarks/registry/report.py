@@ -268,7 +268,7 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write(doc: dict[str, Any], folder: Path) -> None:
+def write(doc: dict[str, Any], folder: Path, name: str = "registry") -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "registry.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (folder / "registry.md").write_text(markdown(doc))
+    (folder / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (folder / f"{name}.md").write_text(markdown(doc))

@@ -244,6 +244,11 @@ def main() -> None:
         "models are seeded only for search)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for the results")
+    parser.add_argument(
+        "--name",
+        default="registry",
+        help="file name of the results, without extension (default registry)",
+    )
     options = parser.parse_args()
     options.scenarios = tuple(x.strip() for x in options.scenarios.split(",") if x.strip())
     unknown = sorted(set(options.scenarios) - set(SCENARIOS))
@@ -283,8 +288,8 @@ def main() -> None:
             "load_average_at_start": load_at_start,
         },
     )
-    report.write(document, options.output)
-    print(f"wrote {options.output / 'registry.json'} and {options.output / 'registry.md'}")
+    report.write(document, options.output, options.name)
+    print(f"wrote {options.output / options.name}.json and .md")
 
 
 if __name__ == "__main__":

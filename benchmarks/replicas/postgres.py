@@ -165,12 +165,20 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def settle(instance: Instance) -> None:
+    """Vacuum and analyze what the setup wrote, so that autovacuum does not catch up with it
+    inside the first measurement."""
+    with psycopg.connect(instance.uri, autocommit=True) as conn:
+        conn.execute("/* benchmark */ VACUUM ANALYZE")
+        conn.execute("/* benchmark */ CHECKPOINT")
+
+
 def reset_statements(instance: Instance) -> None:
     with psycopg.connect(instance.uri, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_statements_reset()")
 
 
-def statements(instance: Instance, top: int = 12) -> dict[str, Any]:
+def statements(instance: Instance, top: int = 25) -> dict[str, Any]:
     """What the catalog's database executed since the last reset: statements, their execution
     time, rows, and the statements that took the most time."""
     with psycopg.connect(instance.uri, autocommit=True) as conn:
@@ -182,6 +190,12 @@ def statements(instance: Instance, top: int = 12) -> dict[str, Any]:
             "SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0), "
             f"coalesce(sum(rows), 0) FROM pg_stat_statements {where}"
         ).fetchone()  # type: ignore[misc]
+        # Statements that lock rows include the time spent waiting for the lock.
+        locking = conn.execute(
+            "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements "
+            f"{where} AND (query ILIKE '%% FOR UPDATE%%' OR query ILIKE '%% FOR NO KEY UPDATE%%'"
+            " OR query ILIKE '%% FOR SHARE%%' OR query ILIKE '%% FOR KEY SHARE%%')"
+        ).fetchone()
         heaviest = conn.execute(
             "SELECT calls, total_exec_time, mean_exec_time, rows, query "
             f"FROM pg_stat_statements {where} ORDER BY total_exec_time DESC LIMIT {int(top)}"
@@ -189,6 +203,7 @@ def statements(instance: Instance, top: int = 12) -> dict[str, Any]:
     return {
         "calls": int(calls),
         "exec_ms": float(exec_ms),
+        "locking_ms": float(locking[0]) if locking else 0.0,
         "rows": int(rows),
         "heaviest": [
             {

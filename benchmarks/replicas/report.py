@@ -28,48 +28,58 @@ EXAMPLE_LOADS: dict[str, dict[str, float]] = {
         "create version": 400, "log version": 100,
     },
 }  # fmt: skip
-#: Of the measured requests, the ones that change something (and append to the audit chain).
-WRITES = ("create version", "log version")
+#: Writes (changes, each appending to the audit chain) per operation of each scenario.
+WRITES = {"create version": 1, "log version": 2}
 #: Catalog requests per operation, where an operation is several (log version: create,
 #: upload URL, upload, finalize).
 REQUESTS_PER_OPERATION = {"log version": 4}
 
 
 def sizing(results: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per request type, the cost measured on one replica (the whole load on it)."""
+    """Per request type, the cost measured: the mean of the one- and two-replica runs."""
     table = {}
     for name, runs in results.items():
-        one = runs["1"]
+        measured = list(runs.values())
+
+        def mean(key: str, measured: list[dict[str, Any]] = measured) -> float:
+            return round(sum(m[key] for m in measured) / len(measured), 3)
+
         table[name] = {
-            "server_cpu_ms": one["server_cpu_ms_per_request"],
-            "database_cpu_ms": one["database_cpu_ms_per_request"],
-            "storage_cpu_ms": one["storage_cpu_ms_per_request"],
-            "statements": one["statements_per_request"],
-            "statement_ms": one["statement_ms_per_request"],
+            "server_cpu_ms": mean("server_cpu_ms_per_request"),
+            "database_cpu_ms": mean("database_cpu_ms_per_request"),
+            "storage_cpu_ms": mean("storage_cpu_ms_per_request"),
+            "statements": mean("statements_per_request"),
+            "statement_ms": mean("statement_ms_per_request"),
+            "locking_statement_ms": mean("locking_statement_ms_per_request"),
             "requests_per_operation": REQUESTS_PER_OPERATION.get(name, 1),
         }
     return table
 
 
-def audit_chain_ceiling(results: dict[str, Any]) -> dict[str, float] | None:
-    """Writes take turns on the audit chain's head (a row lock held from the append to the
-    commit): the database time of that stretch bounds writes per second, whatever the number
-    of replicas."""
+def audit_chain_ceiling(results: dict[str, Any]) -> dict[str, Any] | None:
+    """Writes take turns on the audit chain's head (one row, locked from a mutation's append to
+    its commit), whatever the number of replicas. The database's own time for that stretch
+    (append, head update, commit) bounds writes per second from above; round trips and the
+    server's own pauses in between (a thread waiting for the GIL) lengthen it in practice."""
     heaviest = results.get("create version", {}).get("1", {}).get("heaviest_statements", [])
-    held = 0.0
-    parts = []
+    parts: dict[str, float] = {}
     for statement in heaviest:
         query = statement["query"].upper()
-        if (
-            query.startswith("INSERT INTO AUDIT_RECORDS")
-            or query.startswith("UPDATE SETTINGS")
-            or query.startswith("COMMIT")
+        for name, prefix in (
+            ("append", "INSERT INTO AUDIT_RECORDS"),
+            ("move_head", "UPDATE SETTINGS"),
+            ("commit", "COMMIT"),
         ):
-            held += statement["mean_ms"]
-            parts.append(statement["query"][:40])
-    if not parts:
+            if query.startswith(prefix):
+                parts[name] = statement["mean_ms"]
+    if "append" not in parts or "move_head" not in parts:
         return None
-    return {"held_ms_database": round(held, 4), "statements": len(parts)}  # type: ignore[dict-item]
+    held = sum(parts.values())
+    return {
+        "database_ms_per_write": {k: round(v, 4) for k, v in parts.items()},
+        "held_ms_database": round(held, 4),
+        "writes_per_second_upper_bound": round(1000 / held) if held else None,
+    }
 
 
 def model(table: dict[str, dict[str, float]], load: dict[str, float]) -> dict[str, Any]:
@@ -78,7 +88,7 @@ def model(table: dict[str, dict[str, float]], load: dict[str, float]) -> dict[st
     server = sum(rate * table[name]["server_cpu_ms"] for name, rate in load.items()) / 1000
     database = sum(rate * table[name]["database_cpu_ms"] for name, rate in load.items()) / 1000
     statements = sum(rate * table[name]["statements"] for name, rate in load.items())
-    writes = sum(rate for name, rate in load.items() if name in WRITES)
+    writes = sum(rate * WRITES.get(name, 0) for name, rate in load.items())
     return {
         "load": load,
         "replica_cores": round(server / PLANNED_UTILISATION, 2),
@@ -103,9 +113,13 @@ def document(
         "sizing": table,
         "audit_chain": audit_chain_ceiling(results),
         "extrapolated": {
-            "note": "EXTRAPOLATED from the sizing table (not measured): CPU scales linearly "
-            f"with the load, parts planned at {PLANNED_UTILISATION:.0%} busy",
-            "loads": {name: model(table, load) for name, load in EXAMPLE_LOADS.items()},
+            "note": "Extrapolated from the sizing table, not measured: CPU grows linearly with "
+            f"the load, and each part is planned at {PLANNED_UTILISATION:.0%} busy",
+            "loads": {
+                name: model(table, load)
+                for name, load in EXAMPLE_LOADS.items()
+                if set(load) <= set(table)  # every scenario of the load measured
+            },
         },
     }
 
@@ -161,20 +175,24 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{c['logged_versions_with_files_in_bucket']} of {c['logged_ready_versions']} READY "
         "logged versions have their files in the bucket.",
         "",
-        "## Sizing table (measured, one replica)",
+        "## Sizing table (measured: mean of the one- and two-replica runs)",
         "",
-        "| request | server CPU ms | PostgreSQL CPU ms | statements | statement ms |",
-        "|---|---:|---:|---:|---:|",
+        "| request | server CPU ms | PostgreSQL CPU ms | S3 server CPU ms | statements "
+        "| statement ms | of which row-locking statements (waits included) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in doc["sizing"].items():
         lines.append(
             f"| {name} | {row['server_cpu_ms']:.2f} | {row['database_cpu_ms']:.2f} | "
-            f"{row['statements']:.1f} | {row['statement_ms']:.2f} |"
+            f"{row['storage_cpu_ms']:.2f} | {row['statements']:.1f} | "
+            f"{row['statement_ms']:.2f} | {row['locking_statement_ms']:.2f} |"
         )
     ex = doc["extrapolated"]
     lines += [
         "",
-        f"## Extrapolated model (NOT measured: {ex['note']})",
+        "## Extrapolated model (not measured)",
+        "",
+        f"{ex['note']}.",
         "",
         "| load | req/s by type | replica cores | replicas (2 workers each, at least 2) "
         "| PostgreSQL cores | statements/s | writes/s |",
@@ -186,6 +204,25 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {name} | {mix} | {m['replica_cores']:.1f} | {m['replicas_of_2_workers']} | "
             f"{m['database_cores']:.2f} | {m['statements_per_second']:,} | "
             f"{m['writes_per_second']:,.0f} |"
+        )
+    chain = doc.get("audit_chain")
+    lines += ["", "## What saturates first", ""]
+    table = doc["sizing"]
+    for name, row in table.items():
+        if row["server_cpu_ms"] and row["database_cpu_ms"]:
+            lines.append(
+                f"- {name}: one replica core serves about {1000 / row['server_cpu_ms']:,.0f}/s, "
+                f"one PostgreSQL core about {1000 / row['database_cpu_ms']:,.0f}/s "
+                f"({row['server_cpu_ms'] / row['database_cpu_ms']:.1f} replica cores per "
+                "PostgreSQL core)."
+            )
+    if chain:
+        lines.append(
+            "- Writes, from every replica, take turns on the audit chain's head: the database's "
+            f"own time for that stretch is {chain['held_ms_database']:.3f} ms per write "
+            f"({', '.join(f'{k} {v:.3f}' for k, v in chain['database_ms_per_write'].items())}), "
+            f"an upper bound of about {chain['writes_per_second_upper_bound']:,} writes/s "
+            "before round trips and server pauses are added."
         )
     lines.append("")
     return "\n".join(lines)
