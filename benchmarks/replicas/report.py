@@ -66,16 +66,21 @@ def audit_chain_ceiling(results: dict[str, Any]) -> dict[str, Any] | None:
     for statement in heaviest:
         query = statement["query"].upper()
         for name, prefix in (
+            ("lock_head", "SELECT SETTINGS.VALUE FROM SETTINGS"),
+            ("append_and_move_head", "WITH APPENDED AS (INSERT INTO AUDIT_RECORDS"),
             ("append", "INSERT INTO AUDIT_RECORDS"),
             ("move_head", "UPDATE SETTINGS"),
             ("commit", "COMMIT"),
         ):
             if query.startswith(prefix):
                 parts[name] = statement["mean_ms"]
-    if "append" not in parts or "move_head" not in parts:
+    # Locking the head is where writers wait; the lock is held from its return onwards.
+    waited = parts.pop("lock_head", None)
+    if "append_and_move_head" not in parts and "append" not in parts:
         return None
     held = sum(parts.values())
     return {
+        "waited_ms_per_write": round(waited, 3) if waited is not None else None,
         "database_ms_per_write": {k: round(v, 4) for k, v in parts.items()},
         "held_ms_database": round(held, 4),
         "writes_per_second_upper_bound": round(1000 / held) if held else None,
@@ -222,7 +227,10 @@ def markdown(doc: dict[str, Any]) -> str:
             f"own time for that stretch is {chain['held_ms_database']:.3f} ms per write "
             f"({', '.join(f'{k} {v:.3f}' for k, v in chain['database_ms_per_write'].items())}), "
             f"an upper bound of about {chain['writes_per_second_upper_bound']:,} writes/s "
-            "before round trips and server pauses are added."
+            "before round trips and the server's own pauses between them are added. Measured at "
+            f"32 writing clients: each write waited {chain['waited_ms_per_write']} ms on average "
+            "for the head, and create version did not go faster on two replicas than on one: "
+            "the chain's head, not CPU, sets the write ceiling, and more replicas do not raise it."
         )
     lines.append("")
     return "\n".join(lines)
