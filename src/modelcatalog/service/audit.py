@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -300,15 +300,53 @@ _settings = t.table_of(t.Setting)
 _HEAD = select(_settings.c.value).where(_settings.c.key == HEAD_KEY).with_for_update()
 _MOVE_HEAD = _settings.update().where(_settings.c.key == HEAD_KEY).values(value=bindparam("head"))
 _INSERT = insert(t.table_of(t.AuditRecord))
-_APPEND_AND_MOVE_HEAD = _MOVE_HEAD.add_cte(
-    insert(t.table_of(t.AuditRecord))
-    .values({c.name: bindparam(c.name) for c in t.table_of(t.AuditRecord).c})
-    .cte("appended")
+#: The columns between `seq` and `prev_hash` in the hashed list, in order.
+_MIDDLE = HASHED_FIELDS[1:-1]
+# One statement on PostgreSQL: lock the head (a locking read returns the head as the writer
+# before left it), seal the record with the hash `record_hash` computes, append it and move the
+# head. The client's JSON of the fields between `seq` and `prev_hash` is spliced between the
+# two that come from the head (digits and hex, which JSON writes as they are), so the text
+# hashed is byte for byte `record_hash`'s. Writers wait here, and once it returns only the
+# commit is left: no round trip, and no pause of the client, while the head is held.
+_SEAL_AND_APPEND = text(
+    """
+    WITH head AS (
+        SELECT value FROM settings WHERE key = :head_key FOR UPDATE
+    ), next AS (
+        SELECT split_part(value, ':', 1)::bigint + 1 AS seq, split_part(value, ':', 2) AS prev
+        FROM head
+    ), sealed AS (
+        SELECT seq, prev, encode(sha256(convert_to(
+            '[' || seq::text || ', ' || :middle || ', "' || prev || '"]', 'UTF8')), 'hex') AS hash
+        FROM next
+    ), appended AS (
+        INSERT INTO audit_records (seq, at, principal, action, securable_type, securable,
+            parameters, outcome, error_code, request_id, client_address, prev_hash, hash)
+        SELECT seq, :at, :principal, :action, :securable_type, :securable, :parameters,
+            :outcome, :error_code, :request_id, :client_address, prev, hash
+        FROM sealed
+        RETURNING seq, hash
+    )
+    UPDATE settings SET value = (SELECT seq::text || ':' || hash FROM appended)
+    WHERE key = :head_key
+    RETURNING value
+    """
 )
 
 
 def _append(session: Session, entries: list[dict[str, Any]]) -> None:
     connection = session.connection()
+    if len(entries) == 1 and connection.dialect.name == "postgresql":
+        entry = entries[0]
+        middle = json.dumps([entry[k] for k in _MIDDLE], ensure_ascii=False)[1:-1]
+        moved = connection.execute(
+            _SEAL_AND_APPEND, {**entry, "middle": middle, "head_key": HEAD_KEY}
+        ).scalar()
+        if moved is None:
+            raise RuntimeError(
+                "the audit chain head is missing; start the server once to create it"
+            )
+        return
     head = connection.execute(_HEAD).scalar()
     if head is None:
         raise RuntimeError("the audit chain head is missing; start the server once to create it")
@@ -320,13 +358,8 @@ def _append(session: Session, entries: list[dict[str, Any]]) -> None:
         values = {**entry, "seq": seq, "prev_hash": prev}
         values["hash"] = prev = record_hash(values)
         rows.append(values)
-    head = f"{seq}:{prev}"
-    if len(rows) == 1 and connection.dialect.name == "postgresql":
-        # One round trip instead of two while every other writer waits for the head.
-        connection.execute(_APPEND_AND_MOVE_HEAD, {**rows[0], "head": head})
-        return
     connection.execute(_INSERT, rows)
-    connection.execute(_MOVE_HEAD, {"head": head})
+    connection.execute(_MOVE_HEAD, {"head": f"{seq}:{prev}"})
 
 
 def ensure_head(db: Database) -> None:
