@@ -92,6 +92,43 @@ def test_an_untouched_log_verifies(admin: httpx.Client) -> None:
     assert report["records"] > 5
 
 
+#: Text a mutation's record carries in its parameters, sealed by the server (on PostgreSQL by
+#: the database itself) and checked again by `verify`.
+AWKWARD_TEXT = [
+    'a "quoted" word, a back\\slash and a \\u0041 that is not an escape',
+    "line one\nline two\ttabbed\r\nend",
+    "modèle 模型 ключ 😀 \u2028\u2029 Ω",
+    "'; SELECT 1; -- %s %(at)s :at ::text ||",
+    "x" * 2500,  # longer than a parameter keeps: cut, with a mark
+]
+
+
+def test_records_of_changes_with_awkward_text_verify(admin: httpx.Client) -> None:
+    catalog = admin.catalog  # type: ignore[attr-defined]
+    for n, comment in enumerate(AWKWARD_TEXT):
+        ok(
+            admin.post(
+                f"{UC}/models",
+                json={
+                    "catalog_name": catalog,
+                    "schema_name": "s",
+                    "name": f"awkward{n}",
+                    "comment": comment,
+                },
+            )
+        )
+    stored = _sql(
+        admin.server,  # type: ignore[attr-defined]
+        "SELECT parameters FROM audit_records WHERE action = 'createRegisteredModel' "
+        "AND securable LIKE :name ORDER BY seq",
+        name=f"{catalog}.s.awkward%",
+    )
+    assert len(stored) == len(AWKWARD_TEXT)
+    assert "模型" in stored[2][0] and "😀" in stored[2][0]
+    report = _verify(admin)
+    assert report["intact"] and report["problems"] == []
+
+
 def test_an_edited_record_is_found(tampered: httpx.Client) -> None:
     own_server, admin = tampered.server, tampered  # type: ignore[attr-defined]
     target = _sql(own_server, "SELECT seq FROM audit_records WHERE outcome = 'ok' ORDER BY seq")[2][
