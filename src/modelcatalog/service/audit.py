@@ -289,7 +289,9 @@ HASHED_FIELDS = (
 
 
 def record_hash(values: dict[str, Any]) -> str:
-    """The SHA-256 that seals a record: its fields, including the previous record's hash."""
+    """The SHA-256 that seals a record: its fields, including the previous record's hash.
+    (`_SEAL_AND_APPEND` has PostgreSQL compute the same over the same text: change both
+    together; `tests/governance/test_audit_log.py` verifies records sealed either way.)"""
     canonical = json.dumps([values[k] for k in HASHED_FIELDS], ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
