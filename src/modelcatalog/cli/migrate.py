@@ -399,13 +399,8 @@ def assess(
 ) -> None:
     """Report what in a source registry will not move cleanly."""
     # Deferred: the migration toolkit.
-    from modelcatalog.migrate.assess import AssessError, run_assessment
-    from modelcatalog.migrate.assess_report import (
-        choose_format,
-        print_summary,
-        render_html,
-        render_json,
-    )
+    from modelcatalog.migrate.assess import AssessError, assess_source
+    from modelcatalog.migrate.assess_report import choose_format, write_report
 
     output = out
     if report_format is not None and report_format.lower() not in ("html", "json"):
@@ -426,19 +421,14 @@ def assess(
     users = [u.strip() for u in auth_users.split(",")] if auth_users is not None else None
     if users is not None and not all(users):
         raise _usage(f"--source-auth-users is {auth_users!r}: user names separated by commas")
+    json_to_stdout = chosen == "json" and output is None
     try:
-        assessment = run_assessment(source, source_tracking_uri, users)
+        source_found = assess_source(source, source_tracking_uri, users)
+        report = write_report(source_found, output, chosen, Console(stderr=json_to_stdout))
     except AssessError as exc:
         raise _usage(str(exc)) from exc
-    json_to_stdout = chosen == "json" and output is None
-    print_summary(assessment, Console(stderr=json_to_stdout))
+    except OSError as exc:
+        raise _usage(f"--out {output}: {exc.strerror or exc}") from exc
     if output is not None:
-        text = render_html(assessment) if chosen == "html" else render_json(assessment)
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise _usage(f"--out {output}: {exc.strerror or exc}") from exc
         remote.done(f"Wrote {output}.")
-    elif json_to_stdout:
-        typer.echo(render_json(assessment), nl=False)
-    raise typer.Exit(1 if assessment.counts()["error"] else 0)
+    raise typer.Exit(1 if report.errors else 0)

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ from modelcatalog.domain.statuses import VersionStatus
 CHUNK_SIZE = 1 << 20
 MAX_MLMODEL_BYTES = 10 * 1024 * 1024
 _PAGE = 1000
+# Artifact repositories kept open: a few, so that memory does not grow with the versions read.
+_OPEN_REPOSITORIES = 32
+# libyaml's loader, about ten times faster than the pure-Python one, where PyYAML was built
+# with it.
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SourceError(Exception):
@@ -124,7 +130,7 @@ class SourceRegistry:
 
         self.registry_uri = absolute_uri(registry_uri)
         self.tracking_uri = absolute_uri(tracking_uri or registry_uri)
-        self._repositories: dict[str, Any] = {}
+        self._repositories: OrderedDict[str, Any] = OrderedDict()
         for uri in {self.registry_uri, self.tracking_uri}:
             _refuse_missing_database(uri)
         try:
@@ -173,8 +179,11 @@ class SourceRegistry:
         by_version: dict[int, list[str]] = {}
         for alias, number in aliases.items():
             by_version.setdefault(number, []).append(alias)
+        locations = self._download_uris(name)
         versions = tuple(
-            self._version(v, tuple(sorted(by_version.get(int(v.version), ()))))
+            self._version(
+                v, tuple(sorted(by_version.get(int(v.version), ()))), locations.get(int(v.version))
+            )
             for v in sorted(found, key=lambda v: int(v.version))
         )
         return SourceModel(
@@ -205,10 +214,44 @@ class SourceRegistry:
             if not token:
                 return found
 
-    def _version(self, v: Any, aliases: tuple[str, ...]) -> SourceVersion:
+    def version_numbers(self, name: str) -> list[int]:
+        """The version numbers of one model, oldest first (no files or locations read)."""
+        try:
+            return sorted(int(v.version) for v in self._all_versions(name))
+        except Exception as exc:
+            raise SourceError(f"cannot read registered model {name!r}: {exc}") from exc
+
+    def _download_uris(self, name: str) -> dict[int, str]:
+        """Where each version of a model keeps its files, in one query where the registry is a
+        database MLflow opened itself; empty otherwise (each version is then asked on its own).
+
+        MLflow's `get_model_version_download_uri` reads the version again for every call; for
+        a database registry the answer is the row's `storage_location` (else its `source`),
+        which one query gives for the whole model."""
+        store = self._client._get_registry_client().store
+        if type(store).__name__ != "SqlAlchemyStore":
+            return {}
+        # Deferred with MlflowClient: MLflow's own table definitions for its registry.
+        from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
+        from sqlalchemy import select
+
+        query: Any = select(
+            SqlModelVersion.version, SqlModelVersion.storage_location, SqlModelVersion.source
+        ).where(SqlModelVersion.name == name, SqlModelVersion.current_stage != "Deleted_Internal")
+        try:
+            with store.ManagedSessionMaker() as session:
+                rows = session.execute(query).all()
+        except Exception:
+            return {}  # an older schema: ask version by version
+        return {int(v): (where or source) for v, where, source in rows if (where or source)}
+
+    def _version(
+        self, v: Any, aliases: tuple[str, ...], artifact_uri: str | None = None
+    ) -> SourceVersion:
         number = int(v.version)
         try:
-            artifact_uri = self._client.get_model_version_download_uri(v.name, str(number))
+            if artifact_uri is None:
+                artifact_uri = self._client.get_model_version_download_uri(v.name, str(number))
         except Exception as exc:
             raise SourceError(
                 f"cannot resolve the files of {v.name!r} version {number}: {exc}"
@@ -254,6 +297,10 @@ class SourceRegistry:
                 version.artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
             )
             self._repositories[version.artifact_uri] = repo
+            if len(self._repositories) > _OPEN_REPOSITORIES:
+                self._repositories.popitem(last=False)
+        else:
+            self._repositories.move_to_end(version.artifact_uri)
         return repo
 
     def _local_root(self, version: SourceVersion) -> Path | None:
@@ -309,7 +356,7 @@ class SourceRegistry:
         except (OSError, Exception):
             return None
         try:
-            document = yaml.safe_load(raw)
+            document = yaml.load(raw, Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
         except yaml.YAMLError:
             return None
         return document if isinstance(document, dict) else None
