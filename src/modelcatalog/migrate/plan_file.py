@@ -20,7 +20,10 @@ from yaml.events import (
     SequenceStartEvent,
     StreamEndEvent,
 )
+from yaml.parser import Parser
+from yaml.reader import Reader
 from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from modelcatalog.migrate.fields import Fields
 from modelcatalog.migrate.mapping import (
@@ -47,9 +50,23 @@ from modelcatalog.migrate.plan_model import (
 )
 
 PLAN_FORMAT = 1
+
+
+class _PythonParser(Reader, Scanner, Parser):
+    """PyYAML's own event parser, where it was built without libyaml."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+
 # libyaml's event parser where PyYAML was built with it; nodes are composed here, one model
 # at a time.
-_Parser: Any = getattr(yaml, "CParser", None) or yaml.parser.Parser
+try:
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _Parser = _PythonParser
 
 
 # Writing ----------------------------------------------------------------------------------
