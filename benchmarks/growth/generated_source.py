@@ -44,8 +44,8 @@ def build(root: Path, models: int, versions: int) -> str:
     for m in range(models):
         name = f"model_{m:06d}"
         model_rows.append(
-            _row(model_columns, workspace="default", name=name, creation_time=now, last_updated_time=now,
-                 description=f"generated model {m}")
+            _row(model_columns, workspace="default", name=name, creation_time=now,
+                 last_updated_time=now, description=f"generated model {m}")
         )  # fmt: skip
         for v in range(1, versions + 1):
             folder = artifacts / name / str(v)

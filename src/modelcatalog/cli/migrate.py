@@ -273,6 +273,7 @@ def run(
 ) -> None:
     """Execute a plan: copy versions with their numbers, files, tags, aliases and grants."""
     # Deferred: the migration toolkit.
+    from modelcatalog.migrate.plan_model import UC_TARGET
     from modelcatalog.migrate.progress import RichProgress, summary_table
     from modelcatalog.migrate.run import RunError, Runner
     from modelcatalog.migrate.runlog import RunLog
@@ -280,6 +281,10 @@ def run(
     chosen = _shard(shard)
     opened = _open_plan(plan_file)
     built = opened.plan
+    if built.target_url.startswith(UC_TARGET):
+        # Unity Catalog numbers versions itself: its target creates each model's versions in
+        # the plan's order, which it learns from the whole plan.
+        built.models = list(opened.models())
     registry = _open_source(
         source or built.source_registry, source_tracking_uri or built.source_tracking
     )
@@ -332,8 +337,7 @@ def verify(
     from modelcatalog.migrate.verify import Verifier
 
     chosen = _shard(shard)
-    opened = _open_plan(plan_file)
-    built = opened.plan
+    built = _read_plan(plan_file)
     registry = _open_source(
         source or built.source_registry, source_tracking_uri or built.source_tracking
     )
