@@ -108,9 +108,9 @@ def search(
             .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
             .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
         )
-        visible = access.model_filter(session, access.rights_of(ctx.rights, session, caller))
-        if visible is not None:
-            query = query.where(visible)
+        visible = access.model_visibility(session, access.rights_of(ctx.rights, session, caller))
+        if visible.condition is not None:
+            query = query.where(visible.condition)
         if text:
             pattern = _like(text)
             query = query.where(
@@ -153,7 +153,15 @@ def search(
             )
         if filters.has_alias:
             query = query.where(exists().where(t.ModelAlias.model_id == t.RegisteredModel.id))
-        rows = walk_models(session, query, size, after, catalog=catalog, schema=schema)
+        rows = walk_models(
+            session,
+            query,
+            size,
+            after,
+            catalog=catalog,
+            schema=schema,
+            schema_ids=visible.schema_ids,
+        )
         token = next_model_page(rows, size)
         views = model_views(ctx, session, rows[:size])
     return Results([Found(v, _reasons(v, text) if text else ()) for v in views], token)
