@@ -286,12 +286,15 @@ def main() -> None:
                         help="largest source the code before this change is run on")  # fmt: skip
     parser.add_argument("--server-run-max", type=int, default=1000,
                         help="largest source also run against a real server")  # fmt: skip
+    parser.add_argument("--codes", default="before,after", help="which code to measure")
     parser.add_argument("--out", default="growth", help="results name under benchmarks/results")
     options = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="growth-bench-"))
     results: dict[str, Any] = {"options": vars(options), "load_start": os.getloadavg()}
     try:
+        chosen = options.codes.split(",")
         codes = {"before": snapshot_before(scratch / "before"), "after": ROOT / "src"}
+        codes = {label: src for label, src in codes.items() if label in chosen}
         if options.part in ("pages", "both"):
             sizes = [int(s) for s in options.models.split(",")]
             results["pages"] = pages_part(codes, sizes, options.repeat, scratch)
@@ -308,10 +311,18 @@ def main() -> None:
 
 
 def _write(name: str, results: dict[str, Any]) -> None:
+    """Merge these results into the file: a part's figures per size and code, so that a run of
+    one part, size or code keeps the others' figures."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
-    merged = {**previous, **results}
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    for key, value in results.items():
+        if key in ("pages", "migrate"):
+            part = merged.setdefault(key, {})
+            for size, by_code in value.items():
+                part.setdefault(size, {}).update(by_code)
+        else:
+            merged[f"{key}_{results['options']['part']}"] = value
     path.write_text(json.dumps(merged, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(render(merged))
 

@@ -170,6 +170,13 @@ class SourceRegistry:
 
     def model(self, name: str) -> SourceModel:
         """One registered model with all its versions, oldest first."""
+        if self._sql_store() is not None:
+            try:
+                read = self._sql_model(name)
+            except Exception as exc:
+                raise SourceError(f"cannot read registered model {name!r}: {exc}") from exc
+            if read is not None:
+                return read
         try:
             registered = self._client.get_registered_model(name)
             found = self._all_versions(name)
@@ -220,6 +227,110 @@ class SourceRegistry:
             return sorted(int(v.version) for v in self._all_versions(name))
         except Exception as exc:
             raise SourceError(f"cannot read registered model {name!r}: {exc}") from exc
+
+    def _sql_store(self) -> Any:
+        """MLflow's store when the registry is a database MLflow opened itself, else None."""
+        store = self._client._get_registry_client().store
+        return store if type(store).__name__ == "SqlAlchemyStore" else None
+
+    def _sql_model(self, name: str) -> SourceModel | None:
+        """One registered model read from MLflow's registry tables in five plain queries.
+
+        MLflow's own calls build ORM objects for the model and each of its versions (and read
+        the model again for each version's files): a few milliseconds per version, which made
+        reading a large registry take hours. The values are the ones those calls return."""
+        # Deferred with MlflowClient: MLflow's own table definitions for its registry.
+        from mlflow.store.model_registry.dbmodels.models import (
+            SqlModelVersion,
+            SqlModelVersionTag,
+            SqlRegisteredModel,
+            SqlRegisteredModelAlias,
+            SqlRegisteredModelTag,
+        )
+        from sqlalchemy import select
+
+        store = self._sql_store()
+        workspace = (
+            store._get_active_workspace() if hasattr(store, "_get_active_workspace") else None
+        )
+
+        def where(table: Any) -> list[Any]:
+            found = [table.name == name]
+            if workspace is not None and hasattr(table, "workspace"):
+                found.append(table.workspace == workspace)
+            return found
+
+        model_query: Any = select(
+            SqlRegisteredModel.name,
+            SqlRegisteredModel.description,
+            SqlRegisteredModel.creation_time,
+            SqlRegisteredModel.last_updated_time,
+        ).where(*where(SqlRegisteredModel))
+        with store.ManagedSessionMaker() as session:
+            row = session.execute(model_query).first()
+            if row is None:
+                return None
+            model_tags = dict(
+                session.execute(
+                    select(SqlRegisteredModelTag.key, SqlRegisteredModelTag.value).where(
+                        *where(SqlRegisteredModelTag)
+                    )
+                ).all()
+            )
+            aliases = {
+                str(alias): int(number)
+                for alias, number in session.execute(
+                    select(SqlRegisteredModelAlias.alias, SqlRegisteredModelAlias.version).where(
+                        *where(SqlRegisteredModelAlias)
+                    )
+                ).all()
+            }
+            version_tags: dict[int, dict[str, str]] = {}
+            for number, key, value in session.execute(
+                select(
+                    SqlModelVersionTag.version, SqlModelVersionTag.key, SqlModelVersionTag.value
+                ).where(*where(SqlModelVersionTag))
+            ):
+                version_tags.setdefault(int(number), {})[key] = value
+            columns = SqlModelVersion.__table__.columns
+            version_rows = session.execute(
+                select(*(c for c in columns)).where(
+                    *where(SqlModelVersion), SqlModelVersion.current_stage != "Deleted_Internal"
+                )
+            ).all()
+        by_version: dict[int, list[str]] = {}
+        for alias, number in aliases.items():
+            by_version.setdefault(number, []).append(alias)
+        versions = []
+        for v in sorted(version_rows, key=lambda r: int(r.version)):
+            number = int(v.version)
+            versions.append(
+                SourceVersion(
+                    model=v.name,
+                    version=number,
+                    stage=v.current_stage or "None",
+                    status=v.status or VersionStatus.READY.value,
+                    description=_text(v.description),
+                    tags=dict(sorted(version_tags.get(number, {}).items())),
+                    run_id=v.run_id or None,
+                    run_link=v.run_link or self._run_link(v.run_id),
+                    source=v.source or "",
+                    artifact_uri=v.storage_location or v.source or "",
+                    creation_time=int(v.creation_time or 0),
+                    last_updated_time=int(v.last_updated_time or 0),
+                    user_id=v.user_id or None,
+                    aliases=tuple(sorted(by_version.get(number, ()))),
+                )
+            )
+        return SourceModel(
+            name=row.name,
+            description=_text(row.description),
+            tags=dict(sorted(model_tags.items())),
+            creation_time=int(row.creation_time or 0),
+            last_updated_time=int(row.last_updated_time or 0),
+            aliases=dict(sorted(aliases.items())),
+            versions=tuple(versions),
+        )
 
     def _download_uris(self, name: str) -> dict[int, str]:
         """Where each version of a model keeps its files, in one query where the registry is a
