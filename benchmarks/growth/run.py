@@ -344,7 +344,7 @@ def render(results: dict[str, Any]) -> str:
                     for k in ("registry_search", "uc_list_models", "native_search")
                 ]
                 lines.append(
-                    f"| {int(size):,} | {code} | {found['load']:.1f} | " + " | ".join(cells) + " |"
+                    f"| {int(size):,} | {code} | {_load(found)} | " + " | ".join(cells) + " |"
                 )
         lines.append("")
     migrate = results.get("migrate") or {}
@@ -368,10 +368,14 @@ def render(results: dict[str, Any]) -> str:
                         else "not run"
                     )
                 lines.append(
-                    f"| {int(size):,} | {code} | {found['load']:.1f} | " + " | ".join(cells) + " |"
+                    f"| {int(size):,} | {code} | {_load(found)} | " + " | ".join(cells) + " |"
                 )
         lines.append("")
-    lines.append(
-        f"Load average at start {results.get('load_start')}, end {results.get('load_end')}."
-    )
+    for key in sorted(results):
+        if key.startswith(("load_start", "load_end")):
+            lines.append(f"- {key}: {results[key]}")
     return "\n".join(lines) + "\n"
+
+
+def _load(found: dict[str, Any]) -> str:
+    return f"{found['load']:.1f}" if found.get("load") is not None else "n/a"
