@@ -214,8 +214,7 @@ def migrate_part(
     scratch: Path,
 ) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from benchmarks.growth.generated_source import build
-
+    from support.generated_registry import build
     from support.servers import run_server
 
     results: dict[str, Any] = {}

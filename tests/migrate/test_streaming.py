@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from benchmarks.growth.generated_source import build
 from rich.console import Console
 
 from modelcatalog.migrate.assess import assess_source, run_assessment
@@ -18,6 +17,7 @@ from modelcatalog.migrate.config import MigrationConfig
 from modelcatalog.migrate.plan import build_plan
 from modelcatalog.migrate.plan_file import PlanWriter, open_plan, read_plan, write_plan
 from modelcatalog.migrate.source import SourceRegistry
+from support.generated_registry import build
 from support.migrate import migrate
 
 MODELS, VERSIONS = 12, 4  # 48 versions: more than a run of 4 workers queues at once
