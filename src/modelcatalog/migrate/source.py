@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 import yaml
 
@@ -415,6 +416,13 @@ class SourceRegistry:
         return repo
 
     def _local_root(self, version: SourceVersion) -> Path | None:
+        # A local folder is read in place: building MLflow's artifact repository for it costs
+        # more than reading a small version's files.
+        parts = urlsplit(version.artifact_uri)
+        if not parts.scheme or (len(parts.scheme) == 1 and os.name == "nt"):
+            return Path(version.artifact_uri)
+        if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+            return Path(url2pathname(parts.path))
         repo = self._repository(version)
         root = getattr(repo, "artifact_dir", None)
         if type(repo).__name__ == "LocalArtifactRepository" and root:
