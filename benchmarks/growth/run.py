@@ -370,6 +370,21 @@ def render(results: dict[str, Any]) -> str:
                     f"| {int(size):,} | {code} | {_load(found)} | " + " | ".join(cells) + " |"
                 )
         lines.append("")
+    cpu = results.get("cpu_seconds_1000_versions")
+    if cpu:
+        lines += [
+            "## CPU seconds (user + system) at 1,000 versions, measured by hand",
+            "",
+            cpu["how"],
+            "",
+            "| step | before | after |",
+            "|---|---:|---:|",
+        ]
+        for step in ("import_only", "assess", "plan"):
+            lines.append(f"| {step} | {cpu['before'].get(step, '')} | {cpu['after'][step]} |")
+        lines.append("")
+    for note in results.get("notes", []):
+        lines.append(f"- {note}")
     for key in sorted(results):
         if key.startswith(("load_start", "load_end")):
             lines.append(f"- {key}: {results[key]}")
