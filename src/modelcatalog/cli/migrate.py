@@ -94,6 +94,16 @@ def _open_source(registry_uri: str, tracking_uri: str | None) -> Any:
         raise _usage(str(exc)) from exc
 
 
+def _open_plan(path: Path) -> Any:
+    # Deferred: the migration toolkit.
+    from modelcatalog.migrate.plan_file import open_plan
+
+    try:
+        return open_plan(path)
+    except MappingError as exc:
+        raise _usage(str(exc)) from exc
+
+
 def _read_plan(path: Path) -> Any:
     # Deferred: the migration toolkit.
     from modelcatalog.migrate.plan_file import read_plan
@@ -168,7 +178,7 @@ def plan(
     # Deferred: the migration toolkit.
     from modelcatalog.migrate.config import MigrationConfig
     from modelcatalog.migrate.plan import PlanError, build_plan
-    from modelcatalog.migrate.plan_file import write_plan
+    from modelcatalog.migrate.plan_file import PlanWriter
     from modelcatalog.migrate.signatures import Skip
     from modelcatalog.migrate.source import SourceError
 
@@ -181,6 +191,7 @@ def plan(
         raise _usage(str(exc)) from exc
     registry = _open_source(source, source_tracking_uri)
     reader = None if skip_extras else _extras_reader(registry)
+    writer = PlanWriter(output)
     try:
         with remote.stderr.status("reading the source registry") as status:
             built = build_plan(
@@ -191,11 +202,14 @@ def plan(
                 schema=schema_name,
                 read_extras=reader,
                 progress=lambda name: status.update(f"reading {name}"),
+                on_model=writer.model,
             )
+        writer.finish(built)
     except (PlanError, SourceError, Skip) as exc:
         raise _usage(str(exc)) from exc
-    write_plan(built, output)
-    _print_plan_summary(built, output)
+    finally:
+        writer.close()
+    _print_plan_summary(built, writer.summary, output)
 
 
 def _target_url(target: str | None) -> str:
@@ -223,11 +237,10 @@ def _extras_reader(registry: Any) -> Any:
     return read
 
 
-def _print_plan_summary(built: Any, output: Path) -> None:
-    skipped = sum(len(m.skipped) for m in built.models)
+def _print_plan_summary(built: Any, summary: dict[str, int], output: Path) -> None:
     remote.done(
-        f"Wrote {output}: {len(built.models)} models, {built.version_count} versions to copy, "
-        f"{skipped} skipped, {len(built.all_grants())} grants."
+        f"Wrote {output}: {summary['models']} models, {summary['versions']} versions to copy, "
+        f"{summary['skipped_versions']} skipped, {len(built.all_grants())} grants."
     )
     for model in built.models:
         for s in model.skipped:
@@ -260,12 +273,18 @@ def run(
 ) -> None:
     """Execute a plan: copy versions with their numbers, files, tags, aliases and grants."""
     # Deferred: the migration toolkit.
+    from modelcatalog.migrate.plan_model import UC_TARGET
     from modelcatalog.migrate.progress import RichProgress, summary_table
     from modelcatalog.migrate.run import RunError, Runner
     from modelcatalog.migrate.runlog import RunLog
 
     chosen = _shard(shard)
-    built = _read_plan(plan_file)
+    opened = _open_plan(plan_file)
+    built = opened.plan
+    if built.target_url.startswith(UC_TARGET):
+        # Unity Catalog numbers versions itself: its target creates each model's versions in
+        # the plan's order, which it learns from the whole plan.
+        built.models = list(opened.models())
     registry = _open_source(
         source or built.source_registry, source_tracking_uri or built.source_tracking
     )
@@ -277,11 +296,18 @@ def run(
         stack.callback(run_log.close)
         progress = stack.enter_context(RichProgress(remote.stderr))
         runner = Runner(
-            built, registry, target, run_log, workers=workers, shard=chosen, observer=progress
+            built,
+            registry,
+            target,
+            run_log,
+            workers=workers,
+            shard=chosen,
+            observer=progress,
+            models=opened.models,
         )
         try:
             summary = runner.run()
-        except RunError as exc:
+        except (RunError, MappingError) as exc:
             raise _usage(str(exc)) from exc
         except CatalogClientError as exc:
             raise remote.fail(exc.message) from exc
@@ -399,13 +425,8 @@ def assess(
 ) -> None:
     """Report what in a source registry will not move cleanly."""
     # Deferred: the migration toolkit.
-    from modelcatalog.migrate.assess import AssessError, run_assessment
-    from modelcatalog.migrate.assess_report import (
-        choose_format,
-        print_summary,
-        render_html,
-        render_json,
-    )
+    from modelcatalog.migrate.assess import AssessError, assess_source
+    from modelcatalog.migrate.assess_report import choose_format, write_report
 
     output = out
     if report_format is not None and report_format.lower() not in ("html", "json"):
@@ -426,19 +447,14 @@ def assess(
     users = [u.strip() for u in auth_users.split(",")] if auth_users is not None else None
     if users is not None and not all(users):
         raise _usage(f"--source-auth-users is {auth_users!r}: user names separated by commas")
+    json_to_stdout = chosen == "json" and output is None
     try:
-        assessment = run_assessment(source, source_tracking_uri, users)
+        source_found = assess_source(source, source_tracking_uri, users)
+        report = write_report(source_found, output, chosen, Console(stderr=json_to_stdout))
     except AssessError as exc:
         raise _usage(str(exc)) from exc
-    json_to_stdout = chosen == "json" and output is None
-    print_summary(assessment, Console(stderr=json_to_stdout))
+    except OSError as exc:
+        raise _usage(f"--out {output}: {exc.strerror or exc}") from exc
     if output is not None:
-        text = render_html(assessment) if chosen == "html" else render_json(assessment)
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise _usage(f"--out {output}: {exc.strerror or exc}") from exc
         remote.done(f"Wrote {output}.")
-    elif json_to_stdout:
-        typer.echo(render_json(assessment), nl=False)
-    raise typer.Exit(1 if assessment.counts()["error"] else 0)
+    raise typer.Exit(1 if report.errors else 0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -113,23 +113,93 @@ def check_source_uri(uri: str, option: str = "--source") -> str:
     )
 
 
-def run_assessment(
+@dataclass
+class AssessedModel:
+    """One model as assessed: what was learnt about it and every finding about it."""
+
+    inventory: ModelInventory
+    findings: list[Finding]
+
+    def blocked_versions(self) -> set[int]:
+        """Versions with an error finding of their own or of their model."""
+        errors = [f for f in self.findings if f.severity == "error"]
+        if any(f.version is None for f in errors):
+            return {v.source.version for v in self.inventory.versions}
+        return {f.version for f in errors if f.version is not None}
+
+
+@dataclass
+class AssessedSource:
+    """A source being assessed: what is known up front, and its models one at a time.
+
+    `models` is read once, as it is iterated: a model's versions are inspected when its turn
+    comes and nothing about it is kept afterwards, so memory does not grow with the source."""
+
+    registry_uri: str
+    tracking_uri: str
+    extras: SourceExtras | None
+    #: Findings about the source as a whole (extras, webhooks), not about one model.
+    source_findings: list[Finding]
+    models: Iterator[AssessedModel]
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def assess_source(
     registry_uri: str,
     tracking_uri: str | None = None,
     auth_users: Sequence[str] | None = None,
-) -> Assessment:
-    """Read the source registry and everything around it, and check it."""
+) -> AssessedSource:
+    """Open the source registry, read what concerns it as a whole, and assess its models as
+    they are iterated."""
     registry_uri = check_source_uri(registry_uri)
     if tracking_uri is not None:
         tracking_uri = check_source_uri(tracking_uri, "--source-tracking-uri")
     try:
         registry = SourceRegistry(registry_uri, tracking_uri)
-        models = list(registry.models())
+        names = registry.model_names()
     except SourceError as exc:
         raise AssessError(str(exc)) from exc
     model_map = ModelMap.default()
-    inventories = []
-    for model in models:
+    source_found: list[Finding] = []
+    extras = None
+    try:
+        extras = read_extras(
+            registry.registry_uri,
+            registry.tracking_uri,
+            ((name, [str(n) for n in registry.version_numbers(name)]) for name in names),
+            auth_users,
+        )
+    except ExtrasError as exc:
+        source_found.append(extras_unreadable(str(exc)))
+    if extras is not None:
+        source_found.extend(source_findings(extras))
+    # Name collisions are the one check across models: it needs the names alone.
+    by_name: dict[str, list[Finding]] = {}
+    named = [ModelInventory(n, model_map.target_name(n), "", {}, {}) for n in names]
+    for finding in name_findings(named):
+        by_name.setdefault(finding.model or "", []).append(finding)
+    del named
+    return AssessedSource(
+        registry_uri=display_uri(registry.registry_uri),
+        tracking_uri=display_uri(registry.tracking_uri),
+        extras=extras,
+        source_findings=source_found,
+        models=_assessed_models(registry, names, model_map, extras, by_name),
+    )
+
+
+def _assessed_models(
+    registry: SourceRegistry,
+    names: list[str],
+    model_map: ModelMap,
+    extras: SourceExtras | None,
+    by_name: dict[str, list[Finding]],
+) -> Iterator[AssessedModel]:
+    for name in names:
+        try:
+            model = registry.model(name)
+        except SourceError as exc:
+            raise AssessError(str(exc)) from exc
         inventory = ModelInventory(
             name=model.name,
             target_name=model_map.target_name(model.name),
@@ -138,32 +208,35 @@ def run_assessment(
             aliases=model.aliases,
         )
         inventory.versions = [_inspect(registry, v) for v in model.versions]
-        inventories.append(inventory)
-    findings: list[Finding] = []
-    extras = None
-    try:
-        extras = read_extras(
-            registry.registry_uri,
-            registry.tracking_uri,
-            [(m.name, [str(v.source.version) for v in m.versions]) for m in inventories],
-            auth_users,
-        )
-    except ExtrasError as exc:
-        findings.append(extras_unreadable(str(exc)))
-    if extras is not None:
-        _attach(extras, inventories)
-        findings.extend(source_findings(extras))
-    findings.extend(name_findings(inventories))
-    for inventory in inventories:
+        if extras is not None:
+            _attach(extras, inventory)
+        findings = list(by_name.get(name, []))
         findings.extend(model_findings(inventory, model_map))
         for version in inventory.versions:
             findings.extend(version_findings(inventory, version))
+        yield AssessedModel(inventory, findings)
+
+
+def run_assessment(
+    registry_uri: str,
+    tracking_uri: str | None = None,
+    auth_users: Sequence[str] | None = None,
+) -> Assessment:
+    """Read the source registry and everything around it, and check it, all in memory (for a
+    small source; `assess_source` streams)."""
+    source = assess_source(registry_uri, tracking_uri, auth_users)
+    models: list[ModelInventory] = []
+    findings = list(source.source_findings)
+    for assessed in source.models:
+        models.append(assessed.inventory)
+        findings.extend(assessed.findings)
     return Assessment(
-        registry_uri=display_uri(registry.registry_uri),
-        tracking_uri=display_uri(registry.tracking_uri),
-        models=inventories,
+        registry_uri=source.registry_uri,
+        tracking_uri=source.tracking_uri,
+        models=models,
         findings=findings,
-        extras=extras,
+        extras=source.extras,
+        generated_at=source.generated_at,
     )
 
 
@@ -192,10 +265,9 @@ def _declared(schema: object) -> bool:
     return isinstance(schema, str) and schema.strip() not in ("", "null", "[]")
 
 
-def _attach(extras: SourceExtras, inventories: list[ModelInventory]) -> None:
-    for model in inventories:
-        model.permissions = list(extras.permissions.get(model.name, []))
-        model.unmapped_permissions = list(extras.unmapped_permissions.get(model.name, []))
-        model.webhooks = extras.webhooks_of(model.name)
-        for version in model.versions:
-            version.activity = extras.activity_of(model.name, str(version.source.version))
+def _attach(extras: SourceExtras, model: ModelInventory) -> None:
+    model.permissions = list(extras.permissions.get(model.name, []))
+    model.unmapped_permissions = list(extras.unmapped_permissions.get(model.name, []))
+    model.webhooks = extras.webhooks_of(model.name)
+    for version in model.versions:
+        version.activity = extras.activity_of(model.name, str(version.source.version))

@@ -38,7 +38,7 @@ class PlanError(Exception):
 
 
 Progress = Callable[[str], None]
-ExtrasReader = Callable[[list[tuple[str, list[str]]]], Any]
+ExtrasReader = Callable[[Iterable[tuple[str, list[str]]]], Any]
 
 
 def _selected(names: Iterable[str], config: MigrationConfig) -> list[str]:
@@ -91,10 +91,14 @@ def build_plan(
     extras: Any = None,
     read_extras: ExtrasReader | None = None,
     progress: Progress | None = None,
+    on_model: Callable[[ModelPlan], None] | None = None,
 ) -> Plan:
     """Read the source and decide, for every model and version, what the run will do.
 
-    Extras (permissions, activity, webhooks) are given, or read once the models are known."""
+    Extras (permissions, activity, webhooks) are given, or read once the models are known.
+    With `on_model`, each model is handed over as soon as it is planned and its versions are
+    then dropped (the returned plan keeps the models without versions): a `PlanWriter` writes
+    a plan of any size that way in bounded memory."""
     model_map = ModelMap(catalog=catalog, schema=schema, models=dict(config.models))
     plan = Plan(
         source_registry=registry.display_uri,
@@ -124,16 +128,24 @@ def build_plan(
                 "give one of them its own target under 'models' in the config"
             )
         targets[target] = name
-    models = []
-    for name in names:
-        if progress:
-            progress(name)
-        models.append(registry.model(name))
     if read_extras is not None:
-        extras = read_extras([(m.name, [str(v.version) for v in m.versions]) for m in models])
-    for model in models:
-        plan.models.append(_model_plan(registry, model, targets, config, extras))
+        extras = read_extras(
+            (name, [str(n) for n in registry.version_numbers(name)]) for name in names
+        )
+    # Grants come from the names alone, so they are decided before any version is read; the
+    # notes they add follow the notes of each model's versions, as a reader expects them.
+    plan.models = [ModelPlan(source=name, target=model_map.target_name(name), comment="", tags={})
+                   for name in names]  # fmt: skip
     plan_grants(plan, config, extras)
+    for skeleton in plan.models:
+        grant_notes, skeleton.notes = skeleton.notes, []
+        if progress:
+            progress(skeleton.source)
+        _model_plan(registry, registry.model(skeleton.source), skeleton, config, extras)
+        skeleton.notes.extend(grant_notes)
+        if on_model is not None:
+            on_model(skeleton)
+            skeleton.versions = []  # written: only what the plan's head needs is kept
     plan.webhooks = plan_webhooks(plan, extras)
     plan.notifications = plan_notifications(plan, extras)
     return plan
@@ -142,26 +154,20 @@ def build_plan(
 def _model_plan(
     registry: SourceRegistry,
     model: SourceModel,
-    targets: dict[str, str],
+    plan: ModelPlan,
     config: MigrationConfig,
     extras: Any,
-) -> ModelPlan:
-    target = next(t for t, s in targets.items() if s == model.name)
+) -> None:
+    """Fill `plan` (which has its source and target) from the source model."""
     outcome = apply_tag_policy(
         model.tags, reserved={}, overflow=config.tag_overflow, overflow_tag=config.overflow_tag
     )
-    notes = [f"model tags: {n}" for n in outcome.notes]
-    comment = _fit_comment(
-        _joined(model.description, outcome.description_section), "model description", notes
+    plan.notes = [f"model tags: {n}" for n in outcome.notes]
+    plan.comment = _fit_comment(
+        _joined(model.description, outcome.description_section), "model description", plan.notes
     )
-    plan = ModelPlan(
-        source=model.name,
-        target=target,
-        comment=comment,
-        tags=outcome.tags,
-        tag_renames=list(outcome.renames),
-        notes=notes,
-    )
+    plan.tags = outcome.tags
+    plan.tag_renames = list(outcome.renames)
     for version in model.versions:
         if version.status != VersionStatus.READY:
             plan.skipped.append(
@@ -173,7 +179,6 @@ def _model_plan(
         except Skip as exc:
             plan.skipped.append(SkippedVersion(version.version, str(exc)))
     plan.aliases = _aliases(model, plan, config)
-    return plan
 
 
 def _version_plan(

@@ -3,10 +3,27 @@ checked (any problem names its field and what is allowed)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from modelcatalog.migrate.fields import Fields
 from modelcatalog.migrate.mapping import (
@@ -14,7 +31,6 @@ from modelcatalog.migrate.mapping import (
     MappingError,
     _aliases,
     _full_name,
-    _load_yaml_mapping,
     _stage_tag,
     alias_problem,
 )
@@ -34,6 +50,23 @@ from modelcatalog.migrate.plan_model import (
 )
 
 PLAN_FORMAT = 1
+
+
+class _PythonParser(Reader, Scanner, Parser):
+    """PyYAML's own event parser, where it was built without libyaml."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+
+# libyaml's event parser where PyYAML was built with it; nodes are composed here, one model
+# at a time.
+try:
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _Parser = _PythonParser
 
 
 # Writing ----------------------------------------------------------------------------------
@@ -88,8 +121,26 @@ def _version_dict(v: VersionPlan) -> dict[str, Any]:
     }
 
 
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as plain data, in a fixed order (the same source gives the same file)."""
+def _model_dict(m: ModelPlan) -> dict[str, Any]:
+    return {
+        "source": m.source,
+        "target": m.target,
+        "comment": m.comment,
+        "tags": dict(m.tags),
+        "tag_renames": [
+            {"from": r.original, "to": r.renamed, "reason": r.reason} for r in m.tag_renames
+        ],
+        "aliases": dict(m.aliases),
+        "approvers": list(m.approvers),
+        "grants": [_grant_dict(g) for g in m.grants],
+        "notes": list(m.notes),
+        "skipped": [{"version": s.version, "reason": s.reason} for s in m.skipped],
+        "versions": [_version_dict(v) for v in m.versions],
+    }
+
+
+def _head(plan: Plan, summary: dict[str, int]) -> dict[str, Any]:
+    """Everything of the plan file before its models."""
     return {
         "version": PLAN_FORMAT,
         "source": {"registry_uri": plan.source_registry, "tracking_uri": plan.source_tracking},
@@ -101,48 +152,78 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "overflow": plan.tag_overflow,
             "overflow_tag": plan.overflow_tag,
         },
-        "summary": {
-            "models": len(plan.models),
-            "versions": plan.version_count,
-            "skipped_versions": sum(len(m.skipped) for m in plan.models),
-            "bytes": sum(v.bytes for m in plan.models for v in m.versions),
-            "grants": len(plan.all_grants()),
-        },
+        "summary": {**summary, "grants": len(plan.all_grants())},
         "notes": list(plan.notes),
         "principals": [{"name": p.name, "kind": p.kind} for p in plan.principals],
         "grants": [_grant_dict(g) for g in plan.grants],
         "webhooks": list(plan.webhooks),
         "notifications": list(plan.notifications),
-        "models": [
-            {
-                "source": m.source,
-                "target": m.target,
-                "comment": m.comment,
-                "tags": dict(m.tags),
-                "tag_renames": [
-                    {"from": r.original, "to": r.renamed, "reason": r.reason} for r in m.tag_renames
-                ],
-                "aliases": dict(m.aliases),
-                "approvers": list(m.approvers),
-                "grants": [_grant_dict(g) for g in m.grants],
-                "notes": list(m.notes),
-                "skipped": [{"version": s.version, "reason": s.reason} for s in m.skipped],
-                "versions": [_version_dict(v) for v in m.versions],
-            }
-            for m in plan.models
-        ],
     }
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as plain data, in a fixed order (the same source gives the same file)."""
+    summary = {
+        "models": len(plan.models),
+        "versions": plan.version_count,
+        "skipped_versions": sum(len(m.skipped) for m in plan.models),
+        "bytes": sum(v.bytes for m in plan.models for v in m.versions),
+    }
+    return {**_head(plan, summary), "models": [_model_dict(m) for m in plan.models]}
+
+
+def _dump(value: Any) -> str:
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+class PlanWriter:
+    """Writes a plan file one model at a time, in bounded memory.
+
+    Each model goes to a scratch file as it is planned (a top-level YAML list item is written
+    the same alone as inside the whole document); `finish` writes the head, whose summary
+    counts every model, then the models, and moves the file into place (a reader never sees
+    half a plan). The file is the one `write_plan` writes for the whole plan at once."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._models = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self.summary = {"models": 0, "versions": 0, "skipped_versions": 0, "bytes": 0}
+
+    def model(self, model: ModelPlan) -> None:
+        """Add one model with its versions (which the caller may then drop)."""
+        self._models.write(_dump([_model_dict(model)]))
+        self.summary["models"] += 1
+        self.summary["versions"] += len(model.versions)
+        self.summary["skipped_versions"] += len(model.skipped)
+        self.summary["bytes"] += sum(v.bytes for v in model.versions)
+
+    def finish(self, plan: Plan) -> None:
+        """Write the file: `plan` gives the head (its models are not read again)."""
+        scratch = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            with open(scratch, "w", encoding="utf-8") as out:
+                out.write(_dump(_head(plan, self.summary)))
+                if not self.summary["models"]:
+                    out.write("models: []\n")
+                else:
+                    out.write("models:\n")
+                    self._models.seek(0)
+                    shutil.copyfileobj(self._models, out)
+            scratch.replace(self.path)
+        finally:
+            scratch.unlink(missing_ok=True)
+            self._models.close()
+
+    def close(self) -> None:
+        self._models.close()
 
 
 def write_plan(plan: Plan, path: str | Path) -> None:
     """Write the plan as YAML (atomically: a reader never sees half a plan)."""
-    target = Path(path)
-    text = yaml.dump(
-        plan_to_dict(plan), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
-    )
-    scratch = target.with_name(f".{target.name}.tmp")
-    scratch.write_text(text, encoding="utf-8")
-    scratch.replace(target)
+    writer = PlanWriter(path)
+    for model in plan.models:
+        writer.model(model)
+    writer.finish(plan)
 
 
 TAG_RENAME_RULE = (
@@ -155,8 +236,45 @@ TAG_RENAME_RULE = (
 
 def read_plan(path: str | Path) -> Plan:
     """Read and check a plan file; any problem names its field and what is allowed."""
+    opened = open_plan(path)
+    opened.plan.models = list(opened.models())
+    return opened.plan
+
+
+@dataclass
+class OpenedPlan:
+    """A plan file read for a run: its head checked and in memory, its models read from the
+    file one at a time, each time `models` is called (memory holds one model at a time)."""
+
+    path: Path
+    plan: Plan
+
+    def models(self) -> Iterator[ModelPlan]:
+        """Every model of the plan, in file order, checked as `read_plan` checks them."""
+        seen: dict[str, str] = {}
+        with open(self.path, "rb") as handle:
+            for item in _model_items(handle, str(self.path)):
+                model = _model(item)
+                for name in (model.source, model.target):
+                    if name in seen:
+                        raise item.error(
+                            "source", f"{name!r} is also in {seen[name]}", "one entry each"
+                        )
+                    seen[name] = item.where
+                yield model
+
+
+def open_plan(path: str | Path) -> OpenedPlan:
+    """Read and check a plan file's head (everything but its models), for a run that streams
+    the models (`OpenedPlan.models`)."""
     source = str(path)
-    top = Fields(source, "", _load_yaml_mapping(path))
+    try:
+        handle = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise MappingError(source, "", f"cannot be read: {exc.strerror or exc}") from exc
+    with handle:
+        head = _head_document(handle, source)
+    top = Fields(source, "", head)
     if top.doc.get("version") != PLAN_FORMAT:
         raise top.error("version", f"is {top.doc.get('version')!r}", "supported: 1")
     src = top.mapping("source")
@@ -190,15 +308,83 @@ def read_plan(path: str | Path) -> Plan:
         for p in top.items("principals")
     ]
     plan.grants = [_grant(g) for g in top.items("grants")]
-    seen: dict[str, str] = {}
-    for item in top.items("models"):
-        model = _model(item)
-        for name in (model.source, model.target):
-            if name in seen:
-                raise item.error("source", f"{name!r} is also in {seen[name]}", "one entry each")
-            seen[name] = item.where
-        plan.models.append(model)
-    return plan
+    return OpenedPlan(Path(path), plan)
+
+
+class _Loader(_Parser, Composer, SafeConstructor, Resolver):  # type: ignore[misc]
+    """A YAML loader that builds one node at a time (libyaml's parser where PyYAML has it)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        _Parser.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+    def value(self) -> Any:
+        """The next node (a whole subtree) as plain data."""
+        node = Composer.compose_node(self, None, None)
+        self.anchors: dict[str, Any] = {}
+        return self.construct_document(node)
+
+
+def _top_keys(handle: BinaryIO, source: str) -> Iterator[tuple[str, _Loader]]:
+    """Each key of the plan's top-level mapping, with the loader placed on its value."""
+    loader = _Loader(handle)
+    try:
+        loader.get_event()  # the stream's start
+        if loader.check_event(StreamEndEvent):
+            raise MappingError(source, "", "must be a YAML mapping at the top level")
+        loader.get_event()  # the document's start
+        if not loader.check_event(MappingStartEvent):
+            raise MappingError(source, "", "must be a YAML mapping at the top level")
+        loader.get_event()
+        while not loader.check_event(MappingEndEvent):
+            yield str(loader.value()), loader
+    except yaml.YAMLError as exc:
+        raise MappingError(source, "", f"is not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
+def _head_document(handle: BinaryIO, source: str) -> dict[str, Any]:
+    head: dict[str, Any] = {}
+    for key, loader in _top_keys(handle, source):
+        if key == "models":
+            _skip(loader)
+        else:
+            head[key] = loader.value()
+    return head
+
+
+def _skip(loader: _Loader) -> None:
+    """Pass over the next node without building it."""
+    depth = 0
+    while True:
+        event = loader.get_event()
+        if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            depth += 1
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+            depth -= 1
+        if depth == 0:
+            return
+
+
+def _model_items(handle: BinaryIO, source: str) -> Iterator[Fields]:
+    for key, loader in _top_keys(handle, source):
+        if key != "models":
+            _skip(loader)
+            continue
+        if not loader.check_event(SequenceStartEvent):
+            value = loader.value()
+            if value is None:
+                continue
+            raise MappingError(source, "models", "must be a list")
+        loader.get_event()
+        index = 0
+        while not loader.check_event(SequenceEndEvent):
+            yield Fields(source, f"models[{index}]", loader.value())
+            index += 1
+        loader.get_event()
 
 
 def _grant(item: Fields) -> Grant:

@@ -8,14 +8,16 @@ What the target cannot take is counted and explained in the summary, never guess
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from modelcatalog.client import CatalogClientError
 from modelcatalog.migrate.hook_conversion import HookConverter
-from modelcatalog.migrate.plan_model import ModelPlan, Plan, VersionPlan
+from modelcatalog.migrate.plan_model import Grant, ModelPlan, Plan, VersionPlan
 from modelcatalog.migrate.run_report import Observer, RunSummary, Silent
 from modelcatalog.migrate.runlog import RunLog
 from modelcatalog.migrate.shard import Shard
@@ -28,8 +30,21 @@ class RunError(Exception):
     """The run cannot start (nothing has been written); the message says why."""
 
 
+@dataclass
+class _ModelInFlight:
+    """A model whose versions are being copied; finished when the last one is done."""
+
+    model: ModelPlan
+    remaining: int
+    failed: set[int] = field(default_factory=set)
+
+
 class Runner:
-    """Runs one plan (or one shard of it) against one target."""
+    """Runs one plan (or one shard of it) against one target.
+
+    The plan's models are read one at a time (`models`, called once per pass: a plan file
+    streamed by `plan_file.open_plan`, or the plan's own list), and at most a few versions
+    per worker are queued at once, so memory does not grow with the size of the plan."""
 
     def __init__(
         self,
@@ -41,6 +56,7 @@ class Runner:
         workers: int = 4,
         shard: Shard | None = None,
         observer: Observer | None = None,
+        models: Callable[[], Iterable[ModelPlan]] | None = None,
     ) -> None:
         self.plan = plan
         self.source = source
@@ -49,9 +65,19 @@ class Runner:
         self.workers = workers
         self.shard = shard or Shard()
         self.observer = observer or Silent()
-        self.models = [m for m in plan.models if self.shard.includes(m.source)]
-        self.summary = RunSummary(models=len(self.models))
+        self._all_models = models or (lambda: plan.models)
+        self.summary = RunSummary()
         self._lock = threading.Lock()
+        # What the steps after the versions need, gathered while the models go by.
+        self._targets: set[str] = set()
+        self._containers: set[tuple[str, str]] = set()
+        self._bytes_planned = 0
+
+    def _models(self) -> Iterator[ModelPlan]:
+        """This shard's models, read afresh."""
+        for model in self._all_models():
+            if self.shard.includes(model.source):
+                yield model
 
     def _count(self, **increments: int) -> None:
         with self._lock:
@@ -74,14 +100,24 @@ class Runner:
                 "the catalog server"
             )
         known = set(self.source.model_names())
-        missing = sorted(m.source for m in self.models if m.source not in known)
+        missing = []
+        self.summary = RunSummary()
+        for model in self._models():
+            self.summary.models += 1
+            self.summary.versions_planned += len(model.versions)
+            self.summary.skipped_by_plan += len(model.skipped)
+            self._bytes_planned += sum(v.bytes for v in model.versions)
+            self._targets.add(model.target)
+            self._containers.add(_container(model.target))
+            if model.source not in known:
+                missing.append(model.source)
+            else:
+                self._refuse_foreign_versions(model)
         if missing:
             raise RunError(
                 f"the source registry {self.source.display_uri} no longer has "
-                f"{', '.join(repr(m) for m in missing)}; make a new plan"
+                f"{', '.join(repr(m) for m in sorted(missing))}; make a new plan"
             )
-        for model in self.models:
-            self._refuse_foreign_versions(model)
         return capabilities
 
     def _refuse_foreign_versions(self, model: ModelPlan) -> None:
@@ -112,49 +148,64 @@ class Runner:
             run_started_ms=int(time.time() * 1000),
             on_upload=self._uploaded,
         )
-        versions = [(m, v) for m in self.models for v in m.versions]
-        self.summary.versions_planned = len(versions)
-        self.summary.skipped_by_plan = sum(len(m.skipped) for m in self.models)
         self.log.event(
             "run_started",
             shard=str(self.shard),
             workers=self.workers,
-            models=len(self.models),
-            versions=len(versions),
+            models=self.summary.models,
+            versions=self.summary.versions_planned,
         )
-        self.observer.started(len(versions), sum(v.bytes for _, v in versions))
-        for catalog, schema in sorted({_container(m.target) for m in self.models}):
+        self.observer.started(self.summary.versions_planned, self._bytes_planned)
+        for catalog, schema in sorted(self._containers):
             self.target.ensure_catalog(catalog)
             self.target.ensure_schema(catalog, schema)
-        failed_versions: dict[str, set[int]] = {m.target: set() for m in self.models}
+        grants = list(self.plan.grants)
+        approvers: list[tuple[str, str]] = []
+        finished: queue.SimpleQueue[_ModelInFlight] = queue.SimpleQueue()
+        # A few versions per worker wait in the pool's queue, never the whole plan.
+        room = threading.BoundedSemaphore(self.workers * 4)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures: list[Future[str]] = []
-            for model in self.models:
+            for model in self._models():
+                grants.extend(model.grants)
+                approvers.extend((model.target, p) for p in model.approvers)
                 outcome = self.target.ensure_model(model.target, model.comment, model.tags)
                 self.log.event("model_ready", model=model.target, outcome=outcome)
+                in_flight = _ModelInFlight(model, len(model.versions))
+                if not model.versions:
+                    finished.put(in_flight)
                 for version in model.versions:
+                    room.acquire()
                     future = pool.submit(copier.copy, model, version)
-                    future.add_done_callback(self._recorder(model, version, failed_versions))
-                    futures.append(future)
-            for future in futures:
-                future.exception()  # wait; results are recorded by the callbacks
-        for model in self.models:
-            self._finish_model(model, failed_versions[model.target])
-        self._apply_grants(capabilities)
-        self._apply_approvers(capabilities)
+                    future.add_done_callback(self._recorder(in_flight, version, room, finished))
+                self._finish_models(finished)
+        self._finish_models(finished)
+        self._apply_grants(capabilities, grants)
+        self._apply_approvers(capabilities, approvers)
         self._apply_hooks(capabilities)
         self.summary.seconds = time.monotonic() - began
         self.log.event("run_finished", **self.summary.log_fields())
         return self.summary
+
+    def _finish_models(self, finished: queue.SimpleQueue[_ModelInFlight]) -> None:
+        while not finished.empty():
+            done = finished.get()
+            self._finish_model(done.model, done.failed)
 
     def _uploaded(self, size: int) -> None:
         self._count(files_uploaded=1, bytes_uploaded=size)
         self.observer.advance_bytes(size)
 
     def _recorder(
-        self, model: ModelPlan, version: VersionPlan, failed: dict[str, set[int]]
+        self,
+        in_flight: _ModelInFlight,
+        version: VersionPlan,
+        room: threading.BoundedSemaphore,
+        finished: queue.SimpleQueue[_ModelInFlight],
     ) -> Callable[[Future[str]], None]:
+        model = in_flight.model
+
         def record(future: Future[str]) -> None:
+            room.release()
             error = future.exception()
             if error is None:
                 outcome = future.result()
@@ -162,7 +213,7 @@ class Runner:
                 outcome = "failed"
                 message = f"{model.target} version {version.version}: {_describe(error)}"
                 with self._lock:
-                    failed[model.target].add(version.version)
+                    in_flight.failed.add(version.version)
                     self.summary.failures.append(message)
                 self.log.event(
                     "version_failed",
@@ -172,6 +223,10 @@ class Runner:
                 )
             self._count(**{outcome: 1})
             self.observer.version_done(model.target, version.version, outcome, version.bytes)
+            with self._lock:
+                in_flight.remaining -= 1
+                if in_flight.remaining == 0:
+                    finished.put(in_flight)
 
         return record
 
@@ -194,10 +249,8 @@ class Runner:
             self.summary.aliases_set += 1
             self.log.event("alias_set", model=model.target, alias=alias, version=number)
 
-    def _apply_grants(self, capabilities: Capabilities) -> None:
-        targets = {m.target for m in self.models}
-        grants = self.plan.grants + [g for m in self.models for g in m.grants]
-        if not any(g.securable in targets for g in grants):
+    def _apply_grants(self, capabilities: Capabilities, grants: list[Grant]) -> None:
+        if not any(g.securable in self._targets for g in grants):
             return
         if not (capabilities.permissions and capabilities.principals):
             self.summary.grants_not_applied = len(grants)
@@ -221,9 +274,8 @@ class Runner:
                 privileges=list(grant.privileges),
             )
 
-    def _apply_approvers(self, capabilities: Capabilities) -> None:
+    def _apply_approvers(self, capabilities: Capabilities, planned: list[tuple[str, str]]) -> None:
         """Make the source's stage managers approvers of each model's deployment runs."""
-        planned = [(m.target, p) for m in self.models for p in m.approvers]
         if not planned:
             return
         if not (capabilities.approvers and capabilities.principals):
@@ -246,7 +298,7 @@ class Runner:
 
     def _apply_hooks(self, capabilities: Capabilities) -> None:
         """Webhooks and e-mail subscriptions become destinations and triggers."""
-        mine = {m.target for m in self.models}
+        mine = self._targets
         definitions = [
             d
             for d in self.plan.webhooks + self.plan.notifications

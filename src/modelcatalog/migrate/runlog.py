@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -48,29 +49,36 @@ class RunLog:
 
 
 def read_uploaded(path: Path) -> dict[tuple[str, int], dict[str, LoggedFile]]:
-    """Every `file_uploaded` event of a log (a torn last line is ignored)."""
+    """The `file_uploaded` events of versions a log does not record as copied (a torn last
+    line is ignored): read line by line, and only what a rerun still needs is kept."""
     found: dict[tuple[str, int], dict[str, LoggedFile]] = {}
-    for event in read_events(path):
-        if event.get("event") == "file_uploaded":
+    for event in _events(path):
+        name = event.get("event")
+        if name == "file_uploaded":
             key = (str(event["model"]), int(event["version"]))
             found.setdefault(key, {})[str(event["path"])] = LoggedFile(
                 int(event["size"]), str(event["sha256"])
             )
+        elif name == "version_copied":
+            found.pop((str(event["model"]), int(event["version"])), None)
     return found
+
+
+def _events(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # the line a killed run was writing
+            if isinstance(event, dict):
+                yield event
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
     """All complete events of a log file; none if it does not exist."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    events = []
-    for line in text.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # the line a killed run was writing
-        if isinstance(event, dict):
-            events.append(event)
-    return events
+    return list(_events(path))

@@ -12,12 +12,14 @@ import os
 import re
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 import yaml
 
@@ -26,6 +28,11 @@ from modelcatalog.domain.statuses import VersionStatus
 CHUNK_SIZE = 1 << 20
 MAX_MLMODEL_BYTES = 10 * 1024 * 1024
 _PAGE = 1000
+# Artifact repositories kept open: a few, so that memory does not grow with the versions read.
+_OPEN_REPOSITORIES = 32
+# libyaml's loader, about ten times faster than the pure-Python one, where PyYAML was built
+# with it.
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SourceError(Exception):
@@ -124,7 +131,7 @@ class SourceRegistry:
 
         self.registry_uri = absolute_uri(registry_uri)
         self.tracking_uri = absolute_uri(tracking_uri or registry_uri)
-        self._repositories: dict[str, Any] = {}
+        self._repositories: OrderedDict[str, Any] = OrderedDict()
         for uri in {self.registry_uri, self.tracking_uri}:
             _refuse_missing_database(uri)
         try:
@@ -164,6 +171,13 @@ class SourceRegistry:
 
     def model(self, name: str) -> SourceModel:
         """One registered model with all its versions, oldest first."""
+        if self._sql_store() is not None:
+            try:
+                read = self._sql_model(name)
+            except Exception as exc:
+                raise SourceError(f"cannot read registered model {name!r}: {exc}") from exc
+            if read is not None:
+                return read
         try:
             registered = self._client.get_registered_model(name)
             found = self._all_versions(name)
@@ -173,8 +187,11 @@ class SourceRegistry:
         by_version: dict[int, list[str]] = {}
         for alias, number in aliases.items():
             by_version.setdefault(number, []).append(alias)
+        locations = self._download_uris(name)
         versions = tuple(
-            self._version(v, tuple(sorted(by_version.get(int(v.version), ()))))
+            self._version(
+                v, tuple(sorted(by_version.get(int(v.version), ()))), locations.get(int(v.version))
+            )
             for v in sorted(found, key=lambda v: int(v.version))
         )
         return SourceModel(
@@ -205,10 +222,148 @@ class SourceRegistry:
             if not token:
                 return found
 
-    def _version(self, v: Any, aliases: tuple[str, ...]) -> SourceVersion:
+    def version_numbers(self, name: str) -> list[int]:
+        """The version numbers of one model, oldest first (no files or locations read)."""
+        try:
+            return sorted(int(v.version) for v in self._all_versions(name))
+        except Exception as exc:
+            raise SourceError(f"cannot read registered model {name!r}: {exc}") from exc
+
+    def _sql_store(self) -> Any:
+        """MLflow's store when the registry is a database MLflow opened itself, else None."""
+        store = self._client._get_registry_client().store
+        return store if type(store).__name__ == "SqlAlchemyStore" else None
+
+    def _sql_model(self, name: str) -> SourceModel | None:
+        """One registered model read from MLflow's registry tables in five plain queries.
+
+        MLflow's own calls build ORM objects for the model and each of its versions (and read
+        the model again for each version's files): a few milliseconds per version, which made
+        reading a large registry take hours. The values are the ones those calls return."""
+        # Deferred with MlflowClient: MLflow's own table definitions for its registry.
+        from mlflow.store.model_registry.dbmodels.models import (
+            SqlModelVersion,
+            SqlModelVersionTag,
+            SqlRegisteredModel,
+            SqlRegisteredModelAlias,
+            SqlRegisteredModelTag,
+        )
+        from sqlalchemy import select
+
+        store = self._sql_store()
+        workspace = (
+            store._get_active_workspace() if hasattr(store, "_get_active_workspace") else None
+        )
+
+        def where(table: Any) -> list[Any]:
+            found = [table.name == name]
+            if workspace is not None and hasattr(table, "workspace"):
+                found.append(table.workspace == workspace)
+            return found
+
+        model_query: Any = select(
+            SqlRegisteredModel.name,
+            SqlRegisteredModel.description,
+            SqlRegisteredModel.creation_time,
+            SqlRegisteredModel.last_updated_time,
+        ).where(*where(SqlRegisteredModel))
+        with store.ManagedSessionMaker() as session:
+            row = session.execute(model_query).first()
+            if row is None:
+                return None
+            model_tags = dict(
+                session.execute(
+                    select(SqlRegisteredModelTag.key, SqlRegisteredModelTag.value).where(
+                        *where(SqlRegisteredModelTag)
+                    )
+                ).all()
+            )
+            aliases = {
+                str(alias): int(number)
+                for alias, number in session.execute(
+                    select(SqlRegisteredModelAlias.alias, SqlRegisteredModelAlias.version).where(
+                        *where(SqlRegisteredModelAlias)
+                    )
+                ).all()
+            }
+            version_tags: dict[int, dict[str, str]] = {}
+            for number, key, value in session.execute(
+                select(
+                    SqlModelVersionTag.version, SqlModelVersionTag.key, SqlModelVersionTag.value
+                ).where(*where(SqlModelVersionTag))
+            ):
+                version_tags.setdefault(int(number), {})[key] = value
+            columns = SqlModelVersion.__table__.columns
+            version_rows = session.execute(
+                select(*(c for c in columns)).where(
+                    *where(SqlModelVersion), SqlModelVersion.current_stage != "Deleted_Internal"
+                )
+            ).all()
+        by_version: dict[int, list[str]] = {}
+        for alias, number in aliases.items():
+            by_version.setdefault(number, []).append(alias)
+        versions = []
+        for v in sorted(version_rows, key=lambda r: int(r.version)):
+            number = int(v.version)
+            versions.append(
+                SourceVersion(
+                    model=v.name,
+                    version=number,
+                    stage=v.current_stage or "None",
+                    status=v.status or VersionStatus.READY.value,
+                    description=_text(v.description),
+                    tags=dict(sorted(version_tags.get(number, {}).items())),
+                    run_id=v.run_id or None,
+                    run_link=v.run_link or self._run_link(v.run_id),
+                    source=v.source or "",
+                    artifact_uri=v.storage_location or v.source or "",
+                    creation_time=int(v.creation_time or 0),
+                    last_updated_time=int(v.last_updated_time or 0),
+                    user_id=v.user_id or None,
+                    aliases=tuple(sorted(by_version.get(number, ()))),
+                )
+            )
+        return SourceModel(
+            name=row.name,
+            description=_text(row.description),
+            tags=dict(sorted(model_tags.items())),
+            creation_time=int(row.creation_time or 0),
+            last_updated_time=int(row.last_updated_time or 0),
+            aliases=dict(sorted(aliases.items())),
+            versions=tuple(versions),
+        )
+
+    def _download_uris(self, name: str) -> dict[int, str]:
+        """Where each version of a model keeps its files, in one query where the registry is a
+        database MLflow opened itself; empty otherwise (each version is then asked on its own).
+
+        MLflow's `get_model_version_download_uri` reads the version again for every call; for
+        a database registry the answer is the row's `storage_location` (else its `source`),
+        which one query gives for the whole model."""
+        store = self._client._get_registry_client().store
+        if type(store).__name__ != "SqlAlchemyStore":
+            return {}
+        # Deferred with MlflowClient: MLflow's own table definitions for its registry.
+        from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
+        from sqlalchemy import select
+
+        query: Any = select(
+            SqlModelVersion.version, SqlModelVersion.storage_location, SqlModelVersion.source
+        ).where(SqlModelVersion.name == name, SqlModelVersion.current_stage != "Deleted_Internal")
+        try:
+            with store.ManagedSessionMaker() as session:
+                rows = session.execute(query).all()
+        except Exception:
+            return {}  # an older schema: ask version by version
+        return {int(v): (where or source) for v, where, source in rows if (where or source)}
+
+    def _version(
+        self, v: Any, aliases: tuple[str, ...], artifact_uri: str | None = None
+    ) -> SourceVersion:
         number = int(v.version)
         try:
-            artifact_uri = self._client.get_model_version_download_uri(v.name, str(number))
+            if artifact_uri is None:
+                artifact_uri = self._client.get_model_version_download_uri(v.name, str(number))
         except Exception as exc:
             raise SourceError(
                 f"cannot resolve the files of {v.name!r} version {number}: {exc}"
@@ -254,9 +409,20 @@ class SourceRegistry:
                 version.artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
             )
             self._repositories[version.artifact_uri] = repo
+            if len(self._repositories) > _OPEN_REPOSITORIES:
+                self._repositories.popitem(last=False)
+        else:
+            self._repositories.move_to_end(version.artifact_uri)
         return repo
 
     def _local_root(self, version: SourceVersion) -> Path | None:
+        # A local folder is read in place: building MLflow's artifact repository for it costs
+        # more than reading a small version's files.
+        parts = urlsplit(version.artifact_uri)
+        if not parts.scheme or (len(parts.scheme) == 1 and os.name == "nt"):
+            return Path(version.artifact_uri)
+        if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+            return Path(url2pathname(parts.path))
         repo = self._repository(version)
         root = getattr(repo, "artifact_dir", None)
         if type(repo).__name__ == "LocalArtifactRepository" and root:
@@ -309,7 +475,7 @@ class SourceRegistry:
         except (OSError, Exception):
             return None
         try:
-            document = yaml.safe_load(raw)
+            document = yaml.load(raw, Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
         except yaml.YAMLError:
             return None
         return document if isinstance(document, dict) else None

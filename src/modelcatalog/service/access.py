@@ -211,14 +211,24 @@ def schema_filter(rights: Rights | None, catalog: Securable) -> ColumnElement[bo
     )
 
 
-def model_filter(session: Session, rights: Rights | None) -> ColumnElement[bool] | None:
-    """Models the caller may see, as a condition on `registered_models` alone.
+@dataclass(frozen=True)
+class ModelVisibility:
+    """Which models a caller may see: every model of the schemas in `whole`, and in the
+    schemas in `some` only those owned by or granted to the caller (None: every model)."""
+
+    condition: ColumnElement[bool] | None
+    schema_ids: list[str] | None
+
+
+def model_visibility(session: Session, rights: Rights | None) -> ModelVisibility:
+    """Models the caller may see, as a condition on `registered_models` alone, and the schemas
+    they can be in (a listing walks only those).
 
     Catalogs and schemas are few: which of them the caller can use, and in which every model
     is visible, is decided here in Python, so that the database checks each model row against
     two short lists instead of joining owners and grants row by row."""
     if rights is None:
-        return None
+        return ModelVisibility(None, None)
     names = rights.names
     model_level = set(rights.ids_with(pv.GRANTABLE[pv.MODEL]))
     use_catalog = set(rights.ids_with([P.USE_CATALOG]))
@@ -240,9 +250,14 @@ def model_filter(session: Session, rights: Rights | None) -> ColumnElement[bool]
             some.append(schema_id)
     in_whole = t.RegisteredModel.schema_id.in_(whole)
     if not some:
-        return in_whole
+        return ModelVisibility(in_whole, whole)
     in_some = and_(
         t.RegisteredModel.schema_id.in_(some),
         or_(t.RegisteredModel.id.in_(model_level), t.RegisteredModel.owner.in_(names)),
     )
-    return or_(in_whole, in_some) if whole else in_some
+    return ModelVisibility(or_(in_whole, in_some) if whole else in_some, whole + some)
+
+
+def model_filter(session: Session, rights: Rights | None) -> ColumnElement[bool] | None:
+    """Models the caller may see, as a condition on `registered_models` alone."""
+    return model_visibility(session, rights).condition

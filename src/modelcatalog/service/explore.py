@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from modelcatalog.domain import rules
@@ -15,7 +15,7 @@ from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
-from modelcatalog.service.models import LISTED, listed, model_views, next_model_page
+from modelcatalog.service.models import LISTED, model_views, next_model_page, walk_models
 from modelcatalog.service.views import ModelView
 from modelcatalog.store import tables as t
 
@@ -107,12 +107,10 @@ def search(
             select(*LISTED)
             .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
             .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-            .order_by(t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
-            .limit(size + 1)
         )
-        visible = access.model_filter(session, access.rights_of(ctx.rights, session, caller))
-        if visible is not None:
-            query = query.where(visible)
+        visible = access.model_visibility(session, access.rights_of(ctx.rights, session, caller))
+        if visible.condition is not None:
+            query = query.where(visible.condition)
         if text:
             pattern = _like(text)
             query = query.where(
@@ -132,10 +130,8 @@ def search(
                     ),
                 )
             )
-        if filters.catalog:
-            query = query.where(t.Catalog.name == rules.name_part(filters.catalog, "catalog"))
-        if filters.schema:
-            query = query.where(t.Schema.name == rules.name_part(filters.schema, "schema"))
+        catalog = rules.name_part(filters.catalog, "catalog") if filters.catalog else None
+        schema = rules.name_part(filters.schema, "schema") if filters.schema else None
         if filters.owner:
             query = query.where(t.RegisteredModel.owner == filters.owner)
         if filters.tag:
@@ -157,11 +153,15 @@ def search(
             )
         if filters.has_alias:
             query = query.where(exists().where(t.ModelAlias.model_id == t.RegisteredModel.id))
-        if after:
-            query = query.where(
-                tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
-            )
-        rows = listed(session.execute(query))
+        rows = walk_models(
+            session,
+            query,
+            size,
+            after,
+            catalog=catalog,
+            schema=schema,
+            schema_ids=visible.schema_ids,
+        )
         token = next_model_page(rows, size)
         views = model_views(ctx, session, rows[:size])
     return Results([Found(v, _reasons(v, text) if text else ()) for v in views], token)

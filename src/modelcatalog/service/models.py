@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, tuple_
+from sqlalchemy import Row, Select, delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -151,6 +151,61 @@ def next_model_page(rows: Sequence[tuple[ModelRow, str, str]], size: int) -> str
     return paging.encode([catalog, schema, model.name])
 
 
+# Schemas read at a time while a listing walks them in name order.
+SCHEMA_BATCH = 64
+
+
+def walk_models(
+    session: Session,
+    query: Select,
+    size: int,
+    after: list | None,
+    *,
+    catalog: str | None = None,
+    schema: str | None = None,
+    schema_ids: list[str] | None = None,
+) -> list[tuple[ModelRow, str, str]]:
+    """Up to `size` + 1 rows of `query` (models joined to their schema and catalog, with
+    every filter but the page's) in full-name order, after the full name `after`.
+
+    Sorting the whole join to take one page costs in proportion to every model there is.
+    Instead the schemas are walked in (catalog, schema) name order, a few at a time, and each
+    schema's models come from its unique (schema_id, name) index in name order, until the
+    page is full: a page costs the same at a thousand models as at a million. `schema_ids`,
+    when given, are the only schemas walked (those the caller can see models in)."""
+    schemas = (
+        select(t.Schema.id, t.Catalog.name, t.Schema.name)
+        .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+        .order_by(t.Catalog.name, t.Schema.name)
+        .limit(SCHEMA_BATCH)
+    )
+    if catalog:
+        schemas = schemas.where(t.Catalog.name == catalog)
+    if schema:
+        schemas = schemas.where(t.Schema.name == schema)
+    if schema_ids is not None:
+        schemas = schemas.where(t.Schema.id.in_(schema_ids))
+    rows: list[tuple[ModelRow, str, str]] = []
+    position = tuple_(t.Catalog.name, t.Schema.name)
+    batch_query = schemas.where(position >= (after[0], after[1])) if after else schemas
+    while True:
+        batch = session.execute(batch_query).all()
+        for schema_id, catalog_name, schema_name in batch:
+            page = (
+                query.where(t.RegisteredModel.schema_id == schema_id)
+                .order_by(t.RegisteredModel.name)
+                .limit(size + 1 - len(rows))
+            )
+            if after and (catalog_name, schema_name) == (after[0], after[1]):
+                page = page.where(t.RegisteredModel.name > after[2])
+            rows.extend(listed(session.execute(page)))
+            if len(rows) > size:
+                return rows
+        if len(batch) < SCHEMA_BATCH:
+            return rows
+        batch_query = schemas.where(position > (batch[-1][1], batch[-1][2]))
+
+
 @audited("listRegisteredModels", "schema")
 def list_models(
     ctx: ServiceContext,
@@ -170,46 +225,25 @@ def list_models(
     size = paging.page_size(max_results, default_size)
     after = paging.decode(page_token, (str, str, str))
     with ctx.db.read() as session:
-        # Within one schema the order is the model's name alone, which its unique index
-        # (schema, name) gives without sorting every model of the schema first.
-        order = (
-            (t.RegisteredModel.name,)
-            if catalog and schema
-            else (t.Catalog.name, t.Schema.name, t.RegisteredModel.name)
-        )
         query = (
             select(*LISTED)
             .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
             .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-            .order_by(*order)
-            .limit(size + 1)
         )
-        visible = access.model_filter(session, access.rights_of(ctx.rights, session, caller))
-        if visible is not None:
-            query = query.where(visible)
-        if catalog and schema:
-            # The schema's id, found first: the database then walks that schema's models in
-            # name order (its unique index) and stops at the page's end.
-            query = query.where(
-                t.RegisteredModel.schema_id
-                == select(t.Schema.id)
-                .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-                .where(t.Catalog.name == catalog, t.Schema.name == schema)
-                .scalar_subquery()
-            )
-        elif catalog:
-            query = query.where(t.Catalog.name == catalog)
-        elif schema:
-            query = query.where(t.Schema.name == schema)
+        visible = access.model_visibility(session, access.rights_of(ctx.rights, session, caller))
+        if visible.condition is not None:
+            query = query.where(visible.condition)
         if name_like:
             query = query.where(t.RegisteredModel.name.like(name_like.lower(), escape="\\"))
-        if after and catalog and schema:
-            query = query.where(t.RegisteredModel.name > after[2])
-        elif after:
-            query = query.where(
-                tuple_(t.Catalog.name, t.Schema.name, t.RegisteredModel.name) > tuple(after)
-            )
-        rows = listed(session.execute(query))
+        rows = walk_models(
+            session,
+            query,
+            size,
+            after,
+            catalog=catalog,
+            schema=schema,
+            schema_ids=visible.schema_ids,
+        )
         token = next_model_page(rows, size)
         return Page(model_views(ctx, session, rows[:size]), token)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from modelcatalog.migrate.extras.model import Capability, SourceExtras, Unavailable
@@ -18,14 +18,16 @@ def is_databricks(uri: str) -> bool:
 def read_extras(
     registry_uri: str,
     tracking_uri: str | None,
-    versions_by_model: Sequence[tuple[str, Sequence[str]]],
+    versions_by_model: Iterable[tuple[str, Sequence[str]]],
     auth_users: Sequence[str] | None = None,
 ) -> SourceExtras:
     """Everything besides models and versions that the source at `registry_uri` can tell.
 
     Databricks: permissions, open transition requests, registry webhooks (databricks-sdk).
     An MLflow server (http/https): its auth app's permissions and MLflow webhooks.
-    An MLflow database: MLflow webhooks (permissions live with the server's auth app)."""
+    An MLflow database: MLflow webhooks (permissions live with the server's auth app).
+
+    `versions_by_model` is iterated only where a reader needs it (it may be read lazily)."""
     if is_databricks(registry_uri):
         # Deferred, as the readers below: each loads its source's SDK (databricks-sdk, MLflow).
         from modelcatalog.migrate.extras import databricks
