@@ -21,7 +21,7 @@ from modelcatalog.migrate.runlog import RunLog
 from modelcatalog.migrate.shard import Shard
 from modelcatalog.migrate.source import SourceRegistry
 from modelcatalog.migrate.targets.protocol import Capabilities, Target
-from modelcatalog.migrate.version_copy import VersionCopier
+from modelcatalog.migrate.version_copy import Outcome, VersionCopier
 
 
 class RunError(Exception):
@@ -109,6 +109,7 @@ class Runner:
             self.target,
             self.log,
             bulk=capabilities.bulk_files,
+            imports=capabilities.import_versions,
             run_started_ms=int(time.time() * 1000),
             on_upload=self._uploaded,
         )
@@ -128,13 +129,13 @@ class Runner:
             self.target.ensure_schema(catalog, schema)
         failed_versions: dict[str, set[int]] = {m.target: set() for m in self.models}
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures: list[Future[str]] = []
+            futures: list[Future[list[tuple[VersionPlan, Outcome]]]] = []
             for model in self.models:
                 outcome = self.target.ensure_model(model.target, model.comment, model.tags)
                 self.log.event("model_ready", model=model.target, outcome=outcome)
-                for version in model.versions:
-                    future = pool.submit(copier.copy, model, version)
-                    future.add_done_callback(self._recorder(model, version, failed_versions))
+                for group in copier.groups(model):
+                    future = pool.submit(copier.copy_group, model, group)
+                    future.add_done_callback(self._recorder(model, group, failed_versions))
                     futures.append(future)
             for future in futures:
                 future.exception()  # wait; results are recorded by the callbacks
@@ -152,28 +153,37 @@ class Runner:
         self.observer.advance_bytes(size)
 
     def _recorder(
-        self, model: ModelPlan, version: VersionPlan, failed: dict[str, set[int]]
-    ) -> Callable[[Future[str]], None]:
-        def record(future: Future[str]) -> None:
+        self, model: ModelPlan, group: list[VersionPlan], failed: dict[str, set[int]]
+    ) -> Callable[[Future[list[tuple[VersionPlan, Outcome]]]], None]:
+        def record(future: Future[list[tuple[VersionPlan, Outcome]]]) -> None:
             error = future.exception()
-            if error is None:
-                outcome = future.result()
-            else:
-                outcome = "failed"
-                message = f"{model.target} version {version.version}: {_describe(error)}"
-                with self._lock:
-                    failed[model.target].add(version.version)
-                    self.summary.failures.append(message)
-                self.log.event(
-                    "version_failed",
-                    model=model.target,
-                    version=version.version,
-                    error=_describe(error),
-                )
-            self._count(**{outcome: 1})
-            self.observer.version_done(model.target, version.version, outcome, version.bytes)
+            ended = future.result() if error is None else [(v, error) for v in group]
+            for version, outcome in ended:
+                self._record(model, version, outcome, failed)
 
         return record
+
+    def _record(
+        self,
+        model: ModelPlan,
+        version: VersionPlan,
+        outcome: Outcome | BaseException,
+        failed: dict[str, set[int]],
+    ) -> None:
+        if isinstance(outcome, BaseException):
+            message = f"{model.target} version {version.version}: {_describe(outcome)}"
+            with self._lock:
+                failed[model.target].add(version.version)
+                self.summary.failures.append(message)
+            self.log.event(
+                "version_failed",
+                model=model.target,
+                version=version.version,
+                error=_describe(outcome),
+            )
+            outcome = "failed"
+        self._count(**{outcome: 1})
+        self.observer.version_done(model.target, version.version, outcome, version.bytes)
 
     # After the versions --------------------------------------------------------------------
 
