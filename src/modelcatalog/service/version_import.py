@@ -318,7 +318,8 @@ def _write(
         keep, into.mlmodel_too_large = False, True
     kept: list[bytes] = []
     try:
-        with ctx.store.open_writer(folder + path) as writer:
+        # Staged unflushed: `place` flushes the files of every version together.
+        with ctx.store.open_writer(folder + path, durable=False) as writer:
             for chunk in reader.chunks(member):
                 writer.write(chunk)
                 if keep:
@@ -472,10 +473,12 @@ def _commit(
             # The files last: what the transaction needs is done, so a move is undone only if
             # the commit itself fails.
             for source, destination in moves:
-                if not destination.startswith(files.QUARANTINE_ROOT):
+                if destination.startswith(files.QUARANTINE_ROOT):
+                    ctx.store.move_prefix(source, destination)
+                else:
                     ctx.store.delete_prefix(destination)  # an earlier attempt's files, if any
                     placed.append(destination)
-                ctx.store.move_prefix(source, destination)
+            ctx.store.place([m for m in moves if m[1] in placed])
     except BaseException:
         for destination in placed:
             _remove_quietly(ctx, destination)
