@@ -10,7 +10,9 @@ so a wrong declaration fails too: against `NEEDS` directly, and through the serv
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import tarfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -166,6 +168,7 @@ NEEDS: dict[str, Need | None] = {
     "updateModelVersion": _model(OWNER_OR_MANAGE),
     "deleteModelVersion": _model(OWNER_OR_MANAGE),
     "importModelVersion": _model(OWNER_OR_MANAGE),
+    "importModelVersions": _model(OWNER_OR_MANAGE),
     # Grants
     "updatePermissions": _model(OWNER_OR_MANAGE),
     "getPermissions": OUTSIDE,
@@ -454,6 +457,27 @@ def _tar(files: dict[str, bytes]) -> bytes:
             member.size = len(data)
             archive.addfile(member, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _import_tar(number: int) -> bytes:
+    """An import call's archive carrying one signed version, `number`."""
+    mlmodel = SIGNED_MLMODEL.encode()
+    described = {
+        "versions": [
+            {
+                "version": number,
+                "origin": {"registry": "sqlite:///src.db", "model": "m", "version": str(number)},
+            }
+        ]
+    }
+    digests = {str(number): {"MLmodel": hashlib.sha256(mlmodel).hexdigest()}}
+    return _tar(
+        {
+            "versions.json": json.dumps(described).encode(),
+            f"{number}/MLmodel": mlmodel,
+            "sha256.json": json.dumps(digests).encode(),
+        }
+    )
 
 
 def _trigger(world: World, **action: object) -> dict:
@@ -791,6 +815,15 @@ CASES = [
                 "version": 1000 + KINDS.index(k),
                 "origin": {"registry": "sqlite:///src.db", "model": "m", "version": "1"},
             },
+        ),
+    ),
+    Case(
+        "native migration import call",
+        "importModelVersions",
+        lambda c, w, k: c.post(
+            f"{NATIVE}/migration/versions/{w.model}/import",
+            content=_import_tar(2000 + KINDS.index(k)),
+            headers={"Content-Type": "application/x-tar"},
         ),
     ),
     # Containers
