@@ -122,6 +122,8 @@ def raise_last_version(ctx: ServiceContext, session: Session, model_id: str, num
             else func.greatest(t.RegisteredModel.last_version, number),
             updated_at=now_ms(),
         )
+        # The counter is read from the row whenever it is needed: no object to keep in step.
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -28,6 +28,7 @@ interrupted writes) and the versions are sent again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -466,9 +467,22 @@ def _commit(
                     )
                 )
             audit.record_in(session, records)
+            # Versions just made have no aliases, and the tags they were given.
+            fresh = all(outcome == CREATED for outcome, _, _ in rows)
             views = version_views(
-                ctx, session, model, name.catalog, name.schema, [row for _, row, _ in rows]
+                ctx,
+                session,
+                model,
+                name.catalog,
+                name.schema,
+                [row for _, row, _ in rows],
+                untagged=fresh,
             )
+            if fresh:
+                views = [
+                    dataclasses.replace(view, tags=dict(sorted(fields.tags.items())))
+                    for view, (_, _, fields) in zip(views, rows, strict=True)
+                ]
             recorded = _manifests(session, [row for outcome, row, _ in rows if outcome == PRESENT])
             # The files last: what the transaction needs is done, so a move is undone only if
             # the commit itself fails.

@@ -26,7 +26,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from modelcatalog.client import AlreadyExists, CatalogClient, NotFound
-from modelcatalog.client.errors import InvalidRequest, ServerUnreachable, server_error
+from modelcatalog.client.errors import (
+    InvalidRequest,
+    PermissionDenied,
+    ServerUnreachable,
+    server_error,
+)
 from modelcatalog.client.http import CATALOG_API, UC_API, segment
 from modelcatalog.migrate.targets.protocol import (
     BulkUpload,
@@ -127,22 +132,26 @@ class CatalogTarget:
 
         Returns "created", "updated" or "unchanged"."""
         catalog, schema, name = full_name.split(".")
-        found = self.get_model(full_name)
-        if found is None:
-            try:
-                self.client.post(
-                    f"{UC_API}/models",
-                    {
-                        "catalog_name": catalog,
-                        "schema_name": schema,
-                        "name": name,
-                        "comment": comment or None,
-                        "tags": [{"key": k, "value": v} for k, v in tags.items()],
-                    },
-                )
-                return "created"
-            except AlreadyExists:
-                found = self.get_model(full_name) or {}
+        try:  # a new model is the usual case: one request
+            self.client.post(
+                f"{UC_API}/models",
+                {
+                    "catalog_name": catalog,
+                    "schema_name": schema,
+                    "name": name,
+                    "comment": comment or None,
+                    "tags": [{"key": k, "value": v} for k, v in tags.items()],
+                },
+            )
+            return "created"
+        except AlreadyExists:
+            found = self.get_model(full_name) or {}
+        except PermissionDenied:
+            # No CREATE MODEL on the schema: fine for a model that exists (a rerun).
+            existing = self.get_model(full_name)
+            if existing is None:
+                raise
+            found = existing
         changed = False
         if (found.get("comment") or "") != comment:
             self.client.patch(f"{UC_API}/models/{segment(full_name)}", {"comment": comment})
