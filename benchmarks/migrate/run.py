@@ -110,6 +110,24 @@ def build_large(root: Path, versions: int, size: int) -> str:
     return uri
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) spent so far by a process and every process below it (the
+    server and its worker processes), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return total
+
+
 def migrate(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """Run `modelcatalog migrate ...` and time it."""
     started = time.monotonic()
@@ -168,9 +186,11 @@ def plan_and_run(
         folder,
     )
     log = folder / f"{label}.run.jsonl"
+    cpu_before = server_cpu_seconds(server.process.pid)
     measured = run_measured(
         ["run", str(plan), "--workers", str(workers), "--log", str(log)], env, folder
     )
+    measured["server_cpu_seconds"] = server_cpu_seconds(server.process.pid) - cpu_before
     from modelcatalog.migrate.runlog import read_events
 
     finished = [e for e in read_events(log) if e["event"] == "run_finished"][-1]
@@ -211,6 +231,7 @@ def vendor_loop(uri: str, server: Any, count: int, folder: Path) -> dict[str, An
             break
     env = dict(os.environ, DATABRICKS_HOST=server.url, DATABRICKS_TOKEN=server.admin_token)
     env.pop("DATABRICKS_CONFIG_PROFILE", None)
+    cpu_before = server_cpu_seconds(server.process.pid)
     result = subprocess.run(
         [sys.executable, "-c", LOOP, json.dumps(items), f"sqlite:///{folder}/loop-tracking.db"],
         env=env,
@@ -221,7 +242,9 @@ def vendor_loop(uri: str, server: Any, count: int, folder: Path) -> dict[str, An
     )
     if result.returncode != 0:
         raise RuntimeError(f"vendor loop failed:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    measured: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    measured["server_cpu_seconds"] = server_cpu_seconds(server.process.pid) - cpu_before
+    return measured
 
 
 def copy_bytes(source: Path, folder: Path) -> float:
@@ -263,9 +286,11 @@ def main() -> None:
             small = plan_and_run("small", small_uri, server, scratch, options.workers, env)
             small["versions_per_second"] = small_count / small["seconds"]
             small["versions_per_second_in_run"] = small_count / small["run_seconds"]
+            small["server_cpu_ms_per_version"] = 1000 * small["server_cpu_seconds"] / small_count
             results["load"]["loop"] = os.getloadavg()
             loop = vendor_loop(small_uri, server, options.loop_versions, scratch)
             loop["versions_per_second"] = loop["versions"] / loop["seconds"]
+            loop["server_cpu_ms_per_version"] = 1000 * loop["server_cpu_seconds"] / loop["versions"]
             results["load"]["large"] = os.getloadavg()
             large = plan_and_run("large", large_uri, server, scratch, options.workers, env)
             large_bytes = options.large_versions * options.large_mib * MiB
@@ -318,6 +343,10 @@ def write_results(results: dict[str, Any]) -> None:
         f"| small set, documented loop ({loop['versions']} versions) | versions/s "
         f"| {loop['versions_per_second']:,.2f} | |",
         f"| small set | speed-up over the loop | {results['small_speedup']:,.1f}x | >= 10x |",
+        f"| small set, `migrate run` | server CPU per version (all its processes) "
+        f"| {small['server_cpu_ms_per_version']:,.1f} ms | |",
+        f"| small set, documented loop | server CPU per version "
+        f"| {loop['server_cpu_ms_per_version']:,.1f} ms | |",
         f"| large set, `migrate run` | MiB/s (wall) | {large['mib_per_second']:,.0f} | |",
         f"| large set, `migrate run` | MiB/s (the run itself) "
         f"| {large['mib_per_second_in_run']:,.0f} | |",

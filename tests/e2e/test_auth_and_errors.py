@@ -80,6 +80,7 @@ PROTECTED = [
     ("DELETE", "/api/modelcatalog/service-principals/sp/secrets/s"),
     ("GET", f"/api/modelcatalog/models/{M}/versions/1/manifest"),
     ("PUT", f"/api/modelcatalog/migration/versions/{M}/1/files"),
+    ("POST", f"/api/modelcatalog/migration/versions/{M}/import"),
     ("GET", f"{UC_2_1}/permissions/registered_model/{M}"),
     ("PATCH", f"{UC_2_1}/permissions/registered_model/{M}"),
     ("GET", f"{UC_2_1}/effective-permissions/registered_model/{M}"),

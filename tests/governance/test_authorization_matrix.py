@@ -10,7 +10,9 @@ so a wrong declaration fails too: against `NEEDS` directly, and through the serv
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import tarfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -166,6 +168,7 @@ NEEDS: dict[str, Need | None] = {
     "updateModelVersion": _model(OWNER_OR_MANAGE),
     "deleteModelVersion": _model(OWNER_OR_MANAGE),
     "importModelVersion": _model(OWNER_OR_MANAGE),
+    "importModelVersions": _model(OWNER_OR_MANAGE),
     # Grants
     "updatePermissions": _model(OWNER_OR_MANAGE),
     "getPermissions": OUTSIDE,
@@ -380,6 +383,8 @@ class Case:
     branch: str | None = None
     #: What the request needs when the operation adds a rule of its own to the table's.
     expect: Need | None = None
+    #: The records a successful request adds, one per object it changed, after its own.
+    items: tuple[str, ...] = ()
 
     @property
     def need(self) -> Need:
@@ -454,6 +459,27 @@ def _tar(files: dict[str, bytes]) -> bytes:
             member.size = len(data)
             archive.addfile(member, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _import_tar(number: int) -> bytes:
+    """An import call's archive carrying one signed version, `number`."""
+    mlmodel = SIGNED_MLMODEL.encode()
+    described = {
+        "versions": [
+            {
+                "version": number,
+                "origin": {"registry": "sqlite:///src.db", "model": "m", "version": str(number)},
+            }
+        ]
+    }
+    digests = {str(number): {"MLmodel": hashlib.sha256(mlmodel).hexdigest()}}
+    return _tar(
+        {
+            "versions.json": json.dumps(described).encode(),
+            f"{number}/MLmodel": mlmodel,
+            "sha256.json": json.dumps(digests).encode(),
+        }
+    )
 
 
 def _trigger(world: World, **action: object) -> dict:
@@ -793,6 +819,16 @@ CASES = [
             },
         ),
     ),
+    Case(
+        "native migration import call",
+        "importModelVersions",
+        lambda c, w, k: c.post(
+            f"{NATIVE}/migration/versions/{w.model}/import",
+            content=_import_tar(2000 + KINDS.index(k)),
+            headers={"Content-Type": "application/x-tar"},
+        ),
+        items=("importModelVersion",),
+    ),
     # Containers
     Case(
         "uc get catalog",
@@ -1027,6 +1063,11 @@ def test_every_kind_of_principal_gets_what_the_privilege_table_says(
             continue
         records = records_of_request(world.admin, response.headers["x-request-id"])
         outcome = "ok" if expected == 200 else "denied"
+        if expected == 200 and case.items:
+            items = [r["action"] for r in records[1:]]
+            if items != list(case.items):
+                failures.append(f"{kind}: expected the records {case.items}, found {items}")
+            records = records[:1]
         if len(records) != 1 or records[0]["outcome"] != outcome:
             failures.append(f"{kind}: expected one '{outcome}' audit record, found {records}")
         elif records[0]["action"] != case.operation:

@@ -231,6 +231,28 @@ def test_move_prefix_moves_every_object_and_leaves_none_behind(store: ArtifactSt
     assert len(store.list("quarantine/")) == 3
 
 
+def test_place_moves_staged_folders_into_place(store: ArtifactStore) -> None:
+    """Staged writes (not flushed one by one) land where they belong, whole, in one call."""
+    staged = {1: {"MLmodel": b"m1", "data/model.pkl": b"p" * 1000}, 2: {"MLmodel": b"m2"}}
+    for number, contents in staged.items():
+        for path, data in contents.items():
+            with store.open_writer(f"_import/call/{number}/{path}", durable=False) as writer:
+                writer.write(data)
+            assert writer.result.sha256 == hashlib.sha256(data).hexdigest()
+    moves = [(f"_import/call/{n}/", version_prefix(MODEL, n)) for n in (1, 2, 3)]
+    assert store.place(moves) == 3  # nothing was staged for version 3: nothing moves
+    assert store.list("_import/") == []
+    for number, contents in staged.items():
+        found = store.list(version_prefix(MODEL, number))
+        prefix = version_prefix(MODEL, number)
+        assert {item.key[len(prefix) :]: item.size for item in found} == {
+            path: len(data) for path, data in contents.items()
+        }
+    assert store.read_bytes(file_key(MODEL, 1, "data/model.pkl")) == b"p" * 1000
+    with pytest.raises(ValueError):
+        store.place([(PREFIX, PREFIX + "inner/")])
+
+
 def test_move_prefix_refuses_overlapping_or_unconfined_prefixes(store: ArtifactStore) -> None:
     store.write_bytes(key("MLmodel"), b"m")
     for source, destination in [(PREFIX, PREFIX + "inner/"), (PREFIX, "../x/"), ("", "q/")]:

@@ -316,6 +316,22 @@ def test_move_prefix_is_one_rename_of_the_folder(local_store: LocalArtifactStore
     assert (local_store.root / "quarantine/a/MLmodel").stat().st_ino == moved_inode
 
 
+def test_place_renames_and_never_merges_into_an_existing_folder(
+    local_store: LocalArtifactStore,
+) -> None:
+    with local_store.open_writer("_import/a/1/MLmodel", durable=False) as writer:
+        writer.write(b"m")
+    inode = (local_store.root / "_import/a/1/MLmodel").stat().st_ino
+    local_store.write_bytes(key("MLmodel"), b"already there")
+    with pytest.raises(StorageError):
+        local_store.place([("_import/a/1/", SOURCE)])
+    assert local_store.read_bytes(key("MLmodel")) == b"already there"
+    local_store.delete_prefix(SOURCE)
+    assert local_store.place([("_import/a/1/", SOURCE)]) == 1
+    assert (local_store.root / key("MLmodel")).stat().st_ino == inode
+    assert local_store.recorded_sha256(key("MLmodel")) is not None
+
+
 def test_move_prefix_never_merges_into_an_existing_folder(
     local_store: LocalArtifactStore,
 ) -> None:

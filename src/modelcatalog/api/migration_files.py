@@ -1,4 +1,6 @@
-"""The migration's bulk upload: a PENDING version's files as one uncompressed tar stream."""
+"""The migration's artifact uploads, each an uncompressed tar stream: a PENDING version's files
+(the bulk upload), and whole small versions of a model created, written and finalized in one
+call (the import)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from modelcatalog.api.dialects import NATIVE, speaking
 from modelcatalog.api.openapi import described
 from modelcatalog.api.request_body import with_body
 from modelcatalog.api.uc_shapes import version_json
-from modelcatalog.service import bulk_files, versions
+from modelcatalog.service import bulk_files, version_import, versions
 from modelcatalog.service.views import ManifestEntry
 
 router = APIRouter(prefix="/api/modelcatalog", tags=["modelcatalog"], route_class=speaking(NATIVE))
@@ -43,3 +45,28 @@ async def upload_files(
         body["model_version"] = version_json(view)
         body["manifest"] = _files_json(await call(versions.manifest, ctx, who, full_name, version))
     return body
+
+
+@router.post("/migration/versions/{full_name}/import")
+@described(N.IMPORT_VERSIONS)
+async def import_versions(
+    full_name: str, request: Request, ctx: ContextDep, who: CallerDep
+) -> dict:
+    """Create, write and finalize versions of a model from one tar body
+    (`Content-Type: application/x-tar`): owners, MANAGE holders and admins, as for
+    `POST .../migration/versions`. Each version keeps its source registry's number and origin;
+    every file's sha256 is checked against the digests the archive declares; the versions are
+    created in one transaction, each with its audit record and event. A version already made
+    by the same origin is answered as it is, so the call can be sent again after any failure."""
+    imported = await with_body(request, version_import.import_versions, ctx, who, full_name)
+    return {
+        "full_name": full_name.lower(),
+        "versions": [
+            {
+                "outcome": item.outcome,
+                "model_version": version_json(item.version),
+                "manifest": _files_json(item.manifest),
+            }
+            for item in imported
+        ],
+    }

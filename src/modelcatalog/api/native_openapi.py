@@ -260,6 +260,42 @@ UPLOAD_FILES = Operation(
     body_required=True,
     body_media="application/x-tar",
 )
+IMPORT_VERSIONS = Operation(
+    obj(
+        {
+            "full_name": string(),
+            "versions": array(
+                obj(
+                    {
+                        "outcome": string(
+                            "`created`; `resumed` (a PENDING version of the same origin, "
+                            "finished); `present` (READY or FAILED_REGISTRATION before the "
+                            "call, left as it was).",
+                            enum=["created", "resumed", "present"],
+                        ),
+                        "model_version": MODEL_VERSION,
+                        "manifest": array(MANIFEST_ENTRY),
+                    },
+                    ("outcome", "model_version", "manifest"),
+                )
+            ),
+        },
+        ("full_name", "versions"),
+    ),
+    path={"full_name": MODEL_FULL_NAME},
+    body=string(
+        format="binary",
+        description=(
+            'An uncompressed tar stream: first `versions.json` (`{"versions": [...]}`, each '
+            "with the fields of `POST /api/modelcatalog/migration/versions` but `name`), then "
+            'each version\'s files as `<version>/<path>`, last `sha256.json` (`{"<version>": '
+            '{"<path>": "<sha256>"}}`, the digest of every file sent).'
+        ),
+    ),
+    body_required=True,
+    body_media="application/x-tar",
+    errors=(400, 401, 403, 404, 409, 429, 503),
+)
 
 # The audit log ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from modelcatalog.migrate.runlog import RunLog
 from modelcatalog.migrate.shard import Shard
 from modelcatalog.migrate.source import SourceRegistry
 from modelcatalog.migrate.targets.protocol import Capabilities, Target
-from modelcatalog.migrate.version_copy import VersionCopier
+from modelcatalog.migrate.version_copy import Outcome, VersionCopier
 
 
 class RunError(Exception):
@@ -145,6 +145,7 @@ class Runner:
             self.target,
             self.log,
             bulk=capabilities.bulk_files,
+            imports=capabilities.import_versions,
             run_started_ms=int(time.time() * 1000),
             on_upload=self._uploaded,
         )
@@ -173,10 +174,10 @@ class Runner:
                 in_flight = _ModelInFlight(model, len(model.versions))
                 if not model.versions:
                     finished.put(in_flight)
-                for version in model.versions:
+                for group in copier.groups(model):
                     room.acquire()
-                    future = pool.submit(copier.copy, model, version)
-                    future.add_done_callback(self._recorder(in_flight, version, room, finished))
+                    future = pool.submit(copier.copy_group, model, group)
+                    future.add_done_callback(self._recorder(in_flight, group, room, finished))
                 self._finish_models(finished)
         self._finish_models(finished)
         self._apply_grants(capabilities, grants)
@@ -198,37 +199,41 @@ class Runner:
     def _recorder(
         self,
         in_flight: _ModelInFlight,
-        version: VersionPlan,
+        group: list[VersionPlan],
         room: threading.BoundedSemaphore,
         finished: queue.SimpleQueue[_ModelInFlight],
-    ) -> Callable[[Future[str]], None]:
-        model = in_flight.model
-
-        def record(future: Future[str]) -> None:
+    ) -> Callable[[Future[list[tuple[VersionPlan, Outcome]]]], None]:
+        def record(future: Future[list[tuple[VersionPlan, Outcome]]]) -> None:
             room.release()
             error = future.exception()
-            if error is None:
-                outcome = future.result()
-            else:
-                outcome = "failed"
-                message = f"{model.target} version {version.version}: {_describe(error)}"
-                with self._lock:
-                    in_flight.failed.add(version.version)
-                    self.summary.failures.append(message)
-                self.log.event(
-                    "version_failed",
-                    model=model.target,
-                    version=version.version,
-                    error=_describe(error),
-                )
-            self._count(**{outcome: 1})
-            self.observer.version_done(model.target, version.version, outcome, version.bytes)
+            ended = future.result() if error is None else [(v, error) for v in group]
+            for version, outcome in ended:
+                self._record(in_flight, version, outcome)
             with self._lock:
-                in_flight.remaining -= 1
+                in_flight.remaining -= len(group)
                 if in_flight.remaining == 0:
                     finished.put(in_flight)
 
         return record
+
+    def _record(
+        self, in_flight: _ModelInFlight, version: VersionPlan, outcome: Outcome | BaseException
+    ) -> None:
+        model = in_flight.model
+        if isinstance(outcome, BaseException):
+            message = f"{model.target} version {version.version}: {_describe(outcome)}"
+            with self._lock:
+                in_flight.failed.add(version.version)
+                self.summary.failures.append(message)
+            self.log.event(
+                "version_failed",
+                model=model.target,
+                version=version.version,
+                error=_describe(outcome),
+            )
+            outcome = "failed"
+        self._count(**{outcome: 1})
+        self.observer.version_done(model.target, version.version, outcome, version.bytes)
 
     # After the versions --------------------------------------------------------------------
 

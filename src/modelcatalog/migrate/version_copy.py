@@ -1,5 +1,11 @@
-"""Copying one version: created with its number, sent the files it lacks, finalized, and every
+"""Copying versions: each created with its number, sent the files it lacks, finalized, and every
 file's sha256 checked against the target's manifest.
+
+Small versions of a model go together in one import request when the target offers it
+(`Capabilities.import_versions`): the target creates, writes and finalizes them in one
+transaction, or none of them, and answers a version an earlier run made as it is. A version the
+run log says an earlier run sent files of goes on its own, as below, so that a rerun sends only
+what the target lacks.
 
 Idempotent and resumable. Each version is created through the target's migration endpoint,
 which answers with the existing version when the same origin is already there: a READY version
@@ -28,11 +34,25 @@ from modelcatalog.migrate.plan_model import ModelPlan, VersionPlan
 from modelcatalog.migrate.runlog import RunLog
 from modelcatalog.migrate.signatures import signed_mlmodel
 from modelcatalog.migrate.source import CHUNK_SIZE, SourceFile, SourceRegistry, SourceVersion
-from modelcatalog.migrate.targets.protocol import BulkUpload, Target, Uploaded
+from modelcatalog.migrate.targets.protocol import (
+    BulkUpload,
+    ImportedVersion,
+    Target,
+    Uploaded,
+    VersionImport,
+)
 
 BULK_VERSION_BYTES = 16 << 20
 """A version whose missing files add up to at most this goes in one request (when the target
 offers it); bigger ones go file by file, each streamed on its own."""
+IMPORT_BYTES = 16 << 20
+"""An import request carries versions of at most this many bytes in all (a single small
+version may take it past)."""
+IMPORT_VERSIONS = 50
+"""An import request carries at most this many versions."""
+
+Outcome = str | Exception
+"""How copying one version ended: "copied", "resumed", "present", or the error."""
 
 
 class VersionCopier:
@@ -48,15 +68,105 @@ class VersionCopier:
         bulk: bool,
         run_started_ms: int,
         on_upload: Callable[[int], None],
+        imports: bool = False,
     ) -> None:
-        """`bulk`: send a small version's files in one request; `run_started_ms`: a PENDING
-        version created before it is resumed; `on_upload`: told the size of each file written."""
+        """`bulk`: send a small version's files in one request; `imports`: import small
+        versions of a model in one request; `run_started_ms`: a PENDING version created before
+        it is resumed; `on_upload`: told the size of each file written."""
         self.source = source
         self.target = target
         self.log = log
         self.bulk = bulk
+        self.imports = imports
         self.run_started_ms = run_started_ms
         self.on_upload = on_upload
+
+    def groups(self, model: ModelPlan) -> Iterator[list[VersionPlan]]:
+        """The model's versions in the groups they are copied in: small versions that no
+        earlier run touched together, in import requests; every other version alone."""
+        group: list[VersionPlan] = []
+        size = 0
+        for version in model.versions:
+            if not self._importable(model, version):
+                yield [version]
+                continue
+            if group and (size + version.bytes > IMPORT_BYTES or len(group) == IMPORT_VERSIONS):
+                yield group
+                group, size = [], 0
+            group.append(version)
+            size += version.bytes
+        if group:
+            yield group
+
+    def _importable(self, model: ModelPlan, version: VersionPlan) -> bool:
+        return (
+            self.imports
+            and version.bytes <= BULK_VERSION_BYTES
+            and not self.log.uploaded(model.target, version.version)
+        )
+
+    def copy_group(
+        self, model: ModelPlan, versions: list[VersionPlan]
+    ) -> list[tuple[VersionPlan, Outcome]]:
+        """Copy one group of `groups`; how each version ended, in order."""
+        if len(versions) == 1 and not self._importable(model, versions[0]):
+            try:
+                return [(versions[0], self.copy(model, versions[0]))]
+            except Exception as exc:
+                return [(versions[0], exc)]
+        try:
+            answered = self._import(model, versions)
+        except Exception as exc:
+            return [(version, exc) for version in versions]
+        outcomes: list[tuple[VersionPlan, Outcome]] = []
+        for version in versions:
+            try:
+                answer = answered[version.version]
+                outcomes.append((version, self._imported(model, version, answer)))
+            except Exception as exc:
+                outcomes.append((version, exc))
+        return outcomes
+
+    def _import(self, model: ModelPlan, versions: list[VersionPlan]) -> dict[int, ImportedVersion]:
+        items = []
+        for version in versions:
+            located = SourceVersion.located(model.source, version.version, version.artifact_uri)
+            opened = [
+                (f.path, self._opened(located, f.path, version)) for f in self.source.files(located)
+            ]
+            items.append(VersionImport(version.version, _body(version), opened))
+            self.log.event(
+                "version_started", model=model.target, version=version.version, resumed=False
+            )
+        try:
+            return self.target.import_versions(model.target, items)
+        except AlreadyExists as exc:
+            raise RuntimeError(
+                f"a version exists on the target with another origin ({exc.detail})"
+            ) from exc
+
+    def _imported(self, model: ModelPlan, version: VersionPlan, answer: ImportedVersion) -> str:
+        """Check and log one version of an import request's answer."""
+        status = answer.version.get("status")
+        if answer.outcome == "present" and status == VersionStatus.READY:
+            self.log.event("version_present", model=model.target, version=version.version)
+            return "present"
+        if status != VersionStatus.READY:
+            raise RuntimeError(
+                f"the target version is {status}: {answer.version.get('status_message')}"
+            )
+        _check_manifest(answer.manifest, {p: u.sha256 for p, u in answer.sent.items()})
+        for item in answer.sent.values():
+            self._uploaded(model, version, item.path, item.size, item.sha256)
+        resumed = answer.outcome == "resumed"
+        self.log.event(
+            "version_copied",
+            model=model.target,
+            version=version.version,
+            files=len(answer.sent),
+            resumed=resumed,
+        )
+        return "resumed" if resumed else "copied"
 
     def copy(self, model: ModelPlan, version: VersionPlan) -> str:
         """Create (or find) the version, upload what it lacks, finalize, check the manifest.

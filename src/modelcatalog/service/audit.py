@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -193,15 +193,21 @@ def describe(
     scope.parameters.update({k: _clean(k, v) for k, v in extra.items()})
 
 
-def record_in(session: Session) -> None:
-    """Write the current operation's record in the session that makes its change."""
+def record_in(session: Session, items: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> None:
+    """Write the current operation's record in the session that makes its change; `items`
+    adds, in the same batch, one record per object the operation changed on its securable
+    (their action and parameters: several versions imported by one call each keep a record)."""
     scope = _current.get()
     if scope is None or scope.written:
         return
-    entry = _entry(scope, OK, None)
+    entries = [_entry(scope, OK, None)]
+    for action, parameters in items:
+        clean = {k: _clean(k, v) for k, v in parameters.items() if v is not None}
+        item = Scope(scope.caller, action, scope.securable_type, scope.securable, clean)
+        entries.append(_entry(item, OK, None))
     # Appended last: every writer takes turns on the chain's head from the append to the
     # commit, so the append waits until the change's own statements are done.
-    before_commit(session, lambda: _append(session, [entry]))
+    before_commit(session, lambda: _append(session, entries))
     scope.written = True
     # A record rolled back with its change is no record: the outcome is then written later.
     event.listen(session, "after_rollback", lambda _s: setattr(scope, "written", False), once=True)

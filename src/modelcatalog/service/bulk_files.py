@@ -61,7 +61,7 @@ def _write_members(
             if member.kind != FILE:
                 folders.add(path)
                 continue
-            _refuse_clash(member.index, path, seen, folders)
+            refuse_clash(member.index, path, seen, folders)
             try:
                 with ctx.store.open_writer(keys.file_key(model_id, number, path)) as writer:
                     for chunk in reader.chunks(member):
@@ -82,7 +82,7 @@ def _confined(index: int, name: str) -> str:
         raise TarFormatError(f"member {index} '{name}': {exc}") from None
 
 
-def _refuse_clash(index: int, path: str, seen: set[str], folders: set[str]) -> None:
+def refuse_clash(index: int, path: str, seen: set[str], folders: set[str]) -> None:
     """One file per path, and no path both a file and a folder (a store could not hold both)."""
     if path in seen:
         raise TarFormatError(f"member {index} '{path}' appears twice in the archive")

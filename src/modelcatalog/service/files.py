@@ -57,6 +57,11 @@ def _quarantine_root(model_id: str, version: int | None = None) -> str:
     return f"{QUARANTINE_ROOT}/{keys.version_prefix(model_id, version)}"
 
 
+def quarantine_folder(model_id: str, version: int) -> str:
+    """A new folder of the quarantine for a version's files (each move takes a new one)."""
+    return f"{_quarantine_root(model_id, version)}{new_id()}/"
+
+
 def quarantine_version(ctx: ServiceContext, model_id: str, version: int) -> int:
     """Move a FAILED_REGISTRATION version's files out of the folder they were written to, so
     that no path serves them any more, not even a direct read of its old `file:` location.
@@ -66,7 +71,7 @@ def quarantine_version(ctx: ServiceContext, model_id: str, version: int) -> int:
     prefix = keys.version_prefix(model_id, version)
     if not ctx.store.list(prefix):
         return 0
-    return ctx.store.move_prefix(prefix, f"{_quarantine_root(model_id, version)}{new_id()}/")
+    return ctx.store.move_prefix(prefix, quarantine_folder(model_id, version))
 
 
 def publish_version(ctx: ServiceContext, model_id: str, version: int, status: str) -> None:
@@ -111,6 +116,14 @@ def signature_problem(ctx: ServiceContext, model_id: str, version: int) -> str |
     try:
         raw = ctx.store.read_bytes(key, limit=MAX_MLMODEL_BYTES)
     except ObjectNotFound:
+        raw = None
+    return mlmodel_problem(raw)
+
+
+def mlmodel_problem(raw: bytes | None) -> str | None:
+    """Why a model whose MLmodel file holds `raw` (None: it has none) may not become READY, in
+    MLflow's own words; None if it may."""
+    if raw is None:
         return (
             "Model passed for registration has no MLmodel file at the root of its files, "
             "so it carries no signature metadata. " + SIGNATURE_RULE

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -178,8 +178,10 @@ class ArtifactStore(Protocol):
     (see :meth:`link_tree`) and moves a failed version's files out of their folder. False for a
     bucket, whose objects clients reach only through the server's presigned URLs."""
 
-    def open_writer(self, key: str) -> ObjectWriter:
-        """Start streaming an object to ``key``; see :class:`ObjectWriter`."""
+    def open_writer(self, key: str, *, durable: bool = True) -> ObjectWriter:
+        """Start streaming an object to ``key``; see :class:`ObjectWriter`. With ``durable``
+        False a store may leave the object unflushed: it is staged, and :meth:`place` makes
+        it durable where it belongs."""
         ...
 
     def write_bytes(self, key: str, data: bytes) -> WrittenObject:
@@ -227,6 +229,12 @@ class ArtifactStore(Protocol):
         """Move everything under ``src_prefix`` to ``dst_prefix``, which must not exist yet;
         return how many objects moved. A move cut short is finished by moving again (to a new
         destination): what has left ``src_prefix`` never comes back."""
+        ...
+
+    def place(self, moves: Sequence[tuple[str, str]]) -> int:
+        """Move staged folders into place, each ``(src_prefix, dst_prefix)`` as
+        :meth:`move_prefix` does (the destination must not exist), and make everything moved
+        durable before returning; return how many objects moved."""
         ...
 
     def has_folder(self, prefix: str) -> bool:

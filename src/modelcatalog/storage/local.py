@@ -25,8 +25,10 @@ import os
 import shutil
 import stat as stat_module
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
@@ -83,11 +85,13 @@ class _LocalObjectWriter(ObjectWriter):
         destination: Path,
         file_mode: int,
         conflict: Callable[[], PathConflict],
+        durable: bool = True,
     ) -> None:
         super().__init__(key)
         self._destination = destination
         self._file_mode = file_mode
         self._conflict = conflict
+        self._durable = durable
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
             fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=destination.parent)
@@ -107,7 +111,8 @@ class _LocalObjectWriter(ObjectWriter):
     def _commit(self) -> None:
         try:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if self._durable:
+                os.fsync(self._file.fileno())
             _record_digest(self._file.fileno(), self._sha256())
             self._file.close()
             os.chmod(self._temp_path, self._file_mode)
@@ -116,7 +121,8 @@ class _LocalObjectWriter(ObjectWriter):
             raise self._conflict() from None  # the key became a folder while it was written
         except OSError as error:
             raise StorageError(f"cannot commit {self.key!r}: {error}") from error
-        _fsync_directory(self._destination.parent)
+        if self._durable:
+            _fsync_directory(self._destination.parent)
 
     def _abort(self) -> None:
         self._file.close()
@@ -145,14 +151,17 @@ class LocalArtifactStore:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def open_writer(self, key: str) -> ObjectWriter:
-        """Start streaming an object to ``key``; committed by a rename on normal exit.
+    def open_writer(self, key: str, *, durable: bool = True) -> ObjectWriter:
+        """Start streaming an object to ``key``; committed by a rename on normal exit, and
+        flushed to disk with its folder unless ``durable`` is False (see :meth:`place`).
 
         Raises PathConflict when ``key`` is a folder, or lies in a folder that is a file."""
         destination = self._path(key)
         if destination.is_dir() and not destination.is_symlink():
             raise self._conflict(key)  # before any byte is received that could never commit
-        return _LocalObjectWriter(key, destination, self._file_mode, lambda: self._conflict(key))
+        return _LocalObjectWriter(
+            key, destination, self._file_mode, lambda: self._conflict(key), durable
+        )
 
     def write_bytes(self, key: str, data: bytes) -> WrittenObject:
         """Store ``data`` under ``key`` atomically, replacing any previous object."""
@@ -303,6 +312,43 @@ class LocalArtifactStore:
         _fsync_directory(destination.parent)
         return count
 
+    def place(self, moves: Sequence[tuple[str, str]]) -> int:
+        """Move each staged folder to its destination, which must not exist, then flush every
+        file and folder under the destinations to disk, and the folders that hold them; return
+        how many files moved. The flushes run side by side, so that the file system commits
+        them together rather than one after the other."""
+        flushed: list[Path] = []
+        parents: set[Path] = set()
+        count = 0
+        for src_prefix, dst_prefix in moves:
+            confine_prefix(src_prefix)
+            confine_prefix(dst_prefix)
+            if src_prefix.startswith(dst_prefix) or dst_prefix.startswith(src_prefix):
+                raise ValueError(f"move of {src_prefix!r} to {dst_prefix!r}: the two overlap")
+            source, destination = self.root / src_prefix, self.root / dst_prefix
+            if not source.is_dir() or source.is_symlink():
+                continue
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                if destination.exists():
+                    raise FileExistsError(errno.EEXIST, "destination exists", str(destination))
+                os.rename(source, destination)
+            except OSError as error:
+                raise StorageError(
+                    f"cannot move {src_prefix!r} to {dst_prefix!r}: {error}"
+                ) from error
+            for directory, _, files in os.walk(destination):
+                flushed.append(Path(directory))
+                flushed.extend(Path(directory, name) for name in files)
+                count += len(files)
+            parents.update((source.parent, destination.parent, destination.parent.parent))
+        flushed.extend(parents)
+        try:
+            list(_flusher().map(_fsync_path, flushed))
+        except OSError as error:
+            raise StorageError(f"cannot flush what was moved into place: {error}") from error
+        return count
+
     def sweep_temp(self, older_than_seconds: float) -> int:
         """Remove temporary files and folders left by interrupted writes; return the count.
 
@@ -404,6 +450,27 @@ class LocalArtifactStore:
             file.close()
             raise ObjectNotFound(key)
         return file
+
+
+_FLUSHER: ThreadPoolExecutor | None = None
+_FLUSHER_LOCK = threading.Lock()
+
+
+def _flusher() -> ThreadPoolExecutor:
+    """The threads that flush placed files side by side (made once, on first use)."""
+    global _FLUSHER
+    with _FLUSHER_LOCK:
+        if _FLUSHER is None:
+            _FLUSHER = ThreadPoolExecutor(max_workers=16, thread_name_prefix="store-flush")
+        return _FLUSHER
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _record_digest(fd: int, sha256: str) -> None:

@@ -163,8 +163,9 @@ class S3ArtifactStore:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def open_writer(self, key: str) -> ObjectWriter:
-        """Start streaming an object to ``key``; visible only once committed.
+    def open_writer(self, key: str, *, durable: bool = True) -> ObjectWriter:
+        """Start streaming an object to ``key``; visible only once committed (and then
+        durable, whatever ``durable`` says: S3 answers a write once it is stored).
 
         Raises PathConflict when ``key`` is a folder, or lies in a folder that is a file: a
         bucket could hold both, a local folder could not, and every version must stay copyable
@@ -338,6 +339,11 @@ class S3ArtifactStore:
         # Only what was copied: an object that arrived since stays where it is.
         self._delete_raw([self._object_key(item.key) for item in objects], src_prefix)
         return len(objects)
+
+    def place(self, moves: Sequence[tuple[str, str]]) -> int:
+        """Move each staged folder to its destination (see ``move_prefix``); return how many
+        objects moved. What S3 stores is durable once written."""
+        return sum(self.move_prefix(source, destination) for source, destination in moves)
 
     # -- mirrors -------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ with `NotOffered`, so that mypy checks every implementation against the whole pr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
@@ -31,6 +31,9 @@ class Capabilities:
     principals: bool
     bulk_files: bool = False
     """A version's files go in one request (`Target.upload_files`)."""
+    import_versions: bool = False
+    """Small versions of a model are created, written and finalized in one request
+    (`Target.import_versions`)."""
     notifications: bool = False
     """Notification destinations and triggers: the source's webhooks can be converted."""
     approvers: bool = False
@@ -59,6 +62,30 @@ class BulkUpload:
     """The finalized version (when asked to finalize)."""
     manifest: dict[str, Uploaded] | None = None
     """The manifest recorded at finalize, by path (when asked to finalize)."""
+
+
+@dataclass(frozen=True)
+class VersionImport:
+    """One version to import: its number, what the migration path records of it (`origin`,
+    `source`, `run_id`, `comment`, `tags`, `signature_waiver`) and its files, not opened yet."""
+
+    number: int
+    fields: dict[str, Any]
+    files: Sequence[tuple[str, OpenedFile]]
+
+
+@dataclass(frozen=True)
+class ImportedVersion:
+    """One version of an import request as the target left it."""
+
+    outcome: str
+    """"created", "resumed" (a PENDING version of the same origin, finished) or "present"
+    (made by an earlier run: left as it was)."""
+    version: dict[str, Any]
+    sent: dict[str, Uploaded]
+    """What was sent of the version's files, by path."""
+    manifest: dict[str, Uploaded]
+    """The manifest the target recorded (empty unless READY), by path."""
 
 
 class Target(Protocol):
@@ -117,6 +144,13 @@ class Target(Protocol):
         finalize: bool = False,
     ) -> BulkUpload:
         """Write several files in one request (`Capabilities.bulk_files`)."""
+        ...
+
+    def import_versions(
+        self, full_name: str, versions: Sequence[VersionImport]
+    ) -> dict[int, ImportedVersion]:
+        """Create, write and finalize versions of one model in one request, by number
+        (`Capabilities.import_versions`); a version an earlier run made is answered as it is."""
         ...
 
     def list_files(self, full_name: str, number: int) -> dict[str, int] | None:

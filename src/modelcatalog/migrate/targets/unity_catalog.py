@@ -27,7 +27,7 @@ import os
 import posixpath
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -63,10 +63,12 @@ from modelcatalog.migrate.source import CHUNK_SIZE
 from modelcatalog.migrate.targets.protocol import (
     BulkUpload,
     Capabilities,
+    ImportedVersion,
     NotOffered,
     OpenedFile,
     TargetError,
     Uploaded,
+    VersionImport,
 )
 
 logger = logging.getLogger(__name__)
@@ -365,6 +367,11 @@ class DatabricksUcTarget:
     ) -> BulkUpload:
         """Refused: MLflow's client sends a version's files one by one."""
         raise NotOffered("Unity Catalog takes a version's files one by one")
+
+    def import_versions(
+        self, full_name: str, versions: Sequence[VersionImport]
+    ) -> dict[int, ImportedVersion]:
+        raise NotOffered("Unity Catalog creates, writes and finalizes a version in steps")
 
     def list_files(self, full_name: str, number: int) -> dict[str, int] | None:
         """Size of every file an interrupted version already holds, by path, as its artifact
