@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+
+if TYPE_CHECKING:
+    from modelcatalog.storage.s3_direct import S3DirectAccess
 
 
 class StorageError(RuntimeError):
@@ -177,6 +180,12 @@ class ArtifactStore(Protocol):
     files there in place, so the catalog hands out a READY version as a mirror of its files
     (see :meth:`link_tree`) and moves a failed version's files out of their folder. False for a
     bucket, whose objects clients reach only through the server's presigned URLs."""
+
+    @property
+    def direct(self) -> S3DirectAccess | None:
+        """How clients reach the store themselves (presigned URLs, scoped credentials), if
+        they can; None where every byte goes through the catalog's own signed URLs."""
+        ...
 
     def open_writer(self, key: str) -> ObjectWriter:
         """Start streaming an object to ``key``; see :class:`ObjectWriter`."""
