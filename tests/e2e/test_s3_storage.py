@@ -17,7 +17,7 @@ import pytest
 from support.http import error_of, ok
 from support.models import TinyModel, log_tiny_model, mlflow_registry
 from support.servers import run_server
-from support.versions import UC_2_1, create_model, create_version, put_file, upload_url
+from support.versions import UC_2_1, create_model, create_version, finalize, put_file
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -89,16 +89,17 @@ def test_log_alias_load_with_files_in_s3(
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "why"),
+    ("first", "second", "clash"),
     [
-        ("d1/f", "d1", "'d1' is already a folder of this version (it holds 'd1/f')"),
-        ("MLmodel", "MLmodel/x", "'MLmodel' is already a file of this version"),
+        ("d1/f", "d1", "'d1' is a file and also a folder (it holds 'd1/f')"),
+        ("MLmodel", "MLmodel/x", "'MLmodel' is a file and also a folder (it holds 'MLmodel/x')"),
     ],
     ids=["folder-then-file", "file-then-inside"],
 )
 def test_a_path_is_never_both_a_file_and_a_folder_in_s3_either(
-    s3_server: Any, bucket: Any, first: str, second: str, why: str
+    s3_server: Any, bucket: Any, first: str, second: str, clash: str
 ) -> None:
+    # Clients upload straight to the bucket, which takes both; finalize refuses the version.
     with httpx.Client(base_url=s3_server.url, headers=s3_server.headers(), timeout=60) as api:
         ok(api.post(f"{UC_2_1}/catalogs", json={"name": "ml"}))
         ok(api.post(f"{UC_2_1}/schemas", json={"name": "s3", "catalog_name": "ml"}))
@@ -106,9 +107,10 @@ def test_a_path_is_never_both_a_file_and_a_folder_in_s3_either(
         create_model(api, name)
         version = create_version(api, name)
         put_file(api, name, version, first, b"first")
-        refused = httpx.put(upload_url(api, name, version, second), content=b"second")
-        body = error_of(refused, 400)
+        put_file(api, name, version, second, b"second")
+        put_file(api, name, version, "MLmodel" if first != "MLmodel" else "m", b"x")
+        body = error_of(finalize(api, name, version), 400)
     assert body["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert body["message"].startswith(f"Cannot write '{second}': {why}")
-    keys = [o.key.split(f"/{version}/", 1)[1] for o in bucket.objects.filter(Prefix="catalog/")]
-    assert keys == [first]
+    assert clash in body["message"]
+    keys = [o.key for o in bucket.objects.filter(Prefix="catalog/")]
+    assert keys and all(k.startswith("catalog/_quarantine/") for k in keys), keys
