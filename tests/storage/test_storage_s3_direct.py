@@ -2,9 +2,11 @@
 confined to one prefix, STS sessions carrying them, presigned URLs that expire, sealed copies
 whose sha256 S3 computes, and the sweep of abandoned multipart uploads.
 
-moto's server answers STS and S3 but enforces neither session policies nor presigned expiry, so
-the policy documents and the signed expiry are checked as documents here; a store that enforces
-them (AWS S3, MinIO) refuses everything outside them.
+moto's server answers STS and S3 but enforces neither session policies nor presigned URLs'
+expiry, so the policy documents are checked as documents here (a store that enforces them, AWS
+S3 or MinIO, refuses everything outside them), and presigned URLs' expiry against s3rver, which
+checks it (it does not check SigV4 signatures themselves, so a URL altered to name another key
+is not tested against a store here).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,6 +27,7 @@ from modelcatalog.storage import version_prefix
 from modelcatalog.storage.base import StorageError
 from modelcatalog.storage.s3 import S3ArtifactStore, default_client
 from modelcatalog.storage.s3_direct import access_policy
+from support.servers import S3RVER_KEY, run_s3rver
 
 MODEL = "0123456789abcdef0123456789abcdef"
 OTHER = "fedcba9876543210fedcba9876543210"
@@ -214,3 +218,35 @@ def test_sweep_aborts_multipart_uploads_older_than_the_limit_only(
     assert direct_store.sweep_temp(age - 3600) == 1
     left = client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])
     assert [u["Key"] for u in left] == ["outside-the-store/big"]
+
+
+@pytest.fixture(scope="module")
+def checking_store(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[S3ArtifactStore]:
+    """A store in s3rver, which refuses expired presigned URLs."""
+    with run_s3rver(tmp_path_factory.mktemp("s3rver")) as endpoint:
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=S3RVER_KEY,
+            aws_secret_access_key=S3RVER_KEY,
+            config=default_client(endpoint).meta.config,
+        )
+        client.create_bucket(Bucket="models")
+        yield S3ArtifactStore("models", "root", client=client)
+
+
+def test_the_store_refuses_a_presigned_url_past_its_expiry(
+    checking_store: S3ArtifactStore,
+) -> None:
+    key = version_prefix(MODEL, 1) + "MLmodel"
+    fresh = checking_store.direct.presign("PUT", key, 60)
+    assert httpx.put(fresh.url, content=b"model", timeout=30).status_code == 200
+    short = checking_store.direct.presign("GET", key, 1)
+    assert httpx.get(short.url, timeout=30).content == b"model"
+    time.sleep(2.1)  # the URL's one second is over (S3 dates presigned URLs to the second)
+    refused = httpx.get(short.url, timeout=30)
+    assert refused.status_code == 403
+    assert "<Code>AccessDenied</Code>" in refused.text and "Request has expired" in refused.text
