@@ -179,7 +179,8 @@ class ArtifactStore(Protocol):
     True for a local folder: a client handed a ``file:`` location reads, changes or deletes the
     files there in place, so the catalog hands out a READY version as a mirror of its files
     (see :meth:`link_tree`) and moves a failed version's files out of their folder. False for a
-    bucket, whose objects clients reach only through the server's presigned URLs."""
+    bucket, whose objects clients reach only through presigned URLs and credentials scoped to
+    one prefix (see ``direct``), never as a folder they change in place."""
 
     @property
     def direct(self) -> S3DirectAccess | None:

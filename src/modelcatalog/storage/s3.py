@@ -7,7 +7,12 @@ under its key only when complete: S3 never shows a partial object.
 
 An object written in one PutObject carries the sha256 its writer computed as user metadata
 (:data:`DIGEST_METADATA`); S3 replaces metadata with the object, so it cannot outlive a rewrite.
-A multipart object has no recorded digest (its metadata is fixed before the first byte).
+A multipart object has no recorded digest (its metadata is fixed before the first byte). An
+object whose full-object ChecksumSHA256 S3 keeps (a sealed copy, see
+:mod:`modelcatalog.storage.s3_direct`) is described by that checksum, which S3 computed itself.
+
+Clients reach the bucket directly through :attr:`S3ArtifactStore.direct`: presigned URLs and
+STS credentials confined to one prefix.
 """
 
 from __future__ import annotations
