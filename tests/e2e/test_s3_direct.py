@@ -5,9 +5,9 @@ Two servers share one bucket: one with a role to issue credentials from (MLflow'
 in both wire modes and `uc:` then read and write with boto3, multipart included), one without
 (`databricks-uc` then goes through the Files API's S3 presigned URLs, one PUT per file).
 
-moto enforces neither session policies nor the expiry of presigned URLs (it accepts every
-signature); what the store is told to enforce is checked instead: the policy document and the
-expiry signed into each URL (see tests/storage/test_storage_s3_direct.py).
+moto enforces neither session policies nor the expiry of presigned URLs; the policy documents,
+and expiry against a store that enforces it (s3rver), are tested in
+tests/storage/test_storage_s3_direct.py.
 """
 
 from __future__ import annotations
