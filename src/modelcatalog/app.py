@@ -40,7 +40,7 @@ from modelcatalog.api.throttle import FailedAuthThrottle
 from modelcatalog.config import ServerSettings, admin_token_from_env
 from modelcatalog.errors import CatalogError
 from modelcatalog.jobs.engine import Wakeup, start_engine, task_queue_factory
-from modelcatalog.service import audit, principals, version_import
+from modelcatalog.service import audit, files, principals, version_import
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.secrets import load_key
 from modelcatalog.storage import open_store
@@ -82,14 +82,22 @@ INTERRUPTED_UPLOAD_AGE_SECONDS = 3600
 
 
 def sweep_interrupted_uploads(settings: ServerSettings) -> int:
-    """Remove what uploads killed mid-write left behind (temporary files, and the staging folders
-    of version imports, an hour old or more).
+    """Remove what uploads killed mid-write left behind (temporary files, a bucket's multipart
+    uploads and the staging folders of version imports, an hour old or more), and where clients
+    upload to the store directly, the upload folders of versions no longer PENDING.
 
     A write lands under its final name only when complete, so these files are never part of a
-    version; removing them is all a rerun needs."""
+    version; removing them is all a rerun needs. A version's uploads are served only once
+    sealed into its own folder, so what is left in them is never part of a version either."""
     store = open_store(settings.storage_root)
     removed = store.sweep_temp(INTERRUPTED_UPLOAD_AGE_SECONDS)
     removed += version_import.sweep_abandoned(store, INTERRUPTED_UPLOAD_AGE_SECONDS)
+    if store.direct is not None:
+        db = Database(settings.database_uri)
+        try:
+            removed += files.sweep_uploads(store, db)
+        finally:
+            db.dispose()
     if removed:
         log.info("removed %d leftovers of interrupted uploads", removed)
     return removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,13 @@ def tiny_model() -> TinyModel:
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def moto_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the moto server logs every request it answers (moto.log)."""
+    return tmp_path_factory.mktemp("moto")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(moto_log_dir: Path) -> Iterator[str]:
     """A moto S3 server on a free port, stopped at the end of the session."""
-    with run_moto(tmp_path_factory.mktemp("moto")) as endpoint:
+    with run_moto(moto_log_dir) as endpoint:
         yield endpoint

@@ -17,7 +17,7 @@ import pytest
 from support.http import error_of, ok
 from support.models import TinyModel, log_tiny_model, mlflow_registry
 from support.servers import run_server
-from support.versions import UC_2_1, create_model, create_version, put_file, upload_url
+from support.versions import UC_2_1, create_model, create_version, finalize, put_file
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -26,7 +26,7 @@ AWS_ENV = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def bucket(moto_endpoint: str) -> Any:
     s3 = boto3.resource("s3", endpoint_url=moto_endpoint, **_boto_credentials())
     return s3.create_bucket(Bucket=f"models-{uuid.uuid4().hex[:12]}")
@@ -40,15 +40,30 @@ def _boto_credentials() -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def s3_server(moto_endpoint: str, bucket: Any, tmp_path: Path) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def s3_server(
+    moto_endpoint: str, bucket: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """One server for the module; each test works in a catalog of its own."""
     extra_env = {**AWS_ENV, "MODELCATALOG_S3_ENDPOINT_URL": moto_endpoint}
     with run_server(
-        tmp_path / "server",
+        tmp_path_factory.mktemp("s3-server"),
         storage_root=f"s3://{bucket.name}/catalog",
         extra_env=extra_env,
     ) as server:
         yield server
+
+
+def _fresh_schema(api: httpx.Client) -> str:
+    catalog = f"c_{uuid.uuid4().hex[:10]}"
+    ok(api.post(f"{UC_2_1}/catalogs", json={"name": catalog}))
+    ok(api.post(f"{UC_2_1}/schemas", json={"name": "s3", "catalog_name": catalog}))
+    return f"{catalog}.s3"
+
+
+def _model_id(api: httpx.Client, name: str) -> str:
+    """The id that names the model's folders in the bucket."""
+    return str(ok(api.get(f"{UC_2_1}/models/{name}"))["id"]).replace("-", "")
 
 
 def test_log_alias_load_with_files_in_s3(
@@ -59,9 +74,7 @@ def test_log_alias_load_with_files_in_s3(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with httpx.Client(base_url=s3_server.url, headers=s3_server.headers(), timeout=60) as api:
-        ok(api.post(f"{UC_2_1}/catalogs", json={"name": "ml"}))
-        ok(api.post(f"{UC_2_1}/schemas", json={"name": "s3", "catalog_name": "ml"}))
-        name = "ml.s3.churn"
+        name = _fresh_schema(api) + ".churn"
         with mlflow_registry(
             "databricks-uc",
             tmp_path,
@@ -76,8 +89,9 @@ def test_log_alias_load_with_files_in_s3(
             loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
             np.testing.assert_array_equal(loaded.predict(tiny_model.features), tiny_model.expected)
         manifest = ok(api.get(f"/api/modelcatalog/models/{name}/versions/1/manifest"))["files"]
+        model_id = _model_id(api, name)
 
-    objects = {o.key: o for o in bucket.objects.filter(Prefix="catalog/")}
+    objects = {o.key: o for o in bucket.objects.filter(Prefix="catalog/") if model_id in o.key}
     assert objects, "no object was written to the bucket"
     for entry in manifest:
         matches = [k for k in objects if k.endswith(f"/1/{entry['path']}")]
@@ -89,26 +103,27 @@ def test_log_alias_load_with_files_in_s3(
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "why"),
+    ("first", "second", "clash"),
     [
-        ("d1/f", "d1", "'d1' is already a folder of this version (it holds 'd1/f')"),
-        ("MLmodel", "MLmodel/x", "'MLmodel' is already a file of this version"),
+        ("d1/f", "d1", "'d1' is a file and also a folder (it holds 'd1/f')"),
+        ("MLmodel", "MLmodel/x", "'MLmodel' is a file and also a folder (it holds 'MLmodel/x')"),
     ],
     ids=["folder-then-file", "file-then-inside"],
 )
 def test_a_path_is_never_both_a_file_and_a_folder_in_s3_either(
-    s3_server: Any, bucket: Any, first: str, second: str, why: str
+    s3_server: Any, bucket: Any, first: str, second: str, clash: str
 ) -> None:
+    # Clients upload straight to the bucket, which takes both; finalize refuses the version.
     with httpx.Client(base_url=s3_server.url, headers=s3_server.headers(), timeout=60) as api:
-        ok(api.post(f"{UC_2_1}/catalogs", json={"name": "ml"}))
-        ok(api.post(f"{UC_2_1}/schemas", json={"name": "s3", "catalog_name": "ml"}))
-        name = "ml.s3.clash"
+        name = _fresh_schema(api) + ".clash"
         create_model(api, name)
         version = create_version(api, name)
         put_file(api, name, version, first, b"first")
-        refused = httpx.put(upload_url(api, name, version, second), content=b"second")
-        body = error_of(refused, 400)
+        put_file(api, name, version, second, b"second")
+        put_file(api, name, version, "MLmodel" if first != "MLmodel" else "m", b"x")
+        body = error_of(finalize(api, name, version), 400)
+        model_id = _model_id(api, name)
     assert body["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert body["message"].startswith(f"Cannot write '{second}': {why}")
-    keys = [o.key.split(f"/{version}/", 1)[1] for o in bucket.objects.filter(Prefix="catalog/")]
-    assert keys == [first]
+    assert clash in body["message"]
+    keys = [o.key for o in bucket.objects.filter(Prefix="catalog/") if model_id in o.key]
+    assert keys and all(k.startswith("catalog/_quarantine/") for k in keys), keys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -119,6 +120,47 @@ def run_moto(log_dir: Path) -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     with stopped_at_exit(process):
         wait_until_answering(f"{endpoint}/moto-api/", process, log_path, 60)
+        yield endpoint
+
+
+S3RVER_DIR = Path(__file__).resolve().parent.parent / "s3rver"
+S3RVER_KEY = "S3RVER"
+"""s3rver's fixed access key id and secret."""
+
+
+@contextmanager
+def run_s3rver(data_dir: Path) -> Iterator[str]:
+    """An S3 server that refuses presigned URLs past their expiry (s3rver, on Node.js), on a
+    free local port; yields its endpoint URL. moto accepts them."""
+    node = shutil.which("node")
+    script = S3RVER_DIR / "node_modules" / "s3rver" / "bin" / "s3rver.js"
+    if node is None or not script.is_file():
+        raise RuntimeError(
+            "s3rver needs Node.js and its package: run 'npm ci' in tests/s3rver (.ci/run does)"
+        )
+    port = free_port()
+    log_path = data_dir / "s3rver.log"
+    (data_dir / "objects").mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [node, str(script), "-d", str(data_dir / "objects"), "-a", "127.0.0.1"]
+            + ["-p", str(port), "--no-vhost-buckets"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    with stopped_at_exit(process):
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("s3rver exited:\n" + log_path.read_text(errors="replace"))
+            try:
+                httpx.get(endpoint, timeout=1.0)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("s3rver did not answer") from None
+                time.sleep(0.05)
         yield endpoint
 
 

@@ -335,3 +335,15 @@ PAGE_TOKEN = string(
 PAGED = {"max_results": MAX_RESULTS, "page_token": PAGE_TOKEN}
 FLAG = string("`true`, `1` or `yes` (any case) mean true; anything else false.")
 MILLIS = integer("Milliseconds since the epoch.")
+
+
+AWS_TEMP_CREDENTIALS = obj(
+    {
+        "access_key_id": string(),
+        "secret_access_key": string(),
+        "session_token": string(),
+    },
+    ("access_key_id", "secret_access_key", "session_token"),
+    "An STS session whose policy allows only the version's own prefix of the bucket (its "
+    "upload folder to write, its sealed folder to read).",
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from modelcatalog.api.openapi import (
     ALIAS,
+    AWS_TEMP_CREDENTIALS,
     COMMENT,
     EMPTY,
     MILLIS,
@@ -175,8 +176,15 @@ TEMPORARY_CREDENTIALS = Operation(
     obj(
         {
             "credentials": obj(
-                {"storage_mode": string(enum=["DEFAULT_STORAGE"]), "expiration_time": MILLIS},
-                ("storage_mode", "expiration_time"),
+                {
+                    "storage_mode": string(
+                        "Files move through the Files API's presigned URLs (no credentials).",
+                        enum=["DEFAULT_STORAGE"],
+                    ),
+                    "aws_temp_credentials": AWS_TEMP_CREDENTIALS,
+                    "expiration_time": MILLIS,
+                },
+                ("expiration_time",),
             )
         },
         ("credentials",),
@@ -225,7 +233,10 @@ FILE_PATH = string(
 )
 URL = obj(
     {
-        "url": string("A URL signed by this server, valid for a limited time."),
+        "url": string(
+            "A URL signed by this server, or by the bucket where clients reach it directly, "
+            "valid for a limited time."
+        ),
         "headers": array(obj({"name": string(), "value": string()})),
     },
     ("url", "headers"),

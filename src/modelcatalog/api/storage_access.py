@@ -1,7 +1,8 @@
 """The Files API that MLflow's presigned-URL repository speaks, and the signed URLs themselves.
 
-`/api/2.0/fs/create-upload-url|create-download-url` hand out URLs that this server signs;
-`/api/modelcatalog/presigned/<key>` serves them, authenticated by the signature alone."""
+`/api/2.0/fs/create-upload-url|create-download-url` hand out URLs: the bucket's own presigned
+URLs where clients reach the store directly, else URLs that this server signs and
+`/api/modelcatalog/presigned/<key>` serves, authenticated by the signature alone."""
 
 from __future__ import annotations
 
@@ -28,9 +29,26 @@ router = APIRouter(tags=["files"], route_class=speaking(FILES))
 async def temporary_credentials(
     ctx: ServiceContext, who: Caller, full_name: object, version: object, *, write: bool
 ) -> dict[str, Any]:
-    """Credentials for a version's files: this server's own presigned-URL storage."""
-    expires = await call(file_access.storage_credentials, ctx, who, full_name, version, write=write)
-    return {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires}
+    """Credentials for a version's files, as both Unity Catalog dialects carry them: AWS
+    session credentials scoped to the version's prefix where the store issues them (MLflow
+    then reads and writes the bucket with boto3), else DEFAULT_STORAGE, which sends MLflow's
+    `databricks-uc` client to the Files API's presigned URLs."""
+    grant = await call(file_access.storage_credentials, ctx, who, full_name, version, write=write)
+    if grant.credentials is None:
+        return {"storage_mode": "DEFAULT_STORAGE", "expiration_time": grant.expires_at_ms}
+    found = grant.credentials
+    return {
+        "aws_temp_credentials": {
+            "access_key_id": found.access_key_id,
+            "secret_access_key": found.secret_access_key,
+            "session_token": found.session_token,
+        },
+        "expiration_time": grant.expires_at_ms,
+    }
+
+
+def _headers(signed: file_access.SignedRequest) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in signed.headers.items()]
 
 
 def _base_url(request: Request) -> str:
@@ -41,16 +59,16 @@ def _base_url(request: Request) -> str:
 @described(R.CREATE_UPLOAD_URL)
 async def create_upload_url(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    url = await call(file_access.upload_url, ctx, who, f.get("path"), _base_url(request))
-    return {"url": url, "headers": []}
+    signed = await call(file_access.upload_url, ctx, who, f.get("path"), _base_url(request))
+    return {"url": signed.url, "headers": _headers(signed)}
 
 
 @router.post("/api/2.0/fs/create-download-url")
 @described(R.CREATE_DOWNLOAD_URL)
 async def create_download_url(request: Request, ctx: ContextDep, who: CallerDep) -> dict:
     f = await fields(request)
-    url = await call(file_access.download_url, ctx, who, f.get("path"), _base_url(request))
-    return {"url": url, "headers": []}
+    signed = await call(file_access.download_url, ctx, who, f.get("path"), _base_url(request))
+    return {"url": signed.url, "headers": _headers(signed)}
 
 
 @router.get("/api/2.0/fs/directories/{path:path}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from modelcatalog.api.openapi import (
     ALIAS,
+    AWS_TEMP_CREDENTIALS,
     COMMENT,
     EMPTY,
     EXISTING_PRINCIPAL,
@@ -293,11 +294,13 @@ FINALIZE_VERSION = Operation(MODEL_VERSION, path=VERSION_PATH, body=obj({}))
 CREDENTIALS = obj(
     {
         "storage_mode": string(
-            "Files move through presigned URLs this server signs.", enum=["DEFAULT_STORAGE"]
+            "Files move through the Files API's presigned URLs (no credentials).",
+            enum=["DEFAULT_STORAGE"],
         ),
+        "aws_temp_credentials": AWS_TEMP_CREDENTIALS,
         "expiration_time": MILLIS,
     },
-    ("storage_mode", "expiration_time"),
+    ("expiration_time",),
 )
 VERSION_CREDENTIALS = Operation(
     CREDENTIALS,

@@ -1,15 +1,20 @@
 """Clients' access to a version's files: Files API paths, presigned URLs, temporary
 credentials and directory listings.
 
-Bytes move through URLs that this server signs (HMAC, expiring, bound to one key and one
-method) and serves itself, so every path a client names is confined to its version's folder."""
+With a local folder, bytes move through URLs that this server signs (HMAC, expiring, bound to
+one key and one method) and serves itself. Where clients reach the store directly (a bucket),
+the URLs are the store's own presigned URLs and the credentials its short-lived STS sessions,
+each confined to the version's upload folder (writing) or its sealed folder (reading): the
+catalog authorizes, the store moves the bytes. Either way every path a client names is confined
+to its version's folder."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote, unquote, urlencode
 
 from sqlalchemy import Select, select
@@ -17,7 +22,7 @@ from sqlalchemy import Select, select
 from modelcatalog.domain import rules
 from modelcatalog.domain.statuses import VersionStatus
 from modelcatalog.errors import FailedPrecondition, InvalidParameter, NotFound, PermissionDenied
-from modelcatalog.service import audit, lookup
+from modelcatalog.service import audit, files, lookup
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
@@ -25,6 +30,9 @@ from modelcatalog.service.operations import needed
 from modelcatalog.storage import keys, presign
 from modelcatalog.storage.base import ObjectNotFound, PathConflict, WrittenObject
 from modelcatalog.store import tables as t
+
+if TYPE_CHECKING:
+    from modelcatalog.storage.s3_direct import TemporaryCredentials
 
 FILES_ROOT = "Models"
 
@@ -129,20 +137,38 @@ def _signed_url(ctx: ServiceContext, base_url: str, method: str, key: str, calle
     return f"{base_url.rstrip('/')}/api/modelcatalog/presigned/{path}?{urlencode(params)}"
 
 
+@dataclass(frozen=True)
+class SignedRequest:
+    """A URL for one file, and the headers the client must send with it."""
+
+    url: str
+    headers: dict[str, str]
+
+
 @audited("createUploadUrl", needs="create_version")
-def upload_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
-    """A URL the caller may PUT one file of a PENDING version to (needs CREATE MODEL VERSION)."""
+def upload_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> SignedRequest:
+    """A URL the caller may PUT one file of a PENDING version to (needs CREATE MODEL VERSION):
+    the store's own presigned URL into the version's upload folder where clients reach the
+    store directly, else this server's signed URL."""
     target = resolve_path(ctx, caller, path, needed())
     require_status(target.full_name, target.version, target.status, write=True)
-    return _signed_url(ctx, base_url, "PUT", target.key, caller)
+    if ctx.store.direct is not None:
+        key = files.upload_prefix(ctx, target.model_id, target.version) + target.relative_path
+        signed = ctx.store.direct.presign("PUT", key, ctx.url_lifetime_seconds)
+        return SignedRequest(signed.url, signed.headers)
+    return SignedRequest(_signed_url(ctx, base_url, "PUT", target.key, caller), {})
 
 
 @audited("createDownloadUrl", needs="read_model")
-def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> str:
-    """A URL the caller may GET one file of a READY version from (needs EXECUTE)."""
+def download_url(ctx: ServiceContext, caller: Caller, path: object, base_url: str) -> SignedRequest:
+    """A URL the caller may GET one file of a READY version from (needs EXECUTE): of its sealed
+    folder in the store where clients reach it directly, else this server's signed URL."""
     target = resolve_path(ctx, caller, path, needed())
     require_status(target.full_name, target.version, target.status, write=False)
-    return _signed_url(ctx, base_url, "GET", target.key, caller)
+    if ctx.store.direct is not None:
+        signed = ctx.store.direct.presign("GET", target.key, ctx.url_lifetime_seconds)
+        return SignedRequest(signed.url, signed.headers)
+    return SignedRequest(_signed_url(ctx, base_url, "GET", target.key, caller), {})
 
 
 def require_status(full_name: str, version: int, status: str, *, write: bool) -> None:
@@ -167,9 +193,12 @@ def require_status(full_name: str, version: int, status: str, *, write: bool) ->
 )
 def storage_credentials(
     ctx: ServiceContext, caller: Caller, full_name: object, version: object, *, write: bool
-) -> int:
-    """Grant access to a version's files (through this server's presigned URLs): reading needs
-    EXECUTE, writing CREATE MODEL VERSION. Returns the expiry in milliseconds since the epoch."""
+) -> StorageGrant:
+    """Grant access to a version's files: reading needs EXECUTE, writing CREATE MODEL VERSION.
+
+    Where the store issues credentials, the grant carries an STS session limited to the
+    version's upload folder (writing) or its sealed folder (reading); otherwise the client moves
+    bytes through presigned URLs (the Files API) and the grant only tells until when."""
     name = rules.model_name(full_name)
     number = rules.version_number(version)
     audit.describe(version=number)
@@ -177,7 +206,32 @@ def storage_credentials(
         model = lookup.model_row(ctx, session, caller, name, needed("write" if write else None))
         row = lookup.version_row(session, model, name.full, number)
     require_status(name.full, number, row.status, write=write)
-    return int((time.time() + ctx.url_lifetime_seconds) * 1000)
+    direct = ctx.store.direct
+    if direct is None or not direct.issues_credentials:
+        return StorageGrant(int((time.time() + ctx.url_lifetime_seconds) * 1000), None)
+    if write:
+        prefix = files.upload_prefix(ctx, model.id, number)
+    else:
+        prefix = keys.version_prefix(model.id, number)
+    found = direct.credentials(
+        prefix, write=write, seconds=ctx.url_lifetime_seconds, session_name=_session_name(caller)
+    )
+    return StorageGrant(found.expires_at_ms, found)
+
+
+@dataclass(frozen=True)
+class StorageGrant:
+    """Access to a version's files until ``expires_at_ms``: through scoped credentials of the
+    store (``credentials``), or through presigned URLs when there are none."""
+
+    expires_at_ms: int
+    credentials: TemporaryCredentials | None
+
+
+def _session_name(caller: Caller) -> str:
+    """An STS session name (2-64 of ``[\\w+=,.@-]``) naming the caller, for the store's logs."""
+    cleaned = re.sub(r"[^\w+=,.@-]", "-", caller.name, flags=re.ASCII)
+    return f"modelcatalog-{cleaned}"[:64]
 
 
 def _listing_action(status: str | None) -> str:
@@ -194,13 +248,13 @@ def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]
     A path naming a file has no children: its listing is empty, which is how MLflow's
     presigned-URL repository tells a file from a folder before downloading it."""
     target = resolve_path(ctx, caller, path, _listing_action, directory=True)
-    require_status(
-        target.full_name,
-        target.version,
-        target.status,
-        write=target.status == VersionStatus.PENDING_REGISTRATION,
-    )
-    prefix = target.key if target.key.endswith("/") else target.key + "/"
+    pending = target.status == VersionStatus.PENDING_REGISTRATION
+    require_status(target.full_name, target.version, target.status, write=pending)
+    key = target.key
+    if pending:
+        # A PENDING version's files are where its clients upload them.
+        key = files.upload_prefix(ctx, target.model_id, target.version) + target.relative_path
+    prefix = key if key.endswith("/") else key + "/"
     base = "/" + path.strip("/") + "/"
     children: dict[str, dict] = {}
     for obj in ctx.store.list(prefix):
@@ -217,7 +271,7 @@ def list_directory(ctx: ServiceContext, caller: Caller, path: str) -> list[dict]
                 "last_modified": int(obj.last_modified * 1000),
             }
     if not children:
-        if target.relative_path and _is_file(ctx, target.key):
+        if target.relative_path and _is_file(ctx, key):
             return []
         raise NotFound(f"Directory '{path}' does not exist.")
     return [children[k] for k in sorted(children)]

@@ -1,6 +1,12 @@
 """A version's files in the store: where they live for each status (the managed folder, the
 read-only mirror of a READY version, the quarantine of a FAILED_REGISTRATION one), the signature
-check and the manifest made at finalize, and their removal."""
+check and the manifest made at finalize, and their removal.
+
+Where clients write to the store directly (a bucket, see `ArtifactStore.direct`), a PENDING
+version's files are uploaded under `_uploads/<model>/<version>/`, the only prefix its write
+credentials and URLs reach. Finalize seals them: a server-side copy into the version's own
+folder, which no client can ever write, so that a READY version's files cannot change whatever
+was issued before; the store computes each copy's sha256 as it copies."""
 
 from __future__ import annotations
 
@@ -14,13 +20,15 @@ from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.stamps import new_id
 from modelcatalog.service.views import ManifestEntry
 from modelcatalog.storage import keys
-from modelcatalog.storage.base import ObjectNotFound
+from modelcatalog.storage.base import ArtifactStore, ObjectNotFound
 from modelcatalog.store import tables as t
+from modelcatalog.store.database import Database
 
 __all__ = ["ManifestEntry"]
 
 MIRROR_ROOT = "_mirror"
 QUARANTINE_ROOT = "_quarantine"
+UPLOAD_ROOT = "_uploads"
 MAX_MLMODEL_BYTES = 10 * 1024 * 1024
 SIGNATURE_RULE = (
     "All models in the Unity Catalog must be logged with a model signature containing both "
@@ -36,6 +44,14 @@ def _mirror_prefix(model_id: str, version: int) -> str:
     return f"{MIRROR_ROOT}/{keys.version_prefix(model_id, version)}"
 
 
+def upload_prefix(ctx: ServiceContext, model_id: str, version: int) -> str:
+    """Where clients write a PENDING version's files: its upload folder where they write to the
+    store directly, else the version's own folder (written through the catalog)."""
+    if ctx.store.direct is not None:
+        return f"{UPLOAD_ROOT}/{keys.version_prefix(model_id, version)}"
+    return keys.version_prefix(model_id, version)
+
+
 def version_location(ctx: ServiceContext, model_id: str, version: int, status: str) -> str:
     """The storage location reported for a version.
 
@@ -48,6 +64,8 @@ def version_location(ctx: ServiceContext, model_id: str, version: int, status: s
         return ""
     if status == VersionStatus.READY and ctx.store.hands_out_folders:
         return ctx.store.location_uri(_mirror_prefix(model_id, version))
+    if status == VersionStatus.PENDING_REGISTRATION:
+        return ctx.store.location_uri(upload_prefix(ctx, model_id, version))
     return ctx.store.location_uri(keys.version_prefix(model_id, version))
 
 
@@ -68,15 +86,51 @@ def quarantine_version(ctx: ServiceContext, model_id: str, version: int) -> int:
 
     Each call moves what is there to a new folder of the quarantine, so it can always be run
     again: after a crash, or after a client wrote into the old folder once more."""
-    prefix = keys.version_prefix(model_id, version)
-    if not ctx.store.list(prefix):
+    moved = 0
+    prefixes = [keys.version_prefix(model_id, version)]
+    if ctx.store.direct is not None:
+        prefixes.append(upload_prefix(ctx, model_id, version))
+    for prefix in prefixes:
+        if ctx.store.list(prefix):
+            moved += ctx.store.move_prefix(prefix, quarantine_folder(model_id, version))
+    return moved
+
+
+def seal_uploads(ctx: ServiceContext, model_id: str, version: int) -> int:
+    """Copy a PENDING version's uploads into its own folder, server-side, where clients write
+    to the store directly (no byte passes through the catalog); return how many files. Done
+    before the checks and the manifest, which therefore see exactly what will be served."""
+    if ctx.store.direct is None:
         return 0
-    return ctx.store.move_prefix(prefix, quarantine_folder(model_id, version))
+    return ctx.store.direct.seal(
+        upload_prefix(ctx, model_id, version), keys.version_prefix(model_id, version)
+    )
+
+
+def layout_problem(ctx: ServiceContext, model_id: str, version: int) -> str | None:
+    """Why the uploaded files cannot be a version: a path that is both a file and a folder,
+    which a bucket accepts from direct uploads but no folder of files can hold."""
+    if ctx.store.direct is None:
+        return None  # written through the catalog, which refuses such a path at once
+    prefix = keys.version_prefix(model_id, version)
+    paths = {obj.key[len(prefix) :] for obj in ctx.store.list(prefix)}
+    for path in sorted(paths):
+        for folder in keys.folders_of(path):
+            if folder in paths:
+                return (
+                    f"The uploaded files cannot be registered: '{folder}' is a file and also a "
+                    f"folder (it holds '{path}'); a path cannot be both."
+                )
+    return None
 
 
 def publish_version(ctx: ServiceContext, model_id: str, version: int, status: str) -> None:
     """Make (or remake) the read-only mirror of a READY version, where clients open locations
-    themselves; a version in any other status is never mirrored."""
+    themselves; a version in any other status is never mirrored. Where clients write to the
+    store directly, the uploads (sealed already) are discarded instead."""
+    if status == VersionStatus.READY and ctx.store.direct is not None:
+        ctx.store.delete_prefix(upload_prefix(ctx, model_id, version))
+        return
     if status == VersionStatus.READY and ctx.store.hands_out_folders:
         ctx.store.link_tree(
             keys.version_prefix(model_id, version), _mirror_prefix(model_id, version)
@@ -167,13 +221,47 @@ def compute_manifest(ctx: ServiceContext, model_id: str, version: int) -> list[M
     return entries
 
 
+def sweep_uploads(store: ArtifactStore, db: Database) -> int:
+    """Delete the upload folders of versions that are no longer PENDING (READY ones were sealed,
+    FAILED ones quarantined, deleted ones are gone): what clients wrote with URLs or
+    credentials issued before, or what a finalize cut short left. A PENDING version's uploads
+    stay while it may still be finalized; deleting the version removes them. Returns how many
+    folders went."""
+    if store.direct is None:
+        return 0
+    found: set[tuple[str, int]] = set()
+    for obj in store.list(f"{UPLOAD_ROOT}/"):
+        parts = obj.key.split("/", 3)
+        if len(parts) == 4 and parts[2].isdigit() and int(parts[2]) > 0:
+            found.add((parts[1], int(parts[2])))
+    removed = 0
+    for model_id, version in sorted(found):
+        try:
+            prefix = f"{UPLOAD_ROOT}/{keys.version_prefix(model_id, version)}"
+        except keys.InvalidPath:
+            continue  # not a folder this catalog made
+        with db.read() as session:
+            status = session.scalar(
+                select(t.ModelVersion.status).where(
+                    t.ModelVersion.model_id == model_id, t.ModelVersion.version == version
+                )
+            )
+        if status == VersionStatus.PENDING_REGISTRATION:
+            continue
+        store.delete_prefix(prefix)
+        removed += 1
+    return removed
+
+
 def remove_version_files(ctx: ServiceContext, model_id: str, version: int) -> None:
+    ctx.store.delete_prefix(f"{UPLOAD_ROOT}/{keys.version_prefix(model_id, version)}")
     ctx.store.delete_prefix(_mirror_prefix(model_id, version))
     ctx.store.delete_prefix(_quarantine_root(model_id, version))
     ctx.store.delete_prefix(keys.version_prefix(model_id, version))
 
 
 def remove_model_files(ctx: ServiceContext, model_id: str) -> None:
+    ctx.store.delete_prefix(f"{UPLOAD_ROOT}/{model_id}/")
     ctx.store.delete_prefix(f"{MIRROR_ROOT}/{model_id}/")
     ctx.store.delete_prefix(_quarantine_root(model_id))
     ctx.store.delete_prefix(f"{model_id}/")

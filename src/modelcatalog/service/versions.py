@@ -484,7 +484,10 @@ def finalize_version(
         # A finalize cut short after its commit left the files in place: finish moving them.
         files.quarantine_version(ctx, model_id, number)
         raise FailedPrecondition(failure)
-    problem = files.signature_problem(ctx, model_id, number) if waiver is None else None
+    files.seal_uploads(ctx, model_id, number)
+    problem = files.layout_problem(ctx, model_id, number)
+    if problem is None and waiver is None:
+        problem = files.signature_problem(ctx, model_id, number)
     manifest = [] if problem else files.compute_manifest(ctx, model_id, number)
     with ctx.db.write() as session:
         model = lookup.model_row(ctx, session, caller, name, needed(), lock=queries.UPDATE)

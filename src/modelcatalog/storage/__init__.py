@@ -44,6 +44,14 @@ __all__ = [
 ENDPOINT_ENV_VARS = ("MODELCATALOG_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
 """Environment variables naming an S3-compatible endpoint, first one set wins."""
 
+ROLE_ENV_VAR = "MODELCATALOG_S3_ROLE_ARN"
+"""The role whose STS sessions, narrowed by a session policy to one version's prefix, become
+clients' temporary credentials; unset, clients get presigned URLs only."""
+
+STS_ENDPOINT_ENV_VAR = "MODELCATALOG_STS_ENDPOINT_URL"
+"""Where STS is asked for those sessions; by default the S3 endpoint (as MinIO and moto serve
+it), or AWS's own STS when no endpoint is set."""
+
 _ALLOWED_FORMS = "a local path, file:///absolute/path, or s3://bucket[/prefix]"
 
 
@@ -65,5 +73,11 @@ def open_store(uri_or_path: str) -> ArtifactStore:
         from modelcatalog.storage.s3 import S3ArtifactStore
 
         endpoint_url = next((os.environ[v] for v in ENDPOINT_ENV_VARS if os.environ.get(v)), None)
-        return S3ArtifactStore(parts.netloc, unquote(parts.path), endpoint_url=endpoint_url)
+        return S3ArtifactStore(
+            parts.netloc,
+            unquote(parts.path),
+            endpoint_url=endpoint_url,
+            role_arn=os.environ.get(ROLE_ENV_VAR) or None,
+            sts_endpoint_url=os.environ.get(STS_ENDPOINT_ENV_VAR) or None,
+        )
     raise ValueError(f"unsupported artifact location {uri_or_path!r}; use {_ALLOWED_FORMS}")

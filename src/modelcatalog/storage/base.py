@@ -13,7 +13,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+
+if TYPE_CHECKING:
+    from modelcatalog.storage.s3_direct import S3DirectAccess
 
 
 class StorageError(RuntimeError):
@@ -176,7 +179,14 @@ class ArtifactStore(Protocol):
     True for a local folder: a client handed a ``file:`` location reads, changes or deletes the
     files there in place, so the catalog hands out a READY version as a mirror of its files
     (see :meth:`link_tree`) and moves a failed version's files out of their folder. False for a
-    bucket, whose objects clients reach only through the server's presigned URLs."""
+    bucket, whose objects clients reach only through presigned URLs and credentials scoped to
+    one prefix (see ``direct``), never as a folder they change in place."""
+
+    @property
+    def direct(self) -> S3DirectAccess | None:
+        """How clients reach the store themselves (presigned URLs, scoped credentials), if
+        they can; None where every byte goes through the catalog's own signed URLs."""
+        ...
 
     def open_writer(self, key: str, *, durable: bool = True) -> ObjectWriter:
         """Start streaming an object to ``key``; see :class:`ObjectWriter`. With ``durable``

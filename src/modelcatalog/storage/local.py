@@ -135,6 +135,9 @@ class LocalArtifactStore:
     hands_out_folders = True
     """A ``file:`` location is opened by clients themselves, who may change or delete it."""
 
+    direct = None
+    """Clients move bytes through the catalog's own signed URLs, never to the folder directly."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser().absolute()
         try:

@@ -7,11 +7,17 @@ under its key only when complete: S3 never shows a partial object.
 
 An object written in one PutObject carries the sha256 its writer computed as user metadata
 (:data:`DIGEST_METADATA`); S3 replaces metadata with the object, so it cannot outlive a rewrite.
-A multipart object has no recorded digest (its metadata is fixed before the first byte).
+A multipart object has no recorded digest (its metadata is fixed before the first byte). An
+object whose full-object ChecksumSHA256 S3 keeps (a sealed copy, see
+:mod:`modelcatalog.storage.s3_direct`) is described by that checksum, which S3 computed itself.
+
+Clients reach the bucket directly through :attr:`S3ArtifactStore.direct`: presigned URLs and
+STS credentials confined to one prefix.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,7 @@ from modelcatalog.storage.base import (
     check_range,
 )
 from modelcatalog.storage.keys import confine, confine_prefix, folders_of
+from modelcatalog.storage.s3_direct import S3DirectAccess
 
 PART_SIZE = 8 * 1024 * 1024
 """Multipart part size, and the size from which a write becomes a multipart upload."""
@@ -53,6 +60,9 @@ def default_client(endpoint_url: str | None = None) -> Any:
     """An S3 client with credentials from boto3's normal chain."""
     config = Config(
         retries={"mode": "standard"},
+        # SigV4 everywhere, presigned URLs included: they then carry X-Amz-Expires, which S3
+        # enforces (SigV2 URLs are refused by newer regions and by many S3-compatible stores).
+        signature_version="s3v4",
         # Checksums only where S3 requires them: newer botocore adds CRC checksums to every
         # upload by default, which several S3-compatible servers reject. Integrity is covered
         # by the sha256 every write computes and the catalog records.
@@ -138,7 +148,8 @@ class S3ArtifactStore:
     """Artifact store in an S3-compatible bucket; keys live below ``prefix``."""
 
     hands_out_folders = False
-    """Clients never hold credentials of the bucket: they move bytes through presigned URLs."""
+    """Clients reach the bucket only through presigned URLs and credentials scoped to a prefix
+    (see :attr:`direct`), never as a folder they could change in place."""
 
     def __init__(
         self,
@@ -147,6 +158,8 @@ class S3ArtifactStore:
         *,
         endpoint_url: str | None = None,
         client: Any = None,
+        role_arn: str | None = None,
+        sts_endpoint_url: str | None = None,
     ) -> None:
         if not bucket or "/" in bucket:
             raise ValueError(f"bucket name {bucket!r} is empty or contains '/'")
@@ -157,6 +170,14 @@ class S3ArtifactStore:
         self.prefix = prefix
         self.uri = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
         self._client = client if client is not None else default_client(endpoint_url)
+        self.direct = S3DirectAccess(
+            self._client,
+            bucket,
+            self._root(),
+            role_arn=role_arn,
+            sts_endpoint_url=sts_endpoint_url or endpoint_url,
+        )
+        """Presigned URLs and scoped credentials, through which clients move bytes directly."""
 
     def __repr__(self) -> str:
         return f"S3ArtifactStore({self.uri!r})"
@@ -249,15 +270,29 @@ class S3ArtifactStore:
         )
 
     def recorded_sha256(self, key: str) -> str | None:
-        """The sha256 recorded when the object was written in one request, else None."""
+        """The sha256 S3 keeps as the object's full-object checksum (ChecksumSHA256, which S3
+        computed or verified itself), else the one recorded when this store wrote the object in
+        one request, else None (a multipart object: its S3 checksum, if any, is per part).
+
+        Only objects written by this store or sealed by it (see ``S3DirectAccess.seal``, which
+        drops uploaders' metadata) are asked: no client can set either value in such a key."""
         try:
-            response = self._client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+            response = self._client.head_object(
+                Bucket=self.bucket, Key=self._object_key(key), ChecksumMode="ENABLED"
+            )
         except ClientError as error:
             if _error_code(error) in _NOT_FOUND_CODES:
                 raise ObjectNotFound(key) from None
             raise StorageError(f"cannot stat {key!r}: {error}") from error
         except BotoCoreError as error:
             raise StorageError(f"cannot stat {key!r}: {error}") from error
+        checksum = response.get("ChecksumSHA256")
+        if (
+            isinstance(checksum, str)
+            and "-" not in checksum
+            and response.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+        ):
+            return base64.b64decode(checksum).hex()
         digest = (response.get("Metadata") or {}).get(DIGEST_METADATA)
         return digest if isinstance(digest, str) and len(digest) == 64 else None
 
@@ -370,10 +405,11 @@ class S3ArtifactStore:
     # -- interrupted writes --------------------------------------------------------------------
 
     def sweep_temp(self, older_than_seconds: float) -> int:
-        """Nothing to sweep; returns 0. An interrupted PutObject stores nothing, and a writer
-        aborts its own multipart upload; one abandoned by a killed process is never shown as an
-        object, and its parts go with the bucket's AbortIncompleteMultipartUpload rule."""
-        return 0
+        """Abort the multipart uploads under the store's root older than
+        ``older_than_seconds``: those of a killed server process and of clients that died
+        mid-upload. An interrupted PutObject stores nothing. (A bucket lifecycle rule
+        AbortIncompleteMultipartUpload does the same on AWS without a restart.)"""
+        return self.direct.sweep_multipart_uploads(older_than_seconds)
 
     def _copy(self, key: str, target: str) -> None:
         try:

@@ -276,10 +276,10 @@ async def download(
     """A file of a READY version, through a short-lived signed URL."""
     catalog, schema, model = (full_name.split(".", 2) + ["", ""])[:3]
     files_path = f"/Models/{catalog}/{schema}/{model}/{version}/{path}"
-    url = await call(
+    signed = await call(
         file_access.download_url, ctx, who.caller, files_path, str(request.base_url).rstrip("/")
     )
-    return RedirectResponse(url, status_code=303)
+    return RedirectResponse(signed.url, status_code=303)
 
 
 @router.get("/search")

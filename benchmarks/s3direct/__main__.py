@@ -1,0 +1,3 @@
+from benchmarks.s3direct.run import main
+
+main()
