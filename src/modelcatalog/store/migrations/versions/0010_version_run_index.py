@@ -1,6 +1,6 @@
 """an index for the versions of a run
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04 12:30:00.000000
 
@@ -10,7 +10,7 @@ versions in that order, so a page costs the same however many versions the catal
 
 from alembic import op
 
-revision = "0012"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
