@@ -135,9 +135,6 @@ class VersionCopier:
                 (f.path, self._opened(located, f.path, version)) for f in self.source.files(located)
             ]
             items.append(VersionImport(version.version, _body(version), opened))
-            self.log.event(
-                "version_started", model=model.target, version=version.version, resumed=False
-            )
         try:
             return self.target.import_versions(model.target, items)
         except AlreadyExists as exc:
@@ -155,10 +152,14 @@ class VersionCopier:
             raise RuntimeError(
                 f"the target version is {status}: {answer.version.get('status_message')}"
             )
+        # Started only now: a version the request found already made was not started again.
+        resumed = answer.outcome == "resumed"
+        self.log.event(
+            "version_started", model=model.target, version=version.version, resumed=resumed
+        )
         _check_manifest(answer.manifest, {p: u.sha256 for p, u in answer.sent.items()})
         for item in answer.sent.values():
             self._uploaded(model, version, item.path, item.size, item.sha256)
-        resumed = answer.outcome == "resumed"
         self.log.event(
             "version_copied",
             model=model.target,
