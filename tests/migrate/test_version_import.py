@@ -120,9 +120,17 @@ def version_numbers(api: httpx.Client, model: str) -> list[int]:
 def staged(server: Any) -> list[Path]:
     """Files waiting (complete) in import staging folders of a server's local store."""
     root = server.data_dir / "artifacts" / "_import"
-    if not root.exists():
-        return []
-    return [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".modelcatalog-")]
+    while True:
+        if not root.exists():
+            return []
+        try:
+            return [
+                p
+                for p in root.rglob("*")
+                if p.is_file() and not p.name.startswith(".modelcatalog-")
+            ]
+        except FileNotFoundError:
+            continue  # the server removed a folder while it was being listed: list again
 
 
 def cut_off(pieces: list[bytes]) -> list[bytes]:
