@@ -213,8 +213,8 @@ def schema_filter(rights: Rights | None, catalog: Securable) -> ColumnElement[bo
 
 @dataclass(frozen=True)
 class ModelVisibility:
-    """Which models a caller may see: every model of the schemas in `whole`, and in the
-    schemas in `some` only those owned by or granted to the caller (None: every model)."""
+    """Which models a caller may see: `condition` on `registered_models` (None: every model),
+    and `schema_ids`, the only schemas such models can be in (None: any schema)."""
 
     condition: ColumnElement[bool] | None
     schema_ids: list[str] | None

@@ -10,12 +10,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from modelcatalog.domain import rules
 from modelcatalog.errors import InvalidParameter
-from modelcatalog.service import access, paging
+from modelcatalog.service import paging
 from modelcatalog.service.audit import audited
 from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.deployments import runs
-from modelcatalog.service.models import LISTED, model_views, next_model_page, walk_models
+from modelcatalog.service.models import model_page, visible_models
 from modelcatalog.service.views import ModelView
 from modelcatalog.store import tables as t
 
@@ -103,14 +103,7 @@ def search(
     size = paging.page_size(max_results, 50)
     after = paging.decode(page_token, (str, str, str))
     with ctx.db.read() as session:
-        query = (
-            select(*LISTED)
-            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
-            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-        )
-        visible = access.model_visibility(session, access.rights_of(ctx.rights, session, caller))
-        if visible.condition is not None:
-            query = query.where(visible.condition)
+        query, visible = visible_models(ctx, session, caller)
         if text:
             pattern = _like(text)
             query = query.where(
@@ -153,15 +146,8 @@ def search(
             )
         if filters.has_alias:
             query = query.where(exists().where(t.ModelAlias.model_id == t.RegisteredModel.id))
-        rows = walk_models(
-            session,
-            query,
-            size,
-            after,
-            catalog=catalog,
-            schema=schema,
-            schema_ids=visible.schema_ids,
+        page = model_page(
+            ctx, session, query, size, after, catalog=catalog, schema=schema, visible=visible
         )
-        token = next_model_page(rows, size)
-        views = model_views(ctx, session, rows[:size])
-    return Results([Found(v, _reasons(v, text) if text else ()) for v in views], token)
+    found = [Found(v, _reasons(v, text) if text else ()) for v in page.items]
+    return Results(found, page.next_page_token)

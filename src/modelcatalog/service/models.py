@@ -151,6 +151,41 @@ def next_model_page(rows: Sequence[tuple[ModelRow, str, str]], size: int) -> str
     return paging.encode([catalog, schema, model.name])
 
 
+def visible_models(
+    ctx: ServiceContext, session: Session, caller: Caller
+) -> tuple[Select, access.ModelVisibility]:
+    """The listed columns of the models the caller may see, joined to their schema and
+    catalog, and what the caller may see (which `model_page` walks)."""
+    query = (
+        select(*LISTED)
+        .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
+        .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
+    )
+    visible = access.model_visibility(session, access.rights_of(ctx.rights, session, caller))
+    if visible.condition is not None:
+        query = query.where(visible.condition)
+    return query, visible
+
+
+def model_page(
+    ctx: ServiceContext,
+    session: Session,
+    query: Select,
+    size: int,
+    after: list | None,
+    *,
+    catalog: str | None,
+    schema: str | None,
+    visible: access.ModelVisibility,
+) -> Page:
+    """One page of `query` (from `visible_models`, with its filters) after the full name
+    `after`, as model views, and the next page's token."""
+    rows = walk_models(
+        session, query, size, after, catalog=catalog, schema=schema, schema_ids=visible.schema_ids
+    )
+    return Page(model_views(ctx, session, rows[:size]), next_model_page(rows, size))
+
+
 # Schemas read at a time while a listing walks them in name order.
 SCHEMA_BATCH = 64
 
@@ -225,27 +260,12 @@ def list_models(
     size = paging.page_size(max_results, default_size)
     after = paging.decode(page_token, (str, str, str))
     with ctx.db.read() as session:
-        query = (
-            select(*LISTED)
-            .join(t.Schema, t.Schema.id == t.RegisteredModel.schema_id)
-            .join(t.Catalog, t.Catalog.id == t.Schema.catalog_id)
-        )
-        visible = access.model_visibility(session, access.rights_of(ctx.rights, session, caller))
-        if visible.condition is not None:
-            query = query.where(visible.condition)
+        query, visible = visible_models(ctx, session, caller)
         if name_like:
             query = query.where(t.RegisteredModel.name.like(name_like.lower(), escape="\\"))
-        rows = walk_models(
-            session,
-            query,
-            size,
-            after,
-            catalog=catalog,
-            schema=schema,
-            schema_ids=visible.schema_ids,
+        return model_page(
+            ctx, session, query, size, after, catalog=catalog, schema=schema, visible=visible
         )
-        token = next_model_page(rows, size)
-        return Page(model_views(ctx, session, rows[:size]), token)
 
 
 @audited("updateRegisteredModel", "registered_model", needs="manage_model")
