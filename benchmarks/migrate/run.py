@@ -25,6 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from benchmarks import proc
+
 ROOT = Path(__file__).resolve().parents[2]
 # The catalog server of the tests (tests/support).
 sys.path.insert(0, str(ROOT / "tests"))
@@ -113,18 +115,12 @@ def build_large(root: Path, versions: int, size: int) -> str:
 def server_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) spent so far by a process and every process below it (the
     server and its worker processes), from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pending = [pid]
     while pending:
         current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # it ended meanwhile
+        total += proc.cpu_seconds(current)
+        pending.extend(proc.children(current))
     return total
 
 

@@ -20,6 +20,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks.registry` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks import proc  # noqa: E402
 from benchmarks.registry import report, scenarios, servers  # noqa: E402
 from benchmarks.registry.load import Measurement, Step, measure  # noqa: E402
 
@@ -60,14 +61,7 @@ class CpuMeter:
         self.pids = server.worker_pids()
 
     def _server_seconds(self) -> float:
-        ticks = 0
-        for pid in self.pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(proc.cpu_seconds(pid) for pid in self.pids)
 
     @staticmethod
     def _client_seconds() -> float:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from benchmarks import proc
 from benchmarks.registry.servers import free_port
 
 DATABASE = "catalog"
@@ -145,24 +146,10 @@ def cpu_seconds(instance: Instance) -> float:
     """CPU used so far by the instance: the postmaster, its live children (backends, writers)
     and the children it has reaped."""
     postmaster = instance.postmaster_pid()
-    ticks = 0
-    for pid in [postmaster, *_children(postmaster)]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        if pid == postmaster:
-            ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped backends
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    try:
-        return [int(c) for c in path.read_text().split()]
-    except OSError:
-        return []
+    # The postmaster's reaped children are the backends that have ended.
+    return proc.cpu_seconds(postmaster, reaped=True) + sum(
+        proc.cpu_seconds(child) for child in proc.children(postmaster)
+    )
 
 
 def settle(instance: Instance) -> None:

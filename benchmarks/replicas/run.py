@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks.replicas` imp
 import boto3  # noqa: E402
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
+from benchmarks import proc  # noqa: E402
 from benchmarks.registry import servers  # noqa: E402
 from benchmarks.registry.load import measure  # noqa: E402
 from benchmarks.registry.run import CpuMeter  # noqa: E402
@@ -85,14 +86,6 @@ def moto_server(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
             process.wait()
 
 
-def _process_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Setup:
     """Everything a measurement reads its costs from."""
@@ -137,7 +130,7 @@ def _measured(
     for meter in meters:
         meter.__enter__()
     database_before = postgres.cpu_seconds(setup.database)
-    moto_before = _process_cpu(setup.moto.pid)
+    moto_before = proc.cpu_seconds(setup.moto.pid)
     started = time.perf_counter()
     result = measure(urls, headers, step, clients=clients, total=total, warmup=0)
     # Work the requests left behind (events to dispatch, audit records queued) is theirs.
@@ -155,7 +148,7 @@ def _measured(
         0.0,
         postgres.cpu_seconds(setup.database) - database_before - setup.idle_database * interval,
     )
-    moto_cpu = _process_cpu(setup.moto.pid) - moto_before
+    moto_cpu = proc.cpu_seconds(setup.moto.pid) - moto_before
     stats = postgres.statements(setup.database)
     ok = max(1, total - result.errors)
     numbers.update(
