@@ -14,7 +14,7 @@
 // Sign-in uses the provider's own development pages: any login with any password, whose claims
 // are the `users` entry of that login (or an e-mail address made from the login).
 
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -26,8 +26,16 @@ let keys = [newKey()];
 let provider;
 
 function newKey() {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' };
+  // The key is made as PEM text and read back before it is exported as a JWK: exporting the
+  // key object that generateKeyPairSync returns can deadlock Node 20 when a garbage collection
+  // frees the generation job in the middle of the export (both hold the key's lock).
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const jwk = createPrivateKey(privateKey).export({ format: 'jwk' });
+  return { ...jwk, kid: randomUUID(), use: 'sig', alg: 'RS256' };
 }
 
 function claimsOf(login) {

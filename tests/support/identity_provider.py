@@ -5,6 +5,7 @@ sign in on its pages, confirm a device code, get an access token for the catalog
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -101,6 +102,10 @@ RESOURCES = {
 service, and the catalog again with two-second tokens."""
 
 
+STARTUP_SECONDS = 30
+"""How long the provider may take to say it listens."""
+
+
 @contextmanager
 def run_identity_provider(log_dir: Path) -> Iterator[IdentityProvider]:
     """The provider on a port of 127.0.0.1 that it picks itself; register clients with
@@ -123,10 +128,14 @@ def run_identity_provider(log_dir: Path) -> Iterator[IdentityProvider]:
         )
     with stopped_at_exit(process):
         assert process.stdout is not None
-        first = process.stdout.readline()  # the provider's one line, or nothing if it died
+        # The provider's one line, or nothing if it died; a provider stuck before it listens
+        # fails the test instead of holding it forever.
+        ready, _, _ = select.select([process.stdout], [], [], STARTUP_SECONDS)
+        first = process.stdout.readline() if ready else ""
         if not first.startswith("listening "):
             raise RuntimeError(
-                f"the OpenID Connect provider did not start:\n{log_path.read_text()}"
+                f"the OpenID Connect provider did not start within {STARTUP_SECONDS} s:\n"
+                f"{log_path.read_text()}"
             )
         issuer = first.split(" ", 1)[1].strip()
         wait_until_answering(

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 from urllib.parse import quote, unquote, urlencode
 
 from sqlalchemy import Select, select
@@ -28,11 +28,13 @@ from modelcatalog.service.caller import Caller
 from modelcatalog.service.context import ServiceContext
 from modelcatalog.service.operations import needed
 from modelcatalog.storage import keys, presign
-from modelcatalog.storage.base import ObjectNotFound, PathConflict, WrittenObject
+from modelcatalog.storage.base import (
+    ObjectNotFound,
+    PathConflict,
+    TemporaryCredentials,
+    WrittenObject,
+)
 from modelcatalog.store import tables as t
-
-if TYPE_CHECKING:
-    from modelcatalog.storage.s3_direct import TemporaryCredentials
 
 FILES_ROOT = "Models"
 

@@ -13,14 +13,61 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
-
-if TYPE_CHECKING:
-    from modelcatalog.storage.s3_direct import S3DirectAccess
+from typing import Protocol, Self, runtime_checkable
 
 
 class StorageError(RuntimeError):
     """The store could not do what was asked (I/O failure, refused request, misuse)."""
+
+
+@dataclass(frozen=True)
+class TemporaryCredentials:
+    """An STS session: the three values an S3 client signs with, and when they stop working."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expires_at_ms: int
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    """A URL the store signed for one method on one object, and the headers the client must
+    send."""
+
+    url: str
+    headers: dict[str, str]
+
+
+class DirectAccess(Protocol):
+    """How clients reach a store's objects themselves, without the catalog moving the bytes:
+    presigned URLs for one object, credentials scoped to one prefix, and the server-side copy
+    that seals a finalized version's uploads."""
+
+    @property
+    def issues_credentials(self) -> bool:
+        """Whether :meth:`credentials` can be asked (presigned URLs are always offered)."""
+        ...
+
+    def presign(self, method: str, key: str, seconds: int) -> PresignedRequest:
+        """A presigned GET or PUT of the object at ``key``, valid ``seconds`` from now."""
+        ...
+
+    def credentials(
+        self, prefix: str, *, write: bool, seconds: int, session_name: str
+    ) -> TemporaryCredentials:
+        """Temporary credentials that read (or also write) only the objects under ``prefix``."""
+        ...
+
+    def seal(self, src_prefix: str, dst_prefix: str) -> int:
+        """Copy every object under ``src_prefix`` to ``dst_prefix`` inside the store; return
+        how many were copied."""
+        ...
+
+    def sweep_multipart_uploads(self, older_than_seconds: float) -> int:
+        """Abort multipart uploads started longer ago than ``older_than_seconds``; return how
+        many."""
+        ...
 
 
 class ObjectNotFound(KeyError):
@@ -183,7 +230,7 @@ class ArtifactStore(Protocol):
     one prefix (see ``direct``), never as a folder they change in place."""
 
     @property
-    def direct(self) -> S3DirectAccess | None:
+    def direct(self) -> DirectAccess | None:
         """How clients reach the store themselves (presigned URLs, scoped credentials), if
         they can; None where every byte goes through the catalog's own signed URLs."""
         ...

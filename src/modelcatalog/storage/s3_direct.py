@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -22,7 +21,7 @@ from boto3.exceptions import Boto3Error
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modelcatalog.storage.base import StorageError
+from modelcatalog.storage.base import PresignedRequest, StorageError, TemporaryCredentials
 from modelcatalog.storage.keys import confine, confine_prefix
 
 STS_MIN_SECONDS = 900
@@ -38,24 +37,6 @@ WRITE_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
 )
-
-
-@dataclass(frozen=True)
-class TemporaryCredentials:
-    """An STS session: the three values an S3 client signs with, and when they stop working."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str
-    expires_at_ms: int
-
-
-@dataclass(frozen=True)
-class PresignedRequest:
-    """A URL S3 signed for one method on one object, and the headers the client must send."""
-
-    url: str
-    headers: dict[str, str]
 
 
 def access_policy(bucket: str, object_prefix: str, *, write: bool) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from modelcatalog.web.pages import (
     render_version,
 )
 from modelcatalog.web.render import page
-from modelcatalog.web.signin import safe_next
+from modelcatalog.web.signin_page import safe_next
 from modelcatalog.web.threads import call
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)

@@ -6,7 +6,6 @@ another site cannot sign a browser in under someone else's token."""
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -22,54 +21,14 @@ from modelcatalog.web.identity import (
     SignInRequired,
     form,
     hand_session,
-    over_https,
     same_origin,
     sign_in_address,
 )
-from modelcatalog.web.render import page
-from modelcatalog.web.sso import provider_name, provider_sign_out
+from modelcatalog.web.signin_page import SIGNIN_COOKIE, safe_next, signin_page
+from modelcatalog.web.sso import provider_sign_out
 from modelcatalog.web.threads import call
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
-
-SIGNIN_COOKIE = "modelcatalog_signin"
-
-
-def safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path on this server, never another site."""
-    if (
-        not value
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
-    ):
-        return "/"
-    parts = urlsplit(value)
-    return value if not parts.scheme and not parts.netloc else "/"
-
-
-def signin_page(request: Request, next_path: str, error: str | None, status: int) -> Response:
-    """The sign-in page: a personal access token, or the identity provider where there is one."""
-    token = secrets.token_urlsafe(24)
-    response = page(
-        "signin.html",
-        status,
-        signin_token=token,
-        next_path=next_path,
-        error=error,
-        provider=provider_name(context(request)),
-    )
-    response.set_cookie(
-        SIGNIN_COOKIE,
-        token,
-        max_age=3600,
-        httponly=True,
-        samesite="lax",
-        secure=over_https(request),
-        path="/signin",
-    )
-    return response
 
 
 @router.get("/signin")

@@ -31,10 +31,10 @@ from modelcatalog.api.deps import anonymous, context
 from modelcatalog.api.dialects import speaking
 from modelcatalog.errors import CatalogError, TooManyRequests, Unauthenticated
 from modelcatalog.service import audit, sessions, single_sign_on, sso_handoff
-from modelcatalog.service.context import ServiceContext
 from modelcatalog.web.dialect import WEB_UI
 from modelcatalog.web.identity import hand_session, over_https
 from modelcatalog.web.render import page
+from modelcatalog.web.signin_page import provider_name, safe_next, signin_page
 from modelcatalog.web.threads import call
 
 router = APIRouter(route_class=speaking(WEB_UI), include_in_schema=False)
@@ -48,13 +48,6 @@ SSO_SESSION_COOKIE = "modelcatalog_sso"
 """Marks a session begun at the provider, so that signing out ends the provider's too."""
 FLOW_SECONDS = 600
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def provider_name(ctx: ServiceContext) -> str | None:
-    """What the sign-in button calls the provider: its host (none when sign-on is off)."""
-    if ctx.sso is None:
-        return None
-    return urlsplit(ctx.sso.settings.issuer_url).netloc or ctx.sso.settings.issuer_url
 
 
 def _base(request: Request) -> str:
@@ -81,9 +74,6 @@ def _terminal(address: str | None) -> str | None:
 
 def _problem(request: Request, message: str, status: int) -> Response:
     """Back to the sign-in page, saying what went wrong."""
-    # Imported here: the sign-in page is signin's, which imports this module.
-    from modelcatalog.web.signin import signin_page
-
     return signin_page(request, "/", message, status)
 
 
@@ -97,8 +87,6 @@ async def start(
     """Go and sign in at the identity provider, then come back to `next`; or, for a
     terminal's `login --sso` listening at `terminal` (loopback) with a PKCE `challenge`,
     hand it a code for a catalog token instead of starting a browser session."""
-    from modelcatalog.web.signin import safe_next  # see _problem
-
     ctx = context(request)
     loopback = _terminal(terminal)
     if terminal is not None and (loopback is None or not challenge or len(challenge) > 128):
