@@ -309,7 +309,10 @@ def test_text_output_prints_user_values_exactly_as_stored(cli: Cli, schema: str)
 
 
 def test_shell_completion_can_be_installed(cli: Cli) -> None:
-    shown = cli("--show-completion", "bash", token=None)
+    # Named, not detected: Typer otherwise looks for a shell among the test's parent processes.
+    shown = cli(
+        "--show-completion", "bash", token=None, _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"
+    )
     assert shown.returncode == 0, shown.stderr
     assert "complete" in shown.stdout and "modelcatalog" in shown.stdout
 

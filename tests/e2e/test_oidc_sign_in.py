@@ -21,9 +21,8 @@ import mlflow
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from support.browser import CHROMIUM
 from support.governance import NATIVE, UC, add_principal, audit_records, grant, token_for
 from support.http import ok, wait_for
 from support.identity_provider import (
@@ -70,14 +69,6 @@ def catalog(
         tmp_path_factory.mktemp("sso-catalog"), port=ports["catalog"], extra_env=env
     ) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

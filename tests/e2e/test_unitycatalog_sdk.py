@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import httpx
@@ -41,7 +42,10 @@ def _run(server: Any, use: Callable[[ApiClient], Awaitable[T]]) -> T:
         ) as client:
             return await use(client)
 
-    return asyncio.run(conversation())
+    # In a thread of its own: a worker that drives a browser (Playwright's sync API) keeps an
+    # event loop running in the main thread, where asyncio.run refuses to start another.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, conversation()).result()
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
 
-from support.browser import CHROMIUM, Cast, Person
+from support.browser import Cast, Person
 from support.governance import add_principal, grant, token_for
 from support.jobs import QUICK_ENGINE
 from support.servers import BackendServers, RunningServer
@@ -33,17 +32,6 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServ
 def admin_api(web_server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=web_server.url, headers=web_server.headers(), timeout=60) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Chromium for one test module. Playwright's sync API runs an event loop in this thread
-    while it is open, so it closes with the module: later modules of the same worker run
-    their own loops (asyncio.run) in this thread."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
