@@ -18,6 +18,10 @@ from playwright.sync_api import Browser, sync_playwright
 
 from support.browser import CHROMIUM
 from support.servers import BACKENDS, TRACKING_UI, BackendServers, RunningServer
+from support.tls import share_default_context
+
+share_default_context()
+
 
 #: The modules that take longest, longest first (from `--durations`). `.ci/run` hands whole
 #: modules to its workers in collection order (`--dist loadfile --no-loadscope-reorder`), so

@@ -6,6 +6,7 @@ Needs the `server` fixture (tests/conftest.py): `.url`, `.admin_token`, `.env(**
 from __future__ import annotations
 
 import json
+import shlex
 import stat
 import subprocess
 import sys
@@ -309,9 +310,14 @@ def test_text_output_prints_user_values_exactly_as_stored(cli: Cli, schema: str)
 
 
 def test_shell_completion_can_be_installed(cli: Cli) -> None:
-    # Named, not detected: Typer otherwise looks for a shell among the test's parent processes.
-    shown = cli(
-        "--show-completion", "bash", token=None, _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"
+    # Asked from bash, as a person does: the CLI finds its shell among its parent processes
+    # (`; exit` keeps bash from replacing itself with the command).
+    shown = subprocess.run(
+        ["bash", "-c", f"{shlex.quote(sys.executable)} -m modelcatalog --show-completion; exit $?"],
+        env=cli.server.env(MODELCATALOG_CONFIG_DIR=str(cli.config_dir)),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
     assert "complete" in shown.stdout and "modelcatalog" in shown.stdout
