@@ -17,7 +17,7 @@ import logging
 import os
 from urllib.parse import urlsplit
 
-from celery import Celery
+from celery import Celery, bootsteps
 from kombu import Queue
 from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select, update
@@ -83,7 +83,26 @@ def make_app(broker_url: str, ctx: ServiceContext | None = None) -> Celery:
         def execute_task(task, task_run_id: str) -> bool:  # type: ignore[no-untyped-def]
             return _execute_task(ctx, task, task_run_id)
 
+        app.steps["worker"].add(PromptStop)
     return app
+
+
+class PromptStop(bootsteps.StartStopStep):
+    """Wakes a worker's event loop every second, so that a stop request (SIGTERM) ends it
+    within a second. An idle worker on RabbitMQ otherwise sleeps until its next timer, up to
+    ten seconds, before it sees the request (Redis wakes it every second by itself)."""
+
+    requires = ("celery.worker.components:Hub",)
+
+    def include_if(self, w) -> bool:  # type: ignore[no-untyped-def]
+        return bool(w.use_eventloop)
+
+    def start(self, w) -> None:  # type: ignore[no-untyped-def]
+        w.hub.call_repeatedly(1.0, _awake)
+
+
+def _awake() -> None:
+    """Nothing: the event loop, woken for this, checks whether it should stop."""
 
 
 class CeleryQueue:
