@@ -18,6 +18,7 @@ from fakes.mlflow_sources import (
     MlflowServer,
     credentials,
     log_tiny_model,
+    quick_password_checks,
     run_mlflow_server,
 )
 from modelcatalog.migrate.assess import run_assessment
@@ -49,6 +50,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServ
         auth = AuthServiceClient(server.url)
         for user in ("alice", "bob", "carol"):
             auth.create_user(user, PASSWORD)
+        quick_password_checks(folder, dict.fromkeys(("alice", "bob", "carol"), PASSWORD))
         client = MlflowClient(server.url, server.url)
         client.create_registered_model("churn")
         client.create_registered_model("fraud")
