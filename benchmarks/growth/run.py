@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,10 @@ def measured(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, An
 
 
 # Pages ------------------------------------------------------------------------------------
+
+
+READER = "reader@example.com"
+"""The non-admin caller of the pages part: USE SCHEMA and EXECUTE on s0, s2, s4, s6, s8."""
 
 
 def _token(catalog: str, schema: str, name: str) -> str:
@@ -163,6 +168,32 @@ def seed_models(database: Path, start: int, end: int) -> None:
     connection.close()
 
 
+def seed_models_postgres(uri: str, start: int, end: int) -> None:
+    """`seed_models` on PostgreSQL, with COPY."""
+    import psycopg
+
+    with psycopg.connect(uri.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        schema_ids = dict(
+            connection.execute(
+                "SELECT s.name, s.id FROM schemas s JOIN catalogs c ON c.id = s.catalog_id "
+                "WHERE c.name = 'growth'"
+            ).fetchall()
+        )
+        now = int(time.time() * 1000)
+        columns = (
+            "id, schema_id, name, owner, created_at, created_by, updated_at, updated_by, "
+            "last_version"
+        )
+        with connection.cursor() as cursor:
+            with cursor.copy(f"COPY registered_models ({columns}) FROM STDIN") as copy:
+                for i in range(start, end):
+                    copy.write_row(
+                        (uuid.uuid4().hex, schema_ids[f"s{i % SCHEMAS}"], f"m{i:07d}", "bench",
+                         now, "bench", now, "bench", 0)
+                    )  # fmt: skip
+        connection.execute("ANALYZE registered_models")
+
+
 def _insert(connection: sqlite3.Connection, columns: list[str], rows: list[tuple]) -> None:
     marks = ", ".join("?" for _ in columns)
     connection.executemany(
@@ -170,20 +201,52 @@ def _insert(connection: sqlite3.Connection, columns: list[str], rows: list[tuple
     )
 
 
-def pages_part(codes: dict[str, Path], sizes: list[int], repeat: int, scratch: Path) -> dict:
+def pages_part(
+    codes: dict[str, Path], sizes: list[int], repeat: int, scratch: Path, database: str
+) -> dict:
+    """List and search pages as models grow, as the admin and as a reader of half the
+    schemas; on SQLite or on a fresh PostgreSQL database per code measured."""
     sys.path.insert(0, str(ROOT / "tests"))
+    from support.servers import postgres_database
+
+    with ExitStack() as stack:
+        uris = {
+            label: stack.enter_context(postgres_database()) if database == "postgresql" else None
+            for label in codes
+        }
+        return _pages(codes, sizes, repeat, scratch, uris)
+
+
+def _pages(
+    codes: dict[str, Path],
+    sizes: list[int],
+    repeat: int,
+    scratch: Path,
+    uris: dict[str, str | None],
+) -> dict:
+    from support.governance import add_principal, grant, token_for
     from support.servers import run_server
 
     results: dict[str, Any] = {}
+    readers: dict[str, str] = {}
     for label, src in codes.items():
         data = scratch / f"pages-{label}"
-        with run_server(data, extra_env={"PYTHONPATH": str(src)}) as server:
+        with run_server(
+            data, database_uri=uris[label], extra_env={"PYTHONPATH": str(src)}
+        ) as server:
             api = httpx.Client(base_url=server.url, headers=server.headers(), timeout=60)
             api.post(f"{UC_MODELS[:-7]}/catalogs", json={"name": "growth"}).raise_for_status()
             for s in range(SCHEMAS):
                 api.post(
                     f"{UC_MODELS[:-7]}/schemas", json={"name": f"s{s}", "catalog_name": "growth"}
                 ).raise_for_status()
+            # A caller who is not an admin and sees half of the schemas: its pages skip the
+            # models of the other half.
+            add_principal(api, READER)
+            grant(api, "catalog", "growth", READER, "USE CATALOG")
+            for s in range(0, SCHEMAS, 2):
+                grant(api, "schema", f"growth.s{s}", READER, "USE SCHEMA", "EXECUTE")
+            readers[label] = token_for(api, READER)
             api.close()
     seeded = 0
     for size in sizes:
@@ -191,12 +254,21 @@ def pages_part(codes: dict[str, Path], sizes: list[int], repeat: int, scratch: P
         for label, src in codes.items():
             data = scratch / f"pages-{label}"
             began = time.monotonic()
-            seed_models(data / "catalog.db", seeded, size)
+            if uris[label]:
+                seed_models_postgres(uris[label], seeded, size)
+            else:
+                seed_models(data / "catalog.db", seeded, size)
             print(f"pages: seeded {size} models ({label}) in {time.monotonic() - began:.0f} s")
-            with run_server(data, extra_env={"PYTHONPATH": str(src)}) as server:
+            with run_server(
+                data, database_uri=uris[label], extra_env={"PYTHONPATH": str(src)}
+            ) as server:
                 results[str(size)][label] = {
                     "load": os.getloadavg()[0],
                     **measure_pages(server.url, server.admin_token, size, repeat),
+                }
+                results[str(size)][f"{label}, {READER}"] = {
+                    "load": os.getloadavg()[0],
+                    **measure_pages(server.url, readers[label], size, repeat),
                 }
             print(f"pages {size} {label}: {json.dumps(results[str(size)][label])}")
         seeded = size
@@ -286,6 +358,8 @@ def main() -> None:
     parser.add_argument("--server-run-max", type=int, default=1000,
                         help="largest source also run against a real server")  # fmt: skip
     parser.add_argument("--codes", default="before,after", help="which code to measure")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the catalog database of the pages part")  # fmt: skip
     parser.add_argument("--out", default="growth", help="results name under benchmarks/results")
     options = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="growth-bench-"))
@@ -296,7 +370,7 @@ def main() -> None:
         codes = {label: src for label, src in codes.items() if label in chosen}
         if options.part in ("pages", "both"):
             sizes = [int(s) for s in options.models.split(",")]
-            results["pages"] = pages_part(codes, sizes, options.repeat, scratch)
+            results["pages"] = pages_part(codes, sizes, options.repeat, scratch, options.database)
             _write(options.out, results)
         if options.part in ("migrate", "both"):
             sizes = [int(s) for s in options.versions.split(",")]
@@ -331,7 +405,8 @@ def render(results: dict[str, Any]) -> str:
     pages = results.get("pages") or {}
     if pages:
         lines += [
-            "## Pages (SQLite, p50 ms of repeated requests; first page / a middle page)",
+            f"## Pages ({_database(results)}, p50 ms of repeated requests; first page / a middle "
+            "page)",
             "",
             "| models | code | load | registry search | UC list models | native search |",
             "|---:|---|---:|---|---|---|",
@@ -389,6 +464,12 @@ def render(results: dict[str, Any]) -> str:
         if key.startswith(("load_start", "load_end")):
             lines.append(f"- {key}: {results[key]}")
     return "\n".join(lines) + "\n"
+
+
+def _database(results: dict[str, Any]) -> str:
+    options = results.get("options_pages") or results.get("options") or {}
+    chosen = options.get("database", "sqlite")
+    return "PostgreSQL" if chosen == "postgresql" else "SQLite"
 
 
 def _load(found: dict[str, Any]) -> str:
