@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +27,8 @@ share_default_context()
 #: The modules that take longest, longest first (from `--durations`). `.ci/run` hands whole
 #: modules to its workers in collection order (`--dist loadfile --no-loadscope-reorder`), so
 #: these start first and the run does not end with one worker busy with a long module while
-#: the others wait. A module missing here only costs balance, never a result.
+#: the others wait. A module left out only costs balance, never a result; a name that is no
+#: module fails collection, so that a renamed module does not drop out of the list unnoticed.
 LONGEST_FIRST = (
     "e2e/test_openapi_fuzz.py",
     "jobs/test_scale_out.py",
@@ -49,6 +51,10 @@ LONGEST_FIRST = (
     "ops/test_backup_refusals.py",
     "migrate/test_hooks_to_triggers.py",
 )
+
+
+_MISSING = [name for name in LONGEST_FIRST if not (Path(__file__).parent / name).is_file()]
+assert not _MISSING, f"LONGEST_FIRST names modules that do not exist: {_MISSING}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
